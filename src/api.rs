@@ -1,0 +1,230 @@
+//! Pinecone's REST API, implemented once.
+//!
+//! [`Api::handle`] takes a transport-neutral [`Request`] (method, path, query string, body,
+//! API version) and returns a [`Response`] (status, JSON body, headers). Hosts — the Worker,
+//! the npm package, tests — add transport, auth and storage only.
+//!
+//! Routes:
+//! - control plane: `GET/POST /indexes`, `GET/PATCH/DELETE /indexes/{name}`;
+//! - data plane of an index, addressed either by [`Request::index`] (the host resolved it from
+//!   the hostname) or by the path prefix `/index/{name}`: `/vectors/upsert`, `/query`,
+//!   `/vectors/fetch`, `/vectors/fetch_by_metadata`, `/vectors/update`, `/vectors/delete`,
+//!   `/vectors/list`, `/describe_index_stats`, `/namespaces`, `/namespaces/{ns}`, `/bulk/imports…`.
+
+mod control;
+mod data;
+mod error;
+mod namespaces;
+mod wire;
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+pub use error::{Plane, error_body, error_status};
+pub use wire::{decode_token, encode_token};
+
+/// API versions Larch answers (the `X-Pinecone-Api-Version` header). Shapes are the same for
+/// all of them except where noted in the route handlers.
+pub const SUPPORTED_API_VERSIONS: &[&str] =
+    &["2024-07", "2024-10", "2025-01", "2025-04", "2025-10", "2026-04", "2026-07"];
+
+/// The API version assumed when a request names none.
+pub const DEFAULT_API_VERSION: &str = "2025-04";
+
+/// A transport-neutral HTTP request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    /// The path without the query string, e.g. `/vectors/upsert`.
+    pub path: &'a str,
+    /// The raw query string without `?`, e.g. `ids=a&ids=b&namespace=ns`.
+    pub query: &'a str,
+    pub body: &'a [u8],
+    /// The `X-Pinecone-Api-Version` header, if sent.
+    pub api_version: Option<&'a str>,
+    /// The index a data-plane request targets, when the host resolved it from the hostname.
+    pub index: Option<&'a str>,
+}
+
+/// A transport-neutral HTTP response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    /// `application/json`, or `text/plain` for the data plane's 401.
+    pub content_type: &'static str,
+    /// JSON (or plain text), possibly empty.
+    pub body: Vec<u8>,
+    /// Extra headers (freshness LSNs).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Response {
+    fn json(status: u16, value: &serde_json::Value) -> Self {
+        Response {
+            status,
+            content_type: "application/json",
+            body: serde_json::to_vec(value).unwrap_or_default(),
+            headers: Vec::new(),
+        }
+    }
+
+    fn empty(status: u16) -> Self {
+        Response {
+            status,
+            content_type: "application/json",
+            body: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// The body parsed as JSON (`Null` when empty). Convenient in tests and hosts.
+    pub fn json_body(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The value of an extra header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How the API describes index hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiOptions {
+    /// Template for an index's data-plane `host`; `{name}` is replaced with the index name.
+    /// Pinecone returns a bare hostname; when serving plain HTTP, include `http://` so the SDKs
+    /// keep it (they turn a bare host into `https://`).
+    pub host_template: String,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            host_template: "http://127.0.0.1:8787/index/{name}".into(),
+        }
+    }
+}
+
+/// The REST API over a [`Db`].
+#[derive(Debug, Default)]
+pub struct Api {
+    db: Db,
+    options: ApiOptions,
+}
+
+/// Request context passed to route handlers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub api_version: &'a str,
+    pub options: &'a ApiOptions,
+}
+
+impl Ctx<'_> {
+    /// True for API versions before 2025-04, which report the default namespace as `""`.
+    pub fn legacy_default_namespace(&self) -> bool {
+        self.api_version < "2025-04"
+    }
+}
+
+impl Api {
+    /// An API over an empty database.
+    pub fn new(options: ApiOptions) -> Self {
+        Api {
+            db: Db::new(),
+            options,
+        }
+    }
+
+    /// An API over an existing database.
+    pub fn with_db(db: Db, options: ApiOptions) -> Self {
+        Api { db, options }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The database, mutably.
+    pub fn db_mut(&mut self) -> &mut Db {
+        &mut self.db
+    }
+
+    /// Handles one request. Never panics on any input; every failure becomes Pinecone's error
+    /// body for the request's plane.
+    pub fn handle(&mut self, req: &Request<'_>) -> Response {
+        let (plane, route) = match route(req) {
+            Ok(r) => r,
+            Err((plane, err)) => return error::respond(plane, &err),
+        };
+        let api_version = req.api_version.unwrap_or(DEFAULT_API_VERSION);
+        let ctx = Ctx {
+            api_version,
+            options: &self.options,
+        };
+        let result = match route {
+            Route::Control(c) => control::handle(&mut self.db, ctx, c, req.body),
+            Route::Data { index, op } => self
+                .db
+                .index_mut(&index)
+                .and_then(|ix| data::handle(ix, ctx, op, req.query, req.body)),
+        };
+        result.unwrap_or_else(|err| error::respond(plane, &err))
+    }
+}
+
+/// A resolved route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    Control(control::Op),
+    Data { index: String, op: data::Op },
+}
+
+fn route(req: &Request<'_>) -> std::result::Result<(Plane, Route), (Plane, Error)> {
+    let method = req.method.to_ascii_uppercase();
+    let path = req.path.trim_end_matches('/');
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let not_found = |plane| {
+        (
+            plane,
+            Error::RouteNotFound {
+                method: method.clone(),
+                path: req.path.to_string(),
+            },
+        )
+    };
+    // Control plane.
+    if segments.first() == Some(&"indexes") {
+        let op = control::Op::parse(&method, &segments[1..])
+            .map_err(|e| (Plane::Control, e))?
+            .ok_or_else(|| not_found(Plane::Control))?;
+        return Ok((Plane::Control, Route::Control(op)));
+    }
+    // Data plane, addressed by path prefix or by the host.
+    let (index, rest) = match segments.as_slice() {
+        ["index", name, rest @ ..] => (wire::percent_decode(name), rest),
+        rest => match req.index {
+            Some(name) => (name.to_string(), rest),
+            None => return Err(not_found(Plane::Data)),
+        },
+    };
+    let op = data::Op::parse(&method, rest)
+        .map_err(|e| (Plane::Data, e))?
+        .ok_or_else(|| not_found(Plane::Data))?;
+    Ok((Plane::Data, Route::Data { index, op }))
+}
+
+/// Parses a JSON body, mapping syntax errors to [`Error::Malformed`].
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| Error::Malformed {
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,464 @@
+//! Data plane: the vectors API (`/vectors/*`, `/query`, `/describe_index_stats`).
+//!
+//! Bodies use lowerCamelCase; snake_case aliases are accepted as Pinecone's gRPC-JSON gateway
+//! does. Errors are gRPC-status bodies (see `api/error.rs`).
+
+use serde::Deserialize;
+use serde_json::{Map, Value as Json, json};
+
+use super::wire::{self, SparseJson, metadata_from, record_json, sparse_json};
+use super::{Ctx, Response, namespaces};
+use crate::db::{DEFAULT_NAMESPACE, DeleteSelector, Index, Query, QuerySource};
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::namespace::QueryVector;
+use crate::record::Record;
+
+/// Pinecone's request-size limit for upserts.
+pub const MAX_UPSERT_BYTES: usize = 2 * 1024 * 1024;
+/// Default and largest page size of `/vectors/list`.
+const LIST_DEFAULT: usize = 100;
+const LIST_MAX: usize = 100;
+/// Default and largest page size of `/vectors/fetch_by_metadata`.
+const FETCH_BY_METADATA_DEFAULT: usize = 100;
+const FETCH_BY_METADATA_MAX: usize = 10_000;
+
+/// A data-plane operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Op {
+    Upsert,
+    Query,
+    Fetch,
+    FetchByMetadata,
+    Update,
+    Delete,
+    List,
+    Stats,
+    Namespaces(namespaces::Op),
+}
+
+impl Op {
+    /// Resolves a data-plane path (segments after the index prefix, if any).
+    pub fn parse(method: &str, rest: &[&str]) -> Result<Option<Op>> {
+        Ok(match (method, rest) {
+            ("POST", ["vectors", "upsert"]) => Some(Op::Upsert),
+            ("POST", ["query"]) => Some(Op::Query),
+            ("GET", ["vectors", "fetch"]) => Some(Op::Fetch),
+            ("POST", ["vectors", "fetch_by_metadata"]) => Some(Op::FetchByMetadata),
+            ("POST", ["vectors", "update"]) => Some(Op::Update),
+            ("POST" | "DELETE", ["vectors", "delete"]) => Some(Op::Delete),
+            ("GET", ["vectors", "list"]) => Some(Op::List),
+            ("POST" | "GET", ["describe_index_stats"]) => Some(Op::Stats),
+            (_, ["namespaces", ..]) => namespaces::Op::parse(method, &rest[1..]).map(Op::Namespaces),
+            (_, ["bulk", "imports", ..]) => {
+                return Err(Error::Unimplemented {
+                    what: "Bulk import".into(),
+                });
+            }
+            (_, ["records", ..]) => {
+                return Err(Error::Unimplemented {
+                    what: "The records API (integrated embedding)".into(),
+                });
+            }
+            _ => None,
+        })
+    }
+}
+
+pub(crate) fn handle(
+    index: &mut Index,
+    ctx: Ctx<'_>,
+    op: Op,
+    query: &str,
+    body: &[u8],
+) -> Result<Response> {
+    match op {
+        Op::Upsert => upsert(index, body),
+        Op::Query => query_op(index, body),
+        Op::Fetch => fetch(index, query),
+        Op::FetchByMetadata => fetch_by_metadata(index, body),
+        Op::Update => update(index, body),
+        Op::Delete => delete(index, body),
+        Op::List => list(index, query),
+        Op::Stats => stats(index, ctx, body),
+        Op::Namespaces(op) => namespaces::handle(index, ctx, op, query, body),
+    }
+}
+
+/// `usage.readUnits` for a query: 1 per started GiB of the namespace, at least 1.
+fn query_read_units(bytes: usize) -> u64 {
+    const GIB: usize = 1 << 30;
+    bytes.div_ceil(GIB).max(1) as u64
+}
+
+fn write_response(index: &Index, namespace: &str, body: Json) -> Response {
+    let lsn = index.namespace_lsn(namespace).to_string();
+    let mut r = Response::json(200, &body);
+    r.headers = vec![
+        ("x-pinecone-request-lsn", lsn.clone()),
+        ("x-pinecone-max-indexed-lsn", lsn.clone()),
+        ("x-pinecone-lsn-committed", lsn.clone()),
+        ("x-pinecone-lsn-reconciled", lsn),
+    ];
+    r
+}
+
+fn read_response(index: &Index, namespace: &str, body: Json) -> Response {
+    let lsn = index.namespace_lsn(namespace).to_string();
+    let mut r = Response::json(200, &body);
+    r.headers = vec![
+        ("x-pinecone-max-indexed-lsn", lsn.clone()),
+        ("x-pinecone-lsn-committed", lsn.clone()),
+        ("x-pinecone-lsn-reconciled", lsn),
+    ];
+    r
+}
+
+fn parse_filter(json: Option<&Json>) -> Result<Option<Filter>> {
+    match json {
+        None | Some(Json::Null) => Ok(None),
+        Some(j) => Filter::parse(j).map(Some),
+    }
+}
+
+#[derive(Deserialize)]
+struct UpsertBody {
+    vectors: Vec<VectorBody>,
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VectorBody {
+    id: String,
+    #[serde(default)]
+    values: Option<Vec<f32>>,
+    #[serde(default, rename = "sparseValues", alias = "sparse_values")]
+    sparse_values: Option<SparseJson>,
+    #[serde(default)]
+    metadata: Option<Json>,
+}
+
+fn upsert(index: &mut Index, body: &[u8]) -> Result<Response> {
+    if body.len() > MAX_UPSERT_BYTES {
+        return Err(Error::invalid(format!(
+            "Request size {} bytes exceeds the maximum supported size of {MAX_UPSERT_BYTES} bytes",
+            body.len()
+        )));
+    }
+    let req: UpsertBody = super::parse_body(body)?;
+    let records = req
+        .vectors
+        .into_iter()
+        .map(|v| {
+            Ok(Record {
+                id: v.id,
+                values: v.values.unwrap_or_default(),
+                sparse_values: v.sparse_values.map(SparseJson::into_sparse).transpose()?,
+                metadata: metadata_from(v.metadata.as_ref())?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ns = req.namespace.unwrap_or_default();
+    let n = index.upsert(&ns, records)?;
+    Ok(write_response(index, &ns, json!({ "upsertedCount": n })))
+}
+
+#[derive(Deserialize)]
+struct QueryBody {
+    #[serde(rename = "topK", alias = "top_k")]
+    top_k: Option<i64>,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    vector: Option<Vec<f32>>,
+    #[serde(default, rename = "sparseVector", alias = "sparse_vector")]
+    sparse_vector: Option<SparseJson>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    filter: Option<Json>,
+    #[serde(default, rename = "includeValues", alias = "include_values")]
+    include_values: Option<bool>,
+    #[serde(default, rename = "includeMetadata", alias = "include_metadata")]
+    include_metadata: Option<bool>,
+    #[serde(default)]
+    queries: Option<Json>,
+}
+
+fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
+    let req: QueryBody = super::parse_body(body)?;
+    if req.queries.is_some() {
+        return Err(Error::invalid(
+            "The deprecated 'queries' parameter is not supported; send one query per request",
+        ));
+    }
+    let top_k = req
+        .top_k
+        .ok_or_else(|| Error::invalid("topK is required: send an integer between 1 and 10000"))?;
+    let top_k = usize::try_from(top_k).unwrap_or(0);
+    let vector = req.vector.filter(|v| !v.is_empty() || req.id.is_none());
+    let source = match (vector, req.id, req.sparse_vector) {
+        (Some(_), Some(_), _) => {
+            return Err(Error::invalid(
+                "A query must specify exactly one of 'vector' or 'id', not both",
+            ));
+        }
+        (None, Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "A query by 'id' cannot also carry a 'sparseVector'",
+            ));
+        }
+        (None, Some(id), None) => QuerySource::Id(id),
+        (values, None, sparse) => QuerySource::Vector(QueryVector {
+            values,
+            sparse_values: sparse.map(SparseJson::into_sparse).transpose()?,
+        }),
+    };
+    let query = Query {
+        vector: source,
+        top_k,
+        filter: parse_filter(req.filter.as_ref())?,
+        include_values: req.include_values.unwrap_or(false),
+        include_metadata: req.include_metadata.unwrap_or(false),
+    };
+    let ns = req.namespace.unwrap_or_default();
+    let matches = index.query(&ns, &query)?;
+    let matches: Vec<Json> = matches
+        .into_iter()
+        .map(|m| {
+            let mut o = Map::new();
+            o.insert("id".into(), json!(m.id));
+            o.insert("score".into(), json!(m.score));
+            o.insert("values".into(), json!(m.values.unwrap_or_default()));
+            if let Some(sv) = &m.sparse_values {
+                o.insert("sparseValues".into(), sparse_json(sv));
+            }
+            if let Some(md) = &m.metadata {
+                o.insert("metadata".into(), md.to_json());
+            }
+            Json::Object(o)
+        })
+        .collect();
+    let read_units = query_read_units(index.namespace_bytes(&ns));
+    Ok(read_response(
+        index,
+        &ns,
+        json!({
+            "results": [],
+            "matches": matches,
+            "namespace": ns,
+            "usage": {"readUnits": read_units},
+        }),
+    ))
+}
+
+fn fetch(index: &mut Index, query: &str) -> Result<Response> {
+    let pairs = wire::parse_query(query);
+    let ids: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "ids" || k == "ids[]")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let ns = wire::query_param(&pairs, &["namespace"]).unwrap_or("").to_string();
+    let records = index.fetch(&ns, &ids)?;
+    let read_units = records.len().div_ceil(10).max(1);
+    let vectors: Map<String, Json> = records
+        .iter()
+        .map(|r| (r.id.clone(), record_json(r)))
+        .collect();
+    Ok(read_response(
+        index,
+        &ns,
+        json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": read_units}}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct FetchByMetadataBody {
+    #[serde(default)]
+    filter: Option<Json>,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default, rename = "paginationToken", alias = "pagination_token")]
+    pagination_token: Option<String>,
+}
+
+fn required_filter(json: Option<&Json>) -> Result<Filter> {
+    match parse_filter(json)? {
+        Some(f) if !f.is_match_all() => Ok(f),
+        _ => Err(Error::invalid("A non-empty 'filter' is required")),
+    }
+}
+
+fn fetch_by_metadata(index: &mut Index, body: &[u8]) -> Result<Response> {
+    let req: FetchByMetadataBody = super::parse_body(body)?;
+    let filter = required_filter(req.filter.as_ref())?;
+    let limit = match req.limit {
+        None => FETCH_BY_METADATA_DEFAULT,
+        Some(n) if (1..=FETCH_BY_METADATA_MAX as i64).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(Error::invalid(format!(
+                "Invalid value for limit: {n}. It must be between 1 and {FETCH_BY_METADATA_MAX}"
+            )));
+        }
+    };
+    let after = match req.pagination_token.as_deref() {
+        None | Some("") => None,
+        Some(t) => Some(wire::decode_token(t)?),
+    };
+    let ns = req.namespace.unwrap_or_default();
+    let page = index.fetch_where(&ns, &filter, after.as_deref(), limit)?;
+    let vectors: Map<String, Json> = page
+        .items
+        .iter()
+        .map(|r| (r.id.clone(), record_json(r)))
+        .collect();
+    let read_units = page.items.len().div_ceil(10).max(1);
+    let mut out = json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": read_units}});
+    if let Some(p) = wire::pagination(page.next_after.as_deref()) {
+        out["pagination"] = p;
+    }
+    Ok(read_response(index, &ns, out))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    values: Option<Vec<f32>>,
+    #[serde(default, rename = "sparseValues", alias = "sparse_values")]
+    sparse_values: Option<SparseJson>,
+    #[serde(default, rename = "setMetadata", alias = "set_metadata")]
+    set_metadata: Option<Json>,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    filter: Option<Json>,
+    #[serde(default, rename = "dryRun", alias = "dry_run")]
+    dry_run: Option<bool>,
+}
+
+fn update(index: &mut Index, body: &[u8]) -> Result<Response> {
+    let req: UpdateBody = super::parse_body(body)?;
+    let ns = req.namespace.unwrap_or_default();
+    let set_metadata = metadata_from(req.set_metadata.as_ref())?;
+    let values = req.values.filter(|v| !v.is_empty());
+    let matched = match (req.id, req.filter.filter(|f| !f.is_null())) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "An update must specify either 'id' or 'filter', not both",
+            ));
+        }
+        (None, None) => {
+            return Err(Error::invalid("An update must specify either 'id' or 'filter'"));
+        }
+        (Some(id), None) => {
+            let sparse = req.sparse_values.map(SparseJson::into_sparse).transpose()?;
+            index.update(&ns, &id, values, sparse, set_metadata)?
+        }
+        (None, Some(filter)) => {
+            if values.is_some() || req.sparse_values.is_some() {
+                return Err(Error::invalid(
+                    "An update by filter can only set metadata, not 'values' or 'sparseValues'",
+                ));
+            }
+            let filter = required_filter(Some(&filter))?;
+            let md = set_metadata.ok_or_else(|| {
+                Error::invalid("An update by filter requires 'setMetadata'")
+            })?;
+            index.update_where(&ns, &filter, &md, req.dry_run.unwrap_or(false))?
+        }
+    };
+    Ok(write_response(index, &ns, json!({ "matchedRecords": matched })))
+}
+
+#[derive(Deserialize)]
+struct DeleteBody {
+    #[serde(default)]
+    ids: Option<Vec<String>>,
+    #[serde(default, rename = "deleteAll", alias = "delete_all")]
+    delete_all: Option<bool>,
+    #[serde(default)]
+    filter: Option<Json>,
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+fn delete(index: &mut Index, body: &[u8]) -> Result<Response> {
+    let req: DeleteBody = super::parse_body(body)?;
+    let ns = req.namespace.unwrap_or_default();
+    let filter = req.filter.filter(|f| !f.is_null());
+    let all = req.delete_all.unwrap_or(false);
+    let selector = match (req.ids, all, filter) {
+        (Some(ids), false, None) => DeleteSelector::Ids(ids),
+        (None, true, None) => DeleteSelector::All,
+        (None, false, Some(f)) => DeleteSelector::Filter(required_filter(Some(&f))?),
+        (None, false, None) => {
+            return Err(Error::invalid(
+                "A delete must specify one of 'ids', 'deleteAll' or 'filter'",
+            ));
+        }
+        _ => {
+            return Err(Error::invalid(
+                "A delete must specify exactly one of 'ids', 'deleteAll' or 'filter'",
+            ));
+        }
+    };
+    index.delete(&ns, &selector)?;
+    Ok(write_response(index, &ns, json!({})))
+}
+
+fn list(index: &mut Index, query: &str) -> Result<Response> {
+    let pairs = wire::parse_query(query);
+    let ns = wire::query_param(&pairs, &["namespace"]).unwrap_or("").to_string();
+    let prefix = wire::query_param(&pairs, &["prefix"]).unwrap_or("");
+    let limit = wire::int_param(&pairs, &["limit"], LIST_DEFAULT, LIST_MAX)?;
+    let after = wire::token_param(&pairs)?;
+    let page = index.list(&ns, prefix, after.as_deref(), limit)?;
+    let vectors: Vec<Json> = page.items.iter().map(|id| json!({ "id": id })).collect();
+    let mut out = json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": 1}});
+    if let Some(p) = wire::pagination(page.next_after.as_deref()) {
+        out["pagination"] = p;
+    }
+    Ok(read_response(index, &ns, out))
+}
+
+#[derive(Deserialize)]
+struct StatsBody {
+    #[serde(default)]
+    filter: Option<Json>,
+}
+
+fn stats(index: &mut Index, ctx: Ctx<'_>, body: &[u8]) -> Result<Response> {
+    let req: StatsBody = super::parse_body(body)?;
+    let filter = parse_filter(req.filter.as_ref())?;
+    let stats = index.stats(filter.as_ref());
+    let namespaces: Map<String, Json> = stats
+        .namespaces
+        .iter()
+        .map(|(name, n)| {
+            let key = if ctx.legacy_default_namespace() && name == DEFAULT_NAMESPACE {
+                String::new()
+            } else {
+                name.clone()
+            };
+            (key, json!({ "vectorCount": n }))
+        })
+        .collect();
+    let config = index.config();
+    let mut out = json!({
+        "namespaces": namespaces,
+        "indexFullness": 0.0,
+        "totalVectorCount": stats.total,
+        "metric": config.metric.as_str(),
+        "vectorType": config.vector_type.as_str(),
+    });
+    if let Some(d) = config.vector_type.dimension() {
+        out["dimension"] = json!(d);
+    }
+    Ok(Response::json(200, &out))
+}

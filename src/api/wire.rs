@@ -1,0 +1,174 @@
+//! Wire helpers shared by the route handlers: query strings, pagination tokens, and the JSON
+//! forms of records and sparse vectors.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Map, Value as Json, json};
+
+use crate::error::{Error, Result};
+use crate::metadata::Metadata;
+use crate::record::{Record, SparseVector};
+
+/// Decodes `%XX` escapes (and `+` as space when `plus_is_space`). Invalid escapes are kept.
+fn decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Decodes a percent-encoded path segment.
+pub(crate) fn percent_decode(s: &str) -> String {
+    decode(s, false)
+}
+
+/// Parses a query string into decoded key/value pairs, in order.
+pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k, true), decode(v, true))
+        })
+        .collect()
+}
+
+/// The last value of a query parameter, accepting a camelCase or snake_case name.
+pub(crate) fn query_param<'a>(pairs: &'a [(String, String)], names: &[&str]) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| names.contains(&k.as_str()))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Parses an optional integer parameter within bounds.
+pub(crate) fn int_param(
+    pairs: &[(String, String)],
+    names: &[&str],
+    default: usize,
+    max: usize,
+) -> Result<usize> {
+    let Some(raw) = query_param(pairs, names) else {
+        return Ok(default);
+    };
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(Error::invalid(format!(
+            "Invalid value for {}: '{raw}'. It must be an integer between 1 and {max}",
+            names[0]
+        ))),
+    }
+}
+
+const TOKEN_PREFIX: &str = "larch1:";
+
+/// Encodes a pagination position (the last id returned) as an opaque token.
+pub fn encode_token(after: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{TOKEN_PREFIX}{after}"))
+}
+
+/// Decodes a token made by [`encode_token`].
+pub fn decode_token(token: &str) -> Result<String> {
+    let bad = || Error::invalid(format!("Invalid pagination token: '{token}'"));
+    let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    text.strip_prefix(TOKEN_PREFIX)
+        .map(str::to_string)
+        .ok_or_else(bad)
+}
+
+/// An optional token parameter, decoded. An empty token means "from the start".
+pub(crate) fn token_param(pairs: &[(String, String)]) -> Result<Option<String>> {
+    match query_param(pairs, &["paginationToken", "pagination_token"]) {
+        None | Some("") => Ok(None),
+        Some(t) => decode_token(t).map(Some),
+    }
+}
+
+/// `{"next": token}` or nothing.
+pub(crate) fn pagination(next_after: Option<&str>) -> Option<Json> {
+    next_after.map(|a| json!({ "next": encode_token(a) }))
+}
+
+/// Sparse values as they arrive on the wire.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SparseJson {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseJson {
+    pub fn into_sparse(self) -> Result<SparseVector> {
+        SparseVector::new(self.indices, self.values)
+    }
+}
+
+/// Optional metadata from the wire; `null` reads as absent.
+pub(crate) fn metadata_from(json: Option<&Json>) -> Result<Option<Metadata>> {
+    match json {
+        None | Some(Json::Null) => Ok(None),
+        Some(j) => Metadata::from_json(j).map(Some),
+    }
+}
+
+/// The JSON form of sparse values.
+pub(crate) fn sparse_json(sv: &SparseVector) -> Json {
+    json!({"indices": sv.indices, "values": sv.values})
+}
+
+/// A record as fetch returns it: `id`, `values`, and `sparseValues`/`metadata` when present.
+pub(crate) fn record_json(r: &Record) -> Json {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(r.id));
+    m.insert("values".into(), json!(r.values));
+    if let Some(sv) = &r.sparse_values {
+        m.insert("sparseValues".into(), sparse_json(sv));
+    }
+    if let Some(md) = &r.metadata {
+        m.insert("metadata".into(), md.to_json());
+    }
+    Json::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode() {
+        let q = parse_query("ids=a%20b&ids=c+d&namespace=&x");
+        assert_eq!(q[0], ("ids".into(), "a b".into()));
+        assert_eq!(q[1], ("ids".into(), "c d".into()));
+        assert_eq!(query_param(&q, &["namespace"]), Some(""));
+        assert_eq!(percent_decode("a%2Fb%zz%"), "a/b%zz%");
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_junk() {
+        let t = encode_token("doc#17");
+        assert_eq!(decode_token(&t).unwrap(), "doc#17");
+        assert!(decode_token("not a token").is_err());
+        assert!(decode_token(&URL_SAFE_NO_PAD.encode("other:x")).is_err());
+    }
+}

@@ -1,0 +1,166 @@
+//! The engine's one error type.
+//!
+//! Every failure the engine can report is a variant of [`Error`]. Each variant has a stable
+//! [`ErrorCode`]; `src/api/error.rs` is the only place that turns codes into Pinecone's HTTP
+//! statuses and error bodies. Messages name the offending value and follow Pinecone's wording
+//! where Pinecone's is known.
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in Larch.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A dense vector's length differs from the index dimension.
+    #[error("Vector dimension {got} does not match the dimension of the index {expected}")]
+    DimensionMismatch { expected: u32, got: usize },
+
+    /// A vector holds a NaN or an infinity, or is otherwise unusable.
+    #[error("Invalid vector for id '{id}': {reason}")]
+    InvalidVector { id: String, reason: String },
+
+    /// A record id is empty, too long or holds forbidden characters.
+    #[error("Invalid id {id:?}: {reason}")]
+    InvalidId { id: String, reason: String },
+
+    /// The same id appears twice in one upsert.
+    #[error("Duplicate id '{id}' in upsert request: each id may appear only once per request")]
+    DuplicateId { id: String },
+
+    /// Metadata of an unsupported shape or type.
+    #[error("Invalid metadata at '{path}': {reason}")]
+    InvalidMetadata { path: String, reason: String },
+
+    /// Metadata larger than the per-record limit.
+    #[error("Metadata size is {size} bytes, which exceeds the limit of {limit} bytes per vector")]
+    MetadataTooLarge { size: usize, limit: usize },
+
+    /// A malformed metadata filter.
+    #[error("Invalid filter at '{path}': {reason}")]
+    InvalidFilter { path: String, reason: String },
+
+    /// A request argument is out of range or inconsistent with another.
+    #[error("{message}")]
+    InvalidArgument { message: String },
+
+    /// A request body that cannot be decoded into the expected shape.
+    #[error("Failed to deserialize the JSON body into the target type: {reason}")]
+    Malformed { reason: String },
+
+    /// The named index does not exist.
+    #[error("Index {name} not found.")]
+    IndexNotFound { name: String },
+
+    /// The named namespace does not exist.
+    #[error("Namespace {name} not found")]
+    NamespaceNotFound { name: String },
+
+    /// An index with this name already exists.
+    #[error("Resource already exists.")]
+    IndexAlreadyExists { name: String },
+
+    /// A namespace with this name already exists.
+    #[error("Namespace {name} already exists")]
+    NamespaceAlreadyExists { name: String },
+
+    /// Deleting an index whose deletion protection is enabled.
+    #[error(
+        "Deletion protection is enabled for this index. Disable deletion protection before retrying."
+    )]
+    DeletionProtected { name: String },
+
+    /// The request hit a limit of the deployment (namespace size, memory, quota).
+    #[error("{message}")]
+    LimitExceeded { message: String },
+
+    /// A missing or wrong API key.
+    #[error("Invalid API key.")]
+    Unauthenticated,
+
+    /// The route or feature is not implemented by Larch.
+    #[error("{what} is not supported by Larch")]
+    Unimplemented { what: String },
+
+    /// No route matches the request.
+    #[error("Not found: {method} {path}")]
+    RouteNotFound { method: String, path: String },
+
+    /// Stored bytes failed validation.
+    #[error("Corrupt data in {what}: {reason}")]
+    Corrupt { what: String, reason: String },
+
+    /// A bug: an invariant the engine relies on does not hold.
+    #[error("Internal error: {message}")]
+    Internal { message: String },
+}
+
+/// Stable, transport-independent error codes. These names are Pinecone's control-plane codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    InvalidArgument,
+    UnprocessableEntity,
+    NotFound,
+    AlreadyExists,
+    Forbidden,
+    QuotaExceeded,
+    Unauthenticated,
+    Unimplemented,
+    DataLoss,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code's name as Pinecone spells it in control-plane error bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::UnprocessableEntity => "UNPROCESSABLE_ENTITY",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::AlreadyExists => "ALREADY_EXISTS",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Unimplemented => "UNIMPLEMENTED",
+            ErrorCode::DataLoss => "DATA_LOSS",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::DimensionMismatch { .. }
+            | Error::InvalidVector { .. }
+            | Error::InvalidId { .. }
+            | Error::DuplicateId { .. }
+            | Error::InvalidMetadata { .. }
+            | Error::MetadataTooLarge { .. }
+            | Error::InvalidFilter { .. }
+            | Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            Error::Malformed { .. } => ErrorCode::UnprocessableEntity,
+            Error::IndexNotFound { .. }
+            | Error::NamespaceNotFound { .. }
+            | Error::RouteNotFound { .. } => ErrorCode::NotFound,
+            Error::IndexAlreadyExists { .. } | Error::NamespaceAlreadyExists { .. } => {
+                ErrorCode::AlreadyExists
+            }
+            Error::DeletionProtected { .. } => ErrorCode::Forbidden,
+            Error::LimitExceeded { .. } => ErrorCode::QuotaExceeded,
+            Error::Unauthenticated => ErrorCode::Unauthenticated,
+            Error::Unimplemented { .. } => ErrorCode::Unimplemented,
+            Error::Corrupt { .. } => ErrorCode::DataLoss,
+            Error::Internal { .. } => ErrorCode::Internal,
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidArgument`].
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            message: message.into(),
+        }
+    }
+}

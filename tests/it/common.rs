@@ -1,0 +1,66 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use larch::api::{Api, ApiOptions, Request, Response};
+use serde_json::Value;
+
+/// The API version the newest TypeScript SDK sends.
+pub const VERSION: &str = "2026-04";
+
+/// A fresh API with the default options.
+pub fn api() -> Api {
+    Api::new(ApiOptions::default())
+}
+
+/// Sends a control-plane request (`/indexes…`).
+pub fn control(api: &mut Api, method: &str, path: &str, body: Option<Value>) -> Response {
+    let body = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
+    api.handle(&Request {
+        method,
+        path,
+        query: "",
+        body: &body,
+        api_version: Some(VERSION),
+        index: None,
+    })
+}
+
+/// Sends a data-plane request to `index`; `path` may carry a query string after `?`.
+pub fn data(api: &mut Api, index: &str, method: &str, path: &str, body: Option<Value>) -> Response {
+    let body = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    api.handle(&Request {
+        method,
+        path,
+        query,
+        body: &body,
+        api_version: Some(VERSION),
+        index: Some(index),
+    })
+}
+
+/// Creates a serverless dense index through the API and asserts success.
+pub fn create_dense(api: &mut Api, name: &str, dimension: u32, metric: &str) {
+    let r = control(
+        api,
+        "POST",
+        "/indexes",
+        Some(serde_json::json!({
+            "name": name, "dimension": dimension, "metric": metric,
+            "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}
+        })),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// Marks a test to run natively and, on wasm32, under wasm-bindgen-test.
+#[macro_export]
+macro_rules! wasm_test {
+    ($(#[$m:meta])* fn $name:ident() $body:block) => {
+        $(#[$m])*
+        #[cfg_attr(not(target_arch = "wasm32"), test)]
+        #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+        fn $name() $body
+    };
+}

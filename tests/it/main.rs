@@ -1,0 +1,16 @@
+//! Larch's integration tests: one binary, one module per area.
+//!
+//! Tests that need proptest run natively only; the rest also run on wasm32 under Node with
+//! wasm-bindgen-test (see `scripts/test.sh`).
+
+mod common;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod filter;
+
+mod api_control;
+mod api_data;
+mod bad_input;
+#[cfg(not(target_arch = "wasm32"))]
+mod namespaces;
+mod engine;
