@@ -20,7 +20,11 @@ fn call(api: &mut Api, method: &str, path: &str, index: Option<&str>, body: Valu
 }
 
 fn show(label: &str, r: &Response) {
-    println!("{label} -> {} {}", r.status, String::from_utf8_lossy(&r.body));
+    println!(
+        "{label} -> {} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
 }
 
 fn main() {
@@ -36,8 +40,20 @@ fn main() {
     show("create_index", &r);
 
     let tenants = [
-        ("tenant-a", [("a-1", [1.0, 0.0, 0.0, 0.0], "drama"), ("a-2", [0.9, 0.1, 0.0, 0.0], "comedy")]),
-        ("tenant-b", [("b-1", [0.0, 1.0, 0.0, 0.0], "drama"), ("b-2", [0.0, 0.0, 1.0, 0.0], "drama")]),
+        (
+            "tenant-a",
+            [
+                ("a-1", [1.0, 0.0, 0.0, 0.0], "drama"),
+                ("a-2", [0.9, 0.1, 0.0, 0.0], "comedy"),
+            ],
+        ),
+        (
+            "tenant-b",
+            [
+                ("b-1", [0.0, 1.0, 0.0, 0.0], "drama"),
+                ("b-2", [0.0, 0.0, 1.0, 0.0], "drama"),
+            ],
+        ),
     ];
     for (ns, records) in &tenants {
         let vectors: Vec<Value> = records
@@ -64,6 +80,12 @@ fn main() {
         );
         show(&format!("query {ns}"), &r);
     }
-    let r = call(&mut api, "POST", "/describe_index_stats", Some("movies"), json!({}));
+    let r = call(
+        &mut api,
+        "POST",
+        "/describe_index_stats",
+        Some("movies"),
+        json!({}),
+    );
     show("describe_index_stats", &r);
 }

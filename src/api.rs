@@ -25,8 +25,9 @@ pub use wire::{decode_token, encode_token};
 
 /// API versions Larch answers (the `X-Pinecone-Api-Version` header). Shapes are the same for
 /// all of them except where noted in the route handlers.
-pub const SUPPORTED_API_VERSIONS: &[&str] =
-    &["2024-07", "2024-10", "2025-01", "2025-04", "2025-10", "2026-04", "2026-07"];
+pub const SUPPORTED_API_VERSIONS: &[&str] = &[
+    "2024-07", "2024-10", "2025-01", "2025-04", "2025-10", "2026-04", "2026-07",
+];
 
 /// The API version assumed when a request names none.
 pub const DEFAULT_API_VERSION: &str = "2025-04";
@@ -138,6 +139,15 @@ impl Api {
         }
     }
 
+    /// An API over a persistent database whose blobs the host provides (see
+    /// [`Api::try_handle`]).
+    pub fn open(options: ApiOptions, storage: crate::namespace::StorageConfig) -> Self {
+        Api {
+            db: Db::open(storage),
+            options,
+        }
+    }
+
     /// An API over an existing database.
     pub fn with_db(db: Db, options: ApiOptions) -> Self {
         Api { db, options }
@@ -153,13 +163,71 @@ impl Api {
         &mut self.db
     }
 
-    /// Handles one request. Never panics on any input; every failure becomes Pinecone's error
-    /// body for the request's plane.
+    /// Handles one request over an in-memory database (or a persistent one whose blobs are
+    /// all loaded). Never panics on any input; every failure becomes Pinecone's error body for
+    /// the request's plane.
     pub fn handle(&mut self, req: &Request<'_>) -> Response {
-        let (plane, route) = match route(req) {
+        match self.try_handle(req) {
             Ok(r) => r,
-            Err((plane, err)) => return error::respond(plane, &err),
-        };
+            Err(keys) => error::respond(Plane::Data, &Error::NotLoaded { keys }),
+        }
+    }
+
+    /// Handles one request, or names the blobs the host must [`Api::provide`] first. Nothing
+    /// changes before every needed blob is present, so the host can simply retry.
+    pub fn try_handle(&mut self, req: &Request<'_>) -> std::result::Result<Response, Vec<String>> {
+        let r = self.dispatch(req);
+        match r {
+            Err((_, Error::NotLoaded { keys })) => Err(keys),
+            Err((plane, e)) => Ok(error::respond(plane, &e)),
+            Ok(r) => Ok(r),
+        }
+    }
+
+    /// Hands over a blob the host fetched (`None` when the store has no such key).
+    pub fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
+        self.db.provide(key, bytes);
+    }
+
+    /// The write batches of everything handled since the last call; the host applies each in
+    /// one atomic step before acknowledging the requests.
+    pub fn take_writes(&mut self) -> Vec<crate::storage::WriteBatch> {
+        self.db.take_writes()
+    }
+
+    /// Handles a request against an in-memory host store: provides blobs until the request
+    /// can run, then applies its writes.
+    pub fn handle_with_store(
+        &mut self,
+        store: &mut crate::storage::MemoryStore,
+        req: &Request<'_>,
+    ) -> Response {
+        for _ in 0..16 {
+            match self.try_handle(req) {
+                Ok(r) => {
+                    for batch in self.take_writes() {
+                        store.apply(&batch);
+                    }
+                    return r;
+                }
+                Err(keys) => {
+                    for k in keys {
+                        let bytes = store.get(&k).map(<[u8]>::to_vec);
+                        self.provide(k, bytes);
+                    }
+                }
+            }
+        }
+        error::respond(
+            Plane::Data,
+            &Error::Internal {
+                message: "blobs still missing after repeated loading".into(),
+            },
+        )
+    }
+
+    fn dispatch(&mut self, req: &Request<'_>) -> std::result::Result<Response, (Plane, Error)> {
+        let (plane, route) = route(req)?;
         let api_version = req.api_version.unwrap_or(DEFAULT_API_VERSION);
         let ctx = Ctx {
             api_version,
@@ -172,7 +240,7 @@ impl Api {
                 .index_mut(&index)
                 .and_then(|ix| data::handle(ix, ctx, op, req.query, req.body)),
         };
-        result.unwrap_or_else(|err| error::respond(plane, &err))
+        result.map_err(|e| (plane, e))
     }
 }
 

@@ -172,15 +172,15 @@ pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<()> {
     for (k, v) in tags {
         let key_ok = !k.is_empty()
             && k.len() <= 80
-            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !key_ok {
             return Err(Error::invalid(format!(
                 "Invalid tag key '{k}': keys must be 1-80 characters of letters, digits, '_' or '-'"
             )));
         }
         let value_ok = v.len() <= 120
-            && v
-                .bytes()
+            && v.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b" ;@_-.+".contains(&b));
         if !value_ok {
             return Err(Error::invalid(format!(
@@ -208,9 +208,21 @@ mod tests {
 
     #[test]
     fn dimension_bounds_and_sparse_metric() {
-        assert!(IndexConfig::dense("a", 0, Metric::Cosine).validate().is_err());
-        assert!(IndexConfig::dense("a", 20_001, Metric::Cosine).validate().is_err());
-        assert!(IndexConfig::dense("a", 20_000, Metric::Cosine).validate().is_ok());
+        assert!(
+            IndexConfig::dense("a", 0, Metric::Cosine)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            IndexConfig::dense("a", 20_001, Metric::Cosine)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            IndexConfig::dense("a", 20_000, Metric::Cosine)
+                .validate()
+                .is_ok()
+        );
         let mut s = IndexConfig::sparse("s");
         assert!(s.validate().is_ok());
         s.metric = Metric::Cosine;

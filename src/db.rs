@@ -1,18 +1,26 @@
-//! Indexes, their namespaces, and the validated operations on them.
+//! Indexes, their namespaces, and the root that ties them to storage.
 //!
-//! [`Db`] is the control plane (create / describe / list / configure / delete indexes);
-//! [`Index`] is the data plane of one index. Every operation validates its whole input before
-//! changing anything, so a rejected request leaves the index exactly as it was.
+//! [`Db`] is the control plane (create / describe / list / configure / delete indexes) and
+//! owns the root blob; [`Index`] is the data plane of one index; its namespaces live in a
+//! lazily loaded catalog. A `Db` is either ephemeral ([`Db::new`]: memory only) or persistent
+//! ([`Db::open`]): then every mutation yields write batches ([`Db::take_writes`]) and reads
+//! may ask for blobs first ([`Error::NotLoaded`], answered with [`Db::provide`]).
 
-use std::collections::{BTreeMap, HashSet};
-use std::ops::Bound;
+mod catalog;
+mod index;
+
+use std::collections::BTreeMap;
 
 use crate::config::{DeletionProtection, IndexConfig, ReadCapacity, VectorType};
+use crate::distance::Metric;
 use crate::error::{Error, Result};
-use crate::filter::Filter;
-use crate::metadata::Metadata;
-use crate::namespace::{Namespace, QueryVector};
-use crate::record::{self, Record, SparseVector};
+use crate::format::{self, BlobKind};
+use crate::manifest::{Root, StoredConfig, StoredIndex};
+use crate::namespace::StorageConfig;
+use crate::record;
+use crate::storage::{ROOT_KEY, WriteBatch, keys};
+
+pub use index::{DeleteSelector, Index, IndexStats, Match, Page, Query, QuerySource, UpsertRecord};
 
 /// Most records one upsert may carry.
 pub const MAX_UPSERT_RECORDS: usize = 1000;
@@ -44,6 +52,19 @@ pub fn canonical_namespace(name: &str) -> Result<&str> {
 #[derive(Debug, Default)]
 pub struct Db {
     indexes: BTreeMap<String, Index>,
+    storage: StorageConfig,
+    persistent: bool,
+    /// False until the host provided the root (persistent only).
+    root_loaded: bool,
+    root_bytes: Option<Option<Vec<u8>>>,
+    next_index: u64,
+    root_dirty: bool,
+    /// Prefixes named for reclaiming by the last root commit.
+    reclaim: Vec<String>,
+    /// Prefixes reclaimed in the last batches, to drop from the root next.
+    reclaimed: Vec<String>,
+    garbage: Vec<String>,
+    outbox: Vec<WriteBatch>,
 }
 
 /// A change to an index's configuration (`configure_index`). `None` leaves a field as is.
@@ -56,29 +77,115 @@ pub struct ConfigureIndex {
 }
 
 impl Db {
-    /// An empty database.
+    /// An empty in-memory database (nothing is persisted).
     pub fn new() -> Self {
-        Db::default()
+        Db {
+            root_loaded: true,
+            ..Db::default()
+        }
+    }
+
+    /// A persistent database whose blobs live in a host store. Nothing is read yet: the first
+    /// operation asks for the root with [`Error::NotLoaded`].
+    pub fn open(storage: StorageConfig) -> Self {
+        Db {
+            storage,
+            persistent: true,
+            ..Db::default()
+        }
+    }
+
+    /// True for a persistent database.
+    pub fn is_persistent(&self) -> bool {
+        self.persistent
+    }
+
+    /// Hands over a blob the host fetched (`None`: the store has no such key).
+    pub fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
+        if key == ROOT_KEY {
+            self.root_bytes = Some(bytes);
+            return;
+        }
+        let id = key
+            .split('/')
+            .nth(1)
+            .and_then(|h| u64::from_str_radix(h, 16).ok());
+        if let Some(ix) = self.indexes.values_mut().find(|ix| Some(ix.id) == id) {
+            ix.provide(key, bytes);
+        }
+    }
+
+    /// Loads the root (the list of indexes) if needed.
+    pub fn prepare(&mut self) -> Result<()> {
+        if self.root_loaded {
+            return Ok(());
+        }
+        let Some(bytes) = self.root_bytes.take() else {
+            return Err(Error::NotLoaded {
+                keys: vec![ROOT_KEY.to_string()],
+            });
+        };
+        let root: Root = match bytes {
+            None => Root::default(),
+            Some(b) => format::decode_chunked(ROOT_KEY, BlobKind::Root, &[&b])?,
+        };
+        let mut indexes = BTreeMap::new();
+        for stored in root.indexes {
+            let config = config_from_stored(&stored.config)?;
+            let dim = config.vector_type.dimension().unwrap_or(0) as usize;
+            let catalog = catalog::Catalog::stored(
+                stored.id,
+                dim,
+                config.metric,
+                self.storage,
+                stored.catalog,
+            );
+            indexes.insert(
+                config.name.clone(),
+                Index {
+                    id: stored.id,
+                    config,
+                    catalog,
+                },
+            );
+        }
+        self.indexes = indexes;
+        self.next_index = root.next_index;
+        self.reclaim = root.reclaim;
+        self.garbage = root.garbage;
+        self.root_loaded = true;
+        Ok(())
     }
 
     /// Creates an index. Fails when the name is taken or the configuration is invalid.
     pub fn create_index(&mut self, config: IndexConfig) -> Result<&IndexConfig> {
         config.validate()?;
+        self.prepare()?;
         if self.indexes.contains_key(&config.name) {
             return Err(Error::IndexAlreadyExists { name: config.name });
         }
+        let id = self.next_index;
+        self.next_index += 1;
+        self.root_dirty = true;
         let name = config.name.clone();
-        let index = self.indexes.entry(name).or_insert(Index::new(config));
+        let index = Index::new(id, config, self.storage, self.persistent);
+        let index = self.indexes.entry(name).or_insert(index);
         Ok(&index.config)
     }
 
     /// The configuration of every index, by name.
-    pub fn list_indexes(&self) -> impl Iterator<Item = &IndexConfig> {
-        self.indexes.values().map(|i| &i.config)
+    pub fn list_indexes(&mut self) -> Result<impl Iterator<Item = &IndexConfig>> {
+        self.prepare()?;
+        Ok(self.indexes.values().map(|i| &i.config))
     }
 
     /// One index.
     pub fn index(&self, name: &str) -> Result<&Index> {
+        if !self.root_loaded {
+            return Err(Error::NotLoaded {
+                keys: vec![ROOT_KEY.to_string()],
+            });
+        }
         self.indexes.get(name).ok_or_else(|| Error::IndexNotFound {
             name: name.to_string(),
         })
@@ -86,6 +193,7 @@ impl Db {
 
     /// One index, mutably.
     pub fn index_mut(&mut self, name: &str) -> Result<&mut Index> {
+        self.prepare()?;
         self.indexes
             .get_mut(name)
             .ok_or_else(|| Error::IndexNotFound {
@@ -114,523 +222,154 @@ impl Db {
         }
         config.validate()?;
         index.config = config;
-        Ok(&index.config)
+        self.root_dirty = true;
+        Ok(&self.index(name)?.config)
     }
 
     /// Deletes an index and all its data; refused while deletion protection is enabled.
     pub fn delete_index(&mut self, name: &str) -> Result<()> {
-        let index = self.index(name)?;
+        let index = self.index_mut(name)?;
         if index.config.deletion_protection == DeletionProtection::Enabled {
             return Err(Error::DeletionProtected {
                 name: name.to_string(),
             });
         }
+        let id = index.id;
         self.indexes.remove(name);
-        Ok(())
-    }
-}
-
-/// A record as an upsert carries it, before validation against the index.
-pub type UpsertRecord = Record;
-
-/// What `delete` removes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeleteSelector {
-    Ids(Vec<String>),
-    All,
-    Filter(Filter),
-}
-
-/// A query against one namespace.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Query {
-    pub vector: QuerySource,
-    pub top_k: usize,
-    pub filter: Option<Filter>,
-    pub include_values: bool,
-    pub include_metadata: bool,
-}
-
-/// Where a query's vector comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum QuerySource {
-    Vector(QueryVector),
-    Id(String),
-}
-
-/// One query result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Match {
-    pub id: String,
-    pub score: f32,
-    pub values: Option<Vec<f32>>,
-    pub sparse_values: Option<SparseVector>,
-    pub metadata: Option<Metadata>,
-}
-
-/// A page of ids (or records) and the id to continue after.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_after: Option<String>,
-}
-
-/// Per-namespace record counts and index facts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IndexStats {
-    pub namespaces: Vec<(String, usize)>,
-    pub total: usize,
-}
-
-/// One index: its configuration and its namespaces.
-#[derive(Debug, Clone)]
-pub struct Index {
-    config: IndexConfig,
-    namespaces: BTreeMap<String, Namespace>,
-}
-
-impl Index {
-    fn new(config: IndexConfig) -> Self {
-        Index {
-            config,
-            namespaces: BTreeMap::new(),
+        if self.persistent {
+            self.reclaim.push(keys::catalog_prefix(id));
+            self.reclaim.push(keys::index_namespaces_prefix(id));
         }
-    }
-
-    /// The index configuration.
-    pub fn config(&self) -> &IndexConfig {
-        &self.config
-    }
-
-    fn dimension(&self) -> usize {
-        self.config.vector_type.dimension().unwrap_or(0) as usize
-    }
-
-    /// A namespace, if it exists.
-    pub fn namespace(&self, name: &str) -> Result<Option<&Namespace>> {
-        Ok(self.namespaces.get(canonical_namespace(name)?))
-    }
-
-    fn require_namespace(&self, name: &str) -> Result<&Namespace> {
-        let canon = canonical_namespace(name)?;
-        self.namespaces
-            .get(canon)
-            .ok_or_else(|| Error::NamespaceNotFound {
-                name: canon.to_string(),
-            })
-    }
-
-    fn require_namespace_mut(&mut self, name: &str) -> Result<&mut Namespace> {
-        let canon = canonical_namespace(name)?;
-        self.namespaces
-            .get_mut(canon)
-            .ok_or_else(|| Error::NamespaceNotFound {
-                name: canon.to_string(),
-            })
-    }
-
-    /// Inserts or replaces records; creates the namespace on first use. Returns how many
-    /// records were upserted. Nothing changes unless every record is valid.
-    pub fn upsert(&mut self, namespace: &str, records: Vec<UpsertRecord>) -> Result<usize> {
-        let canon = canonical_namespace(namespace)?.to_string();
-        if records.is_empty() || records.len() > MAX_UPSERT_RECORDS {
-            return Err(Error::invalid(format!(
-                "An upsert must carry between 1 and {MAX_UPSERT_RECORDS} vectors, got {}",
-                records.len()
-            )));
-        }
-        let mut seen = HashSet::with_capacity(records.len());
-        for r in &records {
-            self.validate_record(r)?;
-            if !seen.insert(r.id.as_str()) {
-                return Err(Error::DuplicateId { id: r.id.clone() });
-            }
-        }
-        let n = records.len();
-        let (dim, metric) = (self.dimension(), self.config.metric);
-        self.namespaces
-            .entry(canon)
-            .or_insert_with(|| Namespace::new(dim, metric))
-            .upsert(records);
-        Ok(n)
-    }
-
-    fn validate_record(&self, r: &Record) -> Result<()> {
-        record::validate_id(&r.id)?;
-        match self.config.vector_type {
-            VectorType::Dense { dimension } => {
-                if r.values.len() != dimension as usize {
-                    return Err(Error::DimensionMismatch {
-                        expected: dimension,
-                        got: r.values.len(),
-                    });
-                }
-                record::validate_values(&r.id, &r.values)?;
-                if r.sparse_values.is_some() && !self.supports_hybrid() {
-                    return Err(Error::invalid(format!(
-                        "Sparse values are supported only for dense indexes with the dotproduct \
-                         metric; this index uses {}",
-                        self.config.metric.as_str()
-                    )));
-                }
-            }
-            VectorType::Sparse => {
-                if !r.values.is_empty() {
-                    return Err(Error::invalid(
-                        "Upserting dense vectors is not supported for sparse indexes",
-                    ));
-                }
-                match &r.sparse_values {
-                    Some(sv) if !sv.is_empty() => {}
-                    _ => {
-                        return Err(Error::invalid(format!(
-                            "Sparse vector for id '{}' must have at least one non-zero value",
-                            record::truncate_for_message(&r.id)
-                        )));
-                    }
-                }
-            }
-        }
-        if let Some(md) = &r.metadata {
-            md.check_size()?;
-        }
+        self.root_dirty = true;
         Ok(())
     }
 
-    fn supports_hybrid(&self) -> bool {
-        self.config.metric == crate::distance::Metric::DotProduct
-    }
-
-    /// Overwrites values, sparse values and/or merges metadata of one record. Returns the
-    /// number of records matched (0 or 1); a missing namespace or id matches nothing.
-    pub fn update(
-        &mut self,
-        namespace: &str,
-        id: &str,
-        values: Option<Vec<f32>>,
-        sparse_values: Option<SparseVector>,
-        set_metadata: Option<Metadata>,
-    ) -> Result<usize> {
-        record::validate_id(id)?;
-        let probe = Record {
-            id: id.to_string(),
-            values: values.clone().unwrap_or_default(),
-            sparse_values: sparse_values.clone(),
-            metadata: None,
-        };
-        match self.config.vector_type {
-            VectorType::Dense { .. } if values.is_some() || sparse_values.is_some() => {
-                let mut probe = probe;
-                if values.is_none() {
-                    probe.values = vec![1.0; self.dimension()];
-                }
-                self.validate_record(&probe)?;
-            }
-            VectorType::Sparse if values.is_some() || sparse_values.is_some() => {
-                self.validate_record(&probe)?;
-            }
-            _ => {}
+    /// Everything written since the last call, as batches to apply in order, each in one
+    /// atomic step. Empty for an in-memory database.
+    pub fn take_writes(&mut self) -> Vec<WriteBatch> {
+        if !self.persistent {
+            self.root_dirty = false;
+            return Vec::new();
         }
-        let canon = canonical_namespace(namespace)?;
-        let Some(ns) = self.namespaces.get_mut(canon) else {
-            return Ok(0);
-        };
-        // The merged metadata must respect the size limit too.
-        if let (Some(md), Some(slot)) = (&set_metadata, ns.slot_of(id)) {
-            let mut merged = ns.metadata(slot).cloned().unwrap_or_default();
-            merged.merge(md);
-            merged.check_size()?;
-        }
-        Ok(usize::from(ns.update(id, values, sparse_values, set_metadata.as_ref())))
-    }
-
-    /// Merges metadata into every record matching `filter`; with `dry_run` only counts.
-    pub fn update_where(
-        &mut self,
-        namespace: &str,
-        filter: &Filter,
-        set_metadata: &Metadata,
-        dry_run: bool,
-    ) -> Result<usize> {
-        let canon = canonical_namespace(namespace)?;
-        let Some(ns) = self.namespaces.get_mut(canon) else {
-            return Ok(0);
-        };
-        if dry_run {
-            return Ok(ns.count(Some(filter)));
-        }
-        Ok(ns.update_where(filter, set_metadata))
-    }
-
-    /// Fetches records by id; unknown ids are omitted.
-    pub fn fetch(&self, namespace: &str, ids: &[String]) -> Result<Vec<Record>> {
-        if ids.is_empty() || ids.len() > MAX_IDS_PER_REQUEST {
-            return Err(Error::invalid(format!(
-                "A fetch must name between 1 and {MAX_IDS_PER_REQUEST} ids, got {}",
-                ids.len()
-            )));
-        }
-        for id in ids {
-            record::validate_id(id)?;
-        }
-        let Some(ns) = self.namespace(namespace)? else {
-            return Ok(Vec::new());
-        };
-        Ok(ids
-            .iter()
-            .filter_map(|id| ns.slot_of(id))
-            .map(|slot| ns.record(slot))
-            .collect())
-    }
-
-    /// Records matching `filter`, in id order, at most `limit`, after id `after`.
-    pub fn fetch_where(
-        &self,
-        namespace: &str,
-        filter: &Filter,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Record>> {
-        let Some(ns) = self.namespace(namespace)? else {
-            return Ok(Page {
-                items: Vec::new(),
-                next_after: None,
+        let mut out = std::mem::take(&mut self.outbox);
+        // Blobs of dropped namespaces and indexes named by the previous root commit.
+        if !self.reclaim.is_empty() && !self.root_dirty {
+            let prefixes = std::mem::take(&mut self.reclaim);
+            out.push(WriteBatch {
+                delete_prefixes: prefixes.clone(),
+                ..WriteBatch::default()
             });
-        };
-        let (slots, more) = ns.scan_ids_where(filter, after, limit);
-        let items: Vec<Record> = slots.into_iter().map(|s| ns.record(s)).collect();
-        let next_after = if more {
-            items.last().map(|r| r.id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next_after })
+            self.reclaimed = prefixes;
+            self.root_dirty = true;
+        }
+        let mut batch = WriteBatch::default();
+        for ix in self.indexes.values_mut() {
+            let (b, changed, reclaim) = ix.catalog.take_pending();
+            batch.puts.extend(b.puts);
+            batch.deletes.extend(b.deletes);
+            self.reclaim.extend(reclaim);
+            self.root_dirty |= changed;
+        }
+        if self.root_dirty {
+            self.reclaimed.clear();
+            let root = Root {
+                next_index: self.next_index,
+                indexes: self
+                    .indexes
+                    .values()
+                    .map(|ix| StoredIndex {
+                        id: ix.id,
+                        config: config_to_stored(&ix.config),
+                        catalog: ix.catalog.reference().clone(),
+                    })
+                    .collect(),
+                reclaim: self.reclaim.clone(),
+                garbage: Vec::new(),
+            };
+            batch.puts.push((
+                ROOT_KEY.to_string(),
+                format::encode_chunked(BlobKind::Root, &root).concat(),
+            ));
+            self.root_dirty = false;
+        }
+        if !batch.is_empty() {
+            out.push(batch);
+        }
+        out
     }
+}
 
-    /// Ids with `prefix` in lexicographic order, `limit` per page, after id `after`.
-    pub fn list(
-        &self,
-        namespace: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<String>> {
-        let Some(ns) = self.namespace(namespace)? else {
-            return Ok(Page {
-                items: Vec::new(),
-                next_after: None,
+fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::Cosine => 0,
+        Metric::Euclidean => 1,
+        Metric::DotProduct => 2,
+    }
+}
+
+fn config_to_stored(c: &IndexConfig) -> StoredConfig {
+    StoredConfig {
+        name: c.name.clone(),
+        vector_type: u8::from(c.vector_type == VectorType::Sparse),
+        dimension: c.vector_type.dimension().unwrap_or(0),
+        metric: metric_code(c.metric),
+        deletion_protection: c.deletion_protection == DeletionProtection::Enabled,
+        tags: c.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        cloud: c.cloud.clone(),
+        region: c.region.clone(),
+        dedicated: match &c.read_capacity {
+            ReadCapacity::OnDemand => None,
+            ReadCapacity::Dedicated {
+                node_type,
+                replicas,
+                shards,
+            } => Some((node_type.clone(), *replicas, *shards)),
+        },
+    }
+}
+
+fn config_from_stored(s: &StoredConfig) -> Result<IndexConfig> {
+    let metric = match s.metric {
+        0 => Metric::Cosine,
+        1 => Metric::Euclidean,
+        2 => Metric::DotProduct,
+        m => {
+            return Err(Error::Corrupt {
+                what: ROOT_KEY.into(),
+                reason: format!("unknown metric code {m}"),
             });
-        };
-        let (ids, more) = ns.list(prefix, after, limit);
-        let items: Vec<String> = ids.into_iter().map(str::to_string).collect();
-        let next_after = if more { items.last().cloned() } else { None };
-        Ok(Page { items, next_after })
-    }
-
-    /// Deletes records. Deleting everything drops the namespace. A missing namespace is an
-    /// error, as in Pinecone's serverless indexes. Returns the number of records deleted.
-    pub fn delete(&mut self, namespace: &str, selector: &DeleteSelector) -> Result<usize> {
-        if let DeleteSelector::Ids(ids) = selector {
-            if ids.is_empty() || ids.len() > MAX_IDS_PER_REQUEST {
-                return Err(Error::invalid(format!(
-                    "A delete must name between 1 and {MAX_IDS_PER_REQUEST} ids, got {}",
-                    ids.len()
-                )));
-            }
-            for id in ids {
-                record::validate_id(id)?;
-            }
         }
-        let ns = self.require_namespace_mut(namespace)?;
-        Ok(match selector {
-            DeleteSelector::Ids(ids) => ns.delete_ids(ids.iter().map(String::as_str)),
-            DeleteSelector::Filter(f) => ns.delete_where(f),
-            DeleteSelector::All => {
-                let n = ns.len();
-                let canon = canonical_namespace(namespace)?.to_string();
-                self.namespaces.remove(&canon);
-                n
-            }
-        })
-    }
-
-    /// Runs a query. A missing namespace, or a query id that is not stored, yields no matches.
-    pub fn query(&self, namespace: &str, query: &Query) -> Result<Vec<Match>> {
-        if !(1..=MAX_TOP_K).contains(&query.top_k) {
-            return Err(Error::invalid(format!(
-                "Invalid value for topK: {}. topK must be between 1 and {MAX_TOP_K}",
-                query.top_k
-            )));
-        }
-        if let QuerySource::Vector(v) = &query.vector {
-            self.validate_query_vector(v)?;
-        }
-        let Some(ns) = self.namespace(namespace)? else {
-            return Ok(Vec::new());
-        };
-        let owned;
-        let qv = match &query.vector {
-            QuerySource::Vector(v) => v,
-            QuerySource::Id(id) => {
-                record::validate_id(id)?;
-                let Some(slot) = ns.slot_of(id) else {
-                    return Ok(Vec::new());
-                };
-                owned = match self.config.vector_type {
-                    VectorType::Dense { .. } => QueryVector {
-                        values: Some(ns.values(slot).to_vec()),
-                        sparse_values: None,
-                    },
-                    VectorType::Sparse => QueryVector {
-                        values: None,
-                        sparse_values: ns.sparse_values(slot).cloned(),
-                    },
-                };
-                &owned
-            }
-        };
-        let scored = ns.query(qv, query.top_k, query.filter.as_ref());
-        Ok(scored
-            .into_iter()
-            .map(|s| Match {
-                id: ns.id(s.slot).to_string(),
-                score: s.score,
-                values: query.include_values.then(|| ns.values(s.slot).to_vec()),
-                sparse_values: if query.include_values {
-                    ns.sparse_values(s.slot).cloned()
-                } else {
-                    None
-                },
-                metadata: if query.include_metadata {
-                    ns.metadata(s.slot).cloned()
-                } else {
-                    None
-                },
-            })
-            .collect())
-    }
-
-    fn validate_query_vector(&self, v: &QueryVector) -> Result<()> {
-        match (self.config.vector_type, &v.values, &v.sparse_values) {
-            (_, None, None) => Err(Error::invalid(
-                "A query must specify exactly one of 'vector', 'sparseVector' or 'id'",
-            )),
-            (VectorType::Dense { dimension }, Some(values), sv) => {
-                if values.len() != dimension as usize {
-                    return Err(Error::DimensionMismatch {
-                        expected: dimension,
-                        got: values.len(),
-                    });
-                }
-                if let Some(x) = values.iter().find(|x| !x.is_finite()) {
-                    return Err(Error::invalid(format!(
-                        "Query vector values must be finite numbers, got {x}"
-                    )));
-                }
-                if sv.is_some() && !self.supports_hybrid() {
-                    return Err(Error::invalid(format!(
-                        "Sparse vectors are supported in queries only for indexes with the \
-                         dotproduct metric; this index uses {}",
-                        self.config.metric.as_str()
-                    )));
-                }
-                Ok(())
-            }
-            (VectorType::Dense { .. }, None, Some(_)) => Err(Error::invalid(
-                "A query on a dense index must include a dense 'vector' (or an 'id')",
-            )),
-            (VectorType::Sparse, Some(_), _) => Err(Error::invalid(
-                "Querying with dense vectors is not supported for sparse indexes",
-            )),
-            (VectorType::Sparse, None, Some(_)) => Ok(()),
-        }
-    }
-
-    /// Record counts per namespace (matching `filter`, if given).
-    pub fn stats(&self, filter: Option<&Filter>) -> IndexStats {
-        let namespaces: Vec<(String, usize)> = self
-            .namespaces
-            .iter()
-            .map(|(name, ns)| (name.clone(), ns.count(filter)))
-            .filter(|(_, n)| filter.is_none() || *n > 0)
-            .collect();
-        let total = namespaces.iter().map(|(_, n)| n).sum();
-        IndexStats { namespaces, total }
-    }
-
-    /// Namespaces whose names start with `prefix`, in byte order, after `after`.
-    pub fn list_namespaces(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Page<(String, usize)> {
-        let start = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
-        let mut iter = self
-            .namespaces
-            .range::<str, _>((start, Bound::Unbounded))
-            .take_while(|(name, _)| name.starts_with(prefix))
-            .map(|(name, ns)| (name.clone(), ns.len()));
-        let items: Vec<(String, usize)> = iter.by_ref().take(limit).collect();
-        let more = iter.next().is_some();
-        let next_after = if more {
-            items.last().map(|(n, _)| n.clone())
+    };
+    let vector_type = match s.vector_type {
+        0 => VectorType::Dense {
+            dimension: s.dimension,
+        },
+        _ => VectorType::Sparse,
+    };
+    let config = IndexConfig {
+        name: s.name.clone(),
+        vector_type,
+        metric,
+        deletion_protection: if s.deletion_protection {
+            DeletionProtection::Enabled
         } else {
-            None
-        };
-        Page { items, next_after }
-    }
-
-    /// Number of namespaces whose names start with `prefix`.
-    pub fn count_namespaces(&self, prefix: &str) -> usize {
-        self.namespaces
-            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(name, _)| name.starts_with(prefix))
-            .count()
-    }
-
-    /// Record count of one namespace.
-    pub fn describe_namespace(&self, namespace: &str) -> Result<(String, usize)> {
-        let ns = self.require_namespace(namespace)?;
-        Ok((canonical_namespace(namespace)?.to_string(), ns.len()))
-    }
-
-    /// Creates an empty namespace explicitly.
-    pub fn create_namespace(&mut self, namespace: &str) -> Result<String> {
-        let canon = canonical_namespace(namespace)?.to_string();
-        if self.namespaces.contains_key(&canon) {
-            return Err(Error::NamespaceAlreadyExists { name: canon });
-        }
-        let ns = Namespace::new(self.dimension(), self.config.metric);
-        self.namespaces.insert(canon.clone(), ns);
-        Ok(canon)
-    }
-
-    /// Drops a namespace and all its records at once.
-    pub fn delete_namespace(&mut self, namespace: &str) -> Result<()> {
-        let canon = canonical_namespace(namespace)?.to_string();
-        self.namespaces
-            .remove(&canon)
-            .map(|_| ())
-            .ok_or(Error::NamespaceNotFound { name: canon })
-    }
-
-    /// The LSN of a namespace's last write (0 if it does not exist).
-    pub fn namespace_lsn(&self, namespace: &str) -> u64 {
-        canonical_namespace(namespace)
-            .ok()
-            .and_then(|n| self.namespaces.get(n))
-            .map_or(0, Namespace::lsn)
-    }
-
-    /// Approximate bytes stored in a namespace.
-    pub fn namespace_bytes(&self, namespace: &str) -> usize {
-        canonical_namespace(namespace)
-            .ok()
-            .and_then(|n| self.namespaces.get(n))
-            .map_or(0, Namespace::approximate_bytes)
-    }
+            DeletionProtection::Disabled
+        },
+        tags: s.tags.iter().cloned().collect(),
+        cloud: s.cloud.clone(),
+        region: s.region.clone(),
+        read_capacity: match &s.dedicated {
+            None => ReadCapacity::OnDemand,
+            Some((node_type, replicas, shards)) => ReadCapacity::Dedicated {
+                node_type: node_type.clone(),
+                replicas: *replicas,
+                shards: *shards,
+            },
+        },
+    };
+    config.validate().map_err(|e| Error::Corrupt {
+        what: ROOT_KEY.into(),
+        reason: format!("stored index configuration is invalid: {e}"),
+    })?;
+    Ok(config)
 }

@@ -90,6 +90,11 @@ pub enum Error {
     #[error("Corrupt data in {what}: {reason}")]
     Corrupt { what: String, reason: String },
 
+    /// An operation needs blobs the host has not provided yet. Hosts catch this, fetch the
+    /// keys, provide them and retry; it never reaches a client.
+    #[error("Storage blobs not loaded: {keys:?}")]
+    NotLoaded { keys: Vec<String> },
+
     /// A bug: an invariant the engine relies on does not hold.
     #[error("Internal error: {message}")]
     Internal { message: String },
@@ -108,6 +113,7 @@ pub enum ErrorCode {
     Unauthenticated,
     Unimplemented,
     DataLoss,
+    Unavailable,
     Internal,
 }
 
@@ -124,6 +130,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "UNAUTHENTICATED",
             ErrorCode::Unimplemented => "UNIMPLEMENTED",
             ErrorCode::DataLoss => "DATA_LOSS",
+            ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -153,6 +160,7 @@ impl Error {
             Error::Unauthenticated => ErrorCode::Unauthenticated,
             Error::Unimplemented { .. } => ErrorCode::Unimplemented,
             Error::Corrupt { .. } => ErrorCode::DataLoss,
+            Error::NotLoaded { .. } => ErrorCode::Unavailable,
             Error::Internal { .. } => ErrorCode::Internal,
         }
     }

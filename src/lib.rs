@@ -16,10 +16,14 @@ pub mod db;
 pub mod distance;
 pub mod error;
 pub mod filter;
+pub mod format;
 pub mod index;
+pub mod manifest;
 pub mod metadata;
 pub mod namespace;
 pub mod record;
+pub mod segment;
+pub mod storage;
 
 pub use config::{DeletionProtection, IndexConfig, VectorType};
 pub use db::Db;

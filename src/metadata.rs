@@ -221,7 +221,11 @@ mod tests {
 
     #[test]
     fn rejects_nested_null_and_number_lists() {
-        for bad in [json!({"a": {"b": 1}}), json!({"a": null}), json!({"a": [1, 2]})] {
+        for bad in [
+            json!({"a": {"b": 1}}),
+            json!({"a": null}),
+            json!({"a": [1, 2]}),
+        ] {
             let err = Metadata::from_json(&bad).unwrap_err();
             assert!(matches!(err, Error::InvalidMetadata { .. }), "{bad}: {err}");
         }

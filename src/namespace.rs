@@ -1,20 +1,53 @@
-//! One namespace's records and the operations on them.
+//! One namespace: a memtable and immutable segments, log-structured.
 //!
-//! A namespace owns every structure its records live in — id map, vector array, norms, sparse
-//! vectors, metadata — so it can be stored, loaded and dropped on its own. Records occupy dense
-//! slots `0..len`; deleting a record moves the last slot into the hole, so scans never meet gaps.
+//! Writes go to the mutable [`Memtable`]; overwriting or deleting a record that lives in a
+//! sealed [`Segment`] sets its tombstone bit instead. When the memtable reaches
+//! [`StorageConfig::seal_records`] (or the write log [`StorageConfig::max_log_entries`]) it is
+//! sealed into a new segment, and compaction merges small segments and drops dead records.
+//! Every live id lives in exactly one place, so a query fans out over the memtable and the
+//! segments and merges their top-k without deduplication: the newest version wins because older
+//! versions are tombstoned, and a deleted record is never returned.
 //!
-//! The namespace trusts its caller ([`crate::db::Index`]) to have validated records against the
-//! index configuration; it never fails for data reasons.
+//! A namespace owns all its structures (nothing is shared with other namespaces), so it can be
+//! stored, loaded and dropped on its own. When persistent it records each write's physical
+//! effect and [`Namespace::commit`] turns it into a [`WriteBatch`] (see `docs/format.md`).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use crate::distance::{self, Metric};
+use crate::error::{Error, Result};
 use crate::filter::Filter;
+use crate::format::{self, BlobKind};
 use crate::index::{flat, sparse};
+use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, SegmentRef};
 use crate::metadata::Metadata;
 use crate::record::{Record, SparseVector};
+use crate::segment::memtable::Memtable;
+use crate::segment::stored::StoredRecord;
+use crate::segment::{Segment, Tombstones};
+use crate::storage::{WriteBatch, keys};
+
+/// When to seal and compact. User-tunable; the defaults suit browsers and Workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// Seal the memtable into a segment at this many records.
+    pub seal_records: usize,
+    /// Seal at this many unsealed write-log entries (bounds replay work at load).
+    pub max_log_entries: usize,
+    /// Merge the smallest segments when there are more than this many.
+    pub max_segments: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            seal_records: 10_000,
+            max_log_entries: 64,
+            max_segments: 8,
+        }
+    }
+}
 
 /// A query vector: dense, sparse, or both (hybrid).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -23,11 +56,53 @@ pub struct QueryVector {
     pub sparse_values: Option<SparseVector>,
 }
 
-/// One scored result: the record's slot and its score.
+/// Where a live record is: part 0 is the memtable, part `i + 1` is segment `i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loc {
+    part: u32,
+    slot: u32,
+}
+
+/// One scored result.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
-    pub slot: u32,
+    pub loc: Loc,
     pub score: f32,
+}
+
+#[derive(Debug, Clone)]
+struct Sealed {
+    id: u64,
+    segment: Segment,
+    tombstones: Tombstones,
+    /// Blob counts once written: (structured chunks, vector chunks).
+    chunks: Option<(u32, u32)>,
+    /// Persisted tombstones (version, chunks).
+    persisted_tombstones: Option<(u32, u32)>,
+    tombstones_dirty: bool,
+}
+
+impl Sealed {
+    fn live(&self) -> usize {
+        self.segment.len() - self.tombstones.count()
+    }
+}
+
+/// Persistence state of a namespace.
+#[derive(Debug, Clone)]
+struct Persist {
+    prefix: String,
+    log: Vec<LogRef>,
+    next_seq: u64,
+    /// Ops of the write being built, not yet committed.
+    ops: Vec<LogOp>,
+    /// Writes since the last commit.
+    dirty: bool,
+    sealed_since_commit: bool,
+    /// Blobs of segments merged or dropped since the last commit.
+    dropped: Vec<String>,
+    /// Garbage named by the last commit, deleted again by the next one.
+    garbage: Vec<String>,
 }
 
 /// The records of one namespace.
@@ -35,263 +110,326 @@ pub struct Scored {
 pub struct Namespace {
     dimension: usize,
     metric: Metric,
-    by_id: BTreeMap<String, u32>,
-    ids: Vec<String>,
-    vectors: Vec<f32>,
-    norms: Vec<f32>,
-    sparse: Vec<Option<SparseVector>>,
-    metadata: Vec<Option<Metadata>>,
+    config: StorageConfig,
+    memtable: Memtable,
+    segments: Vec<Sealed>,
+    next_segment: u64,
     lsn: u64,
+    persist: Option<Persist>,
 }
 
 impl Namespace {
-    /// An empty namespace for vectors of `dimension` floats (0 for sparse indexes).
+    /// An empty in-memory namespace.
     pub fn new(dimension: usize, metric: Metric) -> Self {
+        Namespace::with_config(dimension, metric, StorageConfig::default())
+    }
+
+    /// An empty in-memory namespace with explicit thresholds.
+    pub fn with_config(dimension: usize, metric: Metric, config: StorageConfig) -> Self {
         Namespace {
             dimension,
             metric,
-            by_id: BTreeMap::new(),
-            ids: Vec::new(),
-            vectors: Vec::new(),
-            norms: Vec::new(),
-            sparse: Vec::new(),
-            metadata: Vec::new(),
+            config,
+            memtable: Memtable::new(dimension),
+            segments: Vec::new(),
+            next_segment: 0,
             lsn: 0,
+            persist: None,
         }
     }
 
-    /// Number of records.
+    /// An empty namespace whose blobs live under `prefix`; LSNs start after `lsn_floor`.
+    pub fn new_persistent(
+        dimension: usize,
+        metric: Metric,
+        config: StorageConfig,
+        prefix: String,
+        lsn_floor: u64,
+    ) -> Self {
+        let mut ns = Namespace::with_config(dimension, metric, config);
+        ns.lsn = lsn_floor;
+        ns.persist = Some(Persist {
+            prefix,
+            log: Vec::new(),
+            next_seq: 0,
+            ops: Vec::new(),
+            dirty: true,
+            sealed_since_commit: false,
+            dropped: Vec::new(),
+            garbage: Vec::new(),
+        });
+        ns
+    }
+
+    /// Number of live records.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.memtable.len() + self.segments.iter().map(Sealed::live).sum::<usize>()
     }
 
-    /// True when the namespace holds no records.
+    /// True when no record is live.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len() == 0
     }
 
-    /// The sequence number of the last write (0 before any write).
+    /// The sequence number of the last write.
     pub fn lsn(&self) -> u64 {
         self.lsn
     }
 
-    /// Approximate bytes held by the records (vectors, sparse values, metadata, ids).
+    /// Number of sealed segments.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Approximate resident bytes.
     pub fn approximate_bytes(&self) -> usize {
-        let sparse: usize = self.sparse.iter().flatten().map(|s| s.len() * 8).sum();
-        let meta: usize = self.metadata.iter().flatten().map(Metadata::json_size).sum();
-        let ids: usize = self.ids.iter().map(String::len).sum();
-        self.vectors.len() * 4 + self.norms.len() * 4 + sparse + meta + ids
+        let mem = self.memtable.all_vectors().len() * 4 + self.memtable.len() * 64;
+        mem + self
+            .segments
+            .iter()
+            .map(|s| s.segment.approximate_bytes())
+            .sum::<usize>()
     }
 
-    /// The slot of `id`, if present.
-    pub fn slot_of(&self, id: &str) -> Option<u32> {
-        self.by_id.get(id).copied()
+    // ----- reads -------------------------------------------------------------------------
+
+    /// Where the live version of `id` is.
+    pub fn locate(&self, id: &str) -> Option<Loc> {
+        if let Some(slot) = self.memtable.slot_of(id) {
+            return Some(Loc { part: 0, slot });
+        }
+        self.segments.iter().enumerate().find_map(|(i, s)| {
+            let slot = s.segment.slot_of(id)?;
+            (!s.tombstones.contains(slot)).then_some(Loc {
+                part: i as u32 + 1,
+                slot,
+            })
+        })
     }
 
-    /// The id in `slot`.
-    pub fn id(&self, slot: u32) -> &str {
-        &self.ids[slot as usize]
-    }
-
-    /// The dense values in `slot` (empty for sparse indexes).
-    pub fn values(&self, slot: u32) -> &[f32] {
-        let d = self.dimension;
-        &self.vectors[slot as usize * d..(slot as usize + 1) * d]
-    }
-
-    /// The sparse values in `slot`.
-    pub fn sparse_values(&self, slot: u32) -> Option<&SparseVector> {
-        self.sparse[slot as usize].as_ref()
-    }
-
-    /// The metadata in `slot`.
-    pub fn metadata(&self, slot: u32) -> Option<&Metadata> {
-        self.metadata[slot as usize].as_ref()
-    }
-
-    /// The whole record in `slot`, copied out.
-    pub fn record(&self, slot: u32) -> Record {
-        Record {
-            id: self.id(slot).to_string(),
-            values: self.values(slot).to_vec(),
-            sparse_values: self.sparse_values(slot).cloned(),
-            metadata: self.metadata(slot).cloned(),
+    /// The id at `loc`.
+    pub fn id(&self, loc: Loc) -> &str {
+        match loc.part {
+            0 => self.memtable.id(loc.slot),
+            p => self.segments[p as usize - 1].segment.id(loc.slot),
         }
     }
 
-    /// Inserts or replaces whole records. Returns the new LSN.
-    pub fn upsert(&mut self, records: Vec<Record>) -> u64 {
-        for r in records {
-            debug_assert_eq!(r.values.len(), self.dimension);
-            let norm = distance::norm(&r.values);
-            match self.by_id.get(&r.id) {
-                Some(&slot) => {
-                    let s = slot as usize;
-                    let d = self.dimension;
-                    self.vectors[s * d..(s + 1) * d].copy_from_slice(&r.values);
-                    self.norms[s] = norm;
-                    self.sparse[s] = r.sparse_values;
-                    self.metadata[s] = r.metadata;
-                }
-                None => {
-                    let slot = self.ids.len() as u32;
-                    self.by_id.insert(r.id.clone(), slot);
-                    self.ids.push(r.id);
-                    self.vectors.extend_from_slice(&r.values);
-                    self.norms.push(norm);
-                    self.sparse.push(r.sparse_values);
-                    self.metadata.push(r.metadata);
-                }
-            }
+    /// The dense values at `loc`.
+    pub fn values(&self, loc: Loc) -> &[f32] {
+        match loc.part {
+            0 => self.memtable.values(loc.slot),
+            p => self.segments[p as usize - 1].segment.values(loc.slot),
         }
-        self.bump()
     }
 
-    /// Overwrites parts of an existing record. Returns false when `id` is absent.
-    pub fn update(
-        &mut self,
-        id: &str,
-        values: Option<Vec<f32>>,
-        sparse_values: Option<SparseVector>,
-        set_metadata: Option<&Metadata>,
-    ) -> bool {
-        let Some(slot) = self.slot_of(id) else {
-            return false;
-        };
-        let s = slot as usize;
-        if let Some(values) = values {
-            let d = self.dimension;
-            self.norms[s] = distance::norm(&values);
-            self.vectors[s * d..(s + 1) * d].copy_from_slice(&values);
+    /// The sparse values at `loc`.
+    pub fn sparse_values(&self, loc: Loc) -> Option<&SparseVector> {
+        match loc.part {
+            0 => self.memtable.sparse_values(loc.slot),
+            p => self.segments[p as usize - 1]
+                .segment
+                .sparse_values(loc.slot),
         }
-        if let Some(sv) = sparse_values {
-            self.sparse[s] = Some(sv);
-        }
-        if let Some(md) = set_metadata {
-            self.metadata[s].get_or_insert_with(Metadata::new).merge(md);
-        }
-        self.bump();
-        true
     }
 
-    /// Merges `set_metadata` into every record matching `filter`. Returns how many matched.
-    pub fn update_where(&mut self, filter: &Filter, set_metadata: &Metadata) -> usize {
-        let slots = self.matching_slots(filter);
-        for &s in &slots {
-            self.metadata[s as usize]
-                .get_or_insert_with(Metadata::new)
-                .merge(set_metadata);
+    /// The metadata at `loc`.
+    pub fn metadata(&self, loc: Loc) -> Option<&Metadata> {
+        match loc.part {
+            0 => self.memtable.metadata(loc.slot),
+            p => self.segments[p as usize - 1].segment.metadata(loc.slot),
         }
-        if !slots.is_empty() {
-            self.bump();
-        }
-        slots.len()
     }
 
-    /// Deletes the given ids; unknown ids are ignored. Returns how many were deleted.
-    pub fn delete_ids<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> usize {
-        let mut n = 0;
-        for id in ids {
-            if let Some(slot) = self.slot_of(id) {
-                self.remove_slot(slot);
-                n += 1;
-            }
+    /// The whole record at `loc`, copied out.
+    pub fn record(&self, loc: Loc) -> Record {
+        match loc.part {
+            0 => self.memtable.record(loc.slot),
+            p => self.segments[p as usize - 1].segment.record(loc.slot),
         }
-        self.bump();
-        n
     }
 
-    /// Deletes every record matching `filter`. Returns how many were deleted.
-    pub fn delete_where(&mut self, filter: &Filter) -> usize {
-        let mut slots = self.matching_slots(filter);
-        // Highest first, so moving the last slot into a hole never moves a slot still to delete.
-        slots.sort_unstable_by(|a, b| b.cmp(a));
-        for &s in &slots {
-            self.remove_slot(s);
-        }
-        self.bump();
-        slots.len()
+    /// Every live location, memtable first.
+    fn live_locs(&self) -> impl Iterator<Item = Loc> + '_ {
+        let mem = (0..self.memtable.len() as u32).map(|slot| Loc { part: 0, slot });
+        let segs = self.segments.iter().enumerate().flat_map(|(i, s)| {
+            (0..s.segment.len() as u32)
+                .filter(|&slot| !s.tombstones.contains(slot))
+                .map(move |slot| Loc {
+                    part: i as u32 + 1,
+                    slot,
+                })
+        });
+        mem.chain(segs)
     }
 
-    /// Number of records matching `filter` (all records for `None`).
+    fn matching(&self, filter: &Filter) -> Vec<Loc> {
+        self.live_locs()
+            .filter(|&l| filter.matches(self.metadata(l)))
+            .collect()
+    }
+
+    /// Number of records matching `filter` (all for `None`).
     pub fn count(&self, filter: Option<&Filter>) -> usize {
         match filter {
-            None => self.len(),
-            Some(f) if f.is_match_all() => self.len(),
-            Some(f) => self.matching_slots(f).len(),
+            Some(f) if !f.is_match_all() => self.matching(f).len(),
+            _ => self.len(),
         }
     }
 
-    /// Ids starting with `prefix`, in lexicographic (byte) order, strictly after `after`, at
-    /// most `limit` of them. The second value is true when more ids follow.
-    pub fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> (Vec<&str>, bool) {
+    /// Live ids from `start` on in byte order, across all parts, with their locations; at most
+    /// `limit + 1` (so callers can tell whether more follow).
+    fn sorted_from(
+        &self,
+        start: Bound<&str>,
+        limit: usize,
+        keep: impl Fn(&str, Loc) -> bool,
+    ) -> Vec<(String, Loc)> {
+        let mut out: Vec<(String, Loc)> = self
+            .memtable
+            .ids_from(start)
+            .map(|(id, slot)| (id, Loc { part: 0, slot }))
+            .filter(|(id, l)| keep(id, *l))
+            .take(limit + 1)
+            .map(|(id, l)| (id.to_string(), l))
+            .collect();
+        for (i, s) in self.segments.iter().enumerate() {
+            let first = match start {
+                Bound::Included(a) => s.segment.lower_bound(a, false),
+                Bound::Excluded(a) => s.segment.lower_bound(a, true),
+                Bound::Unbounded => 0,
+            };
+            let part = i as u32 + 1;
+            out.extend(
+                (first..s.segment.len() as u32)
+                    .filter(|&slot| !s.tombstones.contains(slot))
+                    .map(|slot| (s.segment.id(slot), Loc { part, slot }))
+                    .filter(|(id, l)| keep(id, *l))
+                    .take(limit + 1)
+                    .map(|(id, l)| (id.to_string(), l)),
+            );
+        }
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out.truncate(limit + 1);
+        out
+    }
+
+    /// Ids starting with `prefix`, in byte order, strictly after `after`, at most `limit`. The
+    /// second value is true when more follow.
+    pub fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> (Vec<String>, bool) {
         let start = match after {
             Some(a) if a >= prefix => Bound::Excluded(a),
             _ => Bound::Included(prefix),
         };
-        let mut iter = self
-            .by_id
-            .range::<str, _>((start, Bound::Unbounded))
-            .map(|(id, _)| id.as_str())
-            .take_while(|id| id.starts_with(prefix));
-        let page: Vec<&str> = iter.by_ref().take(limit).collect();
-        let more = iter.next().is_some();
-        (page, more)
+        // Ids with the prefix are contiguous in byte order; stop each run at the first miss.
+        let mut ids: Vec<String> = self
+            .sorted_from(start, limit, |_, _| true)
+            .into_iter()
+            .map(|(id, _)| id)
+            .take_while(|id| id.starts_with(prefix))
+            .collect();
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        (ids, more)
     }
 
-    /// Slots of records matching `filter`, in id order, strictly after id `after`, at most
-    /// `limit`. The second value is true when more follow.
-    pub fn scan_ids_where(
+    /// Records matching `filter` in id order after `after`, at most `limit`.
+    pub fn scan_where(
         &self,
         filter: &Filter,
         after: Option<&str>,
         limit: usize,
-    ) -> (Vec<u32>, bool) {
+    ) -> (Vec<Loc>, bool) {
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut iter = self
-            .by_id
-            .range::<str, _>((start, Bound::Unbounded))
-            .map(|(_, &slot)| slot)
-            .filter(|&slot| filter.matches(self.metadata(slot)));
-        let page: Vec<u32> = iter.by_ref().take(limit).collect();
-        let more = iter.next().is_some();
-        (page, more)
+        let mut locs: Vec<Loc> = self
+            .sorted_from(start, limit, |_, l| filter.matches(self.metadata(l)))
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        let more = locs.len() > limit;
+        locs.truncate(limit);
+        (locs, more)
     }
 
-    /// The `k` best records for `query` among those matching `filter`, best first.
+    /// The `k` best live records for `query` among those matching `filter`, best first.
     ///
-    /// Dense-only queries score with the namespace's metric. Queries with sparse values (hybrid,
-    /// or sparse indexes) score `dense dot + sparse dot`; in a sparse-only namespace only records
-    /// sharing at least one sparse index with the query are candidates.
+    /// Dense-only queries score with the metric. Queries with sparse values score
+    /// `dense dot + sparse dot`; without dense values only records sharing a sparse index with
+    /// the query are candidates.
     pub fn query(&self, query: &QueryVector, k: usize, filter: Option<&Filter>) -> Vec<Scored> {
         let filter = filter.filter(|f| !f.is_match_all());
-        let accept = |slot: u32| filter.is_none_or(|f| f.matches(self.metadata(slot)));
-        let pairs = match (&query.values, &query.sparse_values) {
-            (Some(q), None) => flat::scan(self.metric, q, &self.vectors, &self.norms, k, accept),
-            (dense, Some(sq)) => self.hybrid_scan(dense.as_deref(), sq, k, accept),
-            (None, None) => Vec::new(),
-        };
-        pairs
-            .into_iter()
-            .map(|(score, slot)| Scored { slot, score })
-            .collect()
+        let higher_is_better = self.metric.higher_is_better() || query.sparse_values.is_some();
+        let mut merged: Vec<Scored> = Vec::new();
+        let parts = std::iter::once((0u32, None)).chain(
+            self.segments
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i as u32 + 1, Some(&s.tombstones))),
+        );
+        for (part, tombs) in parts {
+            let accept = |slot: u32| {
+                tombs.is_none_or(|t| !t.contains(slot))
+                    && filter.is_none_or(|f| f.matches(self.metadata(Loc { part, slot })))
+            };
+            let (vectors, norms) = self.part_arrays(part);
+            let found = match (&query.values, &query.sparse_values) {
+                (Some(q), None) => flat::scan(self.metric, q, vectors, norms, k, accept),
+                (dense, Some(sq)) => self.hybrid_scan(part, dense.as_deref(), sq, k, accept),
+                (None, None) => Vec::new(),
+            };
+            merged.extend(found.into_iter().map(|(score, slot)| Scored {
+                loc: Loc { part, slot },
+                score,
+            }));
+        }
+        // Each part returned at most k; the best k overall are among them. Ties go to the
+        // lower id so results do not depend on where records happen to live.
+        merged.sort_by(|a, b| {
+            let o = if higher_is_better {
+                b.score.total_cmp(&a.score)
+            } else {
+                a.score.total_cmp(&b.score)
+            };
+            o.then_with(|| self.id(a.loc).cmp(self.id(b.loc)))
+        });
+        merged.truncate(k);
+        merged
+    }
+
+    fn part_arrays(&self, part: u32) -> (&[f32], &[f32]) {
+        match part {
+            0 => (self.memtable.all_vectors(), self.memtable.norms()),
+            p => {
+                let s = &self.segments[p as usize - 1].segment;
+                (s.all_vectors(), s.norms())
+            }
+        }
+    }
+
+    fn part_len(&self, part: u32) -> usize {
+        match part {
+            0 => self.memtable.len(),
+            p => self.segments[p as usize - 1].segment.len(),
+        }
     }
 
     fn hybrid_scan(
         &self,
+        part: u32,
         dense: Option<&[f32]>,
         sq: &SparseVector,
         k: usize,
         accept: impl Fn(u32) -> bool,
     ) -> Vec<(f32, u32)> {
         let mut top = flat::TopK::new(k, true);
-        for slot in 0..self.len() as u32 {
+        for slot in 0..self.part_len(part) as u32 {
             if !accept(slot) {
                 continue;
             }
-            let sparse_score = self.sparse_values(slot).and_then(|sv| sparse::dot(sq, sv));
+            let loc = Loc { part, slot };
+            let sparse_score = self.sparse_values(loc).and_then(|sv| sparse::dot(sq, sv));
             let score = match dense {
-                Some(q) => distance::dot(q, self.values(slot)) + sparse_score.unwrap_or(0.0),
+                Some(q) => distance::dot(q, self.values(loc)) + sparse_score.unwrap_or(0.0),
                 None => match sparse_score {
                     Some(s) => s,
                     None => continue,
@@ -302,77 +440,447 @@ impl Namespace {
         top.into_sorted()
     }
 
-    fn matching_slots(&self, filter: &Filter) -> Vec<u32> {
-        (0..self.len() as u32)
-            .filter(|&s| filter.matches(self.metadata(s)))
-            .collect()
-    }
+    // ----- writes ------------------------------------------------------------------------
 
-    fn remove_slot(&mut self, slot: u32) {
-        let s = slot as usize;
-        let last = self.ids.len() - 1;
-        let d = self.dimension;
-        if s != last {
-            self.vectors.copy_within(last * d..(last + 1) * d, s * d);
-            let moved = self.ids[last].clone();
-            self.by_id.insert(moved, slot);
+    /// Physically puts a record: tombstones an older segment version, writes the memtable.
+    fn put(&mut self, r: Record) {
+        if self.memtable.slot_of(&r.id).is_none() {
+            self.tombstone(&r.id);
         }
-        self.vectors.truncate(last * d);
-        let id = self.ids.swap_remove(s);
-        self.by_id.remove(&id);
-        self.norms.swap_remove(s);
-        self.sparse.swap_remove(s);
-        self.metadata.swap_remove(s);
+        self.memtable.put(r);
     }
 
-    fn bump(&mut self) -> u64 {
+    /// Physically removes a record; false when absent.
+    fn remove(&mut self, id: &str) -> bool {
+        self.memtable.remove(id) || self.tombstone(id)
+    }
+
+    fn tombstone(&mut self, id: &str) -> bool {
+        for s in &mut self.segments {
+            if let Some(slot) = s.segment.slot_of(id)
+                && s.tombstones.insert(slot)
+            {
+                s.tombstones_dirty = true;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn log(&mut self, op: LogOp) {
+        if let Some(p) = &mut self.persist {
+            p.ops.push(op);
+        }
+    }
+
+    fn put_logged(&mut self, records: Vec<Record>) {
+        if self.persist.is_some() {
+            let stored = records.iter().map(StoredRecord::from_record).collect();
+            self.log(LogOp::Put(stored));
+        }
+        for r in records {
+            self.put(r);
+        }
+    }
+
+    /// Ends a write: bumps the LSN, and seals and compacts when a threshold is reached.
+    fn finish_write(&mut self) -> u64 {
         self.lsn += 1;
+        let log_len = match &mut self.persist {
+            Some(p) => {
+                p.dirty = true;
+                p.log.len() + 1
+            }
+            None => 0,
+        };
+        if self.memtable.len() >= self.config.seal_records || log_len > self.config.max_log_entries
+        {
+            self.seal();
+        }
         self.lsn
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// Inserts or replaces whole records. Returns the new LSN.
+    pub fn upsert(&mut self, records: Vec<Record>) -> u64 {
+        self.put_logged(records);
+        self.finish_write()
+    }
 
-    fn rec(id: &str, v: [f32; 2]) -> Record {
-        Record {
-            id: id.into(),
-            values: v.to_vec(),
-            ..Record::default()
+    /// Overwrites parts of one record. Returns false when `id` is absent.
+    pub fn update(
+        &mut self,
+        id: &str,
+        values: Option<Vec<f32>>,
+        sparse_values: Option<SparseVector>,
+        set_metadata: Option<&Metadata>,
+    ) -> bool {
+        let Some(loc) = self.locate(id) else {
+            return false;
+        };
+        let mut r = self.record(loc);
+        if let Some(v) = values {
+            r.values = v;
+        }
+        if let Some(sv) = sparse_values {
+            r.sparse_values = Some(sv);
+        }
+        if let Some(md) = set_metadata {
+            r.metadata.get_or_insert_with(Metadata::new).merge(md);
+        }
+        self.put_logged(vec![r]);
+        self.finish_write();
+        true
+    }
+
+    /// Merges `set_metadata` into every record matching `filter`. Returns how many matched.
+    pub fn update_where(&mut self, filter: &Filter, set_metadata: &Metadata) -> usize {
+        let records: Vec<Record> = self
+            .matching(filter)
+            .into_iter()
+            .map(|l| {
+                let mut r = self.record(l);
+                r.metadata
+                    .get_or_insert_with(Metadata::new)
+                    .merge(set_metadata);
+                r
+            })
+            .collect();
+        let n = records.len();
+        self.put_logged(records);
+        self.finish_write();
+        n
+    }
+
+    /// Deletes ids; unknown ids are ignored. Returns how many were deleted.
+    pub fn delete_ids<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> usize {
+        let ids: Vec<String> = ids.into_iter().map(str::to_string).collect();
+        let n = ids.iter().filter(|id| self.remove(id)).count();
+        self.log(LogOp::Delete(ids));
+        self.finish_write();
+        n
+    }
+
+    /// Deletes every record matching `filter`. Returns how many were deleted.
+    pub fn delete_where(&mut self, filter: &Filter) -> usize {
+        let ids: Vec<String> = self
+            .matching(filter)
+            .into_iter()
+            .map(|l| self.id(l).to_string())
+            .collect();
+        self.delete_ids(ids.iter().map(String::as_str))
+    }
+
+    // ----- sealing and compaction ----------------------------------------------------------
+
+    /// Seals the memtable into a segment and compacts.
+    pub fn seal(&mut self) {
+        if !self.memtable.is_empty() {
+            let records = self.memtable.drain_sorted();
+            self.push_segment(records);
+        }
+        self.compact();
+        if let Some(p) = &mut self.persist {
+            p.sealed_since_commit = true;
+            p.dirty = true;
         }
     }
 
-    #[test]
-    fn delete_moves_last_slot_and_keeps_maps_consistent() {
-        let mut ns = Namespace::new(2, Metric::Euclidean);
-        ns.upsert(vec![rec("a", [0.0, 1.0]), rec("b", [1.0, 0.0]), rec("c", [1.0, 1.0])]);
-        assert_eq!(ns.delete_ids(["a"]), 1);
-        assert_eq!(ns.len(), 2);
-        let c = ns.slot_of("c").unwrap();
-        assert_eq!(ns.values(c), &[1.0, 1.0]);
-        assert_eq!(ns.id(c), "c");
-        let top = ns.query(
-            &QueryVector {
-                values: Some(vec![1.0, 1.0]),
-                sparse_values: None,
-            },
-            5,
-            None,
-        );
-        assert_eq!(ns.id(top[0].slot), "c");
-        assert_eq!(top[0].score, 0.0);
+    fn push_segment(&mut self, records: Vec<Record>) {
+        let segment = Segment::from_sorted(self.dimension, records);
+        let tombstones = Tombstones::new(segment.len());
+        self.segments.push(Sealed {
+            id: self.next_segment,
+            segment,
+            tombstones,
+            chunks: None,
+            persisted_tombstones: None,
+            tombstones_dirty: false,
+        });
+        self.next_segment += 1;
     }
 
-    #[test]
-    fn list_pages_in_byte_order() {
-        let mut ns = Namespace::new(2, Metric::Cosine);
-        ns.upsert(["b1", "a2", "a1", "a10", "c"].map(|id| rec(id, [1.0, 0.0])).to_vec());
-        let (page, more) = ns.list("a", None, 2);
-        assert_eq!(page, vec!["a1", "a10"]);
-        assert!(more);
-        let (page, more) = ns.list("a", Some("a10"), 2);
-        assert_eq!(page, vec!["a2"]);
-        assert!(!more);
+    /// Drops empty segments, rewrites mostly-dead ones, and merges the smallest when there are
+    /// too many.
+    fn compact(&mut self) {
+        let mut i = 0;
+        while i < self.segments.len() {
+            let s = &self.segments[i];
+            if s.live() == 0 {
+                let s = self.segments.remove(i);
+                self.drop_blobs(&s);
+            } else if s.tombstones.count() * 2 > s.segment.len() {
+                self.merge(&[i]);
+                i = 0;
+            } else {
+                i += 1;
+            }
+        }
+        while self.segments.len() > self.config.max_segments.max(1) {
+            let mut by_size: Vec<usize> = (0..self.segments.len()).collect();
+            by_size.sort_by_key(|&i| self.segments[i].live());
+            let take = (self.segments.len() - self.config.max_segments.max(1) + 1).max(2);
+            by_size.truncate(take.min(self.segments.len()));
+            self.merge(&by_size);
+        }
+    }
+
+    /// Replaces the given segments by one holding their live records.
+    fn merge(&mut self, which: &[usize]) {
+        let mut sorted = which.to_vec();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        let mut records = Vec::new();
+        for i in sorted {
+            let s = self.segments.remove(i);
+            records.extend(
+                (0..s.segment.len() as u32)
+                    .filter(|&slot| !s.tombstones.contains(slot))
+                    .map(|slot| s.segment.record(slot)),
+            );
+            self.drop_blobs(&s);
+        }
+        records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        if !records.is_empty() {
+            self.push_segment(records);
+        }
+    }
+
+    fn drop_blobs(&mut self, s: &Sealed) {
+        let Some(p) = &mut self.persist else { return };
+        if let Some((sc, vc)) = s.chunks {
+            p.dropped
+                .extend((0..sc).map(|c| keys::segment(&p.prefix, s.id, c)));
+            p.dropped
+                .extend((0..vc).map(|c| keys::vectors(&p.prefix, s.id, c)));
+        }
+        if let Some((ver, tc)) = s.persisted_tombstones {
+            p.dropped
+                .extend((0..tc).map(|c| keys::tombstones(&p.prefix, s.id, ver, c)));
+        }
+    }
+
+    // ----- persistence -------------------------------------------------------------------
+
+    /// The write batch for everything written since the last commit, or `None` when nothing
+    /// changed (or the namespace is not persistent). The manifest is the last put.
+    pub fn commit(&mut self) -> Option<WriteBatch> {
+        let count = self.len() as u64;
+        let p = self.persist.as_mut()?;
+        if !p.dirty {
+            return None;
+        }
+        let mut batch = WriteBatch::default();
+        let mut garbage = std::mem::take(&mut p.dropped);
+        if p.sealed_since_commit {
+            // The log is folded into segments and persisted tombstones.
+            for l in p.log.drain(..) {
+                garbage.extend((0..l.chunks).map(|c| keys::log(&p.prefix, l.seq, c)));
+            }
+            p.ops.clear();
+            for s in &mut self.segments {
+                if s.chunks.is_none() {
+                    let (structured, vectors) = s.segment.encode();
+                    for (c, blob) in structured.iter().enumerate() {
+                        batch
+                            .puts
+                            .push((keys::segment(&p.prefix, s.id, c as u32), blob.clone()));
+                    }
+                    for (c, blob) in vectors.iter().enumerate() {
+                        batch
+                            .puts
+                            .push((keys::vectors(&p.prefix, s.id, c as u32), blob.clone()));
+                    }
+                    s.chunks = Some((structured.len() as u32, vectors.len() as u32));
+                }
+                if s.tombstones_dirty {
+                    let version = s.persisted_tombstones.map_or(0, |(v, _)| v + 1);
+                    if let Some((old, chunks)) = s.persisted_tombstones {
+                        garbage
+                            .extend((0..chunks).map(|c| keys::tombstones(&p.prefix, s.id, old, c)));
+                    }
+                    let blobs = s.tombstones.encode();
+                    for (c, blob) in blobs.iter().enumerate() {
+                        batch.puts.push((
+                            keys::tombstones(&p.prefix, s.id, version, c as u32),
+                            blob.clone(),
+                        ));
+                    }
+                    s.persisted_tombstones = Some((version, blobs.len() as u32));
+                    s.tombstones_dirty = false;
+                }
+            }
+        } else if !p.ops.is_empty() {
+            let entry = LogEntry {
+                lsn: self.lsn,
+                ops: std::mem::take(&mut p.ops),
+            };
+            let blobs = format::encode_chunked(BlobKind::Log, &entry);
+            let seq = p.next_seq;
+            for (c, blob) in blobs.iter().enumerate() {
+                batch
+                    .puts
+                    .push((keys::log(&p.prefix, seq, c as u32), blob.clone()));
+            }
+            p.log.push(LogRef {
+                seq,
+                chunks: blobs.len() as u32,
+            });
+            p.next_seq += 1;
+        }
+        let manifest = Manifest {
+            lsn: self.lsn,
+            count,
+            segments: self
+                .segments
+                .iter()
+                .map(|s| {
+                    let (structured_chunks, vector_chunks) = s.chunks.unwrap_or((0, 0));
+                    SegmentRef {
+                        id: s.id,
+                        records: s.segment.len() as u64,
+                        structured_chunks,
+                        vector_chunks,
+                        tombstones: s.persisted_tombstones,
+                    }
+                })
+                .collect(),
+            log: p.log.clone(),
+            next_seq: p.next_seq,
+            next_segment: self.next_segment,
+            garbage: garbage.clone(),
+        };
+        let blob = format::encode_chunked(BlobKind::Manifest, &manifest);
+        batch.puts.push((keys::manifest(&p.prefix), blob.concat()));
+        batch.deletes = std::mem::replace(&mut p.garbage, garbage);
+        batch.deletes.extend(p.garbage.iter().cloned());
+        p.dirty = false;
+        p.sealed_since_commit = false;
+        Some(batch)
+    }
+
+    /// Decodes a manifest blob.
+    pub fn decode_manifest(what: &str, bytes: &[u8]) -> Result<Manifest> {
+        format::decode_chunked(what, BlobKind::Manifest, &[bytes])
+    }
+
+    /// Every blob key a manifest names (what [`Namespace::load`] needs).
+    pub fn required_keys(prefix: &str, m: &Manifest) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &m.segments {
+            out.extend((0..s.structured_chunks).map(|c| keys::segment(prefix, s.id, c)));
+            out.extend((0..s.vector_chunks).map(|c| keys::vectors(prefix, s.id, c)));
+            if let Some((v, n)) = s.tombstones {
+                out.extend((0..n).map(|c| keys::tombstones(prefix, s.id, v, c)));
+            }
+        }
+        for l in &m.log {
+            out.extend((0..l.chunks).map(|c| keys::log(prefix, l.seq, c)));
+        }
+        out
+    }
+
+    /// Rebuilds a namespace from its manifest and the blobs it names (keyed as
+    /// [`Namespace::required_keys`] lists them). Segments load as stored; the write log is
+    /// replayed into the memtable.
+    pub fn load(
+        dimension: usize,
+        metric: Metric,
+        config: StorageConfig,
+        prefix: String,
+        manifest: Manifest,
+        blobs: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<Self> {
+        let get = |k: &str| -> Result<&[u8]> {
+            blobs
+                .get(k)
+                .map(Vec::as_slice)
+                .ok_or_else(|| Error::Corrupt {
+                    what: k.to_string(),
+                    reason: "blob named by the manifest is missing".into(),
+                })
+        };
+        let mut ns = Namespace::new_persistent(dimension, metric, config, prefix.clone(), 0);
+        for s in &manifest.segments {
+            let structured: Vec<&[u8]> = (0..s.structured_chunks)
+                .map(|c| get(&keys::segment(&prefix, s.id, c)))
+                .collect::<Result<_>>()?;
+            let vectors: Vec<&[u8]> = (0..s.vector_chunks)
+                .map(|c| get(&keys::vectors(&prefix, s.id, c)))
+                .collect::<Result<_>>()?;
+            let what = keys::segment(&prefix, s.id, 0);
+            let segment = Segment::decode(&what, &structured, &vectors)?;
+            if segment.len() as u64 != s.records
+                || (segment.len() > 0 && segment.all_vectors().len() != segment.len() * dimension)
+            {
+                return Err(Error::Corrupt {
+                    what,
+                    reason: "segment size disagrees with its manifest or the index dimension"
+                        .into(),
+                });
+            }
+            let tombstones = match s.tombstones {
+                Some((v, n)) => {
+                    let chunks: Vec<&[u8]> = (0..n)
+                        .map(|c| get(&keys::tombstones(&prefix, s.id, v, c)))
+                        .collect::<Result<_>>()?;
+                    Tombstones::decode(&what, &chunks, segment.len())?
+                }
+                None => Tombstones::new(segment.len()),
+            };
+            ns.segments.push(Sealed {
+                id: s.id,
+                segment,
+                tombstones,
+                chunks: Some((s.structured_chunks, s.vector_chunks)),
+                persisted_tombstones: s.tombstones,
+                tombstones_dirty: false,
+            });
+        }
+        for l in &manifest.log {
+            let chunks: Vec<&[u8]> = (0..l.chunks)
+                .map(|c| get(&keys::log(&prefix, l.seq, c)))
+                .collect::<Result<_>>()?;
+            let what = keys::log(&prefix, l.seq, 0);
+            let entry: LogEntry = format::decode_chunked(&what, BlobKind::Log, &chunks)?;
+            for op in entry.ops {
+                match op {
+                    LogOp::Put(records) => {
+                        for r in records {
+                            let r = r.into_record(&what)?;
+                            if r.values.len() != dimension {
+                                return Err(Error::Corrupt {
+                                    what,
+                                    reason: "logged record has the wrong dimension".into(),
+                                });
+                            }
+                            ns.put(r);
+                        }
+                    }
+                    LogOp::Delete(ids) => {
+                        for id in &ids {
+                            ns.remove(id);
+                        }
+                    }
+                }
+            }
+        }
+        if ns.len() as u64 != manifest.count {
+            return Err(Error::Corrupt {
+                what: keys::manifest(&prefix),
+                reason: format!(
+                    "manifest counts {} records, its blobs hold {}",
+                    manifest.count,
+                    ns.len()
+                ),
+            });
+        }
+        ns.lsn = manifest.lsn;
+        ns.next_segment = manifest.next_segment;
+        if let Some(p) = &mut ns.persist {
+            p.log = manifest.log;
+            p.next_seq = manifest.next_seq;
+            p.garbage = manifest.garbage;
+            p.dirty = false;
+        }
+        Ok(ns)
     }
 }

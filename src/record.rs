@@ -1,8 +1,8 @@
 //! Records: an id, dense values, optional sparse values and optional metadata.
 
 use crate::error::{Error, Result};
-use crate::metadata::Metadata;
 pub use crate::index::sparse::SparseVector;
+use crate::metadata::Metadata;
 
 /// Longest record id Pinecone accepts, in bytes (ids are ASCII, so bytes = characters).
 pub const MAX_ID_LEN: usize = 512;

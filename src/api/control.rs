@@ -47,7 +47,7 @@ impl Op {
 pub(crate) fn handle(db: &mut Db, ctx: Ctx<'_>, op: Op, body: &[u8]) -> Result<Response> {
     match op {
         Op::List => {
-            let indexes: Vec<Json> = db.list_indexes().map(|c| index_model(ctx, c)).collect();
+            let indexes: Vec<Json> = db.list_indexes()?.map(|c| index_model(ctx, c)).collect();
             Ok(Response::json(200, &json!({ "indexes": indexes })))
         }
         Op::Create => {
@@ -56,7 +56,10 @@ pub(crate) fn handle(db: &mut Db, ctx: Ctx<'_>, op: Op, body: &[u8]) -> Result<R
             let config = db.create_index(config)?;
             Ok(Response::json(201, &index_model(ctx, config)))
         }
-        Op::Describe(name) => Ok(Response::json(200, &index_model(ctx, db.index(&name)?.config()))),
+        Op::Describe(name) => Ok(Response::json(
+            200,
+            &index_model(ctx, db.index(&name)?.config()),
+        )),
         Op::Configure(name) => {
             db.index(&name)?;
             let body: Json = super::parse_body(body)?;
@@ -83,10 +86,17 @@ pub(crate) fn index_model(ctx: Ctx<'_>, c: &IndexConfig) -> Json {
     m.insert("metric".into(), json!(c.metric.as_str()));
     m.insert("host".into(), json!(host));
     m.insert("vector_type".into(), json!(c.vector_type.as_str()));
-    m.insert("deletion_protection".into(), json!(c.deletion_protection.as_str()));
+    m.insert(
+        "deletion_protection".into(),
+        json!(c.deletion_protection.as_str()),
+    );
     m.insert(
         "tags".into(),
-        if c.tags.is_empty() { Json::Null } else { json!(c.tags) },
+        if c.tags.is_empty() {
+            Json::Null
+        } else {
+            json!(c.tags)
+        },
     );
     m.insert(
         "spec".into(),
@@ -183,7 +193,10 @@ fn parse_tags(v: Option<&Json>) -> Result<BTreeMap<String, String>> {
     };
     for (k, val) in obj(v, "tags")? {
         let s = val.as_str().ok_or_else(|| {
-            malformed(format!("tags.{k}: invalid type: {}, expected a string", json_kind(val)))
+            malformed(format!(
+                "tags.{k}: invalid type: {}, expected a string",
+                json_kind(val)
+            ))
         })?;
         out.insert(k.clone(), s.to_string());
     }
@@ -195,9 +208,9 @@ fn parse_read_capacity(v: &Json) -> Result<ReadCapacity> {
     match opt_str(m, "mode")? {
         Some("OnDemand") => Ok(ReadCapacity::OnDemand),
         Some("Dedicated") => {
-            let d = m
-                .get("dedicated")
-                .ok_or_else(|| Error::invalid("read_capacity.dedicated is required for mode Dedicated"))?;
+            let d = m.get("dedicated").ok_or_else(|| {
+                Error::invalid("read_capacity.dedicated is required for mode Dedicated")
+            })?;
             let d = obj(d, "read_capacity.dedicated")?;
             let node_type = opt_str(d, "node_type")?.unwrap_or("b1");
             if !matches!(node_type, "b1" | "t1") {
@@ -206,9 +219,13 @@ fn parse_read_capacity(v: &Json) -> Result<ReadCapacity> {
                 )));
             }
             if let Some(s) = opt_str(d, "scaling")?.filter(|s| *s != "Manual") {
-                return Err(Error::invalid(format!("Invalid scaling '{s}'. Expected 'Manual'.")));
+                return Err(Error::invalid(format!(
+                    "Invalid scaling '{s}'. Expected 'Manual'."
+                )));
             }
-            let manual = d.get("manual").map(|m| obj(m, "read_capacity.dedicated.manual"));
+            let manual = d
+                .get("manual")
+                .map(|m| obj(m, "read_capacity.dedicated.manual"));
             let (replicas, shards) = match manual.transpose()? {
                 Some(man) => (
                     man.get("replicas").and_then(Json::as_u64).unwrap_or(1),
@@ -268,7 +285,9 @@ fn parse_create_classic(m: &Map<String, Json>, config: &mut IndexConfig) -> Resu
         }
         "sparse" => {
             if m.get("dimension").is_some_and(|v| !v.is_null()) {
-                return Err(Error::invalid("dimension must not be provided for sparse indexes"));
+                return Err(Error::invalid(
+                    "dimension must not be provided for sparse indexes",
+                ));
             }
             config.vector_type = VectorType::Sparse;
             config.metric = metric.unwrap_or(Metric::DotProduct);
@@ -279,7 +298,9 @@ fn parse_create_classic(m: &Map<String, Json>, config: &mut IndexConfig) -> Resu
             )));
         }
     }
-    let spec = m.get("spec").ok_or_else(|| malformed("missing field `spec`"))?;
+    let spec = m
+        .get("spec")
+        .ok_or_else(|| malformed("missing field `spec`"))?;
     let spec = obj(spec, "spec")?;
     if let Some(serverless) = spec.get("serverless") {
         let s = obj(serverless, "spec.serverless")?;
@@ -298,12 +319,16 @@ fn parse_create_classic(m: &Map<String, Json>, config: &mut IndexConfig) -> Resu
             "Larch serves serverless indexes only; use spec.serverless with a cloud and region",
         ))
     } else {
-        Err(malformed("spec: expected exactly one of `serverless`, `pod` or `byoc`"))
+        Err(malformed(
+            "spec: expected exactly one of `serverless`, `pod` or `byoc`",
+        ))
     }
 }
 
 fn parse_create_2026_07(m: &Map<String, Json>, config: &mut IndexConfig) -> Result<()> {
-    let schema = m.get("schema").ok_or_else(|| malformed("missing field `schema`"))?;
+    let schema = m
+        .get("schema")
+        .ok_or_else(|| malformed("missing field `schema`"))?;
     let fields = obj(schema, "schema")?
         .get("fields")
         .ok_or_else(|| malformed("schema: missing field `fields`"))?;
@@ -375,10 +400,10 @@ fn parse_configure(body: &Json) -> Result<ConfigureIndex> {
         if spec.contains_key("pod") {
             return Err(Error::invalid("Larch serves serverless indexes only"));
         }
-        if let Some(s) = spec.get("serverless") {
-            if let Some(rc) = obj(s, "spec.serverless")?.get("read_capacity") {
-                change.read_capacity = Some(parse_read_capacity(rc)?);
-            }
+        if let Some(s) = spec.get("serverless")
+            && let Some(rc) = obj(s, "spec.serverless")?.get("read_capacity")
+        {
+            change.read_capacity = Some(parse_read_capacity(rc)?);
         }
     }
     if let Some(rc) = m.get("read_capacity").filter(|v| !v.is_null()) {

@@ -49,7 +49,9 @@ impl Op {
             ("POST" | "DELETE", ["vectors", "delete"]) => Some(Op::Delete),
             ("GET", ["vectors", "list"]) => Some(Op::List),
             ("POST" | "GET", ["describe_index_stats"]) => Some(Op::Stats),
-            (_, ["namespaces", ..]) => namespaces::Op::parse(method, &rest[1..]).map(Op::Namespaces),
+            (_, ["namespaces", ..]) => {
+                namespaces::Op::parse(method, &rest[1..]).map(Op::Namespaces)
+            }
             (_, ["bulk", "imports", ..]) => {
                 return Err(Error::Unimplemented {
                     what: "Bulk import".into(),
@@ -223,14 +225,18 @@ fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
         include_metadata: req.include_metadata.unwrap_or(false),
     };
     let ns = req.namespace.unwrap_or_default();
+    index.prepare(&ns)?;
     let matches = index.query(&ns, &query)?;
     let matches: Vec<Json> = matches
         .into_iter()
         .map(|m| {
             let mut o = Map::new();
             o.insert("id".into(), json!(m.id));
-            o.insert("score".into(), json!(m.score));
-            o.insert("values".into(), json!(m.values.unwrap_or_default()));
+            o.insert("score".into(), wire::f32_json(m.score));
+            o.insert(
+                "values".into(),
+                wire::f32s_json(&m.values.unwrap_or_default()),
+            );
             if let Some(sv) = &m.sparse_values {
                 o.insert("sparseValues".into(), sparse_json(sv));
             }
@@ -260,7 +266,10 @@ fn fetch(index: &mut Index, query: &str) -> Result<Response> {
         .filter(|(k, _)| k == "ids" || k == "ids[]")
         .map(|(_, v)| v.clone())
         .collect();
-    let ns = wire::query_param(&pairs, &["namespace"]).unwrap_or("").to_string();
+    let ns = wire::query_param(&pairs, &["namespace"])
+        .unwrap_or("")
+        .to_string();
+    index.prepare(&ns)?;
     let records = index.fetch(&ns, &ids)?;
     let read_units = records.len().div_ceil(10).max(1);
     let vectors: Map<String, Json> = records
@@ -310,6 +319,7 @@ fn fetch_by_metadata(index: &mut Index, body: &[u8]) -> Result<Response> {
         Some(t) => Some(wire::decode_token(t)?),
     };
     let ns = req.namespace.unwrap_or_default();
+    index.prepare(&ns)?;
     let page = index.fetch_where(&ns, &filter, after.as_deref(), limit)?;
     let vectors: Map<String, Json> = page
         .items
@@ -354,7 +364,9 @@ fn update(index: &mut Index, body: &[u8]) -> Result<Response> {
             ));
         }
         (None, None) => {
-            return Err(Error::invalid("An update must specify either 'id' or 'filter'"));
+            return Err(Error::invalid(
+                "An update must specify either 'id' or 'filter'",
+            ));
         }
         (Some(id), None) => {
             let sparse = req.sparse_values.map(SparseJson::into_sparse).transpose()?;
@@ -367,13 +379,16 @@ fn update(index: &mut Index, body: &[u8]) -> Result<Response> {
                 ));
             }
             let filter = required_filter(Some(&filter))?;
-            let md = set_metadata.ok_or_else(|| {
-                Error::invalid("An update by filter requires 'setMetadata'")
-            })?;
+            let md = set_metadata
+                .ok_or_else(|| Error::invalid("An update by filter requires 'setMetadata'"))?;
             index.update_where(&ns, &filter, &md, req.dry_run.unwrap_or(false))?
         }
     };
-    Ok(write_response(index, &ns, json!({ "matchedRecords": matched })))
+    Ok(write_response(
+        index,
+        &ns,
+        json!({ "matchedRecords": matched }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -414,10 +429,13 @@ fn delete(index: &mut Index, body: &[u8]) -> Result<Response> {
 
 fn list(index: &mut Index, query: &str) -> Result<Response> {
     let pairs = wire::parse_query(query);
-    let ns = wire::query_param(&pairs, &["namespace"]).unwrap_or("").to_string();
+    let ns = wire::query_param(&pairs, &["namespace"])
+        .unwrap_or("")
+        .to_string();
     let prefix = wire::query_param(&pairs, &["prefix"]).unwrap_or("");
     let limit = wire::int_param(&pairs, &["limit"], LIST_DEFAULT, LIST_MAX)?;
     let after = wire::token_param(&pairs)?;
+    index.prepare(&ns)?;
     let page = index.list(&ns, prefix, after.as_deref(), limit)?;
     let vectors: Vec<Json> = page.items.iter().map(|id| json!({ "id": id })).collect();
     let mut out = json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": 1}});
@@ -436,7 +454,11 @@ struct StatsBody {
 fn stats(index: &mut Index, ctx: Ctx<'_>, body: &[u8]) -> Result<Response> {
     let req: StatsBody = super::parse_body(body)?;
     let filter = parse_filter(req.filter.as_ref())?;
-    let stats = index.stats(filter.as_ref());
+    match &filter {
+        Some(f) if !f.is_match_all() => index.prepare_all()?,
+        _ => index.prepare_all_manifests()?,
+    }
+    let stats = index.stats(filter.as_ref())?;
     let namespaces: Map<String, Json> = stats
         .namespaces
         .iter()

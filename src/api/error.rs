@@ -34,6 +34,7 @@ pub fn error_status(plane: Plane, err: &Error) -> u16 {
         ErrorCode::AlreadyExists => 409,
         ErrorCode::Unimplemented => 501,
         ErrorCode::DataLoss | ErrorCode::Internal => 500,
+        ErrorCode::Unavailable => 503,
     }
 }
 
@@ -48,6 +49,7 @@ fn grpc_code(err: &Error) -> u32 {
         ErrorCode::Unimplemented => 12,
         ErrorCode::Internal => 13,
         ErrorCode::DataLoss => 15,
+        ErrorCode::Unavailable => 14,
         ErrorCode::Unauthenticated => 16,
     }
 }

@@ -66,7 +66,9 @@ pub(crate) fn handle(
             let limit = wire::int_param(&pairs, &["limit"], LIST_DEFAULT, LIST_MAX)?;
             let prefix = wire::query_param(&pairs, &["prefix"]).unwrap_or("");
             let after = wire::token_param(&pairs)?;
-            let page = index.list_namespaces(prefix, after.as_deref(), limit);
+            let names = index.namespace_names_page(prefix, after.as_deref(), limit)?;
+            index.prepare_manifests(&names)?;
+            let page = index.list_namespaces(prefix, after.as_deref(), limit)?;
             let namespaces: Vec<Json> = page
                 .items
                 .iter()
@@ -74,7 +76,7 @@ pub(crate) fn handle(
                 .collect();
             let mut out = json!({
                 "namespaces": namespaces,
-                "total_count": index.count_namespaces(prefix),
+                "total_count": index.count_namespaces(prefix)?,
             });
             if let Some(p) = wire::pagination(page.next_after.as_deref()) {
                 out["pagination"] = p;
@@ -93,6 +95,7 @@ pub(crate) fn handle(
             Ok(Response::json(200, &description(ctx, &name, 0)))
         }
         Op::Describe(name) => {
+            index.prepare_manifests(&[crate::db::canonical_namespace(&name)?.to_string()])?;
             let (name, count) = index.describe_namespace(&name)?;
             Ok(Response::json(200, &description(ctx, &name, count)))
         }

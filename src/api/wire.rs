@@ -91,7 +91,9 @@ pub fn encode_token(after: &str) -> String {
 /// Decodes a token made by [`encode_token`].
 pub fn decode_token(token: &str) -> Result<String> {
     let bad = || Error::invalid(format!("Invalid pagination token: '{token}'"));
-    let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     text.strip_prefix(TOKEN_PREFIX)
         .map(str::to_string)
@@ -132,16 +134,28 @@ pub(crate) fn metadata_from(json: Option<&Json>) -> Result<Option<Metadata>> {
     }
 }
 
+/// An `f32` as the shortest JSON number that reads back as the same `f32` (`0.1`, not
+/// `0.10000000149011612`), as Pinecone's gateway prints floats.
+pub(crate) fn f32_json(x: f32) -> Json {
+    let shortest: f64 = x.to_string().parse().unwrap_or(f64::from(x));
+    serde_json::Number::from_f64(shortest).map_or(Json::Null, Json::Number)
+}
+
+/// A float slice as a JSON array of shortest-form numbers.
+pub(crate) fn f32s_json(xs: &[f32]) -> Json {
+    Json::Array(xs.iter().map(|&x| f32_json(x)).collect())
+}
+
 /// The JSON form of sparse values.
 pub(crate) fn sparse_json(sv: &SparseVector) -> Json {
-    json!({"indices": sv.indices, "values": sv.values})
+    json!({"indices": sv.indices, "values": f32s_json(&sv.values)})
 }
 
 /// A record as fetch returns it: `id`, `values`, and `sparseValues`/`metadata` when present.
 pub(crate) fn record_json(r: &Record) -> Json {
     let mut m = Map::new();
     m.insert("id".into(), json!(r.id));
-    m.insert("values".into(), json!(r.values));
+    m.insert("values".into(), f32s_json(&r.values));
     if let Some(sv) = &r.sparse_values {
         m.insert("sparseValues".into(), sparse_json(sv));
     }
@@ -162,6 +176,12 @@ mod tests {
         assert_eq!(q[1], ("ids".into(), "c d".into()));
         assert_eq!(query_param(&q, &["namespace"]), Some(""));
         assert_eq!(percent_decode("a%2Fb%zz%"), "a/b%zz%");
+    }
+
+    #[test]
+    fn floats_print_in_shortest_form() {
+        assert_eq!(f32_json(0.1).to_string(), "0.1");
+        assert_eq!(f32s_json(&[1.0, -2.5]).to_string(), "[1.0,-2.5]");
     }
 
     #[test]

@@ -2,21 +2,19 @@
 //!
 //! [`Avx2Fma::detect`] returns a token only when the CPU has both features; the token's methods
 //! are the safe entry points. Same shape as `simd128.rs`: [`ACC`] independent 8-lane sums per
-//! row, [`ROWS`] rows per pass sharing query loads, and a row's arithmetic independent of how it
-//! is grouped, so `dot` and `dot_rows` agree bit for bit. The twin in `scalar.rs` is the oracle.
+//! row, one row after the other, so `dot` and `dot_rows` agree bit for bit. The twin in
+//! `scalar.rs` is the oracle.
 
 use core::arch::x86_64::{
     __m128, __m256, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
-    _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps,
-    _mm256_loadu_ps, _mm256_setzero_ps, _mm256_sub_ps,
+    _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+    _mm256_setzero_ps, _mm256_sub_ps,
 };
 
 /// Independent accumulators per row.
 const ACC: usize = 4;
 /// Floats consumed per row by one step of the main loop.
 const STEP: usize = 8 * ACC;
-/// Rows scored together by the `*_rows` kernels.
-const ROWS: usize = 2;
 
 /// Proof that the running CPU supports AVX2 and FMA.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +36,7 @@ impl Avx2Fma {
     pub fn dot(self, a: &[f32], b: &[f32]) -> f32 {
         let n = a.len().min(b.len());
         // SAFETY: the token exists only on CPUs with AVX2 and FMA.
-        unsafe { kernel::<false, 1>(&a[..n], [&b[..n]])[0] }
+        unsafe { kernel::<false>(&a[..n], &b[..n]) }
     }
 
     /// Squared Euclidean distance; a longer slice's extra elements are ignored.
@@ -46,7 +44,7 @@ impl Avx2Fma {
     pub fn l2sq(self, a: &[f32], b: &[f32]) -> f32 {
         let n = a.len().min(b.len());
         // SAFETY: the token exists only on CPUs with AVX2 and FMA.
-        unsafe { kernel::<true, 1>(&a[..n], [&b[..n]])[0] }
+        unsafe { kernel::<true>(&a[..n], &b[..n]) }
     }
 
     /// `out[i] = dot(query, row i)`; `rows` holds `out.len()` rows of `query.len()` floats.
@@ -71,60 +69,46 @@ fn for_rows<const L2: bool>(query: &[f32], rows: &[f32], out: &mut [f32]) {
         out.fill(0.0);
         return;
     }
-    let rows = &rows[..dim * out.len()];
-    let mut outs = out.chunks_exact_mut(ROWS);
-    let mut groups = rows.chunks_exact(dim * ROWS);
-    for (o, g) in (&mut outs).zip(&mut groups) {
-        let group: [&[f32]; ROWS] = core::array::from_fn(|r| &g[r * dim..(r + 1) * dim]);
-        o.copy_from_slice(&kernel::<L2, ROWS>(query, group));
-    }
-    for (o, row) in outs.into_remainder().iter_mut().zip(groups.remainder().chunks_exact(dim)) {
-        *o = kernel::<L2, 1>(query, [row])[0];
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+        *o = kernel::<L2>(query, row);
     }
 }
 
-/// Scores `R` rows against `q`: `dot` or, with `L2`, the squared distance. Every row must hold
-/// at least `q.len()` floats.
+/// `dot(q, r)` or, with `L2`, the squared distance. `r` must hold at least `q.len()` floats.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn kernel<const L2: bool, const R: usize>(q: &[f32], rows: [&[f32]; R]) -> [f32; R] {
+fn kernel<const L2: bool>(q: &[f32], r: &[f32]) -> f32 {
     let n = q.len();
-    // Bounds are checked here, once; the loads below rely on every slice holding `n` floats.
-    let rows = rows.map(|r| &r[..n]);
-    let mut acc = [[_mm256_setzero_ps(); ACC]; R];
+    // Bounds are checked here, once; the loads below rely on both slices holding `n` floats.
+    let r = &r[..n];
+    let mut acc = [_mm256_setzero_ps(); ACC];
     let mut i = 0;
     while i + STEP <= n {
-        for a in 0..ACC {
-            // SAFETY: i + STEP <= n, so [i + 8a, i + 8a + 8) is inside q and every row.
-            let qv = unsafe { load(q, i + 8 * a) };
-            for r in 0..R {
-                // SAFETY: as above.
-                let rv = unsafe { load(rows[r], i + 8 * a) };
-                acc[r][a] = step::<L2>(acc[r][a], qv, rv);
-            }
+        for (a, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: i + STEP <= n, so [i + 8a, i + 8a + 8) is inside q and r.
+            let (qv, rv) = unsafe { (load(q, i + 8 * a), load(r, i + 8 * a)) };
+            *acc = step::<L2>(*acc, qv, rv);
         }
         i += STEP;
     }
     while i + 8 <= n {
         // SAFETY: i + 8 <= n.
-        let qv = unsafe { load(q, i) };
-        for r in 0..R {
-            // SAFETY: i + 8 <= n.
-            let rv = unsafe { load(rows[r], i) };
-            acc[r][0] = step::<L2>(acc[r][0], qv, rv);
-        }
+        let (qv, rv) = unsafe { (load(q, i), load(r, i)) };
+        acc[0] = step::<L2>(acc[0], qv, rv);
         i += 8;
     }
-    let mut out = [0.0f32; R];
-    for r in 0..R {
-        let [a0, a1, a2, a3] = acc[r];
-        let mut sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-        for (x, y) in q[i..].iter().zip(&rows[r][i..]) {
-            sum += if L2 { (x - y) * (x - y) } else { x * y };
+    let mut width = ACC;
+    while width > 1 {
+        width /= 2;
+        for j in 0..width {
+            acc[j] = _mm256_add_ps(acc[j], acc[j + width]);
         }
-        out[r] = sum;
     }
-    out
+    let mut sum = hsum(acc[0]);
+    for (x, y) in q[i..].iter().zip(&r[i..]) {
+        sum += if L2 { (x - y) * (x - y) } else { x * y };
+    }
+    sum
 }
 
 /// Loads 8 floats starting at `s[i]`.

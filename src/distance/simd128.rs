@@ -1,10 +1,12 @@
 //! WebAssembly SIMD128 kernels (`f32x4`), compiled in when the build enables `simd128`.
 //!
 //! Each row keeps [`ACC`] independent `f32x4` sums, so one step covers 16 floats and the adds do
-//! not wait on each other. The `*_rows` kernels score [`ROWS`] rows per pass and load each query
-//! chunk once for all of them. A row's arithmetic is the same whether it is scored alone or in a
-//! group, so `dot` and `dot_rows` return bit-identical scores (the exact scan relies on this to
-//! give filtered and unfiltered queries the same scores). The twin in `scalar.rs` is the oracle.
+//! not wait on each other; a 4-float loop and a scalar loop take the tail. The `*_rows` kernels
+//! score one row after the other: a single sequential stream is what the hardware prefetcher
+//! follows best. (Scoring two rows per pass to share the query loads measured 2x *slower* on
+//! data that does not fit in the cache, natively and in V8.) A row's arithmetic does not depend
+//! on how it is reached, so `dot` and `dot_rows` return bit-identical scores. The twin in
+//! `scalar.rs` is the oracle.
 //!
 //! SIMD128 has no fused multiply-add (that is in relaxed-simd), so each step is a mul then an add.
 
@@ -17,19 +19,17 @@ use core::arch::wasm32::{
 const ACC: usize = 4;
 /// Floats consumed per row by one step of the main loop.
 const STEP: usize = 4 * ACC;
-/// Rows scored together by the `*_rows` kernels.
-const ROWS: usize = 2;
 
 /// Dot product; a longer slice's extra elements are ignored.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
-    kernel::<false, 1>(&a[..n], [&b[..n]])[0]
+    kernel::<false>(&a[..n], &b[..n])
 }
 
 /// Squared Euclidean distance; a longer slice's extra elements are ignored.
 pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
-    kernel::<true, 1>(&a[..n], [&b[..n]])[0]
+    kernel::<true>(&a[..n], &b[..n])
 }
 
 /// `out[i] = dot(query, row i)`; `rows` holds `out.len()` rows of `query.len()` floats.
@@ -48,59 +48,45 @@ fn for_rows<const L2: bool>(query: &[f32], rows: &[f32], out: &mut [f32]) {
         out.fill(0.0);
         return;
     }
-    let rows = &rows[..dim * out.len()];
-    let mut outs = out.chunks_exact_mut(ROWS);
-    let mut groups = rows.chunks_exact(dim * ROWS);
-    for (o, g) in (&mut outs).zip(&mut groups) {
-        let group: [&[f32]; ROWS] = core::array::from_fn(|r| &g[r * dim..(r + 1) * dim]);
-        o.copy_from_slice(&kernel::<L2, ROWS>(query, group));
-    }
-    for (o, row) in outs.into_remainder().iter_mut().zip(groups.remainder().chunks_exact(dim)) {
-        *o = kernel::<L2, 1>(query, [row])[0];
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+        *o = kernel::<L2>(query, row);
     }
 }
 
-/// Scores `R` rows against `q`: `dot` or, with `L2`, the squared distance. Every row must hold
-/// at least `q.len()` floats.
+/// `dot(q, r)` or, with `L2`, the squared distance. `r` must hold at least `q.len()` floats.
 #[inline(always)]
-fn kernel<const L2: bool, const R: usize>(q: &[f32], rows: [&[f32]; R]) -> [f32; R] {
+fn kernel<const L2: bool>(q: &[f32], r: &[f32]) -> f32 {
     let n = q.len();
-    // Bounds are checked here, once; the loads below rely on every slice holding `n` floats.
-    let rows = rows.map(|r| &r[..n]);
-    let mut acc = [[f32x4_splat(0.0); ACC]; R];
+    // Bounds are checked here, once; the loads below rely on both slices holding `n` floats.
+    let r = &r[..n];
+    let mut acc = [f32x4_splat(0.0); ACC];
     let mut i = 0;
     while i + STEP <= n {
-        for a in 0..ACC {
-            // SAFETY: i + STEP <= n, so [i + 4a, i + 4a + 4) is inside q and every row.
-            let qv = unsafe { load(q, i + 4 * a) };
-            for r in 0..R {
-                // SAFETY: as above.
-                let rv = unsafe { load(rows[r], i + 4 * a) };
-                acc[r][a] = f32x4_add(acc[r][a], term::<L2>(qv, rv));
-            }
+        for (a, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: i + STEP <= n, so [i + 4a, i + 4a + 4) is inside q and r.
+            let (qv, rv) = unsafe { (load(q, i + 4 * a), load(r, i + 4 * a)) };
+            *acc = f32x4_add(*acc, term::<L2>(qv, rv));
         }
         i += STEP;
     }
     while i + 4 <= n {
         // SAFETY: i + 4 <= n.
-        let qv = unsafe { load(q, i) };
-        for r in 0..R {
-            // SAFETY: i + 4 <= n.
-            let rv = unsafe { load(rows[r], i) };
-            acc[r][0] = f32x4_add(acc[r][0], term::<L2>(qv, rv));
-        }
+        let (qv, rv) = unsafe { (load(q, i), load(r, i)) };
+        acc[0] = f32x4_add(acc[0], term::<L2>(qv, rv));
         i += 4;
     }
-    let mut out = [0.0f32; R];
-    for r in 0..R {
-        let [a0, a1, a2, a3] = acc[r];
-        let mut sum = hsum(f32x4_add(f32x4_add(a0, a1), f32x4_add(a2, a3)));
-        for (x, y) in q[i..].iter().zip(&rows[r][i..]) {
-            sum += scalar_term::<L2>(*x, *y);
+    let mut width = ACC;
+    while width > 1 {
+        width /= 2;
+        for j in 0..width {
+            acc[j] = f32x4_add(acc[j], acc[j + width]);
         }
-        out[r] = sum;
     }
-    out
+    let mut sum = hsum(acc[0]);
+    for (x, y) in q[i..].iter().zip(&r[i..]) {
+        sum += scalar_term::<L2>(*x, *y);
+    }
+    sum
 }
 
 /// Loads 4 floats starting at `s[i]`.

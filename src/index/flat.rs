@@ -2,8 +2,8 @@
 //! recall oracle for the approximate indexes.
 //!
 //! [`scan`] walks the slots in blocks of [`BLOCK`]. It asks `accept` about a whole block first;
-//! when most of the block is accepted (always, without a filter) it scores the block with one
-//! multi-row kernel call ([`distance::dot_rows`]) that streams through the contiguous vectors,
+//! when most of the block is accepted (always, without a filter) it scores the whole block with
+//! one kernel call ([`distance::dot_rows`]) that streams through the contiguous vectors,
 //! otherwise it scores only the accepted slots one by one. Both give the same bits, so a filter
 //! never changes a record's score. [`TopK`] keeps the best `k` in a bounded heap and rejects most
 //! candidates with one float comparison against the worst score kept.
@@ -39,7 +39,9 @@ struct Kept {
 
 impl Ord for Kept {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key.total_cmp(&other.key).then(self.slot.cmp(&other.slot))
+        self.key
+            .total_cmp(&other.key)
+            .then(self.slot.cmp(&other.slot))
     }
 }
 
@@ -122,7 +124,11 @@ pub fn scan(
         return Vec::new();
     }
     let mut top = TopK::new(k, metric.higher_is_better());
-    let qnorm = if metric == Metric::Cosine { distance::norm(query) } else { 0.0 };
+    let qnorm = if metric == Metric::Cosine {
+        distance::norm(query)
+    } else {
+        0.0
+    };
     let finish = |raw: f32, slot: usize| match metric {
         Metric::Cosine => cosine_from_dot(raw, qnorm, norms[slot]),
         Metric::Euclidean | Metric::DotProduct => raw,
@@ -182,7 +188,11 @@ mod tests {
 
     /// Best first, ties by ascending slot: the order `TopK` promises.
     fn oracle_order(hib: bool, a: &(f32, u32), b: &(f32, u32)) -> Ordering {
-        let o = if hib { b.0.total_cmp(&a.0) } else { a.0.total_cmp(&b.0) };
+        let o = if hib {
+            b.0.total_cmp(&a.0)
+        } else {
+            a.0.total_cmp(&b.0)
+        };
         o.then(a.1.cmp(&b.1))
     }
 
@@ -239,8 +249,16 @@ mod tests {
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn scan_matches_sorting_everything() {
         let mut rng = TestRng::new(42);
-        for (n, dim) in [(0, 8), (1, 1), (5, 3), (63, 17), (64, 16), (65, 33), (300, 100), (1000, 24)]
-        {
+        for (n, dim) in [
+            (0, 8),
+            (1, 1),
+            (5, 3),
+            (63, 17),
+            (64, 16),
+            (65, 33),
+            (300, 100),
+            (1000, 24),
+        ] {
             let (vectors, norms) = dataset(&mut rng, n, dim);
             let query = rng.vec(dim);
             let keep: Vec<bool> = (0..n).map(|_| rng.below(10) == 0).collect();
@@ -257,7 +275,11 @@ mod tests {
                     for (name, accept) in filters {
                         let got = scan(metric, &query, &vectors, &norms, k, accept);
                         let want = naive_scan(metric, &query, &vectors, &norms, k, accept);
-                        assert_eq!(bits(&got), bits(&want), "{metric:?} n={n} dim={dim} k={k} {name}");
+                        assert_eq!(
+                            bits(&got),
+                            bits(&want),
+                            "{metric:?} n={n} dim={dim} k={k} {name}"
+                        );
                     }
                 }
             }
@@ -289,8 +311,9 @@ mod tests {
             let k = rng.below(20);
             let hib = round % 2 == 0;
             // Few distinct scores, so ties are common; slots arrive in random order.
-            let mut items: Vec<(f32, u32)> =
-                (0..n).map(|slot| (rng.below(12) as f32 - 6.0, slot as u32)).collect();
+            let mut items: Vec<(f32, u32)> = (0..n)
+                .map(|slot| (rng.below(12) as f32 - 6.0, slot as u32))
+                .collect();
             for i in (1..items.len()).rev() {
                 items.swap(i, rng.below(i + 1));
             }

@@ -15,7 +15,9 @@ pub fn api() -> Api {
 
 /// Sends a control-plane request (`/indexes…`).
 pub fn control(api: &mut Api, method: &str, path: &str, body: Option<Value>) -> Response {
-    let body = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
+    let body = body
+        .map(|b| serde_json::to_vec(&b).unwrap())
+        .unwrap_or_default();
     api.handle(&Request {
         method,
         path,
@@ -28,7 +30,9 @@ pub fn control(api: &mut Api, method: &str, path: &str, body: Option<Value>) -> 
 
 /// Sends a data-plane request to `index`; `path` may carry a query string after `?`.
 pub fn data(api: &mut Api, index: &str, method: &str, path: &str, body: Option<Value>) -> Response {
-    let body = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
+    let body = body
+        .map(|b| serde_json::to_vec(&b).unwrap())
+        .unwrap_or_default();
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     api.handle(&Request {
         method,
@@ -63,4 +67,50 @@ macro_rules! wasm_test {
         #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
         fn $name() $body
     };
+}
+
+/// Sends a request with a raw body (which need not be valid JSON) and an explicit API version.
+/// `index` is the index the host resolved from the hostname (`None` for the control plane or
+/// for path-prefix addressing, `/index/{name}/…`); `path` may carry a query string after `?`.
+pub fn raw_versioned(
+    api: &mut Api,
+    version: Option<&str>,
+    index: Option<&str>,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Response {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    api.handle(&Request {
+        method,
+        path,
+        query,
+        body,
+        api_version: version,
+        index,
+    })
+}
+
+/// Sends a request with a raw body at [`VERSION`]; see [`raw_versioned`].
+pub fn raw(api: &mut Api, index: Option<&str>, method: &str, path: &str, body: &[u8]) -> Response {
+    raw_versioned(api, Some(VERSION), index, method, path, body)
+}
+
+/// Creates a serverless sparse index (dotproduct) through the API and asserts success.
+pub fn create_sparse(api: &mut Api, name: &str) {
+    let r = control(
+        api,
+        "POST",
+        "/indexes",
+        Some(serde_json::json!({
+            "name": name, "vector_type": "sparse", "metric": "dotproduct",
+            "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}
+        })),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// The response body as text, for assertion messages.
+pub fn text(r: &Response) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
 }

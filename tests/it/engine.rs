@@ -84,7 +84,7 @@ wasm_test! {
         assert_eq!(ix.delete("n", &DeleteSelector::All).unwrap(), 1);
         assert!(ix.query("n", &query(&[1.0, 0.0], 1, None)).unwrap().is_empty());
         assert!(ix.namespace("n").unwrap().is_none());
-        assert!(ix.stats(None).namespaces.is_empty());
+        assert!(ix.stats(None).unwrap().namespaces.is_empty());
     }
 }
 

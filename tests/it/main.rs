@@ -12,5 +12,8 @@ mod api_control;
 mod api_data;
 mod bad_input;
 #[cfg(not(target_arch = "wasm32"))]
-mod namespaces;
+mod crash;
 mod engine;
+#[cfg(not(target_arch = "wasm32"))]
+mod namespaces;
+mod storage;

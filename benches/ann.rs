@@ -1,0 +1,713 @@
+//! Approximate search benchmark on a real dataset: recall@10, QPS (one thread, one query per
+//! call), p50/p99 latency, build rate and resident bytes per vector, for Larch's HNSW (f32 and
+//! int8 with rescoring, unfiltered and under the dataset's filters) and, natively, for
+//! instant-distance, the baseline that motivated our own graph.
+//!
+//! The dataset is a directory in the format of `../shared/bench/README.md`: `base.fvecs`,
+//! `query.fvecs`, `gt_{cos,l2}.ivecs`, `base_attrs.ivecs` / `query_attrs.ivecs`,
+//! `base_tags.ivecs`, `info.json` and the filtered ground truth `gt_{cos,l2}__{filter}.ivecs`
+//! (filters that have no file are skipped).
+//!
+//! Natively: `cargo bench --bench ann -- DATASET_DIR [key=value ...]` reads the files itself and
+//! times with `Instant`. Built for wasm32 it exports `file_buffer` / `run` and imports `env.now`
+//! and `env.print` from the host: `benches/run_ann_wasm.mjs` reads the files into the module's
+//! memory, calls `run` and prints what it prints. `scripts/bench-ann.sh` runs everything.
+//!
+//! Options (`key=value`): `metric=cos|l2` (cos), `m=16`, `efc=100`, `ef=16,32,64,128,256`,
+//! `queries=N` (all), `filters=0|1` (1), `int8=0|1` (1), `filter_ef=64`,
+//! `baseline=0|1` (native only, 1), `label=TEXT`. Natively also:
+//! `cargo bench --bench ann -- subset DATASET_DIR N OUT_DIR` writes the first N base rows with
+//! ground truth recomputed exactly (unfiltered and filtered), so every engine can run on a
+//! subset in the same format.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use larch::Metric;
+use larch::distance;
+use larch::index::flat;
+use larch::index::hnsw::{FilteredPlan, Hnsw, HnswConfig, SearchScratch};
+use larch::index::quant::Int8Index;
+
+const K: usize = 10;
+/// The four filters of the shared datasets.
+const FILTERS: [&str; 4] = ["year_ge_2015", "year_2000_2004", "same_category", "tag"];
+
+// ------------------------------------------------------------------------------ dataset files
+
+/// fvecs / ivecs rows: `(d, values)`; rows may have different `d` (tags, filtered gt).
+fn rows_i32(bytes: &[u8]) -> Vec<Vec<i32>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 4 <= bytes.len() {
+        let d = i32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        at += 4;
+        let row = bytes[at..at + 4 * d]
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        at += 4 * d;
+        out.push(row);
+    }
+    out
+}
+
+/// All rows of an fvecs file, back to back, and their dimension.
+fn fvecs(bytes: &[u8]) -> (Vec<f32>, usize) {
+    let d = i32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+    let mut out = Vec::with_capacity(bytes.len() / 4);
+    for row in bytes.chunks_exact(4 * (d + 1)) {
+        out.extend(
+            row[4..]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap())),
+        );
+    }
+    (out, d)
+}
+
+fn write_ivecs(rows: &[Vec<u32>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in rows {
+        out.extend_from_slice(&(r.len() as i32).to_le_bytes());
+        for &x in r {
+            out.extend_from_slice(&(x as i32).to_le_bytes());
+        }
+    }
+    out
+}
+
+struct Dataset {
+    dim: usize,
+    base: Vec<f32>,
+    queries: Vec<f32>,
+    gt: Vec<Vec<u32>>,
+    base_attrs: Vec<Vec<i32>>,
+    query_attrs: Vec<Vec<i32>>,
+    base_tags: Vec<Vec<i32>>,
+    tag_id: Option<i32>,
+    /// (filter name, filtered ground truth)
+    filtered_gt: Vec<(&'static str, Vec<Vec<u32>>)>,
+}
+
+impl Dataset {
+    fn n(&self) -> usize {
+        self.base.len() / self.dim
+    }
+    fn nq(&self) -> usize {
+        self.queries.len() / self.dim
+    }
+    fn query(&self, i: usize) -> &[f32] {
+        &self.queries[i * self.dim..(i + 1) * self.dim]
+    }
+
+    fn load(read: &dyn Fn(&str) -> Option<Vec<u8>>, metric: &str) -> Dataset {
+        let (base, dim) = fvecs(&read("base.fvecs").expect("base.fvecs"));
+        let (queries, qdim) = fvecs(&read("query.fvecs").expect("query.fvecs"));
+        assert_eq!(dim, qdim, "base and query dimensions differ");
+        let gt_of = |name: &str| {
+            read(name).map(|b| {
+                rows_i32(&b)
+                    .into_iter()
+                    .map(|r| r.into_iter().map(|x| x as u32).collect())
+                    .collect()
+            })
+        };
+        let gt = gt_of(&format!("gt_{metric}.ivecs")).expect("unfiltered ground truth");
+        let base_attrs = read("base_attrs.ivecs")
+            .map(|b| rows_i32(&b))
+            .unwrap_or_default();
+        let query_attrs = read("query_attrs.ivecs")
+            .map(|b| rows_i32(&b))
+            .unwrap_or_default();
+        let base_tags = read("base_tags.ivecs")
+            .map(|b| rows_i32(&b))
+            .unwrap_or_default();
+        let tag_id = read("info.json").and_then(|b| {
+            let info: serde_json::Value = serde_json::from_slice(&b).ok()?;
+            let def = info["filters"]["tag"]["definition"].as_str()?;
+            let at = def.find("(id ")? + 4;
+            def[at..].split(')').next()?.trim().parse().ok()
+        });
+        let mut filtered_gt = Vec::new();
+        if !base_attrs.is_empty() {
+            for f in FILTERS {
+                if f == "tag" && (tag_id.is_none() || base_tags.is_empty()) {
+                    continue;
+                }
+                if let Some(g) = gt_of(&format!("gt_{metric}__{f}.ivecs")) {
+                    filtered_gt.push((f, g));
+                }
+            }
+        }
+        Dataset {
+            dim,
+            base,
+            queries,
+            gt,
+            base_attrs,
+            query_attrs,
+            base_tags,
+            tag_id,
+            filtered_gt,
+        }
+    }
+
+    /// Whether base row `b` passes `filter` for query `q`.
+    fn passes(&self, filter: &str, q: usize, b: usize) -> bool {
+        let year = self.base_attrs[b][1];
+        match filter {
+            "year_ge_2015" => year >= 2015,
+            "year_2000_2004" => (2000..=2004).contains(&year),
+            "same_category" => self.base_attrs[b][0] == self.query_attrs[q][0],
+            "tag" => self.tag_id.is_some_and(|t| self.base_tags[b].contains(&t)),
+            _ => false,
+        }
+    }
+}
+
+fn recall_at_k(found: &[u32], gt: &[u32]) -> f64 {
+    let want = &gt[..gt.len().min(K)];
+    if want.is_empty() {
+        return 1.0;
+    }
+    let hit = found.iter().take(K).filter(|s| want.contains(s)).count();
+    hit as f64 / want.len() as f64
+}
+
+// ------------------------------------------------------------------------------ options
+
+struct Opts {
+    metric: String,
+    m: u32,
+    efc: u32,
+    efs: Vec<usize>,
+    queries: usize,
+    filters: bool,
+    int8: bool,
+    filter_ef: usize,
+    baseline: bool,
+    label: String,
+}
+
+impl Opts {
+    fn parse(args: &[String], default_label: &str) -> Opts {
+        let mut kv: HashMap<&str, &str> = HashMap::new();
+        for a in args {
+            if let Some((k, v)) = a.split_once('=') {
+                kv.insert(k, v);
+            }
+        }
+        let get = |k: &str, d: &str| kv.get(k).copied().unwrap_or(d).to_string();
+        let num = |k: &str, d: usize| get(k, &d.to_string()).parse::<usize>().expect(k);
+        Opts {
+            metric: get("metric", "cos"),
+            m: num("m", 16) as u32,
+            efc: num("efc", 100) as u32,
+            efs: get("ef", "16,32,64,128,256")
+                .split(',')
+                .map(|e| e.parse().expect("ef"))
+                .collect(),
+            queries: num("queries", usize::MAX),
+            filters: num("filters", 1) == 1,
+            int8: num("int8", 1) == 1,
+            filter_ef: num("filter_ef", 64),
+            baseline: num("baseline", 1) == 1,
+            label: get("label", default_label),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------ timing
+
+struct Lat {
+    ms: Vec<f64>,
+}
+
+impl Lat {
+    fn qps(&self) -> f64 {
+        self.ms.len() as f64 * 1e3 / self.ms.iter().sum::<f64>()
+    }
+    fn pct(&self, p: f64) -> f64 {
+        let mut v = self.ms.clone();
+        v.sort_by(f64::total_cmp);
+        v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
+    }
+}
+
+fn header(out: &mut dyn FnMut(String)) {
+    out("| engine | where | mode | ef | recall@10 | QPS | p50 ms | p99 ms | build s | build vec/s | bytes/vec |".into());
+    out("|---|---|---|---|---|---|---|---|---|---|---|".into());
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    out: &mut dyn FnMut(String),
+    engine: &str,
+    place: &str,
+    mode: &str,
+    ef: usize,
+    recall: f64,
+    lat: &Lat,
+    build_s: f64,
+    n: usize,
+    bytes: f64,
+) {
+    out(format!(
+        "| {engine} | {place} | {mode} | {ef} | {recall:.4} | {:.0} | {:.3} | {:.3} | {build_s:.1} | {:.0} | {bytes:.0} |",
+        lat.qps(),
+        lat.pct(0.5),
+        lat.pct(0.99),
+        n as f64 / build_s
+    ));
+}
+
+// ------------------------------------------------------------------------------ the run
+
+fn run(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn FnMut(String)) {
+    let metric = if o.metric == "l2" {
+        Metric::Euclidean
+    } else {
+        Metric::Cosine
+    };
+    let (n, dim) = (ds.n(), ds.dim);
+    let nq = ds.nq().min(o.queries).min(ds.gt.len());
+    out(format!(
+        "<!-- {}: n={n} dim={dim} queries={nq} metric={metric:?} M={} efC={} -->",
+        o.label, o.m, o.efc
+    ));
+    let norms: Vec<f32> = ds.base.chunks_exact(dim).map(distance::norm).collect();
+    let config = HnswConfig {
+        m: o.m,
+        ef_construction: o.efc,
+        ef_search: 64,
+        seed: 42,
+    };
+
+    let t0 = now();
+    let graph = Hnsw::build(config, metric, dim, &ds.base, &norms).expect("build");
+    let build_s = (now() - t0) / 1e3;
+    let bytes = graph.to_bytes();
+    let t0 = now();
+    let view = larch::index::hnsw::HnswView::from_bytes(&bytes).expect("own bytes decode");
+    let open_ms = now() - t0;
+    out(format!(
+        "<!-- {}: graph {} bytes ({:.1}/vector), cold open (validate + view) {open_ms:.2} ms -->",
+        o.label,
+        bytes.len(),
+        bytes.len() as f64 / n as f64
+    ));
+    let f32_bytes = (dim * 4 + 4) as f64 + bytes.len() as f64 / n as f64;
+    header(out);
+    let mut scratch = SearchScratch::new();
+    let mut unfiltered_p50 = HashMap::new();
+    for &ef in &o.efs {
+        let (mut lat, mut rec) = (
+            Lat {
+                ms: Vec::with_capacity(nq),
+            },
+            0.0,
+        );
+        for i in 0..nq {
+            let t = now();
+            let found = view
+                .search(
+                    black_box(ds.query(i)),
+                    &ds.base,
+                    &norms,
+                    K,
+                    ef,
+                    |_| true,
+                    &mut scratch,
+                )
+                .expect("search");
+            lat.ms.push(now() - t);
+            let ids: Vec<u32> = found.iter().map(|r| r.1).collect();
+            rec += recall_at_k(&ids, &ds.gt[i]);
+        }
+        unfiltered_p50.insert(ef, (lat.pct(0.5), lat.qps()));
+        row(
+            out,
+            "larch hnsw",
+            &o.label,
+            "f32",
+            ef,
+            rec / nq as f64,
+            &lat,
+            build_s,
+            n,
+            f32_bytes,
+        );
+    }
+
+    if o.int8 {
+        let t0 = now();
+        let q8 = Int8Index::new(metric, dim, &ds.base, &norms).expect("quantize");
+        let quant_s = (now() - t0) / 1e3;
+        let int8_bytes = q8.bytes_per_vector() as f64 + bytes.len() as f64 / n as f64;
+        for &ef in &o.efs {
+            let (mut lat, mut rec) = (
+                Lat {
+                    ms: Vec::with_capacity(nq),
+                },
+                0.0,
+            );
+            for i in 0..nq {
+                let t = now();
+                let found = q8
+                    .search(
+                        &view,
+                        black_box(ds.query(i)),
+                        &ds.base,
+                        &norms,
+                        K,
+                        ef,
+                        |_| true,
+                        &mut scratch,
+                    )
+                    .expect("search");
+                lat.ms.push(now() - t);
+                let ids: Vec<u32> = found.iter().map(|r| r.1).collect();
+                rec += recall_at_k(&ids, &ds.gt[i]);
+            }
+            let mode = "int8 + f32 rescore";
+            row(
+                out,
+                "larch hnsw",
+                &o.label,
+                mode,
+                ef,
+                rec / nq as f64,
+                &lat,
+                build_s + quant_s,
+                n,
+                int8_bytes,
+            );
+        }
+    }
+
+    if o.filters && !ds.filtered_gt.is_empty() {
+        let ef = o.filter_ef;
+        let (base_p50, base_qps) = unfiltered_p50
+            .get(&ef)
+            .copied()
+            .unwrap_or((f64::NAN, f64::NAN));
+        out(String::new());
+        out(format!(
+            "| filter ({}, ef {ef}) | pass % | plans exact/graph/fallback | recall@10 | QPS | p50 ms | p99 ms | p50 / unfiltered p50 | fewest results (k={K}) |",
+            o.label
+        ));
+        out("|---|---|---|---|---|---|---|---|---|".into());
+        let mut mask = vec![false; n];
+        for (name, fgt) in &ds.filtered_gt {
+            let (mut lat, mut rec, mut pass, mut fewest) =
+                (Lat { ms: Vec::new() }, 0.0, 0.0, usize::MAX);
+            let mut plans = [0usize; 3];
+            let nqf = nq.min(fgt.len());
+            for i in 0..nqf {
+                // The per-segment metadata index would hand the engine this bitmap and count.
+                let mut count = 0;
+                for (b, m) in mask.iter_mut().enumerate() {
+                    *m = ds.passes(name, i, b);
+                    count += usize::from(*m);
+                }
+                let frac = count as f32 / n as f32;
+                pass += frac as f64;
+                let t = now();
+                let (found, plan) = view
+                    .search_filtered(
+                        black_box(ds.query(i)),
+                        &ds.base,
+                        &norms,
+                        K,
+                        ef,
+                        |s| mask[s as usize],
+                        frac,
+                        &mut scratch,
+                    )
+                    .expect("search");
+                lat.ms.push(now() - t);
+                plans[match plan {
+                    FilteredPlan::Exact => 0,
+                    FilteredPlan::Graph => 1,
+                    FilteredPlan::GraphThenExact => 2,
+                }] += 1;
+                assert!(
+                    found.iter().all(|r| mask[r.1 as usize]),
+                    "a rejected slot came back"
+                );
+                fewest = fewest.min(found.len() + usize::from(count < K) * K);
+                let ids: Vec<u32> = found.iter().map(|r| r.1).collect();
+                rec += recall_at_k(&ids, &fgt[i]);
+            }
+            out(format!(
+                "| {name} | {:.1} | {}/{}/{} | {:.4} | {:.0} | {:.3} | {:.3} | {:.2} | {fewest} |",
+                100.0 * pass / nqf as f64,
+                plans[0],
+                plans[1],
+                plans[2],
+                rec / nqf as f64,
+                lat.qps(),
+                lat.pct(0.5),
+                lat.pct(0.99),
+                lat.pct(0.5) / base_p50,
+            ));
+        }
+        out(format!(
+            "<!-- unfiltered at ef {ef}: p50 {base_p50:.3} ms, {base_qps:.0} QPS -->"
+        ));
+    }
+}
+
+// ------------------------------------------------------------------------------ native
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.first().map(String::as_str) == Some("subset") {
+        return write_subset(&args[1], args[2].parse().expect("N"), &args[3]);
+    }
+    let Some(dir) = args.first().cloned() else {
+        eprintln!("usage: cargo bench --bench ann -- DATASET_DIR [key=value ...]");
+        std::process::exit(2);
+    };
+    let o = Opts::parse(&args[1..], &native_label());
+    let read = |name: &str| std::fs::read(format!("{dir}/{name}")).ok();
+    let ds = Dataset::load(&read, &o.metric);
+    let start = std::time::Instant::now();
+    let now = move || start.elapsed().as_secs_f64() * 1e3;
+    let mut out = |s: String| println!("{s}");
+    run(&ds, &o, &now, &mut out);
+    if o.baseline {
+        baseline(&ds, &o, &now, &mut out);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn native_label() -> String {
+    #[cfg(target_arch = "x86_64")]
+    let kernel = if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        "avx2+fma"
+    } else {
+        "portable"
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let kernel = "portable";
+    format!("native {} ({kernel})", std::env::consts::ARCH)
+}
+
+/// instant-distance 0.6.1 with simple neighbour selection (its default heuristic builds about
+/// 6× slower, see issue 6), efC = `o.efc`, its fixed M 32, one ef (it fixes ef at build time).
+#[cfg(not(target_arch = "wasm32"))]
+fn baseline(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn FnMut(String)) {
+    #[derive(Clone)]
+    struct Pt(Vec<f32>);
+    impl instant_distance::Point for Pt {
+        fn distance(&self, other: &Self) -> f32 {
+            1.0 - distance::dot(&self.0, &other.0)
+        }
+    }
+    #[derive(Clone)]
+    struct L2(Vec<f32>);
+    impl instant_distance::Point for L2 {
+        fn distance(&self, other: &Self) -> f32 {
+            distance::l2sq(&self.0, &other.0)
+        }
+    }
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = distance::norm(v);
+        v.iter()
+            .map(|x| if n > 0.0 { x / n } else { 0.0 })
+            .collect()
+    }
+    let (n, nq) = (ds.n(), ds.nq().min(o.queries).min(ds.gt.len()));
+    let ef = 64;
+    let builder = instant_distance::Builder::default()
+        .ef_construction(o.efc as usize)
+        .ef_search(ef)
+        .select_heuristic(None)
+        .seed(42);
+    let (build_s, lat, rec) = if o.metric == "l2" {
+        let points: Vec<L2> = ds
+            .base
+            .chunks_exact(ds.dim)
+            .map(|v| L2(v.to_vec()))
+            .collect();
+        run_baseline(points, builder, ds, nq, now, |v| L2(v.to_vec()))
+    } else {
+        let points: Vec<Pt> = ds.base.chunks_exact(ds.dim).map(|v| Pt(unit(v))).collect();
+        run_baseline(points, builder, ds, nq, now, |v| Pt(unit(v)))
+    };
+    let bytes = (ds.dim * 4) as f64 + (32 * 2 + 32) as f64 * 4.0 / 2.0; // vectors + ~links
+    let mode = "f32, simple selection, M 32 (fixed)";
+    row(
+        out,
+        "instant-distance 0.6.1",
+        &o.label,
+        mode,
+        ef,
+        rec / nq as f64,
+        &lat,
+        build_s,
+        n,
+        bytes,
+    );
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn run_baseline<P: instant_distance::Point>(
+    points: Vec<P>,
+    builder: instant_distance::Builder,
+    ds: &Dataset,
+    nq: usize,
+    now: &dyn Fn() -> f64,
+    conv: impl Fn(&[f32]) -> P,
+) -> (f64, Lat, f64) {
+    let t0 = now();
+    let (hnsw, ids) = builder.build_hnsw(points);
+    let build_s = (now() - t0) / 1e3;
+    let mut orig = vec![0u32; ids.len()];
+    for (row, pid) in ids.iter().enumerate() {
+        orig[pid.into_inner() as usize] = row as u32;
+    }
+    let mut search = instant_distance::Search::default();
+    let (mut lat, mut rec) = (Lat { ms: Vec::new() }, 0.0);
+    for i in 0..nq {
+        let q = conv(ds.query(i));
+        let t = now();
+        let found: Vec<u32> = hnsw
+            .search(&q, &mut search)
+            .take(K)
+            .map(|item| item.pid.into_inner())
+            .collect();
+        lat.ms.push(now() - t);
+        let found: Vec<u32> = found.iter().map(|&p| orig[p as usize]).collect();
+        rec += recall_at_k(&found, &ds.gt[i]);
+    }
+    (build_s, lat, rec)
+}
+
+/// Writes the first `n` base rows of `src` to `out` with exact ground truth (cos and l2,
+/// unfiltered and filtered), in the same format.
+#[cfg(not(target_arch = "wasm32"))]
+fn write_subset(src: &str, n: usize, out: &str) {
+    std::fs::create_dir_all(out).expect("mkdir");
+    let read = |name: &str| std::fs::read(format!("{src}/{name}")).ok();
+    let base = read("base.fvecs").expect("base.fvecs");
+    let d = i32::from_le_bytes(base[..4].try_into().unwrap()) as usize;
+    let n = n.min(base.len() / (4 * (d + 1)));
+    std::fs::write(format!("{out}/base.fvecs"), &base[..n * 4 * (d + 1)]).unwrap();
+    for f in [
+        "query.fvecs",
+        "query_attrs.ivecs",
+        "query_tags.ivecs",
+        "info.json",
+        "vocab.json",
+    ] {
+        if let Some(b) = read(f) {
+            std::fs::write(format!("{out}/{f}"), b).unwrap();
+        }
+    }
+    for f in ["base_attrs.ivecs", "base_tags.ivecs"] {
+        if let Some(b) = read(f) {
+            let rows: Vec<Vec<u32>> = rows_i32(&b)
+                .into_iter()
+                .take(n)
+                .map(|r| r.into_iter().map(|x| x as u32).collect())
+                .collect();
+            std::fs::write(format!("{out}/{f}"), write_ivecs(&rows)).unwrap();
+        }
+    }
+    let sub = |name: &str| std::fs::read(format!("{out}/{name}")).ok();
+    for metric in ["cos", "l2"] {
+        let ds = Dataset::load(
+            &|name: &str| {
+                if name.starts_with("gt_") {
+                    read(name)
+                } else {
+                    sub(name)
+                }
+            },
+            metric,
+        );
+        let m = if metric == "l2" {
+            Metric::Euclidean
+        } else {
+            Metric::Cosine
+        };
+        let norms: Vec<f32> = ds.base.chunks_exact(d).map(distance::norm).collect();
+        let topk = |i: usize, accept: &dyn Fn(u32) -> bool| -> Vec<u32> {
+            flat::scan(m, ds.query(i), &ds.base, &norms, 100, accept)
+                .into_iter()
+                .map(|r| r.1)
+                .collect()
+        };
+        let gt: Vec<Vec<u32>> = (0..ds.nq()).map(|i| topk(i, &|_| true)).collect();
+        std::fs::write(format!("{out}/gt_{metric}.ivecs"), write_ivecs(&gt)).unwrap();
+        for (f, _) in &ds.filtered_gt {
+            let gt: Vec<Vec<u32>> = (0..ds.nq())
+                .map(|i| topk(i, &|b| ds.passes(f, i, b as usize)))
+                .collect();
+            std::fs::write(format!("{out}/gt_{metric}__{f}.ivecs"), write_ivecs(&gt)).unwrap();
+        }
+    }
+    eprintln!("wrote {n} base rows with exact ground truth to {out}");
+}
+
+// ------------------------------------------------------------------------------ wasm32
+
+#[cfg(target_arch = "wasm32")]
+mod host {
+    #[link(wasm_import_module = "env")]
+    unsafe extern "C" {
+        /// The host's `performance.now()`, in milliseconds.
+        pub safe fn now() -> f64;
+        /// Prints `len` UTF-8 bytes at `ptr` as one line.
+        pub safe fn print(ptr: *const u8, len: usize);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    /// Files the host wrote, by name; the last buffer is the one being filled.
+    static FILES: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+/// A zeroed buffer of `len` bytes for the host to fill; returns its address. Files are
+/// handed over in pairs: first the name, then the contents; the arguments come last.
+#[cfg(target_arch = "wasm32")]
+#[unsafe(no_mangle)]
+pub extern "C" fn file_buffer(len: usize) -> *mut u8 {
+    FILES.with(|f| {
+        let mut f = f.borrow_mut();
+        f.push(vec![0u8; len]);
+        f.last_mut()
+            .map_or(std::ptr::null_mut(), |b| b.as_mut_ptr())
+    })
+}
+
+/// Runs the benchmark on the files handed over (name, contents, ..., arguments).
+#[cfg(target_arch = "wasm32")]
+#[unsafe(no_mangle)]
+pub extern "C" fn run() {
+    let mut files = FILES.with(|f| std::mem::take(&mut *f.borrow_mut()));
+    let args = String::from_utf8(files.pop().unwrap_or_default()).unwrap_or_default();
+    let mut by_name = HashMap::new();
+    let mut it = files.into_iter();
+    while let (Some(name), Some(data)) = (it.next(), it.next()) {
+        by_name.insert(String::from_utf8(name).unwrap_or_default(), data);
+    }
+    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
+    let o = Opts::parse(&args, "wasm32+simd128");
+    let read = |name: &str| by_name.get(name).cloned();
+    let ds = Dataset::load(&read, &o.metric);
+    drop(by_name);
+    let mut out = |s: String| host::print(s.as_ptr(), s.len());
+    run(&ds, &o, &|| host::now(), &mut out);
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Runs every gate, in order, stopping at the first failure. This is what CI runs (.ci/run).
+#
+#   scripts/test.sh             every stage
+#   scripts/test.sh fmt clippy-native ...   only the named stages (setup always runs)
+#
+# Installs what is missing first (scripts/setup.sh), then one stage per gate, each with a header
+# and its elapsed seconds. Ends with a plain `N passed, N failed` line summed over every libtest
+# "test result:" line (native and wasm). The full output is also in target/test-logs/test.log.
+#
+# Adding a gate is one line at the bottom: `stage "name" command args...`
+# (the command may be a shell function; it runs under `set -euo pipefail`).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+only=("$@")
+log_dir=target/test-logs
+log="$log_dir/test.log"
+mkdir -p "$log_dir"
+: >"$log"
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+run_start=$(now)
+timings=()
+
+summary() {
+  # Sum "test result: ok. 12 passed; 0 failed; ..." (and "FAILED." ones) over the whole log.
+  awk '
+    /^test result: / {
+      for (i = 1; i <= NF; i++) {
+        if ($(i + 1) ~ /^passed;?$/) passed += $i
+        if ($(i + 1) ~ /^failed;?$/) failed += $i
+      }
+    }
+    END { printf "%d passed, %d failed\n", passed, failed }
+  ' "$log"
+}
+
+finish() {
+  local rc=$1 failed_stage=${2:-}
+  echo
+  echo "==> stage timings"
+  printf '    %s\n' "${timings[@]}"
+  echo "    total: $(since "$run_start") s"
+  if [ -n "$failed_stage" ]; then
+    echo "==> FAILED at stage: $failed_stage (full log: $log)"
+  fi
+  summary
+  exit "$rc"
+}
+
+# stage NAME COMMAND [ARGS...]: run one gate with a header; stop everything if it fails.
+stage() {
+  local name=$1 start rc
+  shift
+  if [ ${#only[@]} -gt 0 ] && [ "$name" != setup ] && [[ " ${only[*]} " != *" $name "* ]]; then
+    return 0
+  fi
+  start=$(now)
+  printf '\n==> [%s] %s\n' "$name" "$*" | tee -a "$log"
+  set +e
+  (set -euo pipefail && "$@") 2>&1 | tee -a "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  timings+=("$(printf '%-24s %6s s  %s' "$name" "$(since "$start")" "$([ "$rc" -eq 0 ] && echo ok || echo "FAILED (exit $rc)")")")
+  echo "==> [$name] $([ "$rc" -eq 0 ] && echo ok || echo "FAILED (exit $rc)") in $(since "$start") s" | tee -a "$log"
+  [ "$rc" -eq 0 ] || finish "$rc" "$name"
+}
+
+# The engine crate must stay host-agnostic: no JS bindings or async runtime among its normal
+# (non-dev, non-build) dependencies, for the native host and for wasm32 (ARCHITECTURE.md, inv. 1).
+engine_deps_clean() {
+  local forbidden='^(wasm-bindgen|wasm-bindgen-futures|js-sys|web-sys|gloo(-.*)?|tokio|async-std|smol|async-executor|futures-executor|actix-rt)$'
+  local host bad=0 target hits
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  for target in "$host" wasm32-unknown-unknown; do
+    hits=$(cargo tree -p larch -e normal --all-features --target "$target" --prefix none --format '{p}' |
+      awk '{ print $1 }' | sort -u | grep -E "$forbidden" || true)
+    if [ -n "$hits" ]; then
+      echo "ERROR: the engine crate 'larch' depends on $(echo $hits) for $target."
+      echo "       Bindings and async code belong in pkg-js/ or worker/, not in src/."
+      echo "       Inspect with: cargo tree -p larch -e normal --target $target -i <crate>"
+      bad=1
+    else
+      echo "larch ($target): no wasm-bindgen/js-sys/web-sys/async runtime in normal dependencies"
+    fi
+  done
+  return "$bad"
+}
+
+# Browser wasm tests (run_in_browser & co.) need Debian's chromium: install it whenever they exist.
+setup_args=()
+if grep -rqsE --include='*.rs' --exclude-dir=target --exclude-dir=node_modules \
+  'run_in_(browser|dedicated_worker|shared_worker|service_worker)' .; then
+  setup_args+=(--browser)
+fi
+
+stage setup bash scripts/setup.sh "${setup_args[@]}"
+stage fmt cargo fmt --all --check -- --color=never
+stage clippy-native cargo clippy --workspace --all-targets -- -D warnings
+stage clippy-wasm32 cargo clippy --workspace --lib --tests --target wasm32-unknown-unknown -- -D warnings
+stage engine-deps engine_deps_clean
+stage test-native cargo test --workspace --release
+stage test-wasm32-node cargo test -p larch --target wasm32-unknown-unknown --release
+
+finish 0

@@ -1,0 +1,467 @@
+//! An index's namespace catalog: names, ids and lazily loaded namespaces.
+//!
+//! The catalog is a base snapshot plus small delta blobs, so creating or dropping a namespace
+//! writes O(1) bytes whatever the number of namespaces; after [`MAX_DELTAS`] deltas the base is
+//! rewritten. Opening an index reads only the catalog; a namespace's manifest is read when its
+//! record count is needed, and its segments and log when its records are. Loaded namespaces
+//! can be evicted again once committed.
+
+use std::collections::BTreeMap;
+
+use crate::distance::Metric;
+use crate::error::{Error, Result};
+use crate::format::{self, BlobKind};
+use crate::manifest::{CatalogBase, CatalogDelta, CatalogRef, Manifest};
+use crate::namespace::{Namespace, StorageConfig};
+use crate::storage::{Provided, WriteBatch, keys};
+
+/// Deltas kept before the base snapshot is rewritten.
+pub const MAX_DELTAS: usize = 64;
+
+/// How much of a namespace is in memory.
+#[derive(Debug, Clone)]
+enum NsState {
+    Unloaded,
+    Manifest(Box<Manifest>),
+    Loaded(Box<Namespace>),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    id: u64,
+    state: NsState,
+}
+
+/// The namespaces of one index.
+#[derive(Debug, Clone)]
+pub(crate) struct Catalog {
+    index_id: u64,
+    dimension: usize,
+    metric: Metric,
+    storage: StorageConfig,
+    persistent: bool,
+    reference: CatalogRef,
+    entries: Option<BTreeMap<String, Entry>>,
+    provided: Provided,
+    pending: WriteBatch,
+    changed: bool,
+    reclaim: Vec<String>,
+}
+
+impl Catalog {
+    /// A new, empty catalog.
+    pub fn new(
+        index_id: u64,
+        dimension: usize,
+        metric: Metric,
+        storage: StorageConfig,
+        persistent: bool,
+    ) -> Self {
+        Catalog {
+            index_id,
+            dimension,
+            metric,
+            storage,
+            persistent,
+            reference: CatalogRef::default(),
+            entries: Some(BTreeMap::new()),
+            provided: Provided::default(),
+            pending: WriteBatch::default(),
+            changed: persistent,
+            reclaim: Vec::new(),
+        }
+    }
+
+    /// A stored catalog, not loaded yet.
+    pub fn stored(
+        index_id: u64,
+        dimension: usize,
+        metric: Metric,
+        storage: StorageConfig,
+        reference: CatalogRef,
+    ) -> Self {
+        Catalog {
+            entries: None,
+            reference,
+            changed: false,
+            ..Catalog::new(index_id, dimension, metric, storage, true)
+        }
+    }
+
+    /// The reference the root stores.
+    pub fn reference(&self) -> &CatalogRef {
+        &self.reference
+    }
+
+    /// Hands over a blob the host fetched.
+    pub fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
+        self.provided.insert(key, bytes);
+    }
+
+    fn prefix(&self, ns_id: u64) -> String {
+        keys::namespace_prefix(self.index_id, ns_id)
+    }
+
+    /// Loads the catalog itself (names and ids).
+    pub fn load(&mut self) -> Result<()> {
+        if self.entries.is_some() {
+            return Ok(());
+        }
+        let r = &self.reference;
+        let mut wanted: Vec<String> = (0..r.base_chunks)
+            .map(|c| keys::catalog_base(self.index_id, r.base_gen, c))
+            .collect();
+        wanted.extend(
+            r.deltas
+                .iter()
+                .map(|&d| keys::catalog_delta(self.index_id, d)),
+        );
+        let blobs = self.provided.take_all(&wanted)?;
+        let (base_blobs, delta_blobs) = blobs.split_at(r.base_chunks as usize);
+        let what = keys::catalog_prefix(self.index_id);
+        let base: CatalogBase = if base_blobs.is_empty() {
+            CatalogBase::default()
+        } else {
+            let refs: Vec<&[u8]> = base_blobs.iter().map(Vec::as_slice).collect();
+            format::decode_chunked(&what, BlobKind::Catalog, &refs)?
+        };
+        let mut entries: BTreeMap<String, Entry> = base
+            .entries
+            .into_iter()
+            .map(|(name, id)| {
+                (
+                    name,
+                    Entry {
+                        id,
+                        state: NsState::Unloaded,
+                    },
+                )
+            })
+            .collect();
+        for blob in delta_blobs {
+            match format::decode_chunked::<CatalogDelta>(&what, BlobKind::Catalog, &[blob])? {
+                CatalogDelta::Added(name, id) => {
+                    entries.insert(
+                        name,
+                        Entry {
+                            id,
+                            state: NsState::Unloaded,
+                        },
+                    );
+                }
+                CatalogDelta::Removed(name) => {
+                    entries.remove(&name);
+                }
+            }
+        }
+        self.entries = Some(entries);
+        Ok(())
+    }
+
+    fn entries(&self) -> Result<&BTreeMap<String, Entry>> {
+        self.entries
+            .as_ref()
+            .ok_or_else(|| self.catalog_keys_error())
+    }
+
+    fn catalog_keys_error(&self) -> Error {
+        let r = &self.reference;
+        let mut k: Vec<String> = (0..r.base_chunks)
+            .map(|c| keys::catalog_base(self.index_id, r.base_gen, c))
+            .collect();
+        k.extend(
+            r.deltas
+                .iter()
+                .map(|&d| keys::catalog_delta(self.index_id, d)),
+        );
+        Error::NotLoaded { keys: k }
+    }
+
+    /// Loads a namespace fully, if it exists. Returns whether it exists.
+    pub fn load_namespace(&mut self, name: &str) -> Result<bool> {
+        self.load()?;
+        self.load_manifest(name)?;
+        let (dimension, metric, storage) = (self.dimension, self.metric, self.storage);
+        let Some(entry) = self.entries.as_ref().and_then(|e| e.get(name)) else {
+            return Ok(false);
+        };
+        let NsState::Manifest(m) = &entry.state else {
+            return Ok(true);
+        };
+        let prefix = self.prefix(entry.id);
+        let wanted = Namespace::required_keys(&prefix, m);
+        let blobs = self.provided.take_all(&wanted)?;
+        let blobs: BTreeMap<String, Vec<u8>> = wanted.into_iter().zip(blobs).collect();
+        let Some(entry) = self.entries.as_mut().and_then(|e| e.get_mut(name)) else {
+            return Ok(false);
+        };
+        let NsState::Manifest(m) = std::mem::replace(&mut entry.state, NsState::Unloaded) else {
+            return Ok(true);
+        };
+        match Namespace::load(dimension, metric, storage, prefix, *m.clone(), &blobs) {
+            Ok(ns) => {
+                entry.state = NsState::Loaded(Box::new(ns));
+                Ok(true)
+            }
+            Err(e) => {
+                entry.state = NsState::Manifest(m);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads a namespace's manifest (for its record count), if it exists and is not loaded.
+    pub fn load_manifest(&mut self, name: &str) -> Result<()> {
+        self.load()?;
+        let Some(entry) = self.entries.as_ref().and_then(|e| e.get(name)) else {
+            return Ok(());
+        };
+        if !matches!(entry.state, NsState::Unloaded) {
+            return Ok(());
+        }
+        let key = keys::manifest(&self.prefix(entry.id));
+        let blob = self.provided.take_all(std::slice::from_ref(&key))?;
+        let m = Namespace::decode_manifest(&key, &blob[0])?;
+        if let Some(entry) = self.entries.as_mut().and_then(|e| e.get_mut(name)) {
+            entry.state = NsState::Manifest(Box::new(m));
+        }
+        Ok(())
+    }
+
+    /// Reads the manifests of every namespace whose name is in `names`, in one round.
+    pub fn load_manifests<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        self.load()?;
+        let mut missing = Vec::new();
+        let names: Vec<&str> = names.into_iter().collect();
+        for name in &names {
+            match self.load_manifest(name) {
+                Ok(()) => {}
+                Err(Error::NotLoaded { keys }) => missing.extend(keys),
+                Err(e) => return Err(e),
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::NotLoaded { keys: missing })
+        }
+    }
+
+    /// Names of every namespace (catalog must be loaded).
+    pub fn names(&self) -> Result<impl Iterator<Item = &str>> {
+        Ok(self.entries()?.keys().map(String::as_str))
+    }
+
+    /// Names from `start` (inclusive or exclusive) in byte order.
+    pub fn names_from<'a>(
+        &'a self,
+        start: std::ops::Bound<&'a str>,
+    ) -> Result<impl Iterator<Item = &'a str>> {
+        Ok(self
+            .entries()?
+            .range::<str, _>((start, std::ops::Bound::Unbounded))
+            .map(|(k, _)| k.as_str()))
+    }
+
+    /// True when a namespace of this name exists.
+    pub fn contains(&self, name: &str) -> Result<bool> {
+        Ok(self.entries()?.contains_key(name))
+    }
+
+    /// A loaded namespace (call [`Catalog::load_namespace`] first).
+    pub fn get(&self, name: &str) -> Result<Option<&Namespace>> {
+        match self.entries()?.get(name) {
+            None => Ok(None),
+            Some(Entry {
+                state: NsState::Loaded(ns),
+                ..
+            }) => Ok(Some(ns)),
+            Some(e) => Err(self.not_loaded(name, e)),
+        }
+    }
+
+    /// A loaded namespace, mutably.
+    pub fn get_mut(&mut self, name: &str) -> Result<Option<&mut Namespace>> {
+        self.load_namespace(name)?;
+        match self.entries.as_mut().and_then(|e| e.get_mut(name)) {
+            Some(Entry {
+                state: NsState::Loaded(ns),
+                ..
+            }) => Ok(Some(ns)),
+            _ => Ok(None),
+        }
+    }
+
+    fn not_loaded(&self, name: &str, e: &Entry) -> Error {
+        let prefix = self.prefix(e.id);
+        let keys = match &e.state {
+            NsState::Unloaded => vec![keys::manifest(&prefix)],
+            NsState::Manifest(m) => Namespace::required_keys(&prefix, m),
+            NsState::Loaded(_) => Vec::new(),
+        };
+        let _ = name;
+        Error::NotLoaded { keys }
+    }
+
+    /// Record count and LSN of a namespace whose manifest (at least) is loaded.
+    pub fn count_and_lsn(&self, name: &str) -> Result<Option<(usize, u64)>> {
+        match self.entries()?.get(name) {
+            None => Ok(None),
+            Some(Entry {
+                state: NsState::Loaded(ns),
+                ..
+            }) => Ok(Some((ns.len(), ns.lsn()))),
+            Some(Entry {
+                state: NsState::Manifest(m),
+                ..
+            }) => Ok(Some((m.count as usize, m.lsn))),
+            Some(e) => Err(self.not_loaded(name, e)),
+        }
+    }
+
+    /// Creates a namespace (it must not exist) and returns it.
+    pub fn create(&mut self, name: &str) -> Result<&mut Namespace> {
+        self.load()?;
+        let id = self.reference.next_namespace;
+        let ns = if self.persistent {
+            self.reference.next_namespace += 1;
+            let prefix = self.prefix(id);
+            self.push_delta(CatalogDelta::Added(name.to_string(), id));
+            Namespace::new_persistent(
+                self.dimension,
+                self.metric,
+                self.storage,
+                prefix,
+                self.reference.lsn_floor,
+            )
+        } else {
+            Namespace::with_config(self.dimension, self.metric, self.storage)
+        };
+        let entries = self.entries.as_mut().ok_or_else(|| Error::Internal {
+            message: "catalog not loaded after load()".into(),
+        })?;
+        entries.insert(
+            name.to_string(),
+            Entry {
+                id,
+                state: NsState::Loaded(Box::new(ns)),
+            },
+        );
+        match entries.get_mut(name) {
+            Some(Entry {
+                state: NsState::Loaded(ns),
+                ..
+            }) => Ok(ns),
+            _ => Err(Error::Internal {
+                message: "namespace vanished after insert".into(),
+            }),
+        }
+    }
+
+    /// Drops a namespace: one catalog change; its blobs are reclaimed later.
+    pub fn drop_namespace(&mut self, name: &str) -> Result<bool> {
+        self.load_manifest(name)?;
+        let Some(entry) = self.entries.as_mut().and_then(|e| e.remove(name)) else {
+            return Ok(false);
+        };
+        if self.persistent {
+            let lsn = match &entry.state {
+                NsState::Loaded(ns) => ns.lsn(),
+                NsState::Manifest(m) => m.lsn,
+                NsState::Unloaded => self.reference.lsn_floor,
+            };
+            self.reference.lsn_floor = self.reference.lsn_floor.max(lsn);
+            self.push_delta(CatalogDelta::Removed(name.to_string()));
+            self.reclaim.push(self.prefix(entry.id));
+        }
+        Ok(true)
+    }
+
+    fn push_delta(&mut self, delta: CatalogDelta) {
+        let seq = self.reference.next_delta;
+        self.reference.next_delta += 1;
+        let blob = format::encode_chunked(BlobKind::Catalog, &delta).concat();
+        self.pending
+            .puts
+            .push((keys::catalog_delta(self.index_id, seq), blob));
+        self.reference.deltas.push(seq);
+        self.changed = true;
+        if self.reference.deltas.len() > MAX_DELTAS {
+            self.rewrite_base();
+        }
+    }
+
+    fn rewrite_base(&mut self) {
+        let Some(entries) = &self.entries else { return };
+        let old = self.reference.clone();
+        let base = CatalogBase {
+            entries: entries.iter().map(|(k, e)| (k.clone(), e.id)).collect(),
+        };
+        let generation = old.base_gen + 1;
+        let blobs = format::encode_chunked(BlobKind::Catalog, &base);
+        for (c, b) in blobs.iter().enumerate() {
+            self.pending.puts.push((
+                keys::catalog_base(self.index_id, generation, c as u32),
+                b.clone(),
+            ));
+        }
+        self.pending.deletes.extend(
+            (0..old.base_chunks).map(|c| keys::catalog_base(self.index_id, old.base_gen, c)),
+        );
+        self.pending.deletes.extend(
+            old.deltas
+                .iter()
+                .map(|&d| keys::catalog_delta(self.index_id, d)),
+        );
+        self.reference.base_gen = generation;
+        self.reference.base_chunks = blobs.len() as u32;
+        self.reference.deltas.clear();
+    }
+
+    /// Commits a namespace's pending writes into the catalog's pending batch.
+    pub fn commit(&mut self, name: &str) {
+        let Some(Entry {
+            state: NsState::Loaded(ns),
+            ..
+        }) = self.entries.as_mut().and_then(|e| e.get_mut(name))
+        else {
+            return;
+        };
+        if let Some(b) = ns.commit() {
+            self.pending.puts.extend(b.puts);
+            self.pending.deletes.extend(b.deletes);
+        }
+    }
+
+    /// Takes everything written since the last call: the blobs, whether the root must be
+    /// rewritten, and prefixes to reclaim.
+    pub fn take_pending(&mut self) -> (WriteBatch, bool, Vec<String>) {
+        let changed = std::mem::take(&mut self.changed);
+        (
+            std::mem::take(&mut self.pending),
+            changed,
+            std::mem::take(&mut self.reclaim),
+        )
+    }
+
+    /// Drops a committed namespace from memory (it reloads on next use).
+    pub fn evict(&mut self, name: &str) -> bool {
+        let Some(entry) = self.entries.as_mut().and_then(|e| e.get_mut(name)) else {
+            return false;
+        };
+        if !self.persistent {
+            return false;
+        }
+        entry.state = NsState::Unloaded;
+        true
+    }
+
+    /// Number of namespaces whose records are in memory.
+    pub fn loaded_count(&self) -> usize {
+        self.entries.as_ref().map_or(0, |e| {
+            e.values()
+                .filter(|e| matches!(e.state, NsState::Loaded(_)))
+                .count()
+        })
+    }
+}

@@ -1,0 +1,226 @@
+//! The byte layout of an HNSW graph, and its validation.
+//!
+//! All integers little-endian, fixed width. Header of [`HEADER`] bytes:
+//!
+//! | offset | type | field |
+//! |---|---|---|
+//! | 0 | `[u8; 4]` | magic `LHNW` |
+//! | 4 | u32 | format version, [`VERSION`] |
+//! | 8 | u8 | metric: 0 cosine, 1 euclidean, 2 dotproduct |
+//! | 9 | `[u8; 3]` | zero |
+//! | 12 | u32 | dim |
+//! | 16 | u32 | n, the node count |
+//! | 20 | u32 | M (level 0 holds up to 2M) |
+//! | 24 | u32 | ef_construction |
+//! | 28 | u32 | ef_search (the default) |
+//! | 32 | u64 | seed |
+//! | 40 | u32 | entry node (0 when n = 0) |
+//! | 44 | u32 | max level |
+//! | 48 | u32 | U, the number of upper-level lists |
+//! | 52 | u32 | zero |
+//!
+//! Then, back to back: `levels` (n bytes, zero-padded to a multiple of 4), `upper_off`
+//! (n × u32), `level0` (n × (1 + 2M) × u32), `upper` (U × (1 + M) × u32). Each list is a count
+//! followed by its capacity of slots; slots past the count are zero. Word arrays therefore
+//! start at 4-byte offsets from the start of the blob, though [`decode`] does not require the
+//! blob itself to be aligned. No checksum: the segment that holds the graph has its own.
+
+use super::{Hnsw, HnswConfig, HnswView, MAX_LEVEL, MAX_M, Words};
+use crate::distance::Metric;
+use crate::error::{Error, Result};
+
+/// Bytes before the arrays.
+pub(crate) const HEADER: usize = 56;
+/// The current layout version.
+pub(crate) const VERSION: u32 = 1;
+const MAGIC: [u8; 4] = *b"LHNW";
+
+pub(super) fn encode(g: &Hnsw) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + g.graph_bytes());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&[metric_code(g.metric), 0, 0, 0]);
+    let upper_lists = g.upper.len() / (g.config.m as usize + 1);
+    for w in [
+        g.dim,
+        g.levels.len() as u32,
+        g.config.m,
+        g.config.ef_construction,
+        g.config.ef_search,
+    ] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out.extend_from_slice(&g.config.seed.to_le_bytes());
+    for w in [g.entry, u32::from(g.max_level), upper_lists as u32, 0] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    debug_assert_eq!(out.len(), HEADER);
+    out.extend_from_slice(&g.levels);
+    out.resize(out.len().next_multiple_of(4), 0);
+    for w in g.upper_off.iter().chain(&g.level0).chain(&g.upper) {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out
+}
+
+fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::Cosine => 0,
+        Metric::Euclidean => 1,
+        Metric::DotProduct => 2,
+    }
+}
+
+fn corrupt(reason: impl Into<String>) -> Error {
+    Error::Corrupt {
+        what: "HNSW graph".into(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads a header field; the caller has checked the header is present.
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .map_or(0, |c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+pub(super) fn decode(b: &[u8]) -> Result<HnswView<'_>> {
+    if b.len() < HEADER {
+        return Err(corrupt(format!(
+            "{} bytes, shorter than the {HEADER}-byte header",
+            b.len()
+        )));
+    }
+    if b[..4] != MAGIC {
+        return Err(corrupt("bad magic"));
+    }
+    let version = u32_at(b, 4);
+    if version != VERSION {
+        return Err(corrupt(format!(
+            "unknown version {version} (this build reads {VERSION})"
+        )));
+    }
+    let metric = match b[8] {
+        0 => Metric::Cosine,
+        1 => Metric::Euclidean,
+        2 => Metric::DotProduct,
+        x => return Err(corrupt(format!("unknown metric code {x}"))),
+    };
+    if b[9..12] != [0, 0, 0] || u32_at(b, 52) != 0 {
+        return Err(corrupt("reserved header bytes are not zero"));
+    }
+    let dim = u32_at(b, 12);
+    let n = u32_at(b, 16);
+    let config = HnswConfig {
+        m: u32_at(b, 20),
+        ef_construction: u32_at(b, 24),
+        ef_search: u32_at(b, 28),
+        seed: u64::from(u32_at(b, 32)) | (u64::from(u32_at(b, 36)) << 32),
+    };
+    let entry = u32_at(b, 40);
+    let max_level = u32_at(b, 44);
+    let upper_lists = u32_at(b, 48);
+    if dim == 0 {
+        return Err(corrupt("dimension 0"));
+    }
+    if !(2..=MAX_M).contains(&config.m) || config.ef_construction == 0 || config.ef_search == 0 {
+        return Err(corrupt(format!(
+            "parameters out of range: m {}, ef_construction {}, ef_search {}",
+            config.m, config.ef_construction, config.ef_search
+        )));
+    }
+    if max_level > u32::from(MAX_LEVEL) {
+        return Err(corrupt(format!("max level {max_level} above {MAX_LEVEL}")));
+    }
+    let max_level = max_level as u8;
+    let (m, m0) = (u64::from(config.m), u64::from(config.m0()));
+    let nn = u64::from(n);
+    // Sizes in u64: no product of two u32 values overflows it.
+    let levels_len = nn.next_multiple_of(4);
+    let level0_words = nn * (m0 + 1);
+    let upper_words = u64::from(upper_lists) * (m + 1);
+    let want = HEADER as u64 + levels_len + 4 * (nn + level0_words + upper_words);
+    if b.len() as u64 != want {
+        return Err(corrupt(format!(
+            "{} bytes, but the header describes {want} (n {n}, m {}, {upper_lists} upper lists)",
+            b.len(),
+            config.m
+        )));
+    }
+    // `want` equals the real length, so every section below fits in usize.
+    let mut at = HEADER;
+    let levels = &b[at..at + n as usize];
+    at += levels_len as usize;
+    let upper_off = Words::Le(&b[at..at + 4 * n as usize]);
+    at += 4 * n as usize;
+    let level0 = Words::Le(&b[at..at + 4 * level0_words as usize]);
+    at += 4 * level0_words as usize;
+    let upper = Words::Le(&b[at..]);
+
+    if n == 0 {
+        if entry != 0 || max_level != 0 || upper_lists != 0 {
+            return Err(corrupt("an empty graph with an entry point or upper lists"));
+        }
+    } else {
+        if entry >= n {
+            return Err(corrupt(format!("entry point {entry} out of range (n {n})")));
+        }
+        if levels[entry as usize] != max_level {
+            return Err(corrupt("the entry point is not on the top level"));
+        }
+    }
+    if b[HEADER + n as usize..HEADER + levels_len as usize]
+        .iter()
+        .any(|&x| x != 0)
+    {
+        return Err(corrupt("level padding is not zero"));
+    }
+    let view = HnswView {
+        config,
+        metric,
+        dim,
+        n,
+        entry,
+        max_level,
+        upper_off,
+        level0,
+        upper,
+    };
+    let mut links = Vec::with_capacity(m0 as usize);
+    for node in 0..n {
+        let level = levels[node as usize];
+        if level > max_level {
+            return Err(corrupt(format!(
+                "node {node} has level {level} above the top {max_level}"
+            )));
+        }
+        if level > 0 {
+            let first = u64::from(upper_off.get(node as usize));
+            if first + u64::from(level) > u64::from(upper_lists) {
+                return Err(corrupt(format!("node {node}: upper lists past the end")));
+            }
+        }
+        for l in 0..=level {
+            let (words, base, cap) = if l == 0 {
+                (&level0, node as usize * (m0 as usize + 1), m0)
+            } else {
+                let list = upper_off.get(node as usize) as usize + l as usize - 1;
+                (&upper, list * (m as usize + 1), m)
+            };
+            let count = words.get(base);
+            if u64::from(count) > cap {
+                return Err(corrupt(format!(
+                    "node {node} level {l}: {count} neighbours, capacity {cap}"
+                )));
+            }
+            view.neighbors(node, l, &mut links);
+            for &u in &links {
+                if u >= n || levels[u as usize] < l {
+                    return Err(corrupt(format!("node {node} level {l}: bad neighbour {u}")));
+                }
+            }
+        }
+    }
+    debug_assert_eq!(upper.len() as u64, upper_words);
+    Ok(view)
+}

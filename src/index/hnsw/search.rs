@@ -1,0 +1,283 @@
+//! Graph search: greedy descent through the upper levels, then a beam of width `ef` on level 0
+//! (hnswlib's `searchBaseLayerST`), with the filter evaluated during the traversal.
+//!
+//! The beam keeps two heaps: the candidates still to expand (nearest first) and the best `ef`
+//! *accepted* nodes found so far (worst on top). Every node reached is a candidate, accepted or
+//! not, so a filter does not cut the graph apart; only accepted nodes enter the results. The
+//! search stops when the nearest unexpanded candidate is worse than the worst of `ef` results.
+//! Under a selective filter that takes long (few nodes fill the results), which is why
+//! [`search_filtered_plan`] sends such queries to the exact scan.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::HnswView;
+use super::visited::Visited;
+use crate::distance::{self, Metric};
+use crate::index::flat::cosine_from_dot;
+
+/// A node and its key (lower is better). Ordered by key (IEEE total order), then slot.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cand {
+    pub(crate) key: f32,
+    pub(crate) slot: u32,
+}
+
+impl Ord for Cand {
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key
+            .total_cmp(&other.key)
+            .then(self.slot.cmp(&other.slot))
+    }
+}
+
+impl PartialOrd for Cand {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Cand {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Cand {}
+
+/// Nearest-first wrapper for the candidate heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Near(std::cmp::Reverse<Cand>);
+
+/// Reusable per-query state: the visited set, both heaps and a neighbour buffer. Keep one per
+/// thread (or per segment reader) and pass it to every search; it grows to the largest graph
+/// searched and is never shrunk.
+#[derive(Debug, Default)]
+pub struct SearchScratch {
+    pub(crate) visited: Visited,
+    candidates: BinaryHeap<Near>,
+    results: BinaryHeap<Cand>,
+    pub(crate) links: Vec<u32>,
+    pub(crate) entries: Vec<Cand>,
+    pub(crate) found: Vec<Cand>,
+}
+
+impl SearchScratch {
+    /// An empty scratch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes held (the visited marks dominate: 4 per slot of the largest graph searched).
+    pub fn bytes(&self) -> usize {
+        self.visited.bytes()
+            + self.candidates.capacity() * 8
+            + self.results.capacity() * 8
+            + (self.links.capacity() + 2 * self.entries.capacity() + 2 * self.found.capacity()) * 4
+    }
+}
+
+/// Keys of a full-precision query against the slots' vectors.
+pub(crate) struct F32Query<'a> {
+    metric: Metric,
+    query: &'a [f32],
+    qnorm: f32,
+    vectors: &'a [f32],
+    norms: &'a [f32],
+}
+
+impl<'a> F32Query<'a> {
+    pub(crate) fn new(
+        metric: Metric,
+        query: &'a [f32],
+        vectors: &'a [f32],
+        norms: &'a [f32],
+    ) -> Self {
+        let qnorm = if metric == Metric::Cosine {
+            distance::norm(query)
+        } else {
+            0.0
+        };
+        F32Query {
+            metric,
+            query,
+            qnorm,
+            vectors,
+            norms,
+        }
+    }
+
+    /// The key of `slot` (lower is better); +inf for a slot beyond the arrays.
+    #[inline]
+    pub(crate) fn key(&self, slot: u32) -> f32 {
+        let dim = self.query.len();
+        let s = slot as usize;
+        let Some(v) = self.vectors.get(s * dim..(s + 1) * dim) else {
+            return f32::INFINITY;
+        };
+        match self.metric {
+            Metric::Euclidean => distance::l2sq(self.query, v),
+            Metric::DotProduct => -distance::dot(self.query, v),
+            Metric::Cosine => {
+                let vn = self.norms.get(s).copied().unwrap_or(0.0);
+                -cosine_from_dot(distance::dot(self.query, v), self.qnorm, vn)
+            }
+        }
+    }
+}
+
+/// Greedy walk on `level` from `start`: moves to the best neighbour until none is better.
+#[inline]
+pub(crate) fn greedy(
+    g: &HnswView<'_>,
+    level: u8,
+    mut cur: Cand,
+    key: &mut impl FnMut(u32) -> f32,
+    links: &mut Vec<u32>,
+) -> Cand {
+    loop {
+        let mut moved = false;
+        g.neighbors(cur.slot, level, links);
+        for &u in links.iter() {
+            let d = key(u);
+            if d < cur.key {
+                cur = Cand { key: d, slot: u };
+                moved = true;
+            }
+        }
+        if !moved {
+            return cur;
+        }
+    }
+}
+
+/// Beam search of width `ef` on `level` from `entries`. Leaves the (at most `ef`) best accepted
+/// nodes in `out`, nearest first.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn search_layer(
+    g: &HnswView<'_>,
+    level: u8,
+    entries: &[Cand],
+    ef: usize,
+    key: &mut impl FnMut(u32) -> f32,
+    accept: &impl Fn(u32) -> bool,
+    s: &mut SearchScratch,
+    out: &mut Vec<Cand>,
+) {
+    let ef = ef.max(1);
+    s.visited.clear(g.len());
+    s.candidates.clear();
+    s.results.clear();
+    let mut bound = f32::INFINITY;
+    for &e in entries {
+        if s.visited.insert(e.slot) {
+            s.candidates.push(Near(std::cmp::Reverse(e)));
+            if accept(e.slot) {
+                s.results.push(e);
+                if s.results.len() > ef {
+                    s.results.pop();
+                }
+            }
+        }
+    }
+    if s.results.len() >= ef {
+        bound = s.results.peek().map_or(f32::INFINITY, |w| w.key);
+    }
+    let mut links = std::mem::take(&mut s.links);
+    while let Some(Near(std::cmp::Reverse(c))) = s.candidates.pop() {
+        if c.key > bound {
+            break;
+        }
+        g.neighbors(c.slot, level, &mut links);
+        for &u in &links {
+            if !s.visited.insert(u) {
+                continue;
+            }
+            let d = key(u);
+            if d < bound {
+                let cand = Cand { key: d, slot: u };
+                s.candidates.push(Near(std::cmp::Reverse(cand)));
+                if accept(u) {
+                    s.results.push(cand);
+                    if s.results.len() > ef {
+                        s.results.pop();
+                    }
+                    if s.results.len() >= ef {
+                        bound = s.results.peek().map_or(f32::INFINITY, |w| w.key);
+                    }
+                }
+            }
+        }
+    }
+    s.links = links;
+    out.clear();
+    out.extend(s.results.drain());
+    out.sort_unstable();
+}
+
+/// The `k` best accepted nodes by `key`, nearest first, as `(key, slot)`.
+pub(crate) fn knn(
+    g: &HnswView<'_>,
+    k: usize,
+    ef: usize,
+    mut key: impl FnMut(u32) -> f32,
+    accept: &impl Fn(u32) -> bool,
+    s: &mut SearchScratch,
+) -> Vec<(f32, u32)> {
+    if k == 0 || g.is_empty() {
+        return Vec::new();
+    }
+    let mut cur = Cand {
+        key: key(g.entry),
+        slot: g.entry,
+    };
+    let mut links = std::mem::take(&mut s.links);
+    for level in (1..=g.max_level).rev() {
+        cur = greedy(g, level, cur, &mut key, &mut links);
+    }
+    s.links = links;
+    let mut found = std::mem::take(&mut s.found);
+    search_layer(g, 0, &[cur], ef.max(k), &mut key, accept, s, &mut found);
+    let out = found.iter().take(k).map(|c| (c.key, c.slot)).collect();
+    s.found = found;
+    out
+}
+
+/// How a filtered query is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilteredPlan {
+    /// Exact scan of the accepted slots (selective filter).
+    Exact,
+    /// Graph traversal with the filter applied.
+    Graph,
+    /// The graph found fewer than `k` accepted slots; answered by the exact scan.
+    GraphThenExact,
+}
+
+/// Chooses between the graph and an exact scan for a filter passing about `accepted_fraction`
+/// of `n` slots. A filtered beam expands roughly `1 / fraction` times the nodes of an unfiltered
+/// one (its results fill only with accepted nodes), about `COST * ef / fraction` distances,
+/// while the exact scan computes `fraction * n`; the cheaper one wins. Always exact when at
+/// most `k` (or a few hundred) slots pass, where the scan is both cheap and complete.
+pub fn search_filtered_plan(n: usize, k: usize, ef: usize, accepted_fraction: f32) -> FilteredPlan {
+    /// Distances an unfiltered beam computes per unit of `ef` (measured: 25–40 at M 16).
+    const COST: f32 = 32.0;
+    let f = if accepted_fraction.is_nan() {
+        0.0
+    } else {
+        accepted_fraction.clamp(0.0, 1.0)
+    };
+    let accepted = f * n as f32;
+    if accepted <= (k.max(256)) as f32 {
+        return FilteredPlan::Exact;
+    }
+    let graph_cost = COST * ef.max(k) as f32 / f;
+    if accepted <= graph_cost {
+        FilteredPlan::Exact
+    } else {
+        FilteredPlan::Graph
+    }
+}

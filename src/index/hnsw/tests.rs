@@ -1,0 +1,320 @@
+//! Graph tests: recall against the exact scan, filters, the byte view, corrupt input.
+
+use super::*;
+use crate::distance::{self, TestRng};
+
+pub(crate) fn dataset(seed: u64, n: usize, dim: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = TestRng::new(seed);
+    let vectors = rng.vec(n * dim);
+    let norms = vectors.chunks_exact(dim).map(distance::norm).collect();
+    (vectors, norms)
+}
+
+fn small_config() -> HnswConfig {
+    HnswConfig {
+        m: 8,
+        ef_construction: 64,
+        ef_search: 32,
+        seed: 7,
+    }
+}
+
+/// Mean recall@k of the graph against `flat::scan` over `queries` random queries.
+fn recall(
+    g: &HnswView<'_>,
+    vectors: &[f32],
+    norms: &[f32],
+    k: usize,
+    ef: usize,
+    queries: usize,
+) -> f64 {
+    let mut rng = TestRng::new(99);
+    let mut scratch = SearchScratch::new();
+    let mut hit = 0usize;
+    for _ in 0..queries {
+        let q = rng.vec(g.dim());
+        let want = flat::scan(g.metric(), &q, vectors, norms, k, |_| true);
+        let got = g
+            .search(&q, vectors, norms, k, ef, |_| true, &mut scratch)
+            .unwrap();
+        assert_eq!(got.len(), k.min(g.len()));
+        hit += got
+            .iter()
+            .filter(|(_, s)| want.iter().any(|(_, w)| w == s))
+            .count();
+    }
+    hit as f64 / (queries * k) as f64
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn graph_recall_matches_exact_scan_on_random_data() {
+    let (n, dim) = (2000, 32);
+    let (vectors, norms) = dataset(1, n, dim);
+    for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
+        let g = Hnsw::build(HnswConfig::default(), metric, dim, &vectors, &norms).unwrap();
+        assert_eq!(g.len(), n);
+        let r = recall(&g.view(), &vectors, &norms, 10, 64, 100);
+        // Random uniform data is the hard case; real embeddings do much better.
+        let floor = if metric == Metric::DotProduct {
+            0.85
+        } else {
+            0.9
+        };
+        assert!(r >= floor, "{metric:?}: recall@10 {r} < {floor}");
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn scores_are_the_exact_scans_scores() {
+    let (vectors, norms) = dataset(2, 300, 16);
+    let mut rng = TestRng::new(5);
+    let mut scratch = SearchScratch::new();
+    for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
+        let g = Hnsw::build(small_config(), metric, 16, &vectors, &norms).unwrap();
+        let q = rng.vec(16);
+        // ef = n: the beam sees everything, so the answer is exact, scores bit for bit.
+        let got = g
+            .search(&q, &vectors, &norms, 5, 300, |_| true, &mut scratch)
+            .unwrap();
+        let want = flat::scan(metric, &q, &vectors, &norms, 5, |_| true);
+        let bits = |v: &[(f32, u32)]| v.iter().map(|&(s, i)| (s.to_bits(), i)).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "{metric:?}");
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn build_is_deterministic_and_resumable() {
+    let (vectors, norms) = dataset(3, 500, 8);
+    let a = Hnsw::build(small_config(), Metric::Euclidean, 8, &vectors, &norms).unwrap();
+    let b = Hnsw::build(small_config(), Metric::Euclidean, 8, &vectors, &norms).unwrap();
+    assert_eq!(a.to_bytes(), b.to_bytes());
+    let mut builder = HnswBuilder::new(small_config(), Metric::Euclidean, 8).unwrap();
+    for target in [0, 1, 2, 77, 300, 500] {
+        builder.insert_until(target, &vectors, &norms).unwrap();
+        assert_eq!(builder.len(), target);
+    }
+    assert_eq!(
+        builder.finish().to_bytes(),
+        a.to_bytes(),
+        "inserting in slices gives the same graph"
+    );
+    let other = HnswConfig {
+        seed: 8,
+        ..small_config()
+    };
+    let c = Hnsw::build(other, Metric::Euclidean, 8, &vectors, &norms).unwrap();
+    assert_ne!(c.to_bytes(), a.to_bytes(), "the seed matters");
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn byte_view_searches_exactly_like_the_owned_graph() {
+    let (vectors, norms) = dataset(4, 1500, 24);
+    let g = Hnsw::build(small_config(), Metric::Cosine, 24, &vectors, &norms).unwrap();
+    let bytes = g.to_bytes();
+    // Also at an odd address: the view must not need alignment.
+    let mut shifted = vec![0u8; 1];
+    shifted.extend_from_slice(&bytes);
+    for buf in [&bytes[..], &shifted[1..]] {
+        let view = HnswView::from_bytes(buf).unwrap();
+        assert_eq!(
+            (view.len(), view.dim(), view.metric(), view.config()),
+            (1500, 24, Metric::Cosine, small_config())
+        );
+        let mut rng = TestRng::new(6);
+        let (mut s1, mut s2) = (SearchScratch::new(), SearchScratch::new());
+        for i in 0..50 {
+            let q = rng.vec(24);
+            let accept = |s: u32| s % 3 != i % 3;
+            let a = g
+                .search(&q, &vectors, &norms, 10, 40, accept, &mut s1)
+                .unwrap();
+            let b = view
+                .search(&q, &vectors, &norms, 10, 40, accept, &mut s2)
+                .unwrap();
+            assert_eq!(a, b);
+        }
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn filtered_search_never_returns_rejected_and_fills_k() {
+    let (n, dim) = (2000, 16);
+    let (vectors, norms) = dataset(5, n, dim);
+    let g = Hnsw::build(small_config(), Metric::Euclidean, dim, &vectors, &norms).unwrap();
+    let view = g.view();
+    let mut rng = TestRng::new(8);
+    let mut scratch = SearchScratch::new();
+    // Accept every `step`-th slot (a deleted/filtered mix), from 100% down to 0.1%.
+    for step in [1usize, 2, 5, 20, 100, 500, 1000, 5000] {
+        let accepted = n.div_ceil(step);
+        let accept = |s: u32| s as usize % step == 0;
+        for _ in 0..10 {
+            let q = rng.vec(dim);
+            let k = 10;
+            let frac = accepted as f32 / n as f32;
+            // Also a lying estimate: the fallback must still fill k.
+            for est in [frac, 1.0] {
+                let (got, _plan) = view
+                    .search_filtered(&q, &vectors, &norms, k, 32, accept, est, &mut scratch)
+                    .unwrap();
+                assert!(
+                    got.iter().all(|&(_, s)| accept(s)),
+                    "step {step}: a rejected slot came back"
+                );
+                assert_eq!(got.len(), k.min(accepted), "step {step} est {est}");
+            }
+            let plain = view
+                .search(&q, &vectors, &norms, k, 32, accept, &mut scratch)
+                .unwrap();
+            assert!(plain.iter().all(|&(_, s)| accept(s)));
+        }
+    }
+    assert_eq!(
+        search_filtered_plan(100_000, 10, 64, 0.001),
+        FilteredPlan::Exact
+    );
+    assert_eq!(
+        search_filtered_plan(100_000, 10, 64, 0.5),
+        FilteredPlan::Graph
+    );
+    assert_eq!(
+        search_filtered_plan(100_000, 10, 64, f32::NAN),
+        FilteredPlan::Exact
+    );
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn empty_and_tiny_graphs_and_bad_inputs() {
+    let g = Hnsw::build(small_config(), Metric::Cosine, 4, &[], &[]).unwrap();
+    assert!(g.is_empty());
+    let bytes = g.to_bytes();
+    let view = HnswView::from_bytes(&bytes).unwrap();
+    let mut s = SearchScratch::new();
+    assert!(
+        view.search(&[1.0; 4], &[], &[], 10, 10, |_| true, &mut s)
+            .unwrap()
+            .is_empty()
+    );
+    let one = Hnsw::build(small_config(), Metric::Euclidean, 2, &[1.0, 2.0], &[0.0]).unwrap();
+    assert_eq!(
+        one.search(&[1.0, 2.0], &[1.0, 2.0], &[], 3, 1, |_| true, &mut s)
+            .unwrap(),
+        vec![(0.0, 0)]
+    );
+    assert!(matches!(
+        one.search(&[1.0], &[1.0, 2.0], &[], 3, 1, |_| true, &mut s),
+        Err(Error::DimensionMismatch {
+            expected: 2,
+            got: 1
+        })
+    ));
+    assert!(
+        one.search(&[1.0, 2.0], &[1.0], &[], 3, 1, |_| true, &mut s)
+            .is_err()
+    );
+    assert!(
+        HnswBuilder::new(
+            HnswConfig {
+                m: 1,
+                ..small_config()
+            },
+            Metric::Cosine,
+            4
+        )
+        .is_err()
+    );
+    assert!(HnswBuilder::new(small_config(), Metric::Cosine, 0).is_err());
+    let mut b = HnswBuilder::new(small_config(), Metric::Cosine, 2).unwrap();
+    assert!(
+        b.insert_until(2, &[1.0, 2.0, 3.0, 4.0], &[1.0]).is_err(),
+        "cosine needs norms"
+    );
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn corrupt_bytes_are_errors() {
+    let (vectors, norms) = dataset(9, 200, 4);
+    let g = Hnsw::build(small_config(), Metric::Cosine, 4, &vectors, &norms).unwrap();
+    let bytes = g.to_bytes();
+    for len in 0..bytes.len() {
+        assert!(
+            HnswView::from_bytes(&bytes[..len]).is_err(),
+            "truncated to {len}"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(HnswView::from_bytes(&longer).is_err());
+    // A neighbour id out of range, at the start of level 0.
+    let level0 = format::HEADER + 200usize.next_multiple_of(4) + 4 * 200;
+    let mut bad = bytes.clone();
+    bad[level0 + 4..level0 + 8].copy_from_slice(&500u32.to_le_bytes());
+    let err = HnswView::from_bytes(&bad).unwrap_err();
+    assert_eq!(err.code(), crate::ErrorCode::DataLoss, "{err}");
+    // A count above capacity.
+    let mut bad = bytes.clone();
+    bad[level0..level0 + 4].copy_from_slice(&17u32.to_le_bytes());
+    assert!(HnswView::from_bytes(&bad).is_err());
+    let mut bad = bytes;
+    bad[4] = 9;
+    assert!(HnswView::from_bytes(&bad).is_err());
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn graph_bytes() -> Vec<u8> {
+        let (vectors, norms) = dataset(10, 120, 3);
+        Hnsw::build(
+            HnswConfig {
+                m: 4,
+                ef_construction: 16,
+                ef_search: 8,
+                seed: 1,
+            },
+            Metric::DotProduct,
+            3,
+            &vectors,
+            &norms,
+        )
+        .unwrap()
+        .to_bytes()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Flipped bits and truncations: decoding never panics, and whatever decodes searches
+        /// without panicking and returns only slots in range.
+        #[test]
+        fn corrupt_graphs_never_panic(flips in prop::collection::vec((any::<usize>(), 0u8..8), 1..6), cut in any::<usize>(), truncate in any::<bool>()) {
+            let mut bytes = graph_bytes();
+            for (at, bit) in flips {
+                let i = at % bytes.len();
+                bytes[i] ^= 1 << bit;
+            }
+            if truncate {
+                bytes.truncate(cut % (bytes.len() + 1));
+            }
+            if let Ok(view) = HnswView::from_bytes(&bytes) {
+                let (vectors, norms) = dataset(11, view.len(), view.dim().min(64));
+                if view.dim() <= 64 {
+                    let q = vec![0.5; view.dim()];
+                    let mut s = SearchScratch::new();
+                    if let Ok(found) = view.search(&q, &vectors, &norms, 5, 10, |_| true, &mut s) {
+                        prop_assert!(found.iter().all(|&(_, slot)| (slot as usize) < view.len()));
+                    }
+                }
+            }
+        }
+    }
+}

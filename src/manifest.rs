@@ -1,0 +1,124 @@
+//! Commit records: the root (indexes and their catalogs) and the per-namespace manifest.
+//!
+//! Replacing a manifest (or the root) is a commit point: every blob a manifest names was written
+//! before it in the same write batch, and every blob it stops naming is deleted after it (listed
+//! in `garbage`, deleted again by the next commit in case a crash cut the first deletion short).
+
+use rkyv::{Archive, Deserialize, Serialize};
+
+use crate::segment::stored::StoredRecord;
+
+/// A namespace's commit record.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Manifest {
+    /// Sequence number of the last committed write.
+    pub lsn: u64,
+    /// Live records.
+    pub count: u64,
+    /// Sealed segments, oldest first.
+    pub segments: Vec<SegmentRef>,
+    /// Write-log entries not yet sealed, in order.
+    pub log: Vec<LogRef>,
+    /// Next log sequence number.
+    pub next_seq: u64,
+    /// Next segment id.
+    pub next_segment: u64,
+    /// Keys made obsolete by this commit.
+    pub garbage: Vec<String>,
+}
+
+/// One sealed segment and its blobs.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SegmentRef {
+    pub id: u64,
+    pub records: u64,
+    pub structured_chunks: u32,
+    pub vector_chunks: u32,
+    /// Persisted tombstones: (version, chunks), or none when no record was dead at sealing.
+    pub tombstones: Option<(u32, u32)>,
+}
+
+/// One write-log entry and its chunk count.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct LogRef {
+    pub seq: u64,
+    pub chunks: u32,
+}
+
+/// The physical effect of one acknowledged write.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub lsn: u64,
+    pub ops: Vec<LogOp>,
+}
+
+/// One physical change.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum LogOp {
+    /// Whole records inserted or replaced.
+    Put(Vec<StoredRecord>),
+    /// Records removed.
+    Delete(Vec<String>),
+}
+
+/// The database root: every index, its configuration and where its catalog lives.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Root {
+    pub next_index: u64,
+    pub indexes: Vec<StoredIndex>,
+    /// Key prefixes of dropped indexes and namespaces still to reclaim.
+    pub reclaim: Vec<String>,
+    /// Keys made obsolete by this commit.
+    pub garbage: Vec<String>,
+}
+
+/// One index in the root.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct StoredIndex {
+    pub id: u64,
+    pub config: StoredConfig,
+    pub catalog: CatalogRef,
+}
+
+/// An index configuration, stored.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct StoredConfig {
+    pub name: String,
+    /// 0 dense, 1 sparse.
+    pub vector_type: u8,
+    pub dimension: u32,
+    /// 0 cosine, 1 euclidean, 2 dotproduct.
+    pub metric: u8,
+    pub deletion_protection: bool,
+    pub tags: Vec<(String, String)>,
+    pub cloud: String,
+    pub region: String,
+    /// Dedicated read capacity: (node type, replicas, shards).
+    pub dedicated: Option<(String, u32, u32)>,
+}
+
+/// Where an index's namespace catalog lives: a base snapshot plus small deltas, so creating or
+/// dropping a namespace writes O(1) bytes.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct CatalogRef {
+    pub base_gen: u64,
+    pub base_chunks: u32,
+    pub deltas: Vec<u64>,
+    pub next_delta: u64,
+    pub next_namespace: u64,
+    /// LSNs of re-created namespaces start above this, so LSNs never go backwards.
+    pub lsn_floor: u64,
+}
+
+/// A catalog snapshot: namespace names and their ids.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct CatalogBase {
+    pub entries: Vec<(String, u64)>,
+}
+
+/// A catalog change.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum CatalogDelta {
+    Added(String, u64),
+    Removed(String),
+}

@@ -1,0 +1,301 @@
+//! Immutable segments: sealed, sorted runs of a namespace's records.
+//!
+//! A segment is written once (from a sealed memtable, or by compaction) and never changed;
+//! deleting or overwriting one of its records sets a bit in its tombstone bitmap, which the
+//! namespace keeps beside it. A segment is stored as two chunked blob series: the structured
+//! part (ids, sparse values, metadata) as an rkyv archive, and the dense vectors as raw
+//! little-endian `f32`s. Ids are sorted, so lookups are binary searches and listing merges
+//! sorted runs.
+
+pub mod memtable;
+pub mod stored;
+
+use crate::distance;
+use crate::error::{Error, Result};
+use crate::format::{self, BlobKind};
+use crate::metadata::Metadata;
+use crate::record::{Record, SparseVector};
+use stored::{StoredRecordMeta, StoredSegment};
+
+/// The records of one sealed segment.
+#[derive(Debug, Clone, Default)]
+pub struct Segment {
+    dimension: usize,
+    ids: Vec<String>,
+    vectors: Vec<f32>,
+    norms: Vec<f32>,
+    sparse: Vec<Option<SparseVector>>,
+    metadata: Vec<Option<Metadata>>,
+}
+
+impl Segment {
+    /// Builds a segment from records sorted by id (ids unique).
+    pub fn from_sorted(dimension: usize, records: Vec<Record>) -> Self {
+        debug_assert!(records.windows(2).all(|w| w[0].id < w[1].id));
+        let mut s = Segment {
+            dimension,
+            ..Segment::default()
+        };
+        s.vectors.reserve(records.len() * dimension);
+        for r in records {
+            s.norms.push(distance::norm(&r.values));
+            s.vectors.extend_from_slice(&r.values);
+            s.ids.push(r.id);
+            s.sparse.push(r.sparse_values);
+            s.metadata.push(r.metadata);
+        }
+        s
+    }
+
+    /// Number of records (live or not).
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when the segment holds no records.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The slot of `id`, if present.
+    pub fn slot_of(&self, id: &str) -> Option<u32> {
+        self.ids
+            .binary_search_by(|probe| probe.as_str().cmp(id))
+            .ok()
+            .map(|i| i as u32)
+    }
+
+    /// The first slot whose id is `>= id` (or `> id` when `exclusive`).
+    pub fn lower_bound(&self, id: &str, exclusive: bool) -> u32 {
+        self.ids.partition_point(|probe| {
+            if exclusive {
+                probe.as_str() <= id
+            } else {
+                probe.as_str() < id
+            }
+        }) as u32
+    }
+
+    /// The id in `slot`.
+    pub fn id(&self, slot: u32) -> &str {
+        &self.ids[slot as usize]
+    }
+
+    /// The dense values in `slot`.
+    pub fn values(&self, slot: u32) -> &[f32] {
+        let (d, s) = (self.dimension, slot as usize);
+        &self.vectors[s * d..(s + 1) * d]
+    }
+
+    /// All dense values.
+    pub fn all_vectors(&self) -> &[f32] {
+        &self.vectors
+    }
+
+    /// All norms.
+    pub fn norms(&self) -> &[f32] {
+        &self.norms
+    }
+
+    /// The sparse values in `slot`.
+    pub fn sparse_values(&self, slot: u32) -> Option<&SparseVector> {
+        self.sparse[slot as usize].as_ref()
+    }
+
+    /// The metadata in `slot`.
+    pub fn metadata(&self, slot: u32) -> Option<&Metadata> {
+        self.metadata[slot as usize].as_ref()
+    }
+
+    /// The record in `slot`, copied out.
+    pub fn record(&self, slot: u32) -> Record {
+        Record {
+            id: self.id(slot).to_string(),
+            values: self.values(slot).to_vec(),
+            sparse_values: self.sparse_values(slot).cloned(),
+            metadata: self.metadata(slot).cloned(),
+        }
+    }
+
+    /// Encodes the segment: (structured chunks, vector chunks).
+    pub fn encode(&self) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let stored = StoredSegment {
+            dimension: self.dimension as u32,
+            records: (0..self.len())
+                .map(|i| {
+                    StoredRecordMeta::from_parts(&self.ids[i], &self.sparse[i], &self.metadata[i])
+                })
+                .collect(),
+        };
+        (
+            format::encode_chunked(BlobKind::SegmentChunk, &stored),
+            format::encode_vectors(&self.vectors),
+        )
+    }
+
+    /// Decodes a segment from its chunk blobs, validating everything.
+    pub fn decode(what: &str, structured: &[&[u8]], vectors: &[&[u8]]) -> Result<Self> {
+        let stored: StoredSegment =
+            format::decode_chunked(what, BlobKind::SegmentChunk, structured)?;
+        let dimension = stored.dimension as usize;
+        let mut flat = Vec::with_capacity(stored.records.len() * dimension);
+        for chunk in vectors {
+            format::decode_vectors(what, chunk, &mut flat)?;
+        }
+        let n = stored.records.len();
+        if flat.len() != n * dimension {
+            return Err(Error::Corrupt {
+                what: what.to_string(),
+                reason: format!(
+                    "{} floats for {n} records of dimension {dimension}",
+                    flat.len()
+                ),
+            });
+        }
+        let mut s = Segment {
+            dimension,
+            vectors: flat,
+            ..Segment::default()
+        };
+        for (i, r) in stored.records.into_iter().enumerate() {
+            let (id, sparse, metadata) = r.into_parts(what)?;
+            if s.ids.last().is_some_and(|prev| *prev >= id) {
+                return Err(Error::Corrupt {
+                    what: what.to_string(),
+                    reason: "segment ids are not strictly sorted".into(),
+                });
+            }
+            s.norms.push(distance::norm(
+                &s.vectors[i * dimension..(i + 1) * dimension],
+            ));
+            s.ids.push(id);
+            s.sparse.push(sparse);
+            s.metadata.push(metadata);
+        }
+        Ok(s)
+    }
+
+    /// Approximate resident bytes.
+    pub fn approximate_bytes(&self) -> usize {
+        let ids: usize = self.ids.iter().map(|s| s.len() + 24).sum();
+        let sparse: usize = self.sparse.iter().flatten().map(|s| s.len() * 8).sum();
+        let meta: usize = self
+            .metadata
+            .iter()
+            .flatten()
+            .map(Metadata::json_size)
+            .sum();
+        self.vectors.len() * 4 + self.norms.len() * 4 + ids + sparse + meta
+    }
+}
+
+/// A set of dead slots.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tombstones {
+    words: Vec<u64>,
+    count: usize,
+}
+
+impl Tombstones {
+    /// No dead slots among `len`.
+    pub fn new(len: usize) -> Self {
+        Tombstones {
+            words: vec![0; len.div_ceil(64)],
+            count: 0,
+        }
+    }
+
+    /// True when `slot` is dead.
+    pub fn contains(&self, slot: u32) -> bool {
+        let s = slot as usize;
+        self.words
+            .get(s / 64)
+            .is_some_and(|w| w & (1 << (s % 64)) != 0)
+    }
+
+    /// Marks `slot` dead; returns false if it already was.
+    pub fn insert(&mut self, slot: u32) -> bool {
+        let s = slot as usize;
+        let (w, bit) = (s / 64, 1u64 << (s % 64));
+        if self.words[w] & bit != 0 {
+            return false;
+        }
+        self.words[w] |= bit;
+        self.count += 1;
+        true
+    }
+
+    /// Number of dead slots.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Encodes as one or more blobs.
+    pub fn encode(&self) -> Vec<Vec<u8>> {
+        format::encode_chunked(BlobKind::Tombstones, &self.words)
+    }
+
+    /// Decodes, checking the size against the segment's record count.
+    pub fn decode(what: &str, chunks: &[&[u8]], len: usize) -> Result<Self> {
+        let words: Vec<u64> = format::decode_chunked(what, BlobKind::Tombstones, chunks)?;
+        if words.len() != len.div_ceil(64) {
+            return Err(Error::Corrupt {
+                what: what.to_string(),
+                reason: format!("{} bitmap words for {len} records", words.len()),
+            });
+        }
+        let count = words.iter().map(|w| w.count_ones() as usize).sum();
+        Ok(Tombstones { words, count })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rec(id: &str, v: f32, md: Option<serde_json::Value>) -> Record {
+        Record {
+            id: id.into(),
+            values: vec![v, 1.0],
+            sparse_values: Some(SparseVector::new(vec![3, 1], vec![0.5, 0.25]).unwrap()),
+            metadata: md.map(|m| Metadata::from_json(&m).unwrap()),
+        }
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let records = vec![
+            rec(
+                "a",
+                1.0,
+                Some(json!({"g": "x", "n": 2, "l": ["p", "q"], "b": true})),
+            ),
+            rec("b", 2.0, None),
+        ];
+        let seg = Segment::from_sorted(2, records.clone());
+        let (s, v) = seg.encode();
+        let s: Vec<&[u8]> = s.iter().map(Vec::as_slice).collect();
+        let v: Vec<&[u8]> = v.iter().map(Vec::as_slice).collect();
+        let back = Segment::decode("seg", &s, &v).unwrap();
+        assert_eq!(back.record(0), records[0]);
+        assert_eq!(back.record(1), records[1]);
+        assert_eq!(back.slot_of("b"), Some(1));
+        assert_eq!(back.lower_bound("a", true), 1);
+        assert_eq!(back.norms(), seg.norms());
+    }
+
+    #[test]
+    fn tombstones_round_trip() {
+        let mut t = Tombstones::new(130);
+        assert!(t.insert(129));
+        assert!(!t.insert(129));
+        t.insert(3);
+        let blobs = t.encode();
+        let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+        let back = Tombstones::decode("t", &refs, 130).unwrap();
+        assert_eq!(back, t);
+        assert!(back.contains(3) && !back.contains(4));
+        assert!(Tombstones::decode("t", &refs, 1000).is_err());
+    }
+}

@@ -1,0 +1,306 @@
+//! Durable storage: reopening, lazy loading, offboarding, fixtures and crash safety.
+
+use std::collections::BTreeMap;
+
+use larch::db::DeleteSelector;
+use larch::namespace::StorageConfig;
+use larch::storage::{MemoryStore, WriteBatch};
+use larch::{Db, Error, Filter, IndexConfig, Metadata, Metric, Record, Result};
+use serde_json::json;
+
+use crate::wasm_test;
+
+/// Small thresholds so a few dozen writes seal and compact.
+pub const TINY: StorageConfig = StorageConfig {
+    seal_records: 6,
+    max_log_entries: 3,
+    max_segments: 3,
+};
+
+/// Runs `op` against a persistent db, providing blobs from `store` until it can run, then
+/// returns its result and the write batches it produced (not yet applied).
+pub fn run<T>(
+    db: &mut Db,
+    store: &MemoryStore,
+    mut op: impl FnMut(&mut Db) -> Result<T>,
+) -> (Result<T>, Vec<WriteBatch>) {
+    for _ in 0..16 {
+        match op(db) {
+            Err(Error::NotLoaded { keys }) => {
+                for k in keys {
+                    db.provide(k.clone(), store.get(&k).map(<[u8]>::to_vec));
+                }
+            }
+            other => return (other, db.take_writes()),
+        }
+    }
+    panic!("blobs still missing after 16 rounds");
+}
+
+/// Like [`run`], applying the batches.
+pub fn run_apply<T>(
+    db: &mut Db,
+    store: &mut MemoryStore,
+    op: impl FnMut(&mut Db) -> Result<T>,
+) -> Result<T> {
+    let (r, batches) = run(db, store, op);
+    for b in &batches {
+        store.apply(b);
+    }
+    r
+}
+
+/// Every record of every namespace of every index, read through a fresh database over
+/// `store`.
+pub type Snapshot = BTreeMap<(String, String), BTreeMap<String, Record>>;
+
+pub fn snapshot_of(store: &MemoryStore, storage: StorageConfig) -> Snapshot {
+    let mut db = Db::open(storage);
+    let names: Vec<String> = run(&mut db, store, |db| {
+        Ok(db
+            .list_indexes()?
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>())
+    })
+    .0
+    .unwrap();
+    let mut out = Snapshot::new();
+    for ix in names {
+        let (r, w) = run(&mut db, store, |db| {
+            let index = db.index_mut(&ix)?;
+            index.prepare_all()?;
+            let stats = index.stats(None)?;
+            let mut all = Vec::new();
+            for (ns, _) in stats.namespaces {
+                let ids = index.list(&ns, "", None, usize::MAX - 1)?.items;
+                let mut recs = BTreeMap::new();
+                for chunk in ids.chunks(1000) {
+                    for r in index.fetch(&ns, chunk)? {
+                        recs.insert(r.id.clone(), r);
+                    }
+                }
+                all.push((ns, recs));
+            }
+            Ok(all)
+        });
+        assert!(w.is_empty(), "reading must not write");
+        for (ns, recs) in r.unwrap() {
+            out.insert((ix.clone(), ns), recs);
+        }
+    }
+    out
+}
+
+/// The same snapshot from an in-memory database.
+pub fn snapshot_mem(db: &mut Db) -> Snapshot {
+    let names: Vec<String> = db.list_indexes().unwrap().map(|c| c.name.clone()).collect();
+    let mut out = Snapshot::new();
+    for ix in names {
+        let index = db.index_mut(&ix).unwrap();
+        for (ns, _) in index.stats(None).unwrap().namespaces {
+            let ids = index.list(&ns, "", None, usize::MAX - 1).unwrap().items;
+            let mut recs = BTreeMap::new();
+            for chunk in ids.chunks(1000) {
+                for r in index.fetch(&ns, chunk).unwrap() {
+                    recs.insert(r.id.clone(), r);
+                }
+            }
+            out.insert((ix.clone(), ns), recs);
+        }
+    }
+    out
+}
+
+pub fn rec(id: &str, v: f32, genre: &str) -> Record {
+    Record {
+        id: id.into(),
+        values: vec![v, 1.0, -v],
+        sparse_values: None,
+        metadata: Some(Metadata::from_json(&json!({"genre": genre, "n": v})).unwrap()),
+    }
+}
+
+/// A deterministic workload touching every write path: upserts, overwrites, updates,
+/// deletes by id and filter, delete-all, namespace create and drop, index create and delete.
+pub fn workload() -> Vec<Box<dyn Fn(&mut Db) -> Result<()>>> {
+    let mut ops: Vec<Box<dyn Fn(&mut Db) -> Result<()>>> = Vec::new();
+    ops.push(Box::new(|db| {
+        db.create_index(IndexConfig::dense("ix", 3, Metric::Euclidean))
+            .map(|_| ())
+    }));
+    for round in 0..5 {
+        for ns in ["a", "b", ""] {
+            ops.push(Box::new(move |db| {
+                let recs = (0..4)
+                    .map(|i| {
+                        rec(
+                            &format!("r{}", (round * 3 + i) % 9),
+                            (round * 10 + i) as f32,
+                            if i % 2 == 0 { "x" } else { "y" },
+                        )
+                    })
+                    .collect();
+                db.index_mut("ix")?.upsert(ns, recs).map(|_| ())
+            }));
+        }
+        ops.push(Box::new(move |db| {
+            let md = Metadata::from_json(&json!({"round": round})).unwrap();
+            db.index_mut("ix")?
+                .update("a", "r1", Some(vec![1.0, 2.0, 3.0]), None, Some(md))
+                .map(|_| ())
+        }));
+        ops.push(Box::new(|db| {
+            db.index_mut("ix")?
+                .delete("b", &DeleteSelector::Ids(vec!["r2".into(), "nope".into()]))
+                .map(|_| ())
+        }));
+        ops.push(Box::new(|db| {
+            let f = Filter::parse(&json!({"genre": "y"})).unwrap();
+            db.index_mut("ix")?
+                .delete("a", &DeleteSelector::Filter(f))
+                .map(|_| ())
+        }));
+    }
+    ops.push(Box::new(|db| {
+        db.index_mut("ix")?
+            .delete("", &DeleteSelector::All)
+            .map(|_| ())
+    }));
+    ops.push(Box::new(|db| {
+        db.index_mut("ix")?.create_namespace("empty").map(|_| ())
+    }));
+    ops.push(Box::new(|db| db.index_mut("ix")?.delete_namespace("b")));
+    ops.push(Box::new(|db| {
+        db.create_index(IndexConfig::dense("other", 3, Metric::Cosine))
+            .map(|_| ())
+    }));
+    ops.push(Box::new(|db| {
+        db.index_mut("other")?
+            .upsert("t", vec![rec("z", 1.0, "x")])
+            .map(|_| ())
+    }));
+    ops.push(Box::new(|db| db.delete_index("other")));
+    ops.push(Box::new(|db| {
+        db.index_mut("ix")?
+            .upsert("a", vec![rec("late", 5.0, "x")])
+            .map(|_| ())
+    }));
+    ops
+}
+
+wasm_test! {
+    fn reopening_restores_every_namespace_after_seals_and_compactions() {
+        let mut store = MemoryStore::new();
+        let mut db = Db::open(TINY);
+        let mut mem = Db::new();
+        for op in workload() {
+            let a = run_apply(&mut db, &mut store, |db| op(db));
+            let b = op(&mut mem);
+            assert_eq!(a.is_ok(), b.is_ok());
+        }
+        let expected = snapshot_mem(&mut mem);
+        assert!(!expected.is_empty());
+        assert_eq!(snapshot_of(&store, TINY), expected);
+        // Dropped index and namespace blobs are reclaimed by later commits.
+        run_apply(&mut db, &mut store, |db| db.index_mut("ix")?.upsert("a", vec![rec("more", 1.0, "x")]).map(|_| ()))
+            .unwrap();
+        run_apply(&mut db, &mut store, |db| db.index_mut("ix")?.upsert("a", vec![rec("more2", 1.0, "x")]).map(|_| ()))
+            .unwrap();
+        assert!(store.keys().all(|k| !k.starts_with("n/00000001/")), "index 'other' reclaimed");
+    }
+}
+
+wasm_test! {
+    fn opening_reads_only_the_catalog_and_loads_namespaces_lazily() {
+        let mut store = MemoryStore::new();
+        let mut db = Db::open(TINY);
+        run_apply(&mut db, &mut store, |db| db.create_index(IndexConfig::dense("ix", 3, Metric::Cosine)).map(|_| ())).unwrap();
+        for i in 0..20 {
+            let ns = format!("tenant-{i:02}");
+            run_apply(&mut db, &mut store, |db| {
+                db.index_mut("ix")?.upsert(&ns, (0..10).map(|j| rec(&format!("{j}"), j as f32 + 1.0, "x")).collect()).map(|_| ())
+            })
+            .unwrap();
+        }
+        // A fresh open asks for the root, then the catalog, then one namespace.
+        let mut fresh = Db::open(TINY);
+        let mut asked = Vec::new();
+        let r = loop {
+            let attempt = fresh.index_mut("ix").and_then(|ix| {
+                ix.prepare("tenant-07")?;
+                ix.query("tenant-07", &larch::db::Query {
+                    vector: larch::db::QuerySource::Id("3".into()),
+                    top_k: 1,
+                    filter: None,
+                    include_values: false,
+                    include_metadata: false,
+                })
+            });
+            match attempt {
+                Err(Error::NotLoaded { keys }) => {
+                    for k in keys {
+                        asked.push(k.clone());
+                        fresh.provide(k.clone(), store.get(&k).map(<[u8]>::to_vec));
+                    }
+                }
+                other => break other.unwrap(),
+            }
+        };
+        assert_eq!(r[0].id, "3");
+        assert_eq!(fresh.index("ix").unwrap().loaded_namespaces(), 1);
+        let manifests = asked.iter().filter(|k| k.ends_with("/m")).count();
+        assert_eq!(manifests, 1, "only tenant-07's manifest was read: {asked:?}");
+        // Evicting frees it; the next use reloads it.
+        assert!(fresh.index_mut("ix").unwrap().evict("tenant-07").unwrap());
+        assert_eq!(fresh.index("ix").unwrap().loaded_namespaces(), 0);
+    }
+}
+
+wasm_test! {
+    fn deleting_a_namespace_is_one_small_catalog_commit() {
+        let mut store = MemoryStore::new();
+        let mut db = Db::open(TINY);
+        run_apply(&mut db, &mut store, |db| db.create_index(IndexConfig::dense("ix", 3, Metric::Cosine)).map(|_| ())).unwrap();
+        for chunk in 0..10 {
+            run_apply(&mut db, &mut store, |db| {
+                db.index_mut("ix")?.upsert("big", (0..50).map(|j| rec(&format!("{chunk}-{j}"), j as f32 + 1.0, "x")).collect()).map(|_| ())
+            })
+            .unwrap();
+        }
+        let before = store.total_bytes();
+        let (r, batches) = run(&mut db, &store, |db| db.index_mut("ix")?.delete_namespace("big"));
+        r.unwrap();
+        let written: usize = batches.iter().map(WriteBatch::put_bytes).sum();
+        assert!(written < 1024, "the drop wrote {written} bytes");
+        assert!(batches.iter().all(|b| b.delete_prefixes.is_empty()), "reclaiming comes later");
+        for b in &batches {
+            store.apply(b);
+        }
+        assert!(snapshot_of(&store, TINY).is_empty(), "invisible at once");
+        // The next commit reclaims the blobs.
+        run_apply(&mut db, &mut store, |db| db.index_mut("ix")?.create_namespace("next").map(|_| ())).unwrap();
+        assert!(store.total_bytes() < before / 10, "{} of {before} bytes left", store.total_bytes());
+    }
+}
+
+wasm_test! {
+    fn lsn_grows_with_every_write_and_survives_reopen() {
+        let mut store = MemoryStore::new();
+        let mut db = Db::open(TINY);
+        run_apply(&mut db, &mut store, |db| db.create_index(IndexConfig::dense("ix", 3, Metric::Cosine)).map(|_| ())).unwrap();
+        let mut last = 0;
+        for i in 0..12 {
+            run_apply(&mut db, &mut store, |db| db.index_mut("ix")?.upsert("n", vec![rec(&format!("{i}"), 1.0, "x")]).map(|_| ())).unwrap();
+            let lsn = db.index("ix").unwrap().namespace_lsn("n");
+            assert!(lsn > last);
+            last = lsn;
+        }
+        let mut fresh = Db::open(TINY);
+        run(&mut fresh, &store, |db| db.index_mut("ix")?.prepare("n")).0.unwrap();
+        assert_eq!(fresh.index("ix").unwrap().namespace_lsn("n"), last);
+        // Dropping and re-creating a namespace never moves its LSN backwards.
+        run_apply(&mut db, &mut store, |db| db.index_mut("ix")?.delete("n", &DeleteSelector::All).map(|_| ())).unwrap();
+        run_apply(&mut db, &mut store, |db| db.index_mut("ix")?.upsert("n", vec![rec("again", 1.0, "x")]).map(|_| ())).unwrap();
+        assert!(db.index("ix").unwrap().namespace_lsn("n") > last);
+    }
+}
