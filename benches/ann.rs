@@ -25,7 +25,6 @@ use std::hint::black_box;
 
 use larch::Metric;
 use larch::distance;
-use larch::index::flat;
 use larch::index::hnsw::{FilteredPlan, Hnsw, HnswConfig, SearchScratch};
 use larch::index::quant::Int8Index;
 
@@ -264,7 +263,7 @@ fn row(
 
 // ------------------------------------------------------------------------------ the run
 
-fn run(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn FnMut(String)) {
+fn bench(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn FnMut(String)) {
     let metric = if o.metric == "l2" {
         Metric::Euclidean
     } else {
@@ -480,7 +479,7 @@ fn main() {
     let start = std::time::Instant::now();
     let now = move || start.elapsed().as_secs_f64() * 1e3;
     let mut out = |s: String| println!("{s}");
-    run(&ds, &o, &now, &mut out);
+    bench(&ds, &o, &now, &mut out);
     if o.baseline {
         baseline(&ds, &o, &now, &mut out);
     }
@@ -640,7 +639,7 @@ fn write_subset(src: &str, n: usize, out: &str) {
         };
         let norms: Vec<f32> = ds.base.chunks_exact(d).map(distance::norm).collect();
         let topk = |i: usize, accept: &dyn Fn(u32) -> bool| -> Vec<u32> {
-            flat::scan(m, ds.query(i), &ds.base, &norms, 100, accept)
+            larch::index::flat::scan(m, ds.query(i), &ds.base, &norms, 100, accept)
                 .into_iter()
                 .map(|r| r.1)
                 .collect()
@@ -709,5 +708,5 @@ pub extern "C" fn run() {
     let ds = Dataset::load(&read, &o.metric);
     drop(by_name);
     let mut out = |s: String| host::print(s.as_ptr(), s.len());
-    run(&ds, &o, &|| host::now(), &mut out);
+    bench(&ds, &o, &|| host::now(), &mut out);
 }

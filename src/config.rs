@@ -134,7 +134,7 @@ impl IndexConfig {
                 }
             }
         }
-        validate_cloud(&self.cloud)?;
+        validate_cloud(&self.cloud, &self.region)?;
         if self.region.is_empty() {
             return Err(Error::invalid("region must not be empty"));
         }
@@ -157,12 +157,16 @@ pub fn validate_index_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_cloud(cloud: &str) -> Result<()> {
+/// Pinecone's clouds; an unknown one is a 404 "Resource cloud: … region: … not found.", as
+/// the control-plane OpenAPI documents. Any region name is accepted: Larch runs wherever its
+/// host runs, and the region is only echoed back.
+fn validate_cloud(cloud: &str, region: &str) -> Result<()> {
     match cloud {
         "aws" | "gcp" | "azure" => Ok(()),
-        other => Err(Error::invalid(format!(
-            "Invalid cloud '{other}'. Expected one of 'aws', 'gcp' or 'azure'."
-        ))),
+        other => Err(Error::CloudRegionNotFound {
+            cloud: other.to_string(),
+            region: region.to_string(),
+        }),
     }
 }
 

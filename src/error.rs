@@ -52,6 +52,10 @@ pub enum Error {
     #[error("Index {name} not found.")]
     IndexNotFound { name: String },
 
+    /// The cloud of a create request is not one Larch knows (Pinecone answers 404).
+    #[error("Resource cloud: {cloud} region: {region} not found.")]
+    CloudRegionNotFound { cloud: String, region: String },
+
     /// The named namespace does not exist.
     #[error("Namespace {name} not found")]
     NamespaceNotFound { name: String },
@@ -150,6 +154,7 @@ impl Error {
             | Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             Error::Malformed { .. } => ErrorCode::UnprocessableEntity,
             Error::IndexNotFound { .. }
+            | Error::CloudRegionNotFound { .. }
             | Error::NamespaceNotFound { .. }
             | Error::RouteNotFound { .. } => ErrorCode::NotFound,
             Error::IndexAlreadyExists { .. } | Error::NamespaceAlreadyExists { .. } => {

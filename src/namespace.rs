@@ -161,6 +161,11 @@ impl Namespace {
         ns
     }
 
+    /// Starts LSNs after `lsn` (a re-created namespace continues where the dropped one ended).
+    pub fn start_lsn_after(&mut self, lsn: u64) {
+        self.lsn = self.lsn.max(lsn);
+    }
+
     /// Number of live records.
     pub fn len(&self) -> usize {
         self.memtable.len() + self.segments.iter().map(Sealed::live).sum::<usize>()

@@ -121,7 +121,58 @@ impl MemoryStore {
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.blobs.keys().map(String::as_str)
     }
+
+    /// The whole store as one byte string (a snapshot file): `LRST`, a u32 count, then for
+    /// each blob in key order a u32 key length, the key, a u32 value length and the value; all
+    /// integers little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.total_bytes() + self.blobs.len() * 40);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&(self.blobs.len() as u32).to_le_bytes());
+        for (k, v) in &self.blobs {
+            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            out.extend_from_slice(v);
+        }
+        out
+    }
+
+    /// Reads a snapshot made by [`MemoryStore::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let bad = |reason: &str| Error::Corrupt {
+            what: "store snapshot".into(),
+            reason: reason.into(),
+        };
+        let mut rest = bytes
+            .strip_prefix(SNAPSHOT_MAGIC.as_slice())
+            .ok_or_else(|| bad("bad magic"))?;
+        let mut take = |n: usize| -> Result<&[u8], Error> {
+            if rest.len() < n {
+                return Err(bad("truncated"));
+            }
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            Ok(head)
+        };
+        let read_u32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let count = read_u32(take(4)?);
+        let mut blobs = BTreeMap::new();
+        for _ in 0..count {
+            let klen = read_u32(take(4)?);
+            let key = std::str::from_utf8(take(klen)?).map_err(|_| bad("key is not UTF-8"))?;
+            let key = key.to_string();
+            let vlen = read_u32(take(4)?);
+            blobs.insert(key, take(vlen)?.to_vec());
+        }
+        if !rest.is_empty() {
+            return Err(bad("trailing bytes"));
+        }
+        Ok(MemoryStore { blobs })
+    }
 }
+
+const SNAPSHOT_MAGIC: &[u8; 4] = b"LRST";
 
 /// Key builders. Numbers are zero-padded hex so keys sort in numeric order.
 pub mod keys {

@@ -108,9 +108,11 @@ pub(crate) fn index_model(ctx: Ctx<'_>, c: &IndexConfig) -> Json {
     );
     m.insert("status".into(), json!({"ready": true, "state": "Ready"}));
     let field = match c.vector_type {
-        VectorType::Dense { dimension } => json!({"_values": {
-            "type": "dense_vector", "dimension": dimension, "metric": c.metric.as_str()
-        }}),
+        // 2026-07 IndexSchema: dense vectors-API indexes always report both reserved fields.
+        VectorType::Dense { dimension } => json!({
+            "_values": {"type": "dense_vector", "dimension": dimension, "metric": c.metric.as_str()},
+            "_sparse_values": {"type": "sparse_vector"},
+        }),
         VectorType::Sparse => json!({"_sparse_values": {"type": "sparse_vector"}}),
     };
     m.insert("schema".into(), json!({ "fields": field }));
@@ -175,7 +177,8 @@ fn parse_metric(s: &str) -> Result<Metric> {
 
 fn parse_dimension(v: &Json) -> Result<u32> {
     match v.as_u64() {
-        Some(d) => Ok(u32::try_from(d).unwrap_or(u32::MAX)),
+        Some(d) => u32::try_from(d)
+            .map_err(|_| Error::invalid(format!("Dimension must be between 1 and 20000, got {d}"))),
         None if v.is_number() => Err(Error::invalid(format!(
             "Dimension must be between 1 and 20000, got {v}"
         ))),

@@ -134,7 +134,7 @@ struct UpsertBody {
 struct VectorBody {
     id: String,
     #[serde(default)]
-    values: Option<Vec<f32>>,
+    values: Option<Vec<f64>>,
     #[serde(default, rename = "sparseValues", alias = "sparse_values")]
     sparse_values: Option<SparseJson>,
     #[serde(default)]
@@ -153,9 +153,13 @@ fn upsert(index: &mut Index, body: &[u8]) -> Result<Response> {
         .vectors
         .into_iter()
         .map(|v| {
+            let values = wire::to_f32s(
+                &format!("values of '{}'", v.id),
+                &v.values.unwrap_or_default(),
+            )?;
             Ok(Record {
                 id: v.id,
-                values: v.values.unwrap_or_default(),
+                values,
                 sparse_values: v.sparse_values.map(SparseJson::into_sparse).transpose()?,
                 metadata: metadata_from(v.metadata.as_ref())?,
             })
@@ -173,7 +177,7 @@ struct QueryBody {
     #[serde(default)]
     namespace: Option<String>,
     #[serde(default)]
-    vector: Option<Vec<f32>>,
+    vector: Option<Vec<f64>>,
     #[serde(default, rename = "sparseVector", alias = "sparse_vector")]
     sparse_vector: Option<SparseJson>,
     #[serde(default)]
@@ -199,7 +203,11 @@ fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
         .top_k
         .ok_or_else(|| Error::invalid("topK is required: send an integer between 1 and 10000"))?;
     let top_k = usize::try_from(top_k).unwrap_or(0);
-    let vector = req.vector.filter(|v| !v.is_empty() || req.id.is_none());
+    let vector = req
+        .vector
+        .filter(|v| !v.is_empty() || req.id.is_none())
+        .map(|v| wire::to_f32s("query vector", &v))
+        .transpose()?;
     let source = match (vector, req.id, req.sparse_vector) {
         (Some(_), Some(_), _) => {
             return Err(Error::invalid(
@@ -339,7 +347,7 @@ struct UpdateBody {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
-    values: Option<Vec<f32>>,
+    values: Option<Vec<f64>>,
     #[serde(default, rename = "sparseValues", alias = "sparse_values")]
     sparse_values: Option<SparseJson>,
     #[serde(default, rename = "setMetadata", alias = "set_metadata")]
@@ -356,7 +364,11 @@ fn update(index: &mut Index, body: &[u8]) -> Result<Response> {
     let req: UpdateBody = super::parse_body(body)?;
     let ns = req.namespace.unwrap_or_default();
     let set_metadata = metadata_from(req.set_metadata.as_ref())?;
-    let values = req.values.filter(|v| !v.is_empty());
+    let values = req
+        .values
+        .filter(|v| !v.is_empty())
+        .map(|v| wire::to_f32s("update values", &v))
+        .transpose()?;
     let matched = match (req.id, req.filter.filter(|f| !f.is_null())) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid(

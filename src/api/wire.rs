@@ -113,16 +113,35 @@ pub(crate) fn pagination(next_after: Option<&str>) -> Option<Json> {
     next_after.map(|a| json!({ "next": encode_token(a) }))
 }
 
+/// Floats arrive as `f64` so a value that overflows `f32` gets a clear error naming it
+/// instead of a parser message.
+pub(crate) fn to_f32s(what: &str, values: &[f64]) -> Result<Vec<f32>> {
+    values
+        .iter()
+        .map(|&v| {
+            let f = v as f32;
+            if f.is_finite() {
+                Ok(f)
+            } else {
+                Err(Error::invalid(format!(
+                    "{what}: value {v:e} is out of range for a 32-bit float (|v| must be at most {:e})",
+                    f32::MAX
+                )))
+            }
+        })
+        .collect()
+}
+
 /// Sparse values as they arrive on the wire.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct SparseJson {
     pub indices: Vec<u32>,
-    pub values: Vec<f32>,
+    pub values: Vec<f64>,
 }
 
 impl SparseJson {
     pub fn into_sparse(self) -> Result<SparseVector> {
-        SparseVector::new(self.indices, self.values)
+        SparseVector::new(self.indices, to_f32s("sparse values", &self.values)?)
     }
 }
 

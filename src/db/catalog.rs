@@ -335,7 +335,9 @@ impl Catalog {
                 self.reference.lsn_floor,
             )
         } else {
-            Namespace::with_config(self.dimension, self.metric, self.storage)
+            let mut ns = Namespace::with_config(self.dimension, self.metric, self.storage);
+            ns.start_lsn_after(self.reference.lsn_floor);
+            ns
         };
         let entries = self.entries.as_mut().ok_or_else(|| Error::Internal {
             message: "catalog not loaded after load()".into(),
@@ -364,13 +366,14 @@ impl Catalog {
         let Some(entry) = self.entries.as_mut().and_then(|e| e.remove(name)) else {
             return Ok(false);
         };
+        let lsn = match &entry.state {
+            NsState::Loaded(ns) => ns.lsn(),
+            NsState::Manifest(m) => m.lsn,
+            NsState::Unloaded => self.reference.lsn_floor,
+        };
+        // The drop is a write too: it gets the next LSN.
+        self.reference.lsn_floor = self.reference.lsn_floor.max(lsn + 1);
         if self.persistent {
-            let lsn = match &entry.state {
-                NsState::Loaded(ns) => ns.lsn(),
-                NsState::Manifest(m) => m.lsn,
-                NsState::Unloaded => self.reference.lsn_floor,
-            };
-            self.reference.lsn_floor = self.reference.lsn_floor.max(lsn);
             self.push_delta(CatalogDelta::Removed(name.to_string()));
             self.reclaim.push(self.prefix(entry.id));
         }
@@ -454,6 +457,11 @@ impl Catalog {
         }
         entry.state = NsState::Unloaded;
         true
+    }
+
+    /// LSNs of dropped namespaces are all below this.
+    pub fn lsn_floor(&self) -> u64 {
+        self.reference.lsn_floor
     }
 
     /// Number of namespaces whose records are in memory.

@@ -618,12 +618,13 @@ impl Index {
         }
     }
 
-    /// The LSN of a namespace's last write (0 if it does not exist or is not prepared).
+    /// The LSN of a namespace's last write. For a namespace that does not exist (or was just
+    /// dropped) it is the index's LSN floor, so LSNs a client sees never go backwards.
     pub fn namespace_lsn(&self, namespace: &str) -> u64 {
         canonical_namespace(namespace)
             .ok()
             .and_then(|n| self.catalog.count_and_lsn(n).ok().flatten())
-            .map_or(0, |(_, lsn)| lsn)
+            .map_or(self.catalog.lsn_floor(), |(_, lsn)| lsn)
     }
 
     /// Approximate bytes held by a namespace (0 if it does not exist or is not loaded).

@@ -871,13 +871,13 @@ wasm_test! {
 }
 
 wasm_test! {
-    fn create_unknown_cloud_is_400() {
+    fn create_unknown_cloud_is_404_as_the_openapi_documents() {
         let mut api = api();
         let r = create(
             &mut api,
             json!({"name": "cl", "dimension": 3, "spec": {"serverless": {"cloud": "ibm", "region": "us-east-1"}}}),
         );
-        assert_control_error(&r, 400, "INVALID_ARGUMENT", &["ibm"]);
+        assert_control_error(&r, 404, "NOT_FOUND", &["Resource cloud: ibm region: us-east-1 not found."]);
         let r = create_2026_07(
             &mut api,
             json!({
@@ -886,7 +886,7 @@ wasm_test! {
                 "deployment": {"deployment_type": "managed", "cloud": "oracle", "region": "x"}
             }),
         );
-        assert_control_error(&r, 400, "INVALID_ARGUMENT", &["oracle"]);
+        assert_control_error(&r, 404, "NOT_FOUND", &["oracle"]);
         assert!(list_names(&mut api).is_empty());
     }
 }

@@ -1168,8 +1168,16 @@ fn op() -> impl Strategy<Value = Op> {
 // ---------------------------------------------------------------------------------------------
 // Properties.
 
+/// 256 cases unless `PROPTEST_CASES` asks for more (or fewer).
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok());
+    ProptestConfig::with_cases(cases.unwrap_or(256))
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn namespace_operations_match_reference_model(

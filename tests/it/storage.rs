@@ -304,3 +304,59 @@ wasm_test! {
         assert!(db.index("ix").unwrap().namespace_lsn("n") > last);
     }
 }
+
+/// The store the deterministic workload produces with the [`TINY`] thresholds.
+fn workload_store() -> MemoryStore {
+    let mut store = MemoryStore::new();
+    let mut db = Db::open(TINY);
+    for op in workload() {
+        let _ = run_apply(&mut db, &mut store, |db| op(db));
+    }
+    store
+}
+
+const FIXTURE_V1: &[u8] = include_bytes!("../fixtures/v1/workload.store");
+
+wasm_test! {
+    fn format_v1_fixture_still_loads() {
+        let store = MemoryStore::from_bytes(FIXTURE_V1).unwrap();
+        let mut mem = Db::new();
+        for op in workload() {
+            let _ = op(&mut mem);
+        }
+        assert_eq!(snapshot_of(&store, TINY), snapshot_mem(&mut mem));
+    }
+}
+
+wasm_test! {
+    fn the_same_operations_produce_the_same_bytes_on_every_target() {
+        // The fixture was written natively (LARCH_BLESS=1); this test also runs on wasm32.
+        if larch::format::FORMAT_VERSION == 1 {
+            let bytes = workload_store().to_bytes();
+            assert!(bytes == FIXTURE_V1, "bytes differ from tests/fixtures/v1/workload.store");
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn bless_fixture_when_asked() {
+    if std::env::var("LARCH_BLESS").is_ok() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/v1/workload.store"
+        );
+        std::fs::write(path, workload_store().to_bytes()).unwrap();
+    }
+}
+
+wasm_test! {
+    fn snapshots_reject_damage() {
+        let bytes = workload_store().to_bytes();
+        assert!(MemoryStore::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        assert!(MemoryStore::from_bytes(b"junk").is_err());
+        let mut flipped = bytes.clone();
+        flipped[0] ^= 1;
+        assert!(MemoryStore::from_bytes(&flipped).is_err());
+    }
+}
