@@ -65,6 +65,7 @@ fn fvecs(bytes: &[u8]) -> (Vec<f32>, usize) {
     (out, d)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn write_ivecs(rows: &[Vec<u32>]) -> Vec<u8> {
     let mut out = Vec::new();
     for r in rows {
@@ -185,6 +186,7 @@ struct Opts {
     filters: bool,
     int8: bool,
     filter_ef: usize,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     baseline: bool,
     label: String,
 }
@@ -393,7 +395,7 @@ fn bench(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn FnMut(Stri
             .unwrap_or((f64::NAN, f64::NAN));
         out(String::new());
         out(format!(
-            "| filter ({}, ef {ef}) | pass % | plans exact/graph/fallback | recall@10 | QPS | p50 ms | p99 ms | p50 / unfiltered p50 | fewest results (k={K}) |",
+            "| filter ({}, ef {ef}) | pass % | plans exact/graph/two-hop/fallback | recall@10 | QPS | p50 ms | p99 ms | p50 / unfiltered p50 | fewest results (k={K}) |",
             o.label
         ));
         out("|---|---|---|---|---|---|---|---|---|".into());
@@ -401,7 +403,7 @@ fn bench(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn FnMut(Stri
         for (name, fgt) in &ds.filtered_gt {
             let (mut lat, mut rec, mut pass, mut fewest) =
                 (Lat { ms: Vec::new() }, 0.0, 0.0, usize::MAX);
-            let mut plans = [0usize; 3];
+            let mut plans = [0usize; 4];
             let nqf = nq.min(fgt.len());
             for i in 0..nqf {
                 // The per-segment metadata index would hand the engine this bitmap and count.
@@ -429,7 +431,8 @@ fn bench(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn FnMut(Stri
                 plans[match plan {
                     FilteredPlan::Exact => 0,
                     FilteredPlan::Graph => 1,
-                    FilteredPlan::GraphThenExact => 2,
+                    FilteredPlan::TwoHop => 2,
+                    FilteredPlan::GraphThenExact => 3,
                 }] += 1;
                 assert!(
                     found.iter().all(|r| mask[r.1 as usize]),
@@ -440,11 +443,12 @@ fn bench(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn FnMut(Stri
                 rec += recall_at_k(&ids, &fgt[i]);
             }
             out(format!(
-                "| {name} | {:.1} | {}/{}/{} | {:.4} | {:.0} | {:.3} | {:.3} | {:.2} | {fewest} |",
+                "| {name} | {:.1} | {}/{}/{}/{} | {:.4} | {:.0} | {:.3} | {:.3} | {:.2} | {fewest} |",
                 100.0 * pass / nqf as f64,
                 plans[0],
                 plans[1],
                 plans[2],
+                plans[3],
                 rec / nqf as f64,
                 lat.qps(),
                 lat.pct(0.5),

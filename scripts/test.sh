@@ -104,7 +104,7 @@ stage fmt cargo fmt --all --check -- --color=never
 stage clippy-native cargo clippy --workspace --all-targets -- -D warnings
 stage clippy-wasm32 cargo clippy --workspace --lib --tests --target wasm32-unknown-unknown -- -D warnings
 stage engine-deps engine_deps_clean
-stage test-native cargo test --workspace --release
+stage test-native cargo test --workspace
 stage test-wasm32-node cargo test -p larch --target wasm32-unknown-unknown --release
 
 finish 0

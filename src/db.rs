@@ -373,3 +373,52 @@ fn config_from_stored(s: &StoredConfig) -> Result<IndexConfig> {
     })?;
     Ok(config)
 }
+
+/// Opens a database over an in-memory store and reads every record of every namespace of
+/// every index (the fuzz targets and corruption tests use it). Returns the number of records.
+pub fn read_everything(store: &crate::storage::MemoryStore) -> Result<usize> {
+    fn with_blobs<T>(
+        db: &mut Db,
+        store: &crate::storage::MemoryStore,
+        mut op: impl FnMut(&mut Db) -> Result<T>,
+    ) -> Result<T> {
+        loop {
+            match op(db) {
+                Err(Error::NotLoaded { keys }) => {
+                    let mut progress = false;
+                    for k in keys {
+                        let bytes = store.get(&k).map(<[u8]>::to_vec);
+                        progress |= bytes.is_some();
+                        db.provide(k, bytes);
+                    }
+                    if !progress {
+                        // Every missing key is absent: the next attempt reports corruption
+                        // or finishes; retrying further could not make progress.
+                        return op(db);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+    let mut db = Db::open(StorageConfig::default());
+    let names: Vec<String> = with_blobs(&mut db, store, |db| {
+        Ok(db.list_indexes()?.map(|c| c.name.clone()).collect())
+    })?;
+    let mut total = 0;
+    for name in names {
+        total += with_blobs(&mut db, store, |db| {
+            let ix = db.index_mut(&name)?;
+            ix.prepare_all()?;
+            let mut n = 0;
+            for (ns, _) in ix.stats(None)?.namespaces {
+                let ids = ix.list(&ns, "", None, usize::MAX - 1)?.items;
+                for chunk in ids.chunks(MAX_IDS_PER_REQUEST) {
+                    n += ix.fetch(&ns, chunk)?.len();
+                }
+            }
+            Ok(n)
+        })?;
+    }
+    Ok(total)
+}

@@ -259,19 +259,35 @@ impl<'a> HnswView<'a> {
         accept: impl Fn(u32) -> bool,
         scratch: &mut SearchScratch,
     ) -> Result<Vec<(f32, u32)>> {
+        self.search_mode(query, vectors, norms, k, ef, &accept, false, scratch)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn search_mode(
+        &self,
+        query: &[f32],
+        vectors: &[f32],
+        norms: &[f32],
+        k: usize,
+        ef: usize,
+        accept: &impl Fn(u32) -> bool,
+        two_hop: bool,
+        scratch: &mut SearchScratch,
+    ) -> Result<Vec<(f32, u32)>> {
         self.check_inputs(query, vectors, norms)?;
         let space = search::F32Query::new(self.metric, query, vectors, norms);
-        let found = search::knn(self, k, ef, |s| space.key(s), &accept, scratch);
+        let found = search::knn(self, k, ef, |s| space.key(s), accept, two_hop, scratch);
         Ok(found
             .into_iter()
             .map(|(key, slot)| (key_to_score(self.metric, key), slot))
             .collect())
     }
 
-    /// Filtered search with a plan: an exact scan of the accepted slots when the filter is
-    /// selective (`accepted_fraction`, an estimate of the share of slots `accept` passes, is
-    /// small), else the graph with the filter applied during traversal, falling back to the
-    /// exact scan when the graph finds fewer than `k` accepted slots. Returns `min(k, accepted)`
+    /// Filtered search with a plan ([`search_filtered_plan`]): an exact scan of the accepted
+    /// slots when the filter is selective (`accepted_fraction`, an estimate of the share of
+    /// slots `accept` passes, is small), else the graph with the filter applied during the
+    /// traversal (two-hop for mid-range filters), falling back to the exact scan when the graph
+    /// finds fewer than `k` accepted slots. Returns `min(k, accepted)`
     /// results whenever the estimate is honest or not: the fallback guarantees it.
     #[allow(clippy::too_many_arguments)]
     pub fn search_filtered(
@@ -295,7 +311,8 @@ impl<'a> HnswView<'a> {
         if plan == FilteredPlan::Exact {
             return Ok((exact(&accept), plan));
         }
-        let found = self.search(query, vectors, norms, k, ef, &accept, scratch)?;
+        let two_hop = plan == FilteredPlan::TwoHop;
+        let found = self.search_mode(query, vectors, norms, k, ef, &accept, two_hop, scratch)?;
         if found.len() >= k {
             return Ok((found, plan));
         }
@@ -311,7 +328,7 @@ impl<'a> HnswView<'a> {
         accept: &impl Fn(u32) -> bool,
         scratch: &mut SearchScratch,
     ) -> Vec<(f32, u32)> {
-        search::knn(self, k, ef, key, accept, scratch)
+        search::knn(self, k, ef, key, accept, false, scratch)
     }
 
     /// Scores `slots` exactly against `query` and keeps the best `k`, best first.

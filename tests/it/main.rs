@@ -13,6 +13,8 @@ mod api_data;
 mod bad_input;
 #[cfg(not(target_arch = "wasm32"))]
 mod crash;
+#[cfg(not(target_arch = "wasm32"))]
+mod decoders;
 mod engine;
 #[cfg(not(target_arch = "wasm32"))]
 mod namespaces;

@@ -153,6 +153,7 @@ impl HnswBuilder {
                     ef,
                     &mut key,
                     &|_| true,
+                    false,
                     &mut self.scratch,
                     &mut self.beam,
                 );

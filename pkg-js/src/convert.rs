@@ -1,0 +1,139 @@
+//! JS ⇄ Rust shapes of the binding: engine options in; responses and write batches out as
+//! plain JS objects (JSON-compatible: objects, not `Map`s; byte strings as `Uint8Array`).
+
+use std::collections::BTreeMap;
+
+use larch::api::{ApiOptions, Response};
+use larch::namespace::StorageConfig;
+use larch::storage::WriteBatch;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+use wasm_bindgen::JsValue;
+
+use crate::error::invalid_argument;
+
+/// Options of `new Engine(options)`; every field is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct EngineOptions {
+    /// Persistent (blobs live in a host store; see `handle`/`provide`/`takeWrites`) or
+    /// in-memory only.
+    pub persistent: bool,
+    /// Template of an index's `host`; `{name}` is replaced by the index name.
+    pub host_template: Option<String>,
+    /// Seal the memtable into a segment at this many records.
+    pub seal_records: Option<usize>,
+    /// Seal at this many unsealed write-log entries.
+    pub max_log_entries: Option<usize>,
+    /// Merge the smallest segments beyond this many.
+    pub max_segments: Option<usize>,
+}
+
+impl EngineOptions {
+    /// Reads the options object (`undefined` and `null` mean all defaults).
+    pub fn from_js(value: JsValue) -> Result<Self, JsValue> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(Self::default());
+        }
+        serde_wasm_bindgen::from_value(value)
+            .map_err(|e| invalid_argument(&format!("invalid engine options: {e}")))
+    }
+
+    pub fn api_options(&self) -> ApiOptions {
+        let mut o = ApiOptions::default();
+        if let Some(t) = &self.host_template {
+            o.host_template = t.clone();
+        }
+        o
+    }
+
+    pub fn storage_config(&self) -> StorageConfig {
+        let mut c = StorageConfig::default();
+        if let Some(v) = self.seal_records {
+            c.seal_records = v.max(1);
+        }
+        if let Some(v) = self.max_log_entries {
+            c.max_log_entries = v.max(1);
+        }
+        if let Some(v) = self.max_segments {
+            c.max_segments = v.max(1);
+        }
+        c
+    }
+}
+
+/// A response as JS sees it: `{status, contentType, body: Uint8Array, headers: {name: value}}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JsResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: ByteBuf,
+    pub headers: BTreeMap<&'static str, String>,
+}
+
+impl From<Response> for JsResponse {
+    fn from(r: Response) -> Self {
+        JsResponse {
+            status: r.status,
+            content_type: r.content_type,
+            body: ByteBuf::from(r.body),
+            headers: r.headers.into_iter().collect(),
+        }
+    }
+}
+
+/// The answer of `Engine.handle` when blobs must be fetched first: `{needs: [key, ...]}`.
+#[derive(Debug, Serialize)]
+pub struct JsNeeds {
+    pub needs: Vec<String>,
+}
+
+/// A write batch as JS sees it:
+/// `{puts: [[key, Uint8Array], ...], deletes: [key, ...], deletePrefixes: [prefix, ...]}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct JsWriteBatch {
+    pub puts: Vec<(String, ByteBuf)>,
+    pub deletes: Vec<String>,
+    pub delete_prefixes: Vec<String>,
+}
+
+impl From<WriteBatch> for JsWriteBatch {
+    fn from(b: WriteBatch) -> Self {
+        JsWriteBatch {
+            puts: b
+                .puts
+                .into_iter()
+                .map(|(k, v)| (k, ByteBuf::from(v)))
+                .collect(),
+            deletes: b.deletes,
+            delete_prefixes: b.delete_prefixes,
+        }
+    }
+}
+
+impl From<JsWriteBatch> for WriteBatch {
+    fn from(b: JsWriteBatch) -> Self {
+        WriteBatch {
+            puts: b.puts.into_iter().map(|(k, v)| (k, v.into_vec())).collect(),
+            deletes: b.deletes,
+            delete_prefixes: b.delete_prefixes,
+        }
+    }
+}
+
+impl JsWriteBatch {
+    /// Reads a batch object made by `Engine.takeWrites` (or by hand, in tests).
+    pub fn from_js(value: JsValue) -> Result<Self, JsValue> {
+        serde_wasm_bindgen::from_value(value)
+            .map_err(|e| invalid_argument(&format!("invalid write batch: {e}")))
+    }
+}
+
+/// Serializes to a JSON-compatible JS value (plain objects, never `Map`).
+pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| invalid_argument(&format!("cannot convert to JS: {e}")))
+}
