@@ -184,6 +184,12 @@ impl Api {
         }
     }
 
+    /// Evicts idle namespaces until at most `keep` per index stay in memory; they reload
+    /// from the host on next use. Call it after applying the writes.
+    pub fn evict_idle(&mut self, keep: usize) -> usize {
+        self.db.evict_idle(keep)
+    }
+
     /// Hands over a blob the host fetched (`None` when the store has no such key).
     pub fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
         self.db.provide(key, bytes);

@@ -30,6 +30,8 @@ enum NsState {
 struct Entry {
     id: u64,
     state: NsState,
+    /// Logical time of the last use (for evicting the least recently used).
+    last_used: u64,
 }
 
 /// The namespaces of one index.
@@ -46,6 +48,8 @@ pub(crate) struct Catalog {
     pending: WriteBatch,
     changed: bool,
     reclaim: Vec<String>,
+    /// Logical clock: bumped on every namespace use.
+    tick: u64,
 }
 
 impl Catalog {
@@ -69,6 +73,7 @@ impl Catalog {
             pending: WriteBatch::default(),
             changed: persistent,
             reclaim: Vec::new(),
+            tick: 0,
         }
     }
 
@@ -134,6 +139,7 @@ impl Catalog {
                     Entry {
                         id,
                         state: NsState::Unloaded,
+                        last_used: 0,
                     },
                 )
             })
@@ -146,6 +152,7 @@ impl Catalog {
                         Entry {
                             id,
                             state: NsState::Unloaded,
+                            last_used: 0,
                         },
                     );
                 }
@@ -181,6 +188,11 @@ impl Catalog {
     pub fn load_namespace(&mut self, name: &str) -> Result<bool> {
         self.load()?;
         self.load_manifest(name)?;
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(e) = self.entries.as_mut().and_then(|e| e.get_mut(name)) {
+            e.last_used = tick;
+        }
         let (dimension, metric, storage) = (self.dimension, self.metric, self.storage);
         let Some(entry) = self.entries.as_ref().and_then(|e| e.get(name)) else {
             return Ok(false);
@@ -342,11 +354,13 @@ impl Catalog {
         let entries = self.entries.as_mut().ok_or_else(|| Error::Internal {
             message: "catalog not loaded after load()".into(),
         })?;
+        self.tick += 1;
         entries.insert(
             name.to_string(),
             Entry {
                 id,
                 state: NsState::Loaded(Box::new(ns)),
+                last_used: self.tick,
             },
         );
         match entries.get_mut(name) {
@@ -452,11 +466,39 @@ impl Catalog {
         let Some(entry) = self.entries.as_mut().and_then(|e| e.get_mut(name)) else {
             return false;
         };
-        if !self.persistent {
+        if !self.persistent || !self.pending.is_empty() {
             return false;
         }
         entry.state = NsState::Unloaded;
         true
+    }
+
+    /// Evicts the least recently used loaded namespaces until at most `keep` remain loaded.
+    /// Returns how many were evicted. In-memory catalogs keep everything.
+    pub fn evict_lru(&mut self, keep: usize) -> usize {
+        // Writes not yet taken by the host would be lost to a reload: keep everything.
+        if !self.persistent || !self.pending.is_empty() {
+            return 0;
+        }
+        let Some(entries) = self.entries.as_mut() else {
+            return 0;
+        };
+        let mut loaded: Vec<(u64, String)> = entries
+            .iter()
+            .filter(|(_, e)| matches!(e.state, NsState::Loaded(_)))
+            .map(|(k, e)| (e.last_used, k.clone()))
+            .collect();
+        if loaded.len() <= keep {
+            return 0;
+        }
+        loaded.sort_unstable();
+        let n = loaded.len() - keep;
+        for (_, name) in loaded.into_iter().take(n) {
+            if let Some(e) = entries.get_mut(&name) {
+                e.state = NsState::Unloaded;
+            }
+        }
+        n
     }
 
     /// LSNs of dropped namespaces are all below this.

@@ -122,6 +122,11 @@ impl Index {
         Ok(self.catalog.evict(canonical_namespace(namespace)?))
     }
 
+    /// Evicts the least recently used namespaces until at most `keep` stay in memory.
+    pub fn evict_idle(&mut self, keep: usize) -> usize {
+        self.catalog.evict_lru(keep)
+    }
+
     /// Number of namespaces whose records are in memory.
     pub fn loaded_namespaces(&self) -> usize {
         self.catalog.loaded_count()

@@ -360,3 +360,28 @@ wasm_test! {
         assert!(MemoryStore::from_bytes(&flipped).is_err());
     }
 }
+
+wasm_test! {
+    fn idle_namespaces_are_evicted_least_recently_used_first_and_reload() {
+        let mut store = MemoryStore::new();
+        let mut db = Db::open(TINY);
+        run_apply(&mut db, &mut store, |db| db.create_index(IndexConfig::dense("ix", 3, Metric::Cosine)).map(|_| ())).unwrap();
+        for ns in ["a", "b", "c"] {
+            run_apply(&mut db, &mut store, |db| db.index_mut("ix")?.upsert(ns, vec![rec(ns, 1.0, "x")]).map(|_| ())).unwrap();
+        }
+        run(&mut db, &store, |db| db.index_mut("ix")?.prepare("a")).0.unwrap();
+        assert_eq!(db.index("ix").unwrap().loaded_namespaces(), 3);
+        assert_eq!(db.evict_idle(1), 2);
+        let ix = db.index("ix").unwrap();
+        assert!(ix.namespace("a").unwrap().is_some(), "the most recently used stays");
+        assert!(matches!(ix.namespace("b"), Err(Error::NotLoaded { .. })));
+        let got = run(&mut db, &store, |db| {
+            let ix = db.index_mut("ix")?;
+            ix.prepare("b")?;
+            ix.fetch("b", &["b".to_string()])
+        })
+        .0
+        .unwrap();
+        assert_eq!(got[0].id, "b");
+    }
+}
