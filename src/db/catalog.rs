@@ -15,7 +15,7 @@ use crate::manifest::{CatalogBase, CatalogDelta, CatalogRef, Manifest};
 use crate::namespace::{Namespace, StorageConfig};
 use crate::storage::{Provided, WriteBatch, keys};
 
-/// Deltas kept before the base snapshot is rewritten.
+/// Deltas kept before the base snapshot is rewritten (at least; see `delta_budget`).
 pub const MAX_DELTAS: usize = 64;
 
 /// How much of a namespace is in memory.
@@ -403,9 +403,13 @@ impl Catalog {
             .push((keys::catalog_delta(self.index_id, seq), blob));
         self.reference.deltas.push(seq);
         self.changed = true;
-        if self.reference.deltas.len() > MAX_DELTAS {
-            self.rewrite_base();
-        }
+    }
+
+    /// Deltas allowed before the base is rewritten: at least [`MAX_DELTAS`], and a fraction of
+    /// the namespace count so the rewrite's cost stays O(1) per change on average.
+    fn delta_budget(&self) -> usize {
+        let n = self.entries.as_ref().map_or(0, BTreeMap::len);
+        MAX_DELTAS.max(n / MAX_DELTAS)
     }
 
     fn rewrite_base(&mut self) {
@@ -453,6 +457,11 @@ impl Catalog {
     /// Takes everything written since the last call: the blobs, whether the root must be
     /// rewritten, and prefixes to reclaim.
     pub fn take_pending(&mut self) -> (WriteBatch, bool, Vec<String>) {
+        // Rewritten here, after every entry change of the operation, so the new base holds
+        // exactly the committed entries.
+        if self.reference.deltas.len() > self.delta_budget() {
+            self.rewrite_base();
+        }
         let changed = std::mem::take(&mut self.changed);
         (
             std::mem::take(&mut self.pending),

@@ -39,7 +39,7 @@
 //! Native and wasm32 kernels round float sums differently, so graphs built on different targets
 //! may differ in a few edges; their byte format is the same and either target reads either.
 
-mod build;
+pub(crate) mod build;
 mod format;
 mod search;
 mod visited;
@@ -132,6 +132,14 @@ impl Hnsw {
         let mut b = HnswBuilder::new(config, metric, dim)?;
         let n = if dim == 0 { 0 } else { vectors.len() / dim };
         b.insert_until(n, vectors, norms)?;
+        Ok(b.finish())
+    }
+
+    /// Builds the graph of every slot of `codes`, comparing vectors by their int8 codes (see
+    /// [`HnswBuilder::insert_until_codes`]).
+    pub fn build_on_codes(config: HnswConfig, codes: &crate::index::quant::Int8Index) -> Result<Hnsw> {
+        let mut b = HnswBuilder::new(config, codes.metric(), codes.dim())?;
+        b.insert_until_codes(codes.len(), codes)?;
         Ok(b.finish())
     }
 

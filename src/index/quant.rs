@@ -26,6 +26,8 @@ pub struct Int8Index {
     dim: usize,
     lo: Vec<f32>,
     scale: f32,
+    /// `Σ lo[d]²`, the constant term of a dot product between two codes.
+    lo_sq: f32,
     codes: Vec<u8>,
     /// Per vector: `Σ lo[d] * c[d]` (dot product and cosine only; empty for euclidean).
     offsets: Vec<f32>,
@@ -78,11 +80,13 @@ impl Int8Index {
             .map(|(l, h)| h - l)
             .fold(0.0f32, f32::max);
         let scale = if range > 0.0 { range / 255.0 } else { 1.0 };
+        let lo_sq = lo.iter().map(|l| l * l).sum();
         let mut q = Int8Index {
             metric,
             dim,
             lo,
             scale,
+            lo_sq,
             codes: Vec::with_capacity(n * dim),
             offsets: Vec::new(),
         };
@@ -96,6 +100,16 @@ impl Int8Index {
             }
         }
         Ok(q)
+    }
+
+    /// The metric the codes approximate.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Codes per vector.
+    pub fn dim(&self) -> usize {
+        self.dim
     }
 
     /// Number of quantized slots.
@@ -148,8 +162,8 @@ impl Int8Index {
                 .sum::<f32>()
     }
 
-    /// The approximate key (lower is better) of slot `s` for a query code `qc` (with the
-    /// query's own offset `qoff`, unused by the ranking but kept for clarity).
+    /// The approximate key (lower is better) of slot `s` for a query code `qc`. Terms that
+    /// depend on the query alone are left out: they do not change the ranking.
     #[inline]
     fn key(&self, qc: &[u8], s: u32) -> f32 {
         let c = self.code(s);
@@ -196,5 +210,22 @@ impl Int8Index {
         let pool = ef.max(k);
         let found = graph.knn_by_key(pool, pool, |s| self.key(&qc, s), &accept, scratch);
         Ok(graph.rescore(query, vectors, norms, k, found.into_iter().map(|(_, s)| s)))
+    }
+}
+
+impl crate::index::hnsw::build::Between for Int8Index {
+    /// The key between two stored vectors, from their codes alone: the squared distance in
+    /// code units, or minus the approximate dot product (cosine: of the unit vectors)
+    /// `Σ lo² + off_a + off_b + scale² Σ ca·cb`.
+    #[inline]
+    fn between(&self, a: u32, b: u32) -> f32 {
+        let (ca, cb) = (self.code(a), self.code(b));
+        match self.metric {
+            Metric::Euclidean => int8::l2sq_u8(ca, cb) as f32,
+            Metric::Cosine | Metric::DotProduct => {
+                let off = |s: u32| self.offsets.get(s as usize).copied().unwrap_or(0.0);
+                -(self.lo_sq + off(a) + off(b) + self.scale * self.scale * int8::dot_u8(ca, cb) as f32)
+            }
+        }
     }
 }

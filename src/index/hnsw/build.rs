@@ -16,6 +16,7 @@ use super::{Hnsw, HnswConfig, MAX_LEVEL};
 use crate::distance::{self, Metric};
 use crate::error::{Error, Result};
 use crate::index::flat::cosine_from_dot;
+use crate::index::quant::Int8Index;
 
 /// Builds an [`Hnsw`] one slot at a time.
 #[derive(Debug)]
@@ -99,6 +100,26 @@ impl HnswBuilder {
         Ok(())
     }
 
+    /// Like [`HnswBuilder::insert_until`], comparing vectors by their int8 codes instead of
+    /// the f32 vectors: each distance reads a quarter of the bytes and is integer arithmetic
+    /// (SIMD128 `i32x4.dot_i16x8_s`), at the price of the codes' rounding in the graph's
+    /// neighbour choices. Searches still rescore with full precision.
+    pub fn insert_until_codes(&mut self, target: usize, codes: &Int8Index) -> Result<()> {
+        if codes.metric() != self.graph.metric || codes.dim() != self.graph.dim as usize {
+            return Err(Error::invalid("int8 codes of another metric or dimension than the graph"));
+        }
+        if target > codes.len() {
+            return Err(Error::invalid(format!(
+                "HNSW build up to slot {target} needs that many codes, got {}",
+                codes.len()
+            )));
+        }
+        for q in self.len()..target {
+            self.insert(q as u32, codes);
+        }
+        Ok(())
+    }
+
     /// The finished graph.
     pub fn finish(self) -> Hnsw {
         self.graph
@@ -114,7 +135,7 @@ impl HnswBuilder {
         level
     }
 
-    fn insert(&mut self, q: u32, space: &Space<'_>) {
+    fn insert<S: Between>(&mut self, q: u32, space: &S) {
         let level = self.random_level();
         let m = self.graph.config.m as usize;
         let m0 = self.graph.config.m0() as usize;
@@ -183,7 +204,15 @@ impl HnswBuilder {
     }
 
     /// Adds `q` (at key `d` from `s`) to `s`'s list on `level`, re-selecting when it is full.
-    fn link_back(&mut self, s: u32, q: u32, d: f32, level: u8, cap: usize, space: &Space<'_>) {
+    fn link_back<S: Between>(
+        &mut self,
+        s: u32,
+        q: u32,
+        d: f32,
+        level: u8,
+        cap: usize,
+        space: &S,
+    ) {
         let list = list_start(&self.graph, s, level);
         let words = if level == 0 {
             &mut self.graph.level0
@@ -261,7 +290,7 @@ impl Selected for SelectInto<'_> {
 
 /// hnswlib's `getNeighborsByHeuristic2`: from `pool` (nearest first), keep a candidate only if
 /// it is nearer to the base node than to every candidate kept so far; at most `m`.
-fn select_by_heuristic(pool: &[Cand], m: usize, space: &Space<'_>, out: &mut impl Selected) {
+fn select_by_heuristic<S: Between>(pool: &[Cand], m: usize, space: &S, out: &mut impl Selected) {
     out.clear();
     if pool.len() <= m {
         for &c in pool {
@@ -289,7 +318,12 @@ fn list_start(g: &Hnsw, node: u32, level: u8) -> usize {
     }
 }
 
-/// Keys between stored slots.
+/// Keys (lower is better) between two stored slots: what the build compares.
+pub(crate) trait Between {
+    fn between(&self, a: u32, b: u32) -> f32;
+}
+
+/// Keys between stored f32 vectors, by the graph's metric.
 pub(crate) struct Space<'a> {
     metric: Metric,
     dim: usize,
@@ -297,7 +331,7 @@ pub(crate) struct Space<'a> {
     norms: &'a [f32],
 }
 
-impl Space<'_> {
+impl Between for Space<'_> {
     #[inline]
     fn between(&self, a: u32, b: u32) -> f32 {
         let (a, b) = (a as usize, b as usize);

@@ -357,8 +357,8 @@ pub enum FilteredPlan {
 ///
 /// - At most `max(k, 256)` accepted, or fewer accepted than a two-hop beam would score
 ///   (about `COST * ef`): the exact scan, which is then both cheap and complete.
-/// - At least half accepted: the plain filtered beam, which scores about `1 / fraction` times
-///   the nodes of an unfiltered one, i.e. at most twice.
+/// - At least [`PLAIN_GRAPH_FRACTION`] accepted: the plain filtered beam, which scores about
+///   `1 / fraction` times the nodes of an unfiltered one.
 /// - In between: the two-hop beam, which scores about as many nodes as an unfiltered one and
 ///   pays only filter checks and neighbour-list reads for the rejected ones. Below
 ///   [`MIN_TWO_HOP_FRACTION`] the accepted nodes are too sparse to stay connected through two
@@ -376,7 +376,7 @@ pub fn search_filtered_plan(n: usize, k: usize, ef: usize, accepted_fraction: f3
     if accepted <= (k.max(256)) as f32 || accepted <= COST * ef.max(k) as f32 {
         return FilteredPlan::Exact;
     }
-    if f >= 0.5 {
+    if f >= PLAIN_GRAPH_FRACTION {
         FilteredPlan::Graph
     } else if f >= MIN_TWO_HOP_FRACTION {
         FilteredPlan::TwoHop
@@ -384,6 +384,10 @@ pub fn search_filtered_plan(n: usize, k: usize, ef: usize, accepted_fraction: f3
         FilteredPlan::Exact
     }
 }
+
+/// Smallest accepted fraction the plain filtered beam is used for: it scores at most
+/// `1 / 0.6 ≈ 1.7` times the nodes of an unfiltered beam.
+pub const PLAIN_GRAPH_FRACTION: f32 = 0.6;
 
 /// Smallest accepted fraction the two-hop beam is used for (see [`search_filtered_plan`]).
 pub const MIN_TWO_HOP_FRACTION: f32 = 0.02;
