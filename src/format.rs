@@ -7,9 +7,12 @@
 //! | 0 | 4 | magic `LRCH` |
 //! | 4 | 2 | format version ([`FORMAT_VERSION`]) |
 //! | 6 | 1 | kind ([`BlobKind`]) |
-//! | 7 | 1 | reserved, 0 |
+//! | 7 | 1 | checksum algorithm: 0 CRC-32 (IEEE), 1 XXH3-64 (low 32 bits) |
 //! | 8 | 4 | payload length in bytes |
-//! | 12 | 4 | CRC-32 (IEEE) of the payload |
+//! | 12 | 4 | checksum of the payload |
+//!
+//! Writers use XXH3: CRC-32 has no SIMD128 path and ran at ~1.5 GB/s in wasm, more than half
+//! of a 100k × 384 cold open. Readers accept both, so blobs written with CRC-32 keep loading.
 //!
 //! The payload is an rkyv archive (validated with bytecheck on every read) or, for vector
 //! chunks, raw little-endian `f32`s. A payload larger than [`MAX_BLOB_BYTES`] minus the header is
@@ -38,6 +41,16 @@ pub const HEADER_LEN: usize = 16;
 pub const MAX_PAYLOAD: usize = MAX_BLOB_BYTES - HEADER_LEN;
 
 const MAGIC: &[u8; 4] = b"LRCH";
+const CHECKSUM_CRC32: u8 = 0;
+const CHECKSUM_XXH3: u8 = 1;
+
+fn checksum(algorithm: u8, payload: &[u8]) -> u32 {
+    if algorithm == CHECKSUM_CRC32 {
+        crc32fast::hash(payload)
+    } else {
+        xxhash_rust::xxh3::xxh3_64(payload) as u32
+    }
+}
 
 /// What a blob holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,9 +104,9 @@ pub fn seal_blob(kind: BlobKind, payload: &[u8]) -> Vec<u8> {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.push(kind as u8);
-    out.push(0);
+    out.push(CHECKSUM_XXH3);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(&checksum(CHECKSUM_XXH3, payload).to_le_bytes());
     out.extend_from_slice(payload);
     out
 }
@@ -125,8 +138,9 @@ pub fn open_blob<'a>(what: &str, kind: BlobKind, bytes: &'a [u8]) -> Result<&'a 
             ));
         }
     }
-    if bytes[7] != 0 {
-        return Err(corrupt(what, "reserved header byte is not zero"));
+    let algorithm = bytes[7];
+    if algorithm != CHECKSUM_CRC32 && algorithm != CHECKSUM_XXH3 {
+        return Err(corrupt(what, format!("unknown checksum algorithm {algorithm}")));
     }
     let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
     let crc = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
@@ -137,7 +151,7 @@ pub fn open_blob<'a>(what: &str, kind: BlobKind, bytes: &'a [u8]) -> Result<&'a 
             format!("payload is {} bytes, header says {len}", payload.len()),
         ));
     }
-    if crc32fast::hash(payload) != crc {
+    if checksum(algorithm, payload) != crc {
         return Err(corrupt(what, "checksum mismatch"));
     }
     Ok(payload)
