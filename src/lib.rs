@@ -10,6 +10,8 @@
 //!   JSON — the one place Pinecone's wire semantics live.
 //! - [`filter`], [`metadata`], [`distance`] and [`index`] are the building blocks of search.
 
+#![warn(clippy::unwrap_used)]
+
 pub mod api;
 pub mod config;
 pub mod db;

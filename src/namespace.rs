@@ -814,7 +814,7 @@ impl Namespace {
             let what = keys::segment(&prefix, s.id, 0);
             let segment = Segment::decode(&what, &structured, &vectors)?;
             if segment.len() as u64 != s.records
-                || (segment.len() > 0 && segment.all_vectors().len() != segment.len() * dimension)
+                || (!segment.is_empty() && segment.all_vectors().len() != segment.len() * dimension)
             {
                 return Err(Error::Corrupt {
                     what,

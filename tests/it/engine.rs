@@ -87,11 +87,3 @@ wasm_test! {
         assert!(ix.stats(None).unwrap().namespaces.is_empty());
     }
 }
-
-wasm_test! {
-    fn simd128_is_enabled_on_wasm() {
-        if cfg!(target_arch = "wasm32") {
-            assert!(cfg!(target_feature = "simd128"));
-        }
-    }
-}

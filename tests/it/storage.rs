@@ -122,8 +122,11 @@ pub fn rec(id: &str, v: f32, genre: &str) -> Record {
 
 /// A deterministic workload touching every write path: upserts, overwrites, updates,
 /// deletes by id and filter, delete-all, namespace create and drop, index create and delete.
-pub fn workload() -> Vec<Box<dyn Fn(&mut Db) -> Result<()>>> {
-    let mut ops: Vec<Box<dyn Fn(&mut Db) -> Result<()>>> = Vec::new();
+/// One step of a workload.
+pub type WorkloadOp = Box<dyn Fn(&mut Db) -> Result<()>>;
+
+pub fn workload() -> Vec<WorkloadOp> {
+    let mut ops: Vec<WorkloadOp> = Vec::new();
     ops.push(Box::new(|db| {
         db.create_index(IndexConfig::dense("ix", 3, Metric::Euclidean))
             .map(|_| ())
