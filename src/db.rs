@@ -247,7 +247,10 @@ impl Db {
     /// Evicts the least recently used namespaces of every index until at most `keep` per
     /// index stay in memory (all of them committed). Returns how many were evicted.
     pub fn evict_idle(&mut self, keep: usize) -> usize {
-        self.indexes.values_mut().map(|ix| ix.evict_idle(keep)).sum()
+        self.indexes
+            .values_mut()
+            .map(|ix| ix.evict_idle(keep))
+            .sum()
     }
 
     /// Everything written since the last call, as batches to apply in order, each in one

@@ -140,7 +140,10 @@ pub fn open_blob<'a>(what: &str, kind: BlobKind, bytes: &'a [u8]) -> Result<&'a 
     }
     let algorithm = bytes[7];
     if algorithm != CHECKSUM_CRC32 && algorithm != CHECKSUM_XXH3 {
-        return Err(corrupt(what, format!("unknown checksum algorithm {algorithm}")));
+        return Err(corrupt(
+            what,
+            format!("unknown checksum algorithm {algorithm}"),
+        ));
     }
     let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
     let crc = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
