@@ -8,6 +8,8 @@
 #   - wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate in Cargo.lock
 #     (wasm-bindgen-test-runner is the wasm32 test runner set in .cargo/config.toml);
 #   - node (checked, not installed: the machine image ships Node 20);
+#   - wasm-pack 0.15.0 (cargo install, ~4.5 min, only when missing and pkg-js/ exists): the
+#     binding crate's contributors test with `wasm-pack test --headless --chrome pkg-js`;
 #   - Node packages of every package.json in ., pkg-js/ and worker/ (npm ci / npm install);
 #   - with --browser: Debian's chromium and chromium-driver for headless browser tests.
 #
@@ -123,6 +125,20 @@ else
   cargo install wasm-bindgen-cli --version "$wb_version" --force
   wb_ok || die "wasm-bindgen-cli $wb_version installed, but 'wasm-bindgen --version' disagrees (check PATH)"
   installed "wasm-bindgen-cli $wb_version"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# wasm-pack (pkg-js/HACKING.md tells contributors to test with it). The npm package downloads from
+# GitHub and fails here; the crates registry one builds offline and uses our wasm-bindgen.
+wasm_pack_version=0.15.0
+if [ -d pkg-js ]; then
+  if [ "$(wasm-pack --version 2>/dev/null)" = "wasm-pack $wasm_pack_version" ]; then
+    present "wasm-pack $wasm_pack_version"
+  else
+    echo "setup: installing wasm-pack $wasm_pack_version with cargo install (takes ~4.5 min)..."
+    cargo install wasm-pack --version "$wasm_pack_version"
+    installed "wasm-pack $wasm_pack_version"
+  fi
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 //! JS ⇄ Rust shapes of the binding: engine options in; responses and write batches out as
-//! plain JS objects (JSON-compatible: objects, not `Map`s; byte strings as `Uint8Array`).
+//! plain JS objects (serde-wasm-bindgen's JSON-compatible serializer — objects, not `Map`s —
+//! except that byte strings stay `Uint8Array`s rather than arrays of numbers).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ use crate::error::invalid_argument;
 
 /// Options of `new Engine(options)`; every field is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(rename_all = "camelCase", default)]
 pub struct EngineOptions {
     /// Persistent (blobs live in a host store; see `handle`/`provide`/`takeWrites`) or
     /// in-memory only.
@@ -131,9 +132,11 @@ impl JsWriteBatch {
     }
 }
 
-/// Serializes to a JSON-compatible JS value (plain objects, never `Map`).
+/// Serializes to a JSON-compatible JS value (plain objects, never `Map`), bytes as `Uint8Array`.
 pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    const SERIALIZER: serde_wasm_bindgen::Serializer =
+        serde_wasm_bindgen::Serializer::json_compatible().serialize_bytes_as_arrays(false);
     value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .serialize(&SERIALIZER)
         .map_err(|e| invalid_argument(&format!("cannot convert to JS: {e}")))
 }

@@ -79,6 +79,13 @@ impl Engine {
         self.api.provide(key, bytes);
     }
 
+    /// Evicts idle namespaces until at most `keep` per index stay in memory (persistent
+    /// engines only); they reload from the store on next use. Returns how many were evicted.
+    #[wasm_bindgen(js_name = evictIdle)]
+    pub fn evict_idle(&mut self, keep: usize) -> usize {
+        self.api.evict_idle(keep)
+    }
+
     /// The write batches of everything handled since the last call, oldest first, as
     /// `[{puts: [[key, Uint8Array]], deletes: [key], deletePrefixes: [prefix]}]`. Apply each
     /// in one atomic step — puts in order, then deletes, then prefix deletes.

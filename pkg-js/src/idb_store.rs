@@ -263,16 +263,13 @@ impl IdbStore {
                 Err(e) => {
                     let _ = tx.abort();
                     let _ = transaction_done(&tx).await;
-                    return Err(
-                        if crate::error::dom_name(&e)
-                            .is_some_and(|n| n == "LarchArgumentError" || n == "QuotaExceededError")
-                            && crate::error::dom_name(&e).as_deref() == Some("LarchArgumentError")
-                        {
-                            e
-                        } else {
-                            storage_error("commit", &e)
-                        },
-                    );
+                    let is_argument =
+                        crate::error::dom_name(&e).as_deref() == Some("LarchArgumentError");
+                    return Err(if is_argument {
+                        e
+                    } else {
+                        storage_error("commit", &e)
+                    });
                 }
             };
             // Read-increment-write of the counter inside the same transaction.

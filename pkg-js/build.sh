@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg-js/dist/ (see HACKING.md):
+#   1. cargo build --profile wasm-release --target wasm32-unknown-unknown -p larch-js
+#      (+simd128 from .cargo/config.toml; the profile in the root Cargo.toml: opt-level z, LTO)
+#   2. wasm-bindgen --target web            → js/wasm/larch_js.js, larch_js_bg.wasm, .d.ts
+#   3. wasm-opt -Oz (npm binaryen 132; Debian's 108 breaks wasm-bindgen output)
+#   4. tsc                                  → dist/*.js + .d.ts; js/wasm/ copied to dist/wasm/
+#   5. size report: gzipped wasm + JS a browser loads
+#
+#   pkg-js/build.sh [--skip-cargo]    (--skip-cargo: reuse the last cargo build)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+skip_cargo=0
+for arg in "$@"; do
+  case "$arg" in
+    --skip-cargo) skip_cargo=1 ;;
+    *) echo "build.sh: unknown argument '$arg'" >&2; exit 2 ;;
+  esac
+done
+
+[ -x node_modules/.bin/wasm-opt ] && [ -x node_modules/.bin/tsc ] ||
+  { echo "build.sh: run 'npm install' in pkg-js/ first (scripts/setup.sh does)" >&2; exit 1; }
+
+target_dir=$(cd .. && cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+if [ "$skip_cargo" -eq 0 ]; then
+  (cd .. && cargo build --profile wasm-release --target wasm32-unknown-unknown -p larch-js)
+fi
+raw="$target_dir/wasm32-unknown-unknown/wasm-release/larch_js.wasm"
+
+rm -rf js/wasm && mkdir -p js/wasm
+wasm-bindgen --target web --out-dir js/wasm --out-name larch_js "$raw"
+node_modules/.bin/wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  --strip-debug --strip-producers js/wasm/larch_js_bg.wasm -o js/wasm/larch_js_bg.opt.wasm
+mv js/wasm/larch_js_bg.opt.wasm js/wasm/larch_js_bg.wasm
+
+rm -rf dist
+node_modules/.bin/tsc -p tsconfig.json
+mkdir -p dist/wasm
+cp js/wasm/larch_js.js js/wasm/larch_js.d.ts js/wasm/larch_js_bg.wasm js/wasm/larch_js_bg.wasm.d.ts dist/wasm/
+
+# What a browser loads: the wasm, wasm-bindgen's glue, and the facade modules browser.js imports.
+gz() { gzip -9 -c "$1" | wc -c; }
+total_raw=0 total_gz=0
+report=()
+for f in dist/wasm/larch_js_bg.wasm dist/wasm/larch_js.js $(ls dist/*.js | grep -v -E '/(node|workerd|directory_store)\.js$'); do
+  r=$(wc -c <"$f") g=$(gz "$f")
+  total_raw=$((total_raw + r)) total_gz=$((total_gz + g))
+  report+=("$(printf '%-32s %9d B  %8d B gzip' "${f#dist/}" "$r" "$g")")
+done
+echo "build.sh: browser payload"
+printf '  %s\n' "${report[@]}"
+printf '  %-32s %9d B  %8d B gzip (%d KB; target <= 300 KB)\n' total "$total_raw" "$total_gz" $((total_gz / 1024))
+echo "$total_gz" >dist/.gzip-size
+if [ "$total_gz" -gt $((300 * 1024)) ]; then
+  echo "build.sh: WARNING: the browser payload is over the 300 KB gzip target"
+fi

@@ -1,0 +1,60 @@
+// Entry point for browsers and bundlers (Vite, webpack, a plain <script type="module">):
+//   import { init, Larch } from "larch";
+//   await init();                      // fetches larch_js_bg.wasm next to this module
+//   const pc = new Larch();            // IndexedDB database "larch"; or { storage: "memory" }
+// Calls made before init() resolves wait for it (init() runs on first use).
+
+import { indexedDbStorage } from "./idb.js";
+import { LarchCore, setRuntime, type LarchOptions, type StorageOption } from "./larch.js";
+import initWasm, { Engine } from "./wasm/larch_js.js";
+
+let loading: Promise<void> | null = null;
+
+/**
+ * Loads the WebAssembly module: from `input` (a URL, a Response, bytes or a compiled
+ * `WebAssembly.Module`) or by default from `larch_js_bg.wasm` beside this file.
+ */
+export function init(input?: RequestInfo | URL | Response | BufferSource | WebAssembly.Module): Promise<void> {
+  if (!loading) {
+    loading = initWasm(input === undefined ? undefined : { module_or_path: input }).then(() => undefined);
+    loading.catch(() => (loading = null));
+  }
+  return loading;
+}
+
+setRuntime({
+  ready: init,
+  storage(option: StorageOption | undefined, larch: LarchCore) {
+    const hasIdb = typeof indexedDB !== "undefined";
+    const chosen = option ?? (hasIdb ? { indexedDB: "larch" } : "memory");
+    if (chosen === "memory") return { persistent: false };
+    if (typeof chosen === "object" && "indexedDB" in chosen) {
+      const s = indexedDbStorage(chosen.indexedDB, init, (g) => larch.host.remoteCommit(g));
+      larch.persisted = s.persisted;
+      return s;
+    }
+    if (typeof chosen === "object" && "directory" in chosen) {
+      throw new Error("larch: { directory } storage needs Node; in browsers use { indexedDB: name }");
+    }
+    return { persistent: true, store: chosen };
+  },
+});
+
+/** The Larch client: @pinecone-database/pinecone's `Pinecone` surface, running locally. */
+export class Larch extends LarchCore {
+  constructor(options?: LarchOptions) {
+    super(options);
+  }
+}
+
+/** True when the loaded wasm uses SIMD128 (after init). */
+export const simd = (): boolean => Engine.simd();
+
+export * from "./errors.js";
+export type * from "./types.js";
+export type { BlobStore, WriteBatch } from "./host.js";
+export type { LarchOptions, StorageOption } from "./larch.js";
+export { Index } from "./larch.js";
+export { MemoryBlobStore } from "./memory_store.js";
+/** The raw REST engine and the engine's memory store, for hosts with their own storage. */
+export { Engine, MemoryStore, IdbStore } from "./wasm/larch_js.js";

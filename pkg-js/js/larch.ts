@@ -1,0 +1,396 @@
+// The facade: @pinecone-database/pinecone's surface over the engine. Each call builds the REST
+// request the SDK would send (path, query string, JSON body), sends it through the engine, and
+// maps the REST response to the SDK's result shape. Validation, defaults and error messages are
+// the engine's (src/api/); nothing of Pinecone's semantics is repeated here.
+
+import { errorFromResponse, PineconeArgumentError, PineconeConflictError } from "./errors.js";
+import { Host, type BlobStore, type EngineResponse, type HostOptions } from "./host.js";
+import type {
+  ConfigureIndexOptions,
+  CreateIndexOptions,
+  CreateNamespaceOptions,
+  DeleteAllOptions,
+  DeleteManyOptions,
+  DeleteOneOptions,
+  DescribeIndexStatsOptions,
+  FetchOptions,
+  FetchResponse,
+  IndexList,
+  IndexModel,
+  IndexStatsDescription,
+  ListNamespacesOptions,
+  ListNamespacesResponse,
+  ListOptions,
+  ListResponse,
+  NamespaceDescription,
+  QueryOptions,
+  QueryResponse,
+  RecordMetadata,
+  UpdateOptions,
+  UpsertOptions,
+} from "./types.js";
+
+/** Where a Larch database keeps its data. */
+export type StorageOption =
+  | "memory"
+  /** Browsers (and workers with IndexedDB): the IndexedDB database of that name. */
+  | { indexedDB: string }
+  /** Node: a directory holding one snapshot file, replaced atomically on every commit. */
+  | { directory: string }
+  /** Any store implementing the host boundary. */
+  | BlobStore;
+
+export type LarchOptions = {
+  /** Default: IndexedDB database "larch" in browsers, memory in Node and Workers. */
+  storage?: StorageOption;
+  /** The `host` reported for indexes; `{name}` is the index name. */
+  hostTemplate?: string;
+  /** Keep at most this many namespaces per index loaded (persistent storage only). */
+  maxLoadedNamespaces?: number;
+  /** Engine tuning: seal the memtable into a segment at this many records, etc. */
+  sealRecords?: number;
+  maxLogEntries?: number;
+  maxSegments?: number;
+};
+
+/** What an entry point (browser / node / workerd) plugs into the facade. */
+export type Runtime = {
+  /** Loads the wasm if needed (browser); undefined where loading is synchronous. */
+  ready?: () => Promise<void>;
+  /** Host options for a storage choice: the store, the lock, the broadcast. */
+  storage: (option: StorageOption | undefined, larch: LarchCore) => Partial<HostOptions> & { persistent: boolean };
+};
+
+let runtime: Runtime | null = null;
+
+/** Called once by the entry point. */
+export function setRuntime(r: Runtime): void {
+  runtime = r;
+}
+
+type Json = Record<string, unknown>;
+
+const enc = encodeURIComponent;
+
+/** Drops `undefined` and `null` fields, as the SDK's generated models do. */
+function defined<T extends Json>(o: T): Partial<T> {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== null) out[k] = v;
+  return out as Partial<T>;
+}
+
+const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** snake_case keys to camelCase, recursively (for specs; never for user maps such as tags). */
+function camelKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(camelKeys);
+  if (v && typeof v === "object") {
+    const out: Json = {};
+    for (const [k, x] of Object.entries(v)) if (x !== null && x !== undefined) out[camel(k)] = camelKeys(x);
+    return out;
+  }
+  return v;
+}
+
+function toIndexModel(j: Json): IndexModel {
+  return defined({
+    name: j.name,
+    dimension: j.dimension,
+    metric: j.metric,
+    host: j.host,
+    privateHost: j.private_host,
+    deletionProtection: j.deletion_protection,
+    tags: j.tags,
+    embed: j.embed === undefined || j.embed === null ? undefined : camelKeys(j.embed),
+    spec: camelKeys(j.spec),
+    status: j.status,
+    vectorType: j.vector_type,
+  }) as IndexModel;
+}
+
+function toNamespaceDescription(j: Json): NamespaceDescription {
+  return defined({
+    name: j.name,
+    recordCount: j.record_count,
+    schema: j.schema,
+    indexedFields: j.indexed_fields,
+    sizeBytes: j.size_bytes,
+  }) as NamespaceDescription;
+}
+
+function query(params: Array<[string, unknown]>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of params) {
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v)) for (const x of v) q.append(k, String(x));
+    else q.append(k, String(v));
+  }
+  return q.toString();
+}
+
+/** The client shared by every entry point (each exports it as `Larch`). */
+export class LarchCore {
+  /** @internal */
+  readonly host: Host;
+  /** Result of `navigator.storage.persist()` (browsers with IndexedDB storage), once known. */
+  persisted: Promise<boolean> = Promise.resolve(false);
+
+  constructor(options: LarchOptions = {}) {
+    if (!runtime) throw new Error("larch: no runtime entry point loaded (import 'larch')");
+    const storage = runtime.storage(options.storage, this);
+    this.host = new Host({
+      ...storage,
+      ready: runtime.ready,
+      maxLoadedNamespaces: options.maxLoadedNamespaces,
+      engine: defined({
+        persistent: storage.persistent,
+        hostTemplate: options.hostTemplate,
+        sealRecords: options.sealRecords,
+        maxLogEntries: options.maxLogEntries,
+        maxSegments: options.maxSegments,
+      }),
+    });
+  }
+
+  /** @internal Sends a request; resolves with the parsed JSON body, throws Pinecone errors. */
+  async request(method: string, path: string, q = "", body?: unknown): Promise<Json> {
+    const r: EngineResponse = await this.host.send(method, path, q, body);
+    const text = r.body.length ? new TextDecoder().decode(r.body) : "";
+    let json: unknown = {};
+    if (text && r.contentType.includes("json")) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = {};
+      }
+    }
+    if (r.status >= 400) throw errorFromResponse(r.status, json, text);
+    return (json ?? {}) as Json;
+  }
+
+  async createIndex(options: CreateIndexOptions): Promise<void | IndexModel> {
+    const { waitUntilReady, suppressConflicts, timeout: _timeout, ...o } = options ?? ({} as CreateIndexOptions);
+    const sparse = typeof o.vectorType === "string" && o.vectorType.toLowerCase() === "sparse";
+    // The SDK sends the metric it defaults to; so does Larch.
+    const metric = o.metric ?? (sparse ? "dotproduct" : "cosine");
+    try {
+      const j = await this.request(
+        "POST",
+        "/indexes",
+        "",
+        defined({
+          name: o.name,
+          dimension: o.dimension,
+          metric,
+          deletion_protection: o.deletionProtection,
+          tags: o.tags,
+          spec: o.spec,
+          vector_type: o.vectorType,
+        }),
+      );
+      if (waitUntilReady) return await this.describeIndex(o.name);
+      return toIndexModel(j);
+    } catch (e) {
+      if (!(suppressConflicts && e instanceof PineconeConflictError)) throw e;
+    }
+  }
+
+  async describeIndex(indexName: string): Promise<IndexModel> {
+    return toIndexModel(await this.request("GET", `/indexes/${enc(indexName)}`));
+  }
+
+  async listIndexes(): Promise<IndexList> {
+    const j = await this.request("GET", "/indexes");
+    return defined({ indexes: Array.isArray(j.indexes) ? j.indexes.map((x) => toIndexModel(x as Json)) : undefined });
+  }
+
+  async configureIndex(options: ConfigureIndexOptions): Promise<IndexModel> {
+    const { name, deletionProtection, tags, readCapacity } = options ?? ({} as ConfigureIndexOptions);
+    const spec = readCapacity === undefined ? undefined : { serverless: { read_capacity: readCapacity } };
+    const j = await this.request("PATCH", `/indexes/${enc(name)}`, "", defined({ spec, deletion_protection: deletionProtection, tags }));
+    return toIndexModel(j);
+  }
+
+  async deleteIndex(indexName: string): Promise<void> {
+    await this.request("DELETE", `/indexes/${enc(indexName)}`);
+  }
+
+  /** The data plane of an index: `index("name")`, `index({ name })` (a `host` is ignored). */
+  index<T extends RecordMetadata = RecordMetadata>(
+    nameOrOptions: string | { name?: string; host?: string; namespace?: string },
+    namespace?: string,
+  ): Index<T> {
+    const o = typeof nameOrOptions === "string" ? { name: nameOrOptions, namespace } : nameOrOptions;
+    const name = o?.name ?? (o?.host ? o.host.replace(/\/+$/, "").split("/").pop() : undefined);
+    if (!name) throw new PineconeArgumentError("You must pass an index `name` to index().");
+    return new Index<T>(this, name, o.namespace ?? "");
+  }
+
+  /** Alias of `index`, as in the SDK. */
+  Index<T extends RecordMetadata = RecordMetadata>(nameOrOptions: string | { name?: string; host?: string }, namespace?: string): Index<T> {
+    return this.index<T>(nameOrOptions, namespace);
+  }
+
+  /** Releases the engine and closes the store. */
+  close(): void {
+    this.host.close();
+  }
+}
+
+/** One index (and a target namespace): upsert, query, fetch, update, delete, list, stats. */
+export class Index<T extends RecordMetadata = RecordMetadata> {
+  private readonly base: string;
+
+  constructor(
+    private readonly client: LarchCore,
+    readonly indexName: string,
+    private readonly targetNamespace: string,
+  ) {
+    this.base = `/index/${enc(indexName)}`;
+  }
+
+  /** The same index, targeting namespace `ns`. */
+  namespace(ns: string): Index<T> {
+    return new Index<T>(this.client, this.indexName, ns);
+  }
+
+  private post(path: string, body: unknown): Promise<Json> {
+    return this.client.request("POST", this.base + path, "", body);
+  }
+
+  async upsert(options: UpsertOptions<T>): Promise<void> {
+    // The SDK 8 signature is `upsert({ records, namespace })`; a bare array (SDK ≤ 6) works too.
+    const o = Array.isArray(options) ? { records: options as UpsertOptions<T>["records"] } : options;
+    const vectors = (o?.records ?? []).map((r) =>
+      defined({ id: r.id, values: r.values, sparseValues: r.sparseValues, metadata: r.metadata }),
+    );
+    await this.post("/vectors/upsert", { vectors, namespace: o?.namespace ?? this.targetNamespace });
+  }
+
+  async query(options: QueryOptions): Promise<QueryResponse<T>> {
+    const o = options as QueryOptions & { vector?: number[]; sparseVector?: object; id?: string };
+    const namespace = o.namespace ?? this.targetNamespace;
+    const j = await this.post(
+      "/query",
+      defined({
+        namespace,
+        topK: o.topK,
+        filter: o.filter,
+        includeValues: o.includeValues,
+        includeMetadata: o.includeMetadata,
+        vector: o.vector,
+        sparseVector: o.sparseVector,
+        id: o.id,
+        scanFactor: o.scanFactor,
+        maxCandidates: o.maxCandidates,
+      }),
+    );
+    const matches = Array.isArray(j.matches) ? (j.matches as Json[]).map((m) => defined(m)) : [];
+    return { matches, namespace, ...(j.usage ? { usage: j.usage } : {}) } as unknown as QueryResponse<T>;
+  }
+
+  async fetch(options: FetchOptions | string[]): Promise<FetchResponse<T>> {
+    const o = Array.isArray(options) ? { ids: options } : options;
+    const namespace = o?.namespace ?? this.targetNamespace;
+    const j = await this.client.request("GET", `${this.base}/vectors/fetch`, query([["ids", o?.ids ?? []], ["namespace", namespace]]));
+    const records: Json = {};
+    for (const [id, r] of Object.entries((j.vectors ?? {}) as Record<string, Json>)) records[id] = defined(r);
+    return {
+      records,
+      namespace: typeof j.namespace === "string" ? j.namespace : "",
+      ...(j.usage ? { usage: j.usage } : {}),
+    } as FetchResponse<T>;
+  }
+
+  async update(options: UpdateOptions<T>): Promise<void> {
+    await this.post(
+      "/vectors/update",
+      defined({
+        id: options?.id,
+        values: options?.values,
+        sparseValues: options?.sparseValues,
+        setMetadata: options?.metadata,
+        namespace: options?.namespace ?? this.targetNamespace,
+        filter: options?.filter,
+      }),
+    );
+  }
+
+  async deleteOne(options: DeleteOneOptions | string): Promise<void> {
+    const o = typeof options === "string" ? { id: options } : options;
+    await this.post("/vectors/delete", { ids: [o?.id], namespace: o?.namespace ?? this.targetNamespace });
+  }
+
+  async deleteMany(options: DeleteManyOptions | string[]): Promise<void> {
+    const o: DeleteManyOptions = Array.isArray(options) ? { ids: options } : options;
+    const namespace = o?.namespace ?? this.targetNamespace;
+    await this.post("/vectors/delete", o?.ids ? { ids: o.ids, namespace } : defined({ namespace, filter: o?.filter }));
+  }
+
+  async deleteAll(options?: DeleteAllOptions): Promise<void> {
+    await this.post("/vectors/delete", { deleteAll: true, namespace: options?.namespace ?? this.targetNamespace });
+  }
+
+  async listPaginated(options?: ListOptions): Promise<ListResponse> {
+    const namespace = options?.namespace ?? this.targetNamespace;
+    const j = await this.client.request(
+      "GET",
+      `${this.base}/vectors/list`,
+      query([
+        ["prefix", options?.prefix],
+        ["limit", options?.limit],
+        ["paginationToken", options?.paginationToken],
+        ["namespace", namespace],
+      ]),
+    );
+    return defined({
+      vectors: Array.isArray(j.vectors) ? (j.vectors as Json[]).map((v) => defined(v)) : undefined,
+      pagination: j.pagination ? defined(j.pagination as Json) : undefined,
+      namespace: j.namespace,
+      usage: j.usage,
+    }) as ListResponse;
+  }
+
+  async describeIndexStats(options?: DescribeIndexStatsOptions): Promise<IndexStatsDescription> {
+    const j = await this.post("/describe_index_stats", { ...options });
+    const namespaces: Record<string, { recordCount: number }> = {};
+    for (const [ns, s] of Object.entries((j.namespaces ?? {}) as Record<string, Json>)) {
+      namespaces[ns] = { recordCount: (s.vectorCount ?? s.recordCount) as number };
+    }
+    return {
+      namespaces,
+      dimension: j.dimension as number | undefined,
+      indexFullness: j.indexFullness as number | undefined,
+      totalRecordCount: (j.totalVectorCount ?? j.totalRecordCount) as number | undefined,
+    };
+  }
+
+  async listNamespaces(options?: ListNamespacesOptions): Promise<ListNamespacesResponse> {
+    const j = await this.client.request(
+      "GET",
+      `${this.base}/namespaces`,
+      query([
+        ["limit", options?.limit],
+        ["paginationToken", options?.paginationToken],
+        ["prefix", options?.prefix],
+      ]),
+    );
+    return defined({
+      namespaces: Array.isArray(j.namespaces) ? (j.namespaces as Json[]).map(toNamespaceDescription) : undefined,
+      pagination: j.pagination ? defined(j.pagination as Json) : undefined,
+      totalCount: j.total_count,
+    }) as ListNamespacesResponse;
+  }
+
+  async describeNamespace(namespace: string): Promise<NamespaceDescription> {
+    return toNamespaceDescription(await this.client.request("GET", `${this.base}/namespaces/${enc(namespace)}`));
+  }
+
+  async createNamespace(options: CreateNamespaceOptions): Promise<NamespaceDescription> {
+    return toNamespaceDescription(await this.post("/namespaces", defined({ name: options?.name, schema: options?.schema })));
+  }
+
+  async deleteNamespace(namespace: string): Promise<void> {
+    await this.client.request("DELETE", `${this.base}/namespaces/${enc(namespace)}`);
+  }
+}

@@ -1,0 +1,50 @@
+// Entry point for Node (≥ 20): the wasm is loaded synchronously at import.
+//   import { Larch } from "larch";
+//   const pc = new Larch();                                  // in memory
+//   const pc = new Larch({ storage: { directory: "./db" } }); // persisted to a directory
+
+import { readFileSync } from "node:fs";
+import { DirectoryStore } from "./directory_store.js";
+import { LarchCore, setRuntime, type LarchOptions, type StorageOption } from "./larch.js";
+import { Engine, initSync } from "./wasm/larch_js.js";
+
+initSync({ module: readFileSync(new URL("./wasm/larch_js_bg.wasm", import.meta.url)) });
+
+/** Nothing to do in Node (the wasm loaded at import); kept so code runs unchanged everywhere. */
+export function init(_input?: unknown): Promise<void> {
+  return Promise.resolve();
+}
+
+setRuntime({
+  storage(option: StorageOption | undefined) {
+    const chosen = option ?? "memory";
+    if (chosen === "memory") return { persistent: false };
+    if (typeof chosen === "object" && "directory" in chosen) {
+      return { persistent: true, store: DirectoryStore.open(chosen.directory), ownsStore: true };
+    }
+    if (typeof chosen === "object" && "indexedDB" in chosen) {
+      throw new Error("larch: IndexedDB is not available in Node; use { directory: path } or \"memory\"");
+    }
+    return { persistent: true, store: chosen };
+  },
+});
+
+/** The Larch client: @pinecone-database/pinecone's `Pinecone` surface, running locally. */
+export class Larch extends LarchCore {
+  constructor(options?: LarchOptions) {
+    super(options);
+  }
+}
+
+/** True when the loaded wasm uses SIMD128. */
+export const simd = (): boolean => Engine.simd();
+
+export * from "./errors.js";
+export type * from "./types.js";
+export type { BlobStore, WriteBatch } from "./host.js";
+export type { LarchOptions, StorageOption } from "./larch.js";
+export { Index } from "./larch.js";
+export { MemoryBlobStore } from "./memory_store.js";
+/** The raw REST engine and the engine's memory store, for hosts with their own storage. */
+export { Engine, MemoryStore } from "./wasm/larch_js.js";
+export { DirectoryStore } from "./directory_store.js";

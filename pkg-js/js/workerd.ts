@@ -1,0 +1,44 @@
+// Entry point for Cloudflare Workers (workerd): the bundler hands over the compiled module.
+//   import { Larch } from "larch";          // resolves here through the "workerd" condition
+//   const pc = new Larch();                 // in memory, or { storage: yourBlobStore }
+
+import { LarchCore, setRuntime, type LarchOptions, type StorageOption } from "./larch.js";
+import { Engine, initSync } from "./wasm/larch_js.js";
+import wasm from "./wasm/larch_js_bg.wasm";
+
+initSync({ module: wasm });
+
+/** Nothing to do in Workers (the wasm loaded at import); kept so code runs unchanged. */
+export function init(_input?: unknown): Promise<void> {
+  return Promise.resolve();
+}
+
+setRuntime({
+  storage(option: StorageOption | undefined) {
+    const chosen = option ?? "memory";
+    if (chosen === "memory") return { persistent: false };
+    if (typeof chosen === "object" && ("directory" in chosen || "indexedDB" in chosen)) {
+      throw new Error("larch: in Workers use \"memory\" or a BlobStore (e.g. over Durable Object storage)");
+    }
+    return { persistent: true, store: chosen };
+  },
+});
+
+/** The Larch client: @pinecone-database/pinecone's `Pinecone` surface, running locally. */
+export class Larch extends LarchCore {
+  constructor(options?: LarchOptions) {
+    super(options);
+  }
+}
+
+/** True when the loaded wasm uses SIMD128. */
+export const simd = (): boolean => Engine.simd();
+
+export * from "./errors.js";
+export type * from "./types.js";
+export type { BlobStore, WriteBatch } from "./host.js";
+export type { LarchOptions, StorageOption } from "./larch.js";
+export { Index } from "./larch.js";
+export { MemoryBlobStore } from "./memory_store.js";
+/** The raw REST engine and the engine's memory store, for hosts with their own storage. */
+export { Engine, MemoryStore } from "./wasm/larch_js.js";
