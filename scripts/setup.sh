@@ -12,6 +12,7 @@
 #     binding crate's contributors test with `wasm-pack test --headless --chrome pkg-js`;
 #   - Node packages of every package.json in ., pkg-js/ and worker/ (npm ci / npm install);
 #   - with --browser: Debian's chromium and chromium-driver for headless browser tests.
+#   - worker/.venv: a Python venv with the Pinecone SDK and pytest (worker end-to-end tests).
 #
 # Idempotent; takes well under 2 s when everything is present. Safe without a terminal (CI).
 set -euo pipefail
@@ -199,5 +200,25 @@ if [ "$browser" -eq 1 ]; then
     command -v chromium >/dev/null && command -v chromedriver >/dev/null ||
       die "chromium/chromedriver still missing after apt-get install"
     installed "chromium + chromedriver"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# worker/ end-to-end tests drive the Worker with the official Python SDK (PyPI `pinecone`, REST
+# client) under pytest, from a venv in worker/.venv (re-created when the pins change).
+if [ -f worker/package.json ]; then
+  py_pins="pinecone==10.2.0 pytest==8.4.2"
+  venv=worker/.venv
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.larch-pins" 2>/dev/null)" = "$py_pins" ]; then
+    present "python venv $venv ($py_pins)"
+  else
+    command -v python3 >/dev/null || apt_install python3
+    python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install -q --disable-pip-version-check $py_pins
+    echo "$py_pins" >"$venv/.larch-pins"
+    installed "python venv $venv ($py_pins)"
   fi
 fi

@@ -147,5 +147,10 @@ stage pkg-js-wasm-pack pkg_js_wasm_pack
 stage pkg-js-facade node_tests pkg-js/test/facade.test.mjs
 stage pkg-js-browser node_tests pkg-js/test/browser.test.mjs
 stage pkg-js-smoke node_tests pkg-js/test/smoke.test.mjs
+# worker/ (the Cloudflare Worker): types, the deployable bundle (size against Cloudflare's limits),
+# and end-to-end tests under local `wrangler dev` driven by the official Python and TS SDKs.
+stage worker-typecheck bash -c 'cd worker && node_modules/.bin/tsc --noEmit -p tsconfig.json'
+stage worker-bundle bash worker/scripts/bundle.sh
+stage worker-e2e bash worker/test/run.sh
 
 finish 0

@@ -45,6 +45,8 @@ impl Op {
 }
 
 pub(crate) fn handle(db: &mut Db, ctx: Ctx<'_>, op: Op, body: &[u8]) -> Result<Response> {
+    // A persistent database reads its root first (a no-op once loaded).
+    db.prepare()?;
     match op {
         Op::List => {
             let indexes: Vec<Json> = db.list_indexes()?.map(|c| index_model(ctx, c)).collect();

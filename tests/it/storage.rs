@@ -417,3 +417,19 @@ wasm_test! {
         assert_eq!(snapshot_of(&store, TINY), snapshot_mem(&mut mem));
     }
 }
+
+wasm_test! {
+    fn every_control_route_loads_the_root_of_a_cold_database() {
+        use larch::api::{Api, ApiOptions, Request};
+        let mut store = MemoryStore::new();
+        let create = br#"{"name":"ix","dimension":2,"metric":"cosine","spec":{"serverless":{"cloud":"aws","region":"us-east-1"}}}"#;
+        let mut api = Api::open(ApiOptions::default(), TINY);
+        let r = api.handle_with_store(&mut store, &Request { method: "POST", path: "/indexes", body: create, ..Request::default() });
+        assert_eq!(r.status, 201);
+        for (method, body) in [("GET", &b""[..]), ("PATCH", &br#"{"tags":{"a":"b"}}"#[..]), ("DELETE", &b""[..])] {
+            let mut cold = Api::open(ApiOptions::default(), TINY);
+            let r = cold.handle_with_store(&mut store, &Request { method, path: "/indexes/ix", body, ..Request::default() });
+            assert!(r.status < 300, "{method}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        }
+    }
+}

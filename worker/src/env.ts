@@ -1,0 +1,11 @@
+import type { Catalog } from "./catalog";
+import type { Namespace } from "./namespace";
+
+export interface Env {
+  CATALOG: DurableObjectNamespace<Catalog>;
+  NAMESPACE: DurableObjectNamespace<Namespace>;
+  /** The API key clients send as `Api-Key` (a secret; `.dev.vars` locally). */
+  LARCH_API_KEY?: string;
+  /** Largest namespace per object, MiB of estimated resident bytes. */
+  LARCH_NAMESPACE_BUDGET_MIB?: string;
+}

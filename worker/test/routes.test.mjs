@@ -1,0 +1,167 @@
+// Route-level tests of the Worker over raw HTTP (what the SDK tests cannot see): auth on both
+// planes, routing to Durable Objects, the per-namespace memory budget, index re-creation,
+// catalog counts, filtered stats, concurrency, and legacy default-namespace naming.
+// worker/test/run.sh starts `wrangler dev` with LARCH_NAMESPACE_BUDGET_MIB=1 for this file.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+const URL = process.env.LARCH_URL ?? "http://127.0.0.1:8787";
+const KEY = process.env.LARCH_API_KEY ?? "larch-local-key";
+const BUDGET_MIB = Number(process.env.LARCH_NAMESPACE_BUDGET_MIB ?? "1");
+
+async function call(method, path, body, { key = KEY, version } = {}) {
+  const headers = {};
+  if (key !== null) headers["Api-Key"] = key;
+  if (version) headers["X-Pinecone-Api-Version"] = version;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(`${URL}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  const text = await r.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: r.status, headers: r.headers, text, json };
+}
+
+const vec = (dim, seed) => Array.from({ length: dim }, (_, i) => Math.sin(seed * 7.31 + i * 0.37) + 0.01);
+const spec = { serverless: { cloud: "aws", region: "us-east-1" } };
+
+async function recreate(name, dimension, metric = "cosine") {
+  await call("PATCH", `/indexes/${name}`, { deletion_protection: "disabled" });
+  await call("DELETE", `/indexes/${name}`);
+  const r = await call("POST", "/indexes", { name, dimension, metric, spec });
+  assert.equal(r.status, 201, r.text);
+  return r.json;
+}
+
+const stats = async (name, body = {}, version) => (await call("POST", `/index/${name}/describe_index_stats`, body, { version })).json;
+
+test("auth: missing key and wrong key get Pinecone's 401 on each plane", async () => {
+  for (const key of [null, "", "larch-local-kez", KEY + "x"]) {
+    const c = await call("GET", "/indexes", undefined, { key });
+    assert.deepEqual([c.status, c.json], [401, { error: { code: "UNAUTHENTICATED", message: "Invalid API key." }, status: 401 }]);
+    const d = await call("POST", "/index/anything/query", { topK: 1 }, { key });
+    assert.deepEqual([d.status, d.headers.get("content-type"), d.text], [401, "text/plain", "Unauthorized"]);
+  }
+  assert.equal((await call("GET", "/indexes")).status, 200);
+});
+
+test("host is the request's own origin + /index/{name}", async () => {
+  const m = await recreate("r-host", 4);
+  assert.equal(m.host, `${URL}/index/r-host`);
+  const viaLocalhost = await fetch(`${URL.replace("127.0.0.1", "localhost")}/indexes/r-host`, { headers: { "Api-Key": KEY } });
+  assert.equal((await viaLocalhost.json()).host, `${URL.replace("127.0.0.1", "localhost")}/index/r-host`);
+  assert.equal((await call("DELETE", "/indexes/r-host")).status, 202);
+});
+
+test("unknown routes and unsupported APIs answer in the data plane's shape", async () => {
+  await recreate("r-misc", 4);
+  const r = await call("GET", "/index/r-misc/nope");
+  assert.equal(r.status, 404);
+  assert.equal(r.json.code, 5);
+  const b = await call("GET", "/index/r-misc/bulk/imports");
+  assert.equal(b.status, 501);
+  assert.equal(b.json.code, 12);
+  const m = await call("POST", "/index/r-misc/query", "{not json");
+  assert.equal(m.status, 400);
+  assert.equal(m.json.code, 3);
+});
+
+test("a namespace object refuses growth beyond its memory budget, and nothing is written", async () => {
+  const dim = 1024;
+  await recreate("r-budget", dim);
+  const max = Math.floor((BUDGET_MIB * 1024 * 1024) / (dim * 4 + 64));
+  const batch = (from, n) => Array.from({ length: n }, (_, i) => ({ id: `v${from + i}`, values: vec(dim, from + i) }));
+  let stored = 0;
+  while (stored + 50 <= max) {
+    const r = await call("POST", "/index/r-budget/vectors/upsert", { vectors: batch(stored, 50), namespace: "big" });
+    assert.equal(r.status, 200, r.text);
+    stored += 50;
+  }
+  const over = await call("POST", "/index/r-budget/vectors/upsert", { vectors: batch(stored, 60), namespace: "big" });
+  assert.equal(over.status, 403, over.text);
+  assert.equal(over.json.code, 8);
+  assert.match(over.json.message, new RegExp(`limit of ${max} per namespace`));
+  assert.deepEqual(over.json.details, []);
+  // Nothing of the refused batch is stored, and the object still serves.
+  assert.equal((await stats("r-budget")).namespaces.big.vectorCount, stored);
+  const f = await call("GET", `/index/r-budget/vectors/fetch?ids=v${stored}&ids=v0&namespace=big`);
+  assert.deepEqual(Object.keys(f.json.vectors), ["v0"]);
+  // Overwrites that do not grow the namespace still work; other namespaces have their own budget.
+  assert.equal((await call("POST", "/index/r-budget/vectors/upsert", { vectors: batch(0, 10), namespace: "big" })).status, 200);
+  assert.equal((await call("POST", "/index/r-budget/vectors/upsert", { vectors: batch(0, 60), namespace: "other" })).status, 200);
+  const q = await call("POST", "/index/r-budget/query", { vector: vec(dim, 3), topK: 1, namespace: "big" });
+  assert.equal(q.json.matches[0].id, "v3");
+  assert.equal((await call("DELETE", "/indexes/r-budget")).status, 202);
+});
+
+test("an index deleted and created again never sees the old index's records", async () => {
+  await recreate("r-again", 4);
+  await call("POST", "/index/r-again/vectors/upsert", { vectors: [{ id: "old", values: [1, 2, 3, 4] }], namespace: "t" });
+  assert.equal((await call("DELETE", "/indexes/r-again")).status, 202);
+  const d = await call("POST", "/index/r-again/query", { vector: [1, 2, 3, 4], topK: 1, namespace: "t" });
+  assert.equal(d.status, 404);
+  await recreate("r-again", 3, "euclidean");
+  const q = await call("POST", "/index/r-again/query", { vector: [1, 2, 3], topK: 5, namespace: "t" });
+  assert.deepEqual(q.json.matches, []);
+  const s = await stats("r-again");
+  assert.deepEqual([s.totalVectorCount, s.dimension, s.metric], [0, 3, "euclidean"]);
+  await call("DELETE", "/indexes/r-again");
+});
+
+test("catalog: created namespaces, counts, filtered stats, legacy default naming", async () => {
+  await recreate("r-cat", 2);
+  const c = await call("POST", "/index/r-cat/namespaces", { name: "empty" }, { version: "2025-10" });
+  assert.equal(c.status, 200, c.text);
+  assert.equal((await call("POST", "/index/r-cat/namespaces", { name: "empty" }, { version: "2025-10" })).status, 409);
+  await call("POST", "/index/r-cat/vectors/upsert", {
+    vectors: [{ id: "a", values: [1, 0], metadata: { g: "x" } }, { id: "b", values: [0, 1], metadata: { g: "y" } }],
+  });
+  await call("POST", "/index/r-cat/vectors/upsert", { vectors: [{ id: "c", values: [1, 1], metadata: { g: "x" } }], namespace: "n2" });
+  const list = await call("GET", "/index/r-cat/namespaces", undefined, { version: "2025-10" });
+  const counts = Object.fromEntries(list.json.namespaces.map((n) => [n.name, Number(n.record_count)]));
+  assert.deepEqual(counts, { __default__: 2, empty: 0, n2: 1 });
+  assert.equal(list.json.total_count, 3);
+  const page = await call("GET", "/index/r-cat/namespaces?limit=2", undefined, { version: "2025-10" });
+  assert.equal(page.json.namespaces.length, 2);
+  const rest = await call("GET", `/index/r-cat/namespaces?limit=2&paginationToken=${page.json.pagination.next}`, undefined, { version: "2025-10" });
+  assert.equal(rest.json.namespaces.length, 1);
+  const s = await stats("r-cat");
+  assert.equal(s.totalVectorCount, 3);
+  assert.equal(s.namespaces.__default__.vectorCount, 2);
+  const legacy = await stats("r-cat", {}, "2025-01");
+  assert.equal(legacy.namespaces[""].vectorCount, 2);
+  const filtered = await stats("r-cat", { filter: { g: "x" } });
+  assert.deepEqual(filtered.namespaces, { __default__: { vectorCount: 1 }, n2: { vectorCount: 1 } });
+  assert.equal(filtered.totalVectorCount, 2);
+  const bad = await call("POST", "/index/r-cat/describe_index_stats", { filter: { g: { $nope: 1 } } });
+  assert.equal(bad.status, 400);
+  assert.equal((await call("GET", "/index/r-cat/namespaces/n2")).json.record_count, 1);
+  assert.equal((await call("DELETE", "/index/r-cat/namespaces/missing")).status, 404);
+  await call("DELETE", "/indexes/r-cat");
+});
+
+test("writes to one namespace are serialised; every acknowledged write is read back", async () => {
+  await recreate("r-conc", 2);
+  const n = 24;
+  const rs = await Promise.all(
+    Array.from({ length: n }, (_, i) => call("POST", "/index/r-conc/vectors/upsert", { vectors: [{ id: `id${i}`, values: [1, i + 1] }], namespace: "c" })),
+  );
+  assert.ok(rs.every((r) => r.status === 200));
+  const lsns = rs.map((r) => Number(r.headers.get("x-pinecone-request-lsn"))).sort((a, b) => a - b);
+  assert.equal(new Set(lsns).size, n, "each write has its own LSN");
+  const l = await call("GET", "/index/r-conc/vectors/list?namespace=c&limit=100");
+  assert.equal(l.json.vectors.length, n);
+  assert.equal((await stats("r-conc")).namespaces.c.vectorCount, n);
+  await call("DELETE", "/indexes/r-conc");
+});
+
+test("persistence: write an index the restart test reads back", async () => {
+  await recreate("r-persist", 3);
+  const r = await call("POST", "/index/r-persist/vectors/upsert", {
+    vectors: Array.from({ length: 30 }, (_, i) => ({ id: `p${i}`, values: vec(3, i), metadata: { i } })),
+    namespace: "keep",
+  });
+  assert.equal(r.status, 200);
+});
