@@ -45,7 +45,9 @@ mod search;
 mod visited;
 
 pub use build::HnswBuilder;
-pub use search::{FilteredPlan, SearchScratch, search_filtered_plan};
+pub use search::{
+    FilteredPlan, MIN_TWO_HOP_FRACTION, PLAIN_GRAPH_FRACTION, SearchScratch, search_filtered_plan,
+};
 
 use crate::distance::Metric;
 use crate::error::{Error, Result};
@@ -130,14 +132,17 @@ impl Hnsw {
         norms: &[f32],
     ) -> Result<Hnsw> {
         let mut b = HnswBuilder::new(config, metric, dim)?;
-        let n = if dim == 0 { 0 } else { vectors.len() / dim };
+        let n = vectors.len().checked_div(dim).unwrap_or(0);
         b.insert_until(n, vectors, norms)?;
         Ok(b.finish())
     }
 
     /// Builds the graph of every slot of `codes`, comparing vectors by their int8 codes (see
     /// [`HnswBuilder::insert_until_codes`]).
-    pub fn build_on_codes(config: HnswConfig, codes: &crate::index::quant::Int8Index) -> Result<Hnsw> {
+    pub fn build_on_codes(
+        config: HnswConfig,
+        codes: &crate::index::quant::Int8Index,
+    ) -> Result<Hnsw> {
         let mut b = HnswBuilder::new(config, codes.metric(), codes.dim())?;
         b.insert_until_codes(codes.len(), codes)?;
         Ok(b.finish())
@@ -364,7 +369,7 @@ impl<'a> HnswView<'a> {
                 got: query.len(),
             });
         }
-        let need = self.len().checked_mul(dim).unwrap_or(usize::MAX);
+        let need = self.len().saturating_mul(dim);
         if vectors.len() < need || (self.metric == Metric::Cosine && norms.len() < self.len()) {
             return Err(Error::invalid(format!(
                 "HNSW graph of {} slots × {dim} needs that many vectors (and norms for cosine), got {} floats and {} norms",

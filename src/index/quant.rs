@@ -224,8 +224,109 @@ impl crate::index::hnsw::build::Between for Int8Index {
             Metric::Euclidean => int8::l2sq_u8(ca, cb) as f32,
             Metric::Cosine | Metric::DotProduct => {
                 let off = |s: u32| self.offsets.get(s as usize).copied().unwrap_or(0.0);
-                -(self.lo_sq + off(a) + off(b) + self.scale * self.scale * int8::dot_u8(ca, cb) as f32)
+                -(self.lo_sq
+                    + off(a)
+                    + off(b)
+                    + self.scale * self.scale * int8::dot_u8(ca, cb) as f32)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distance::TestRng;
+    use crate::index::flat;
+    use crate::index::hnsw::{Hnsw, HnswConfig};
+
+    fn dataset(seed: u64, n: usize, dim: usize) -> (Vec<f32>, Vec<f32>) {
+        let mut rng = TestRng::new(seed);
+        let vectors = rng.vec(n * dim);
+        let norms = vectors.chunks_exact(dim).map(distance::norm).collect();
+        (vectors, norms)
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn int8_search_with_rescoring_matches_the_exact_scan() {
+        let (n, dim) = (2000, 32);
+        let (vectors, norms) = dataset(21, n, dim);
+        let config = HnswConfig::default();
+        let mut rng = TestRng::new(22);
+        let mut scratch = SearchScratch::new();
+        for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
+            let q8 = Int8Index::new(metric, dim, &vectors, &norms).unwrap();
+            assert_eq!((q8.len(), q8.dim(), q8.metric()), (n, dim, metric));
+            let on_f32 = Hnsw::build(config, metric, dim, &vectors, &norms).unwrap();
+            let on_codes = Hnsw::build_on_codes(config, &q8).unwrap();
+            for g in [&on_f32, &on_codes] {
+                let mut hits = 0;
+                for _ in 0..50 {
+                    let q = rng.vec(dim);
+                    let want = flat::scan(metric, &q, &vectors, &norms, 10, |_| true);
+                    let got = q8
+                        .search(
+                            &g.view(),
+                            &q,
+                            &vectors,
+                            &norms,
+                            10,
+                            64,
+                            |_| true,
+                            &mut scratch,
+                        )
+                        .unwrap();
+                    assert_eq!(got.len(), 10);
+                    // Rescored: every returned score is the exact one, bit for bit.
+                    let exact = flat::scan(metric, &q, &vectors, &norms, n, |_| true);
+                    for (score, slot) in &got {
+                        let e = exact.iter().find(|e| e.1 == *slot).unwrap();
+                        assert_eq!(score.to_bits(), e.0.to_bits(), "{metric:?} slot {slot}");
+                    }
+                    hits += got.iter().filter(|r| want.contains(r)).count();
+                }
+                let recall = hits as f64 / 500.0;
+                let floor = if metric == Metric::DotProduct {
+                    0.8
+                } else {
+                    0.85
+                };
+                assert!(recall >= floor, "{metric:?}: recall@10 {recall}");
+            }
+        }
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn codes_cover_the_range_and_are_small() {
+        // Both dimensions span 2.0: one shared scale of 2/255.
+        let vectors = [0.0, -1.0, 2.0, 1.0, 1.0, 0.0];
+        let q8 = Int8Index::new(Metric::Euclidean, 2, &vectors, &[]).unwrap();
+        assert_eq!(q8.code(0), &[0, 0]);
+        assert_eq!(q8.code(1), &[255, 255]);
+        assert!(
+            q8.code(2).iter().all(|c| (127..=128).contains(c)),
+            "{:?}",
+            q8.code(2)
+        );
+        assert_eq!(q8.code(9), &[] as &[u8], "out of range");
+        assert_eq!(q8.bytes_per_vector(), 2);
+        let cos = Int8Index::new(Metric::Cosine, 384, &vec![0.1; 384 * 3], &[1.96; 3]).unwrap();
+        assert_eq!(cos.bytes_per_vector(), 388, "codes plus one f32 offset");
+        assert!(
+            Int8Index::new(Metric::Cosine, 2, &vectors, &[1.0]).is_err(),
+            "missing norms"
+        );
+        assert!(Int8Index::new(Metric::Cosine, 0, &[], &[]).is_err());
+        // Non-finite input never panics and encodes to something in range.
+        let odd = Int8Index::new(
+            Metric::DotProduct,
+            2,
+            &[f32::NAN, f32::INFINITY, 1.0, 2.0],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(odd.len(), 2);
     }
 }

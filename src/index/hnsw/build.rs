@@ -106,7 +106,9 @@ impl HnswBuilder {
     /// neighbour choices. Searches still rescore with full precision.
     pub fn insert_until_codes(&mut self, target: usize, codes: &Int8Index) -> Result<()> {
         if codes.metric() != self.graph.metric || codes.dim() != self.graph.dim as usize {
-            return Err(Error::invalid("int8 codes of another metric or dimension than the graph"));
+            return Err(Error::invalid(
+                "int8 codes of another metric or dimension than the graph",
+            ));
         }
         if target > codes.len() {
             return Err(Error::invalid(format!(
@@ -204,15 +206,7 @@ impl HnswBuilder {
     }
 
     /// Adds `q` (at key `d` from `s`) to `s`'s list on `level`, re-selecting when it is full.
-    fn link_back<S: Between>(
-        &mut self,
-        s: u32,
-        q: u32,
-        d: f32,
-        level: u8,
-        cap: usize,
-        space: &S,
-    ) {
+    fn link_back<S: Between>(&mut self, s: u32, q: u32, d: f32, level: u8, cap: usize, space: &S) {
         let list = list_start(&self.graph, s, level);
         let words = if level == 0 {
             &mut self.graph.level0

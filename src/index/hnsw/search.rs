@@ -203,10 +203,12 @@ pub(crate) fn search_layer(
         }
         g.neighbors(c.slot, level, &mut links);
         if two_hop {
-            // Score at most as many nodes per expansion as an unfiltered beam would (the list
-            // capacity): direct accepted neighbours first, then accepted neighbours of the
-            // rejected ones, nearest lists first.
-            let mut budget = links.len();
+            // Direct accepted neighbours are all scored; accepted neighbours of the rejected
+            // ones (nearest lists first) only until half a list's worth has been scored in
+            // this expansion. Measured on wordnet-minilm384 (5-52 % filters, ef 64): a full
+            // list's worth gives recall 0.98-0.99 at 1.2-2.5x the unfiltered latency, half
+            // gives 0.96-0.99 at 1.0-1.4x.
+            let mut budget = links.len() / 2;
             let mut rejected = std::mem::take(&mut s.rejected);
             rejected.clear();
             for &u in &links {
@@ -222,7 +224,7 @@ pub(crate) fn search_layer(
                             &mut bound,
                             s,
                         );
-                        budget -= 1;
+                        budget = budget.saturating_sub(1);
                     }
                 } else {
                     rejected.push(u);

@@ -152,7 +152,7 @@ fn filtered_search_never_returns_rejected_and_fills_k() {
     // Accept every `step`-th slot (a deleted/filtered mix), from 100% down to 0.1%.
     for step in [1usize, 2, 5, 20, 100, 500, 1000, 5000] {
         let accepted = n.div_ceil(step);
-        let accept = |s: u32| s as usize % step == 0;
+        let accept = |s: u32| (s as usize).is_multiple_of(step);
         for _ in 0..10 {
             let q = rng.vec(dim);
             let k = 10;
@@ -168,10 +168,20 @@ fn filtered_search_never_returns_rejected_and_fills_k() {
                 );
                 assert_eq!(got.len(), k.min(accepted), "step {step} est {est}");
             }
-            let plain = view
-                .search(&q, &vectors, &norms, k, 32, accept, &mut scratch)
-                .unwrap();
-            assert!(plain.iter().all(|&(_, s)| accept(s)));
+            for two_hop in [false, true] {
+                let found = view
+                    .search_mode(&q, &vectors, &norms, k, 32, &accept, two_hop, &mut scratch)
+                    .unwrap();
+                assert!(found.iter().all(|&(_, s)| accept(s)), "two_hop {two_hop}");
+                if step <= 5 {
+                    let want = flat::scan(Metric::Euclidean, &q, &vectors, &norms, k, accept);
+                    let hits = found.iter().filter(|f| want.contains(f)).count();
+                    assert!(
+                        hits >= 6,
+                        "step {step} two_hop {two_hop}: {hits}/10 of the exact answer"
+                    );
+                }
+            }
         }
     }
     assert_eq!(
@@ -179,8 +189,16 @@ fn filtered_search_never_returns_rejected_and_fills_k() {
         FilteredPlan::Exact
     );
     assert_eq!(
-        search_filtered_plan(100_000, 10, 64, 0.5),
+        search_filtered_plan(100_000, 10, 64, 0.7),
         FilteredPlan::Graph
+    );
+    assert_eq!(
+        search_filtered_plan(100_000, 10, 64, 0.1),
+        FilteredPlan::TwoHop
+    );
+    assert_eq!(
+        search_filtered_plan(10_000_000, 10, 64, 0.01),
+        FilteredPlan::Exact
     );
     assert_eq!(
         search_filtered_plan(100_000, 10, 64, f32::NAN),
