@@ -8,6 +8,10 @@
 //! segments and merges their top-k without deduplication: the newest version wins because older
 //! versions are tombstoned, and a deleted record is never returned.
 //!
+//! Segments of at least [`AnnConfig::min_records`] records also get an HNSW graph, built in
+//! bounded steps by [`Namespace::index_step`] and searched once ready; until then (and always
+//! for the memtable, small segments and queries with sparse values) the search is exact.
+//!
 //! A namespace owns all its structures (nothing is shared with other namespaces), so it can be
 //! stored, loaded and dropped on its own. When persistent it records each write's physical
 //! effect and [`Namespace::commit`] turns it into a [`WriteBatch`] (see `docs/format.md`).
@@ -98,6 +102,17 @@ enum Graph {
     Ready(Vec<u8>),
 }
 
+/// The graph search scratch (visited marks sized to the largest segment), kept between
+/// queries so a query does not allocate and zero it again. A clone starts empty.
+#[derive(Debug, Default)]
+struct ScratchCell(std::sync::Mutex<SearchScratch>);
+
+impl Clone for ScratchCell {
+    fn clone(&self) -> Self {
+        ScratchCell::default()
+    }
+}
+
 /// A query vector: dense, sparse, or both (hybrid).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct QueryVector {
@@ -174,6 +189,7 @@ pub struct Namespace {
     metric: Metric,
     config: StorageConfig,
     ann: AnnConfig,
+    scratch: ScratchCell,
     memtable: Memtable,
     segments: Vec<Sealed>,
     next_segment: u64,
@@ -194,6 +210,7 @@ impl Namespace {
             metric,
             config,
             ann: AnnConfig::default(),
+            scratch: ScratchCell::default(),
             memtable: Memtable::new(dimension),
             segments: Vec::new(),
             next_segment: 0,
@@ -521,7 +538,9 @@ impl Namespace {
         let filter = filter.filter(|f| !f.is_match_all());
         let higher_is_better = self.metric.higher_is_better() || query.sparse_values.is_some();
         let mut merged: Vec<Scored> = Vec::new();
-        let mut scratch: Option<SearchScratch> = None;
+        // A query running concurrently with another (never in one wasm thread) gets its own.
+        let mut own = None;
+        let mut shared = None;
         let parts = std::iter::once((0u32, None)).chain(
             self.segments
                 .iter()
@@ -541,7 +560,16 @@ impl Namespace {
             let found = match (&query.values, &query.sparse_values) {
                 (Some(q), None) => match graph {
                     Some(view) => {
-                        let scratch = scratch.get_or_insert_with(SearchScratch::new);
+                        if shared.is_none() && own.is_none() {
+                            match self.scratch.0.try_lock() {
+                                Ok(guard) => shared = Some(guard),
+                                Err(_) => own = Some(SearchScratch::new()),
+                            }
+                        }
+                        let scratch: &mut SearchScratch = match shared.as_mut() {
+                            Some(guard) => guard,
+                            None => own.get_or_insert_with(SearchScratch::new),
+                        };
                         self.graph_search(view, q, vectors, norms, k, &accept, scratch)
                     }
                     None => flat::scan(self.metric, q, vectors, norms, k, accept),
@@ -584,6 +612,9 @@ impl Namespace {
         scratch: &mut SearchScratch,
     ) -> Vec<(f32, u32)> {
         let n = view.len();
+        if k == 0 {
+            return Vec::new();
+        }
         let sample = n.min(FILTER_SAMPLE);
         let fraction = if sample == 0 {
             0.0

@@ -486,3 +486,42 @@ wasm_test! {
         assert!(cold.take_writes().is_empty(), "reopening wrote nothing");
     }
 }
+
+wasm_test! {
+    fn a_crash_at_any_step_of_a_graph_commit_leaves_a_loadable_namespace() {
+        let (dim, metric, prefix) = (6, Metric::DotProduct, "c/");
+        let mut store = MemoryStore::new();
+        let mut ns = Namespace::new_persistent(dim, metric, NEVER_SEAL, prefix.into(), 0);
+        ns.set_ann_config(ann(500));
+        let mut rng = Rng(51);
+        ns.upsert((0..700).map(|i| record(i, rng.vector(dim))).collect());
+        ns.seal();
+        commit(&mut ns, &mut store);
+        let q = dense(rng.vector(dim));
+        // 1. The batch writing a completed graph; 2. the batch merging that segment away.
+        build_all(&mut ns);
+        let graph_batch = ns.commit().unwrap();
+        let doomed: Vec<String> = (0..400).map(|i| format!("r{i:05}")).collect();
+        ns.delete_ids(doomed.iter().map(String::as_str));
+        ns.seal();
+        let merge_batch = ns.commit().unwrap();
+        for (batch, before, after) in [(&graph_batch, 700, 700), (&merge_batch, 700, 300)] {
+            let steps = batch.steps();
+            for cut in 0..=steps.len() {
+                let mut s = store.clone();
+                for step in &steps[..cut] {
+                    s.apply_step(*step);
+                }
+                let back = reload(&s, prefix, metric, dim, ann(500))
+                    .unwrap_or_else(|e| panic!("cut {cut}/{}: {e:?}", steps.len()));
+                let n = back.len();
+                assert!(n == before || n == after, "cut {cut}: {n} records");
+                assert_eq!(back.query(&q, 10, None).len(), 10);
+                if cut == steps.len() && std::ptr::eq(batch, &graph_batch) {
+                    assert_eq!(back.graph_count(), 1);
+                }
+            }
+            store.apply(batch);
+        }
+    }
+}
