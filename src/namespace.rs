@@ -29,6 +29,7 @@ use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, ManifestV1, SegmentRef}
 use crate::metadata::Metadata;
 use crate::record::{Record, SparseVector};
 use crate::segment::memtable::Memtable;
+use crate::segment::postings::Postings;
 use crate::segment::stored::StoredRecord;
 use crate::segment::{Segment, Tombstones};
 use crate::storage::{WriteBatch, keys};
@@ -149,6 +150,8 @@ struct Sealed {
     graph_chunks: Option<u32>,
     /// The graph is ready but not written yet.
     graph_dirty: bool,
+    /// Metadata value counts, built on the first filtered graph query.
+    postings: std::sync::OnceLock<Postings>,
 }
 
 impl Sealed {
@@ -553,13 +556,14 @@ impl Namespace {
                     && filter.is_none_or(|f| f.matches(self.metadata(Loc { part, slot })))
             };
             let (vectors, norms) = self.part_arrays(part);
-            let graph = match part {
+            let sealed = match part {
                 0 => None,
-                p => self.segments[p as usize - 1].graph_view(),
+                p => Some(&self.segments[p as usize - 1]),
             };
+            let graph = sealed.and_then(|s| Some((s, s.graph_view()?)));
             let found = match (&query.values, &query.sparse_values) {
                 (Some(q), None) => match graph {
-                    Some(view) => {
+                    Some((sealed, view)) => {
                         if shared.is_none() && own.is_none() {
                             match self.scratch.0.try_lock() {
                                 Ok(guard) => shared = Some(guard),
@@ -570,7 +574,8 @@ impl Namespace {
                             Some(guard) => guard,
                             None => own.get_or_insert_with(SearchScratch::new),
                         };
-                        self.graph_search(view, q, vectors, norms, k, &accept, scratch)
+                        let fraction = Self::accepted_fraction(sealed, filter, &accept);
+                        self.graph_search(view, q, vectors, norms, k, &accept, fraction, scratch)
                     }
                     None => flat::scan(self.metric, q, vectors, norms, k, accept),
                 },
@@ -596,10 +601,35 @@ impl Namespace {
         merged
     }
 
+    /// The share of a segment's slots that are live and pass `filter`: from the segment's
+    /// metadata counts when they can tell (times the live share), else from `accept` on a
+    /// deterministic sample of [`FILTER_SAMPLE`] slots.
+    fn accepted_fraction(s: &Sealed, filter: Option<&Filter>, accept: &dyn Fn(u32) -> bool) -> f32 {
+        let n = s.segment.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let live = s.live() as f32 / n as f32;
+        let Some(f) = filter else {
+            return live;
+        };
+        let postings = s
+            .postings
+            .get_or_init(|| Postings::build((0..n as u32).map(|slot| s.segment.metadata(slot))));
+        if let Some(share) = postings.estimate(f) {
+            return share * live;
+        }
+        let sample = n.min(FILTER_SAMPLE);
+        let hits = (0..sample)
+            .filter(|&i| accept((i * n / sample) as u32))
+            .count();
+        hits as f32 / sample as f32
+    }
+
     /// Searches a segment's graph. `accept` (live and matching) is applied during the
-    /// traversal; the share of slots it passes is estimated from a deterministic sample of
-    /// [`FILTER_SAMPLE`] slots, and `search_filtered` falls back to the exact scan whenever the
-    /// graph finds fewer than `min(k, accepted)`, so the answer is never short.
+    /// traversal; `fraction` estimates the share of slots it passes, and `search_filtered`
+    /// falls back to the exact scan whenever the graph finds fewer than `min(k, accepted)`, so
+    /// the answer is never short.
     #[allow(clippy::too_many_arguments)]
     fn graph_search(
         &self,
@@ -609,21 +639,12 @@ impl Namespace {
         norms: &[f32],
         k: usize,
         accept: &dyn Fn(u32) -> bool,
+        fraction: f32,
         scratch: &mut SearchScratch,
     ) -> Vec<(f32, u32)> {
-        let n = view.len();
         if k == 0 {
             return Vec::new();
         }
-        let sample = n.min(FILTER_SAMPLE);
-        let fraction = if sample == 0 {
-            0.0
-        } else {
-            let hits = (0..sample)
-                .filter(|&i| accept((i * n / sample) as u32))
-                .count();
-            hits as f32 / sample as f32
-        };
         let ef = (self.ann.hnsw.ef_search as usize).max(k);
         match view.search_filtered(q, vectors, norms, k, ef, accept, fraction, scratch) {
             Ok((found, _plan)) => found,
@@ -834,6 +855,7 @@ impl Namespace {
             graph: Graph::None,
             graph_chunks: None,
             graph_dirty: false,
+            postings: std::sync::OnceLock::new(),
         });
         self.next_segment += 1;
         self.schedule_graph(self.segments.len() - 1);
@@ -1133,6 +1155,7 @@ impl Namespace {
                 graph_chunks: matches!(graph, Graph::Ready(_)).then_some(s.graph_chunks),
                 graph,
                 graph_dirty: false,
+                postings: std::sync::OnceLock::new(),
             });
             ns.schedule_graph(ns.segments.len() - 1);
         }
