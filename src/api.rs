@@ -190,6 +190,13 @@ impl Api {
         self.db.evict_idle(keep)
     }
 
+    /// Background work between requests: advances pending HNSW builds by at most `budget`
+    /// inserted nodes (see [`Db::index_step`]); the host then applies [`Api::take_writes`].
+    /// Returns true while more work is pending.
+    pub fn index_step(&mut self, budget: usize) -> bool {
+        self.db.index_step(budget)
+    }
+
     /// Hands over a blob the host fetched (`None` when the store has no such key).
     pub fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
         self.db.provide(key, bytes);

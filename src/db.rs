@@ -16,7 +16,7 @@ use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
 use crate::manifest::{Root, StoredConfig, StoredIndex};
-use crate::namespace::StorageConfig;
+use crate::namespace::{AnnConfig, StorageConfig};
 use crate::record;
 use crate::storage::{ROOT_KEY, WriteBatch, keys};
 
@@ -53,6 +53,7 @@ pub fn canonical_namespace(name: &str) -> Result<&str> {
 pub struct Db {
     indexes: BTreeMap<String, Index>,
     storage: StorageConfig,
+    ann: AnnConfig,
     persistent: bool,
     /// False until the host provided the root (persistent only).
     root_loaded: bool,
@@ -95,6 +96,31 @@ impl Db {
         }
     }
 
+    /// Sets the approximate-search configuration of every index and namespace (default:
+    /// [`AnnConfig::default`]).
+    pub fn set_ann_config(&mut self, ann: AnnConfig) {
+        self.ann = ann;
+        for ix in self.indexes.values_mut() {
+            ix.catalog.set_ann(ann);
+        }
+    }
+
+    /// Builds approximate indexes in the background: advances pending graph builds of loaded
+    /// namespaces by at most `budget` inserted nodes in all. Hosts call it between requests
+    /// (a node costs roughly `ef_construction` distance computations); completed graphs are
+    /// written by the next [`Db::take_writes`]. Until a segment's graph is ready it is
+    /// searched exactly. Returns true while more work is pending.
+    pub fn index_step(&mut self, budget: usize) -> bool {
+        let mut used = 0;
+        let mut pending = false;
+        for ix in self.indexes.values_mut() {
+            let (n, more) = ix.index_step_counted(budget - used);
+            used += n;
+            pending |= more;
+        }
+        pending
+    }
+
     /// True for a persistent database.
     pub fn is_persistent(&self) -> bool {
         self.persistent
@@ -133,13 +159,14 @@ impl Db {
         for stored in root.indexes {
             let config = config_from_stored(&stored.config)?;
             let dim = config.vector_type.dimension().unwrap_or(0) as usize;
-            let catalog = catalog::Catalog::stored(
+            let mut catalog = catalog::Catalog::stored(
                 stored.id,
                 dim,
                 config.metric,
                 self.storage,
                 stored.catalog,
             );
+            catalog.set_ann(self.ann);
             indexes.insert(
                 config.name.clone(),
                 Index {
@@ -168,7 +195,8 @@ impl Db {
         self.next_index += 1;
         self.root_dirty = true;
         let name = config.name.clone();
-        let index = Index::new(id, config, self.storage, self.persistent);
+        let mut index = Index::new(id, config, self.storage, self.persistent);
+        index.catalog.set_ann(self.ann);
         let index = self.indexes.entry(name).or_insert(index);
         Ok(&index.config)
     }

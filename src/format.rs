@@ -30,9 +30,11 @@ use crate::error::{Error, Result};
 
 /// The current format version. Readers accept exactly the versions listed in
 /// [`READABLE_VERSIONS`].
-pub const FORMAT_VERSION: u16 = 1;
-/// Versions this build reads.
-pub const READABLE_VERSIONS: &[u16] = &[1];
+pub const FORMAT_VERSION: u16 = 2;
+/// Versions this build reads. Version 2 added graph chunks to the manifest's segment
+/// references; every other kind has the same layout in both, and version-1 manifests are
+/// converted on read (`manifest::ManifestV1`).
+pub const READABLE_VERSIONS: &[u16] = &[1, 2];
 /// Largest blob a host must store (the Durable Object value limit).
 pub const MAX_BLOB_BYTES: usize = 2 * 1024 * 1024;
 /// Header size.
@@ -113,6 +115,16 @@ pub fn seal_blob(kind: BlobKind, payload: &[u8]) -> Vec<u8> {
 
 /// Checks a blob's header and checksum and returns its payload.
 pub fn open_blob<'a>(what: &str, kind: BlobKind, bytes: &'a [u8]) -> Result<&'a [u8]> {
+    open_blob_versioned(what, kind, bytes).map(|(_, payload)| payload)
+}
+
+/// Like [`open_blob`], also reporting the blob's format version (one of
+/// [`READABLE_VERSIONS`]).
+pub fn open_blob_versioned<'a>(
+    what: &str,
+    kind: BlobKind,
+    bytes: &'a [u8],
+) -> Result<(u16, &'a [u8])> {
     if bytes.len() < HEADER_LEN {
         return Err(corrupt(
             what,
@@ -157,7 +169,7 @@ pub fn open_blob<'a>(what: &str, kind: BlobKind, bytes: &'a [u8]) -> Result<&'a 
     if checksum(algorithm, payload) != crc {
         return Err(corrupt(what, "checksum mismatch"));
     }
-    Ok(payload)
+    Ok((version, payload))
 }
 
 /// Splits a long payload into pieces of at most [`MAX_PAYLOAD`] bytes (at least one piece).

@@ -36,6 +36,55 @@ pub struct SegmentRef {
     pub vector_chunks: u32,
     /// Persisted tombstones: (version, chunks), or none when no record was dead at sealing.
     pub tombstones: Option<(u32, u32)>,
+    /// Chunks of the segment's HNSW graph; 0 while it has none (format version 2).
+    pub graph_chunks: u32,
+}
+
+/// A format-version-1 manifest (segments without graphs), converted on read.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ManifestV1 {
+    pub lsn: u64,
+    pub count: u64,
+    pub segments: Vec<SegmentRefV1>,
+    pub log: Vec<LogRef>,
+    pub next_seq: u64,
+    pub next_segment: u64,
+    pub garbage: Vec<String>,
+}
+
+/// A format-version-1 segment reference.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SegmentRefV1 {
+    pub id: u64,
+    pub records: u64,
+    pub structured_chunks: u32,
+    pub vector_chunks: u32,
+    pub tombstones: Option<(u32, u32)>,
+}
+
+impl From<ManifestV1> for Manifest {
+    fn from(m: ManifestV1) -> Self {
+        Manifest {
+            lsn: m.lsn,
+            count: m.count,
+            segments: m
+                .segments
+                .into_iter()
+                .map(|s| SegmentRef {
+                    id: s.id,
+                    records: s.records,
+                    structured_chunks: s.structured_chunks,
+                    vector_chunks: s.vector_chunks,
+                    tombstones: s.tombstones,
+                    graph_chunks: 0,
+                })
+                .collect(),
+            log: m.log,
+            next_seq: m.next_seq,
+            next_segment: m.next_segment,
+            garbage: m.garbage,
+        }
+    }
 }
 
 /// One write-log entry and its chunk count.

@@ -8,6 +8,10 @@
 //! segments and merges their top-k without deduplication: the newest version wins because older
 //! versions are tombstoned, and a deleted record is never returned.
 //!
+//! Segments of at least [`AnnConfig::min_records`] records also get an HNSW graph, built in
+//! bounded steps by [`Namespace::index_step`] and searched once ready; until then (and always
+//! for the memtable, small segments and queries with sparse values) the search is exact.
+//!
 //! A namespace owns all its structures (nothing is shared with other namespaces), so it can be
 //! stored, loaded and dropped on its own. When persistent it records each write's physical
 //! effect and [`Namespace::commit`] turns it into a [`WriteBatch`] (see `docs/format.md`).
@@ -19,11 +23,13 @@ use crate::distance::{self, Metric};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::format::{self, BlobKind};
+use crate::index::hnsw::{HnswBuilder, HnswConfig, HnswView, SearchScratch};
 use crate::index::{flat, sparse};
-use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, SegmentRef};
+use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, ManifestV1, SegmentRef};
 use crate::metadata::Metadata;
 use crate::record::{Record, SparseVector};
 use crate::segment::memtable::Memtable;
+use crate::segment::postings::Postings;
 use crate::segment::stored::StoredRecord;
 use crate::segment::{Segment, Tombstones};
 use crate::storage::{WriteBatch, keys};
@@ -46,6 +52,65 @@ impl Default for StorageConfig {
             max_log_entries: 64,
             max_segments: 8,
         }
+    }
+}
+
+/// Approximate search of sealed segments. User-tunable; kept apart from [`StorageConfig`] so
+/// code that spells that struct out keeps compiling.
+///
+/// A segment of at least `min_records` records gets an HNSW graph, built in bounded steps by
+/// [`Namespace::index_step`] (never during a write), persisted with the segment by the next
+/// [`Namespace::commit`] and loaded with it (no rebuild). Until its graph is ready a segment is
+/// searched exactly, so results are correct at every moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnnConfig {
+    /// Segments smaller than this stay exact-scan (`usize::MAX`: never build graphs).
+    pub min_records: usize,
+    /// Graph parameters; `hnsw.ef_search` is the query beam (raised to `k`).
+    pub hnsw: HnswConfig,
+}
+
+impl Default for AnnConfig {
+    fn default() -> Self {
+        AnnConfig {
+            min_records: 2048,
+            hnsw: HnswConfig::default(),
+        }
+    }
+}
+
+impl AnnConfig {
+    /// Never build graphs: every query is an exact scan.
+    pub fn disabled() -> Self {
+        AnnConfig {
+            min_records: usize::MAX,
+            ..AnnConfig::default()
+        }
+    }
+}
+
+/// Filtered graph queries estimate the accepted share of a segment from this many slots.
+const FILTER_SAMPLE: usize = 256;
+
+/// A segment's approximate index.
+#[derive(Debug, Clone)]
+enum Graph {
+    /// Exact scans only (too small, or ANN disabled).
+    None,
+    /// Being built by [`Namespace::index_step`]; searched exactly meanwhile.
+    Building(Box<HnswBuilder>),
+    /// Validated bytes of [`crate::index::hnsw::Hnsw::to_bytes`], searched in place.
+    Ready(Vec<u8>),
+}
+
+/// The graph search scratch (visited marks sized to the largest segment), kept between
+/// queries so a query does not allocate and zero it again. A clone starts empty.
+#[derive(Debug, Default)]
+struct ScratchCell(std::sync::Mutex<SearchScratch>);
+
+impl Clone for ScratchCell {
+    fn clone(&self) -> Self {
+        ScratchCell::default()
     }
 }
 
@@ -80,11 +145,26 @@ struct Sealed {
     /// Persisted tombstones (version, chunks).
     persisted_tombstones: Option<(u32, u32)>,
     tombstones_dirty: bool,
+    graph: Graph,
+    /// Persisted graph chunks.
+    graph_chunks: Option<u32>,
+    /// The graph is ready but not written yet.
+    graph_dirty: bool,
+    /// Metadata value counts, built on the first filtered graph query.
+    postings: std::sync::OnceLock<Postings>,
 }
 
 impl Sealed {
     fn live(&self) -> usize {
         self.segment.len() - self.tombstones.count()
+    }
+
+    /// The graph, when ready.
+    fn graph_view(&self) -> Option<HnswView<'_>> {
+        match &self.graph {
+            Graph::Ready(bytes) => HnswView::from_validated_bytes(bytes).ok(),
+            _ => None,
+        }
     }
 }
 
@@ -111,6 +191,8 @@ pub struct Namespace {
     dimension: usize,
     metric: Metric,
     config: StorageConfig,
+    ann: AnnConfig,
+    scratch: ScratchCell,
     memtable: Memtable,
     segments: Vec<Sealed>,
     next_segment: u64,
@@ -130,6 +212,8 @@ impl Namespace {
             dimension,
             metric,
             config,
+            ann: AnnConfig::default(),
+            scratch: ScratchCell::default(),
             memtable: Memtable::new(dimension),
             segments: Vec::new(),
             next_segment: 0,
@@ -159,6 +243,92 @@ impl Namespace {
             garbage: Vec::new(),
         });
         ns
+    }
+
+    /// Sets the approximate-search configuration: segments at or above `min_records` without
+    /// a graph get a pending build, pending builds of smaller ones are dropped. Ready graphs are
+    /// kept (they were built with the configuration of their time).
+    pub fn set_ann_config(&mut self, ann: AnnConfig) {
+        self.ann = ann;
+        for i in 0..self.segments.len() {
+            self.schedule_graph(i);
+        }
+    }
+
+    /// The approximate-search configuration.
+    pub fn ann_config(&self) -> AnnConfig {
+        self.ann
+    }
+
+    fn schedule_graph(&mut self, i: usize) {
+        let eligible = self.dimension > 0 && self.segments[i].segment.len() >= self.ann.min_records;
+        let s = &mut self.segments[i];
+        match (&s.graph, eligible) {
+            (Graph::None, true) => {
+                if let Ok(b) = HnswBuilder::new(self.ann.hnsw, self.metric, self.dimension) {
+                    s.graph = Graph::Building(Box::new(b));
+                }
+            }
+            (Graph::Building(_), false) => s.graph = Graph::None,
+            _ => {}
+        }
+    }
+
+    /// Advances pending graph builds by inserting at most `budget_nodes` nodes in all (so a
+    /// host can bound the CPU time of one call). A graph that completes is searched from then
+    /// on and written by the next [`Namespace::commit`]. Returns true while more work is
+    /// pending.
+    pub fn index_step(&mut self, budget_nodes: usize) -> bool {
+        self.index_step_counted(budget_nodes).1
+    }
+
+    /// [`Namespace::index_step`], also returning how many nodes it inserted.
+    pub fn index_step_counted(&mut self, budget_nodes: usize) -> (usize, bool) {
+        let mut left = budget_nodes;
+        let mut completed = false;
+        for s in &mut self.segments {
+            if left == 0 {
+                break;
+            }
+            let Graph::Building(b) = &mut s.graph else {
+                continue;
+            };
+            let n = s.segment.len();
+            let target = (b.len() + left).min(n);
+            let done = target - b.len();
+            if b.insert_until(target, s.segment.all_vectors(), s.segment.norms())
+                .is_err()
+            {
+                // Unreachable (the builder was made for this dimension); stay exact.
+                s.graph = Graph::None;
+                continue;
+            }
+            left -= done;
+            if target == n {
+                let Graph::Building(b) = std::mem::replace(&mut s.graph, Graph::None) else {
+                    continue;
+                };
+                s.graph = Graph::Ready(b.finish().to_bytes());
+                s.graph_dirty = true;
+                completed = true;
+            }
+        }
+        if let Some(p) = self.persist.as_mut().filter(|_| completed) {
+            p.dirty = true;
+        }
+        let pending = self
+            .segments
+            .iter()
+            .any(|s| matches!(s.graph, Graph::Building(_)));
+        (budget_nodes - left, pending)
+    }
+
+    /// Number of segments whose graph is ready (built or loaded).
+    pub fn graph_count(&self) -> usize {
+        self.segments
+            .iter()
+            .filter(|s| matches!(s.graph, Graph::Ready(_)))
+            .count()
     }
 
     /// Starts LSNs after `lsn` (a re-created namespace continues where the dropped one ended).
@@ -192,7 +362,13 @@ impl Namespace {
         mem + self
             .segments
             .iter()
-            .map(|s| s.segment.approximate_bytes())
+            .map(|s| {
+                let graph = match &s.graph {
+                    Graph::Ready(b) => b.len(),
+                    _ => 0,
+                };
+                s.segment.approximate_bytes() + graph
+            })
             .sum::<usize>()
     }
 
@@ -365,6 +541,9 @@ impl Namespace {
         let filter = filter.filter(|f| !f.is_match_all());
         let higher_is_better = self.metric.higher_is_better() || query.sparse_values.is_some();
         let mut merged: Vec<Scored> = Vec::new();
+        // A query running concurrently with another (never in one wasm thread) gets its own.
+        let mut own = None;
+        let mut shared = None;
         let parts = std::iter::once((0u32, None)).chain(
             self.segments
                 .iter()
@@ -377,8 +556,29 @@ impl Namespace {
                     && filter.is_none_or(|f| f.matches(self.metadata(Loc { part, slot })))
             };
             let (vectors, norms) = self.part_arrays(part);
+            let sealed = match part {
+                0 => None,
+                p => Some(&self.segments[p as usize - 1]),
+            };
+            let graph = sealed.and_then(|s| Some((s, s.graph_view()?)));
             let found = match (&query.values, &query.sparse_values) {
-                (Some(q), None) => flat::scan(self.metric, q, vectors, norms, k, accept),
+                (Some(q), None) => match graph {
+                    Some((sealed, view)) => {
+                        if shared.is_none() && own.is_none() {
+                            match self.scratch.0.try_lock() {
+                                Ok(guard) => shared = Some(guard),
+                                Err(_) => own = Some(SearchScratch::new()),
+                            }
+                        }
+                        let scratch: &mut SearchScratch = match shared.as_mut() {
+                            Some(guard) => guard,
+                            None => own.get_or_insert_with(SearchScratch::new),
+                        };
+                        let fraction = Self::accepted_fraction(sealed, filter, &accept);
+                        self.graph_search(view, q, vectors, norms, k, &accept, fraction, scratch)
+                    }
+                    None => flat::scan(self.metric, q, vectors, norms, k, accept),
+                },
                 (dense, Some(sq)) => self.hybrid_scan(part, dense.as_deref(), sq, k, accept),
                 (None, None) => Vec::new(),
             };
@@ -399,6 +599,58 @@ impl Namespace {
         });
         merged.truncate(k);
         merged
+    }
+
+    /// The share of a segment's slots that are live and pass `filter`: from the segment's
+    /// metadata counts when they can tell (times the live share), else from `accept` on a
+    /// deterministic sample of [`FILTER_SAMPLE`] slots.
+    fn accepted_fraction(s: &Sealed, filter: Option<&Filter>, accept: &dyn Fn(u32) -> bool) -> f32 {
+        let n = s.segment.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let live = s.live() as f32 / n as f32;
+        let Some(f) = filter else {
+            return live;
+        };
+        let postings = s
+            .postings
+            .get_or_init(|| Postings::build((0..n as u32).map(|slot| s.segment.metadata(slot))));
+        if let Some(share) = postings.estimate(f) {
+            return share * live;
+        }
+        let sample = n.min(FILTER_SAMPLE);
+        let hits = (0..sample)
+            .filter(|&i| accept((i * n / sample) as u32))
+            .count();
+        hits as f32 / sample as f32
+    }
+
+    /// Searches a segment's graph. `accept` (live and matching) is applied during the
+    /// traversal; `fraction` estimates the share of slots it passes, and `search_filtered`
+    /// falls back to the exact scan whenever the graph finds fewer than `min(k, accepted)`, so
+    /// the answer is never short.
+    #[allow(clippy::too_many_arguments)]
+    fn graph_search(
+        &self,
+        view: HnswView<'_>,
+        q: &[f32],
+        vectors: &[f32],
+        norms: &[f32],
+        k: usize,
+        accept: &dyn Fn(u32) -> bool,
+        fraction: f32,
+        scratch: &mut SearchScratch,
+    ) -> Vec<(f32, u32)> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let ef = (self.ann.hnsw.ef_search as usize).max(k);
+        match view.search_filtered(q, vectors, norms, k, ef, accept, fraction, scratch) {
+            Ok((found, _plan)) => found,
+            // Unreachable: the graph was checked against the segment at load or build.
+            Err(_) => flat::scan(self.metric, q, vectors, norms, k, accept),
+        }
     }
 
     fn part_arrays(&self, part: u32) -> (&[f32], &[f32]) {
@@ -600,8 +852,13 @@ impl Namespace {
             chunks: None,
             persisted_tombstones: None,
             tombstones_dirty: false,
+            graph: Graph::None,
+            graph_chunks: None,
+            graph_dirty: false,
+            postings: std::sync::OnceLock::new(),
         });
         self.next_segment += 1;
+        self.schedule_graph(self.segments.len() - 1);
     }
 
     /// Drops empty segments, rewrites mostly-dead ones, and merges the smallest when there are
@@ -660,6 +917,10 @@ impl Namespace {
         if let Some((ver, tc)) = s.persisted_tombstones {
             p.dropped
                 .extend((0..tc).map(|c| keys::tombstones(&p.prefix, s.id, ver, c)));
+        }
+        if let Some(gc) = s.graph_chunks {
+            p.dropped
+                .extend((0..gc).map(|c| keys::graph(&p.prefix, s.id, c)));
         }
     }
 
@@ -731,6 +992,23 @@ impl Namespace {
             });
             p.next_seq += 1;
         }
+        // Graphs completed since the last commit (their segments' blobs are written by now).
+        for s in &mut self.segments {
+            if !s.graph_dirty || s.chunks.is_none() {
+                continue;
+            }
+            if let Graph::Ready(bytes) = &s.graph {
+                let chunks = format::split_chunks(bytes);
+                for (c, chunk) in chunks.iter().enumerate() {
+                    batch.puts.push((
+                        keys::graph(&p.prefix, s.id, c as u32),
+                        format::seal_blob(BlobKind::GraphChunk, chunk),
+                    ));
+                }
+                s.graph_chunks = Some(chunks.len() as u32);
+            }
+            s.graph_dirty = false;
+        }
         let manifest = Manifest {
             lsn: self.lsn,
             count,
@@ -745,6 +1023,7 @@ impl Namespace {
                         structured_chunks,
                         vector_chunks,
                         tombstones: s.persisted_tombstones,
+                        graph_chunks: s.graph_chunks.unwrap_or(0),
                     }
                 })
                 .collect(),
@@ -762,8 +1041,13 @@ impl Namespace {
         Some(batch)
     }
 
-    /// Decodes a manifest blob.
+    /// Decodes a manifest blob, of format version 1 (converted) or 2.
     pub fn decode_manifest(what: &str, bytes: &[u8]) -> Result<Manifest> {
+        let (version, _) = format::open_blob_versioned(what, BlobKind::Manifest, bytes)?;
+        if version == 1 {
+            let m: ManifestV1 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
+            return Ok(m.into());
+        }
         format::decode_chunked(what, BlobKind::Manifest, &[bytes])
     }
 
@@ -776,6 +1060,7 @@ impl Namespace {
             if let Some((v, n)) = s.tombstones {
                 out.extend((0..n).map(|c| keys::tombstones(prefix, s.id, v, c)));
             }
+            out.extend((0..s.graph_chunks).map(|c| keys::graph(prefix, s.id, c)));
         }
         for l in &m.log {
             out.extend((0..l.chunks).map(|c| keys::log(prefix, l.seq, c)));
@@ -831,6 +1116,35 @@ impl Namespace {
                 }
                 None => Tombstones::new(segment.len()),
             };
+            let graph = if s.graph_chunks == 0 {
+                Graph::None
+            } else {
+                let gwhat = keys::graph(&prefix, s.id, 0);
+                let mut bytes = Vec::new();
+                for c in 0..s.graph_chunks {
+                    let key = keys::graph(&prefix, s.id, c);
+                    bytes.extend_from_slice(format::open_blob(
+                        &key,
+                        BlobKind::GraphChunk,
+                        get(&key)?,
+                    )?);
+                }
+                let bad = |reason: String| Error::Corrupt {
+                    what: gwhat.clone(),
+                    reason,
+                };
+                let view = HnswView::from_bytes(&bytes).map_err(|e| match e {
+                    Error::Corrupt { reason, .. } => bad(reason),
+                    other => bad(other.to_string()),
+                })?;
+                if view.len() != segment.len() || view.dim() != dimension || view.metric() != metric
+                {
+                    return Err(bad(
+                        "graph size, dimension or metric disagrees with its segment".into(),
+                    ));
+                }
+                Graph::Ready(bytes)
+            };
             ns.segments.push(Sealed {
                 id: s.id,
                 segment,
@@ -838,7 +1152,12 @@ impl Namespace {
                 chunks: Some((s.structured_chunks, s.vector_chunks)),
                 persisted_tombstones: s.tombstones,
                 tombstones_dirty: false,
+                graph_chunks: matches!(graph, Graph::Ready(_)).then_some(s.graph_chunks),
+                graph,
+                graph_dirty: false,
+                postings: std::sync::OnceLock::new(),
             });
+            ns.schedule_graph(ns.segments.len() - 1);
         }
         for l in &manifest.log {
             let chunks: Vec<&[u8]> = (0..l.chunks)

@@ -8,6 +8,7 @@
 //! sorted runs.
 
 pub mod memtable;
+pub(crate) mod postings;
 pub mod stored;
 
 use crate::distance;

@@ -216,6 +216,10 @@ pub mod keys {
     pub fn tombstones(prefix: &str, seg: u64, version: u32, chunk: u32) -> String {
         format!("{prefix}t/{seg:08x}/{version:08x}/{chunk:04x}")
     }
+    /// A chunk of a segment's HNSW graph.
+    pub fn graph(prefix: &str, seg: u64, chunk: u32) -> String {
+        format!("{prefix}g/{seg:08x}/{chunk:04x}")
+    }
 }
 
 /// Blobs handed over by the host, waiting to be decoded.

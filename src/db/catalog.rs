@@ -12,7 +12,7 @@ use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
 use crate::manifest::{CatalogBase, CatalogDelta, CatalogRef, Manifest};
-use crate::namespace::{Namespace, StorageConfig};
+use crate::namespace::{AnnConfig, Namespace, StorageConfig};
 use crate::storage::{Provided, WriteBatch, keys};
 
 /// Deltas kept before the base snapshot is rewritten (at least; see `delta_budget`).
@@ -41,6 +41,7 @@ pub(crate) struct Catalog {
     dimension: usize,
     metric: Metric,
     storage: StorageConfig,
+    ann: AnnConfig,
     persistent: bool,
     reference: CatalogRef,
     entries: Option<BTreeMap<String, Entry>>,
@@ -66,6 +67,7 @@ impl Catalog {
             dimension,
             metric,
             storage,
+            ann: AnnConfig::default(),
             persistent,
             reference: CatalogRef::default(),
             entries: Some(BTreeMap::new()),
@@ -91,6 +93,40 @@ impl Catalog {
             changed: false,
             ..Catalog::new(index_id, dimension, metric, storage, true)
         }
+    }
+
+    /// Sets the approximate-search configuration of every namespace, loaded now or later.
+    pub fn set_ann(&mut self, ann: AnnConfig) {
+        self.ann = ann;
+        for e in self.entries.iter_mut().flat_map(|e| e.values_mut()) {
+            if let NsState::Loaded(ns) = &mut e.state {
+                ns.set_ann_config(ann);
+            }
+        }
+    }
+
+    /// Advances the graph builds of loaded namespaces by at most `budget` nodes in all and
+    /// commits the namespaces whose graphs completed. Returns (nodes inserted, more pending).
+    pub fn index_step(&mut self, budget: usize) -> (usize, bool) {
+        let mut used = 0;
+        let mut pending = false;
+        let mut touched = Vec::new();
+        for (name, e) in self.entries.iter_mut().flat_map(|e| e.iter_mut()) {
+            if let NsState::Loaded(ns) = &mut e.state {
+                let (n, more) = ns.index_step_counted(budget - used);
+                used += n;
+                pending |= more;
+                if n > 0 {
+                    touched.push(name.clone());
+                }
+            }
+        }
+        if self.persistent {
+            for name in touched {
+                self.commit(&name);
+            }
+        }
+        (used, pending)
     }
 
     /// The reference the root stores.
@@ -211,7 +247,8 @@ impl Catalog {
             return Ok(true);
         };
         match Namespace::load(dimension, metric, storage, prefix, *m.clone(), &blobs) {
-            Ok(ns) => {
+            Ok(mut ns) => {
+                ns.set_ann_config(self.ann);
                 entry.state = NsState::Loaded(Box::new(ns));
                 Ok(true)
             }
@@ -351,6 +388,8 @@ impl Catalog {
             ns.start_lsn_after(self.reference.lsn_floor);
             ns
         };
+        let mut ns = ns;
+        ns.set_ann_config(self.ann);
         let entries = self.entries.as_mut().ok_or_else(|| Error::Internal {
             message: "catalog not loaded after load()".into(),
         })?;

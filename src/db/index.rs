@@ -93,6 +93,17 @@ impl Index {
         }
     }
 
+    /// Advances pending graph builds of this index's loaded namespaces by at most `budget`
+    /// inserted nodes in all (see [`Namespace::index_step`]); completed graphs are committed
+    /// into the next write batch. Returns true while more work is pending.
+    pub fn index_step(&mut self, budget: usize) -> bool {
+        self.catalog.index_step(budget).1
+    }
+
+    pub(super) fn index_step_counted(&mut self, budget: usize) -> (usize, bool) {
+        self.catalog.index_step(budget)
+    }
+
     /// The index configuration.
     pub fn config(&self) -> &IndexConfig {
         &self.config

@@ -229,6 +229,13 @@ impl<'a> HnswView<'a> {
         format::decode(bytes)
     }
 
+    /// A view of bytes that [`HnswView::from_bytes`] validated before (and that have not
+    /// changed since): reads the header only, so a segment validates its graph once at load
+    /// and not per query.
+    pub(crate) fn from_validated_bytes(bytes: &'a [u8]) -> Result<HnswView<'a>> {
+        format::decode_trusted(bytes)
+    }
+
     /// Number of nodes.
     pub fn len(&self) -> usize {
         self.n as usize

@@ -8,6 +8,7 @@ mod common;
 #[cfg(not(target_arch = "wasm32"))]
 mod filter;
 
+mod ann;
 mod api_control;
 mod api_data;
 mod bad_input;

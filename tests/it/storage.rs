@@ -433,3 +433,51 @@ wasm_test! {
         }
     }
 }
+
+wasm_test! {
+    fn a_v1_store_gets_graphs_and_keeps_loading() {
+        use larch::namespace::AnnConfig;
+        let mut store = MemoryStore::from_bytes(FIXTURE_V1).unwrap();
+        let expected = snapshot_of(&store, TINY);
+        // Tiny segments: every one of them gets a graph.
+        let ann = AnnConfig {
+            min_records: 1,
+            ..AnnConfig::default()
+        };
+        let load_all = |db: &mut Db, store: &mut MemoryStore| {
+            let names: Vec<String> = run(db, store, |db| {
+                Ok(db.list_indexes()?.map(|c| c.name.clone()).collect::<Vec<_>>())
+            })
+            .0
+            .unwrap();
+            for ix in names {
+                run_apply(db, store, |db| db.index_mut(&ix)?.prepare_all()).unwrap();
+            }
+        };
+        let mut db = Db::open(TINY);
+        db.set_ann_config(ann);
+        load_all(&mut db, &mut store);
+        assert!(db.take_writes().is_empty(), "loading wrote nothing");
+        assert!(db.index_step(3), "work is pending after loading a v1 store");
+        while db.index_step(1000) {}
+        for b in db.take_writes() {
+            store.apply(&b);
+        }
+        assert!(store.keys().any(|k| k.contains("/g/")), "graphs were written");
+        // Namespaces with segments were rewritten as version 2; the others stay version 1.
+        let version = |k: &str| u16::from_le_bytes([store.get(k).unwrap()[4], store.get(k).unwrap()[5]]);
+        let manifests: Vec<u16> = store.keys().filter(|k| k.ends_with("/m")).map(version).collect();
+        assert!(manifests.contains(&2) && manifests.contains(&1), "{manifests:?}");
+        assert!(
+            store.keys().any(|k| k.contains("/s/") && store.get(k).unwrap()[4..6] == 1u16.to_le_bytes()),
+            "v1 segment blobs are kept as they are"
+        );
+        assert_eq!(snapshot_of(&store, TINY), expected);
+        // A cold database reads the graphs and has nothing to build.
+        let mut cold = Db::open(TINY);
+        cold.set_ann_config(ann);
+        load_all(&mut cold, &mut store);
+        assert!(!cold.index_step(usize::MAX));
+        assert!(cold.take_writes().is_empty());
+    }
+}

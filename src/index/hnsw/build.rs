@@ -19,7 +19,7 @@ use crate::index::flat::cosine_from_dot;
 use crate::index::quant::Int8Index;
 
 /// Builds an [`Hnsw`] one slot at a time.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct HnswBuilder {
     graph: Hnsw,
     rng: SplitMix64,

@@ -54,7 +54,7 @@ struct Near(std::cmp::Reverse<Cand>);
 /// Reusable per-query state: the visited set, both heaps and a neighbour buffer. Keep one per
 /// thread (or per segment reader) and pass it to every search; it grows to the largest graph
 /// searched and is never shrunk.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SearchScratch {
     pub(crate) visited: Visited,
     candidates: BinaryHeap<Near>,

@@ -1,0 +1,527 @@
+//! Approximate search of sealed segments: HNSW graphs built in bounded steps, persisted with
+//! their segments, searched in place after a cold open, and exact whenever they cannot be.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use larch::api::{Api, ApiOptions, Request};
+use larch::format::{self, BlobKind};
+use larch::index::hnsw::HnswConfig;
+use larch::namespace::{AnnConfig, QueryVector, StorageConfig};
+use larch::storage::{MemoryStore, keys};
+use larch::{Error, Filter, Metadata, Metric, Namespace, Record};
+use serde_json::{Value, json};
+
+use crate::common::VERSION;
+use crate::wasm_test;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+    fn vector(&mut self, dim: usize) -> Vec<f32> {
+        (0..dim).map(|_| self.unit()).collect()
+    }
+}
+
+fn record(i: usize, values: Vec<f32>) -> Record {
+    Record {
+        id: format!("r{i:05}"),
+        values,
+        sparse_values: None,
+        metadata: Some(
+            Metadata::from_json(&json!({
+                "g": format!("{}", i % 10),
+                "odd": i % 2 == 1,
+                "u": i,
+            }))
+            .unwrap(),
+        ),
+    }
+}
+
+/// Seal only when asked.
+const NEVER_SEAL: StorageConfig = StorageConfig {
+    seal_records: usize::MAX,
+    max_log_entries: usize::MAX,
+    max_segments: 8,
+};
+
+fn ann(min_records: usize) -> AnnConfig {
+    AnnConfig {
+        min_records,
+        hnsw: HnswConfig {
+            m: 12,
+            ef_construction: 64,
+            ef_search: 48,
+            ..HnswConfig::default()
+        },
+    }
+}
+
+/// A namespace with one sealed segment of `n` records plus `extra` in the memtable, graphs
+/// pending (not built).
+fn namespace(metric: Metric, dim: usize, n: usize, extra: usize, seed: u64) -> Namespace {
+    let mut rng = Rng(seed);
+    let mut ns = Namespace::with_config(dim, metric, NEVER_SEAL);
+    ns.set_ann_config(ann(500));
+    let records: Vec<Record> = (0..n).map(|i| record(i, rng.vector(dim))).collect();
+    for chunk in records.chunks(1000) {
+        ns.upsert(chunk.to_vec());
+    }
+    ns.seal();
+    let more: Vec<Record> = (n..n + extra).map(|i| record(i, rng.vector(dim))).collect();
+    if !more.is_empty() {
+        ns.upsert(more);
+    }
+    ns
+}
+
+fn build_all(ns: &mut Namespace) {
+    while ns.index_step(1000) {}
+}
+
+fn ids(ns: &Namespace, q: &QueryVector, k: usize, f: Option<&Filter>) -> Vec<String> {
+    ns.query(q, k, f)
+        .iter()
+        .map(|s| ns.id(s.loc).to_string())
+        .collect()
+}
+
+fn dense(v: Vec<f32>) -> QueryVector {
+    QueryVector {
+        values: Some(v),
+        sparse_values: None,
+    }
+}
+
+/// Mean recall@k of `approx` against `exact` over `queries`.
+fn recall(
+    approx: &Namespace,
+    exact: &Namespace,
+    queries: &[QueryVector],
+    k: usize,
+    f: Option<&Filter>,
+) -> f64 {
+    let mut hit = 0usize;
+    let mut total = 0usize;
+    for q in queries {
+        let truth: BTreeSet<String> = ids(exact, q, k, f).into_iter().collect();
+        let got = ids(approx, q, k, f);
+        assert_eq!(got.len(), truth.len(), "ANN returned a short answer");
+        total += truth.len();
+        hit += got.iter().filter(|id| truth.contains(*id)).count();
+    }
+    if total == 0 {
+        return 1.0;
+    }
+    hit as f64 / total as f64
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn namespace_recall_at_10_against_exact_scan() {
+    for (metric, seed) in [
+        (Metric::Cosine, 1),
+        (Metric::Euclidean, 2),
+        (Metric::DotProduct, 3),
+    ] {
+        let exact = namespace(metric, 24, 4000, 150, seed);
+        let mut approx = exact.clone();
+        assert_eq!(approx.graph_count(), 0);
+        build_all(&mut approx);
+        assert_eq!(approx.graph_count(), 1);
+        let mut rng = Rng(seed + 100);
+        let queries: Vec<QueryVector> = (0..60).map(|_| dense(rng.vector(24))).collect();
+        let r = recall(&approx, &exact, &queries, 10, None);
+        assert!(r >= 0.9, "{metric:?}: recall@10 {r}");
+        // A deliberately weak graph misses neighbours: proof that queries use the graph.
+        let mut weak = exact.clone();
+        weak.set_ann_config(AnnConfig::disabled());
+        weak.set_ann_config(AnnConfig {
+            min_records: 500,
+            hnsw: HnswConfig {
+                m: 2,
+                ef_construction: 4,
+                ef_search: 10,
+                ..HnswConfig::default()
+            },
+        });
+        build_all(&mut weak);
+        let w = recall(&weak, &exact, &queries, 10, None);
+        assert!(w < r, "{metric:?}: weak graph recall {w}, default {r}");
+        // Scores are the exact scan's: a result both return scores the same bits.
+        let q = &queries[0];
+        let a = approx.query(q, 10, None);
+        let e = exact.query(q, 10, None);
+        for s in &a {
+            if let Some(t) = e.iter().find(|t| exact.id(t.loc) == approx.id(s.loc)) {
+                assert_eq!(s.score.to_bits(), t.score.to_bits());
+            }
+        }
+    }
+}
+
+wasm_test! {
+    fn index_step_inserts_at_most_budget_nodes_per_call() {
+        let mut ns = namespace(Metric::Cosine, 8, 1234, 0, 7);
+        let mut calls = 0;
+        loop {
+            let (used, more) = ns.index_step_counted(100);
+            assert!(used <= 100, "{used} nodes in one call");
+            calls += 1;
+            if !more {
+                break;
+            }
+            assert_eq!(used, 100);
+        }
+        assert_eq!(calls, 1234usize.div_ceil(100));
+        assert_eq!(ns.graph_count(), 1);
+        assert_eq!(ns.index_step_counted(100), (0, false));
+        // Small segments and a disabled configuration get no graph.
+        let mut small = namespace(Metric::Cosine, 8, 300, 0, 8);
+        assert!(!small.index_step(100));
+        let mut off = namespace(Metric::Cosine, 8, 800, 0, 9);
+        off.set_ann_config(AnnConfig::disabled());
+        assert!(!off.index_step(100));
+        assert_eq!(off.graph_count(), 0);
+    }
+}
+
+wasm_test! {
+    fn filtered_and_tombstoned_graph_queries_are_exact_where_they_must_be() {
+        let dim = 12;
+        let exact = namespace(Metric::Euclidean, dim, 6000, 40, 11);
+        let mut approx = exact.clone();
+        build_all(&mut approx);
+        let mut exact = exact;
+        // Tombstones in the segment: deletes and overwrites (the new versions live in the
+        // memtable).
+        let deleted: Vec<String> = (0..6000).step_by(7).map(|i| format!("r{i:05}")).collect();
+        let mut rng = Rng(12);
+        let overwritten: Vec<Record> = (1..6000)
+            .step_by(13)
+            .map(|i| record(i, rng.vector(dim)))
+            .collect();
+        for ns in [&mut exact, &mut approx] {
+            ns.delete_ids(deleted.iter().map(String::as_str));
+            ns.upsert(overwritten.clone());
+        }
+        assert_eq!(approx.graph_count(), 1, "tombstones keep the graph");
+        // Ids deleted and not upserted again since.
+        let deleted: BTreeSet<String> = deleted
+            .into_iter()
+            .filter(|id| overwritten.iter().all(|r| r.id != *id))
+            .collect();
+        let filters = [
+            json!({"g": {"$eq": "3"}}),
+            json!({"g": {"$in": ["1", "2", "5"]}}),
+            json!({"g": {"$ne": "0"}}),
+            json!({"odd": true}),
+            json!({"u": {"$eq": 42}}),
+            json!({"u": {"$eq": 43}}),
+            json!({"u": {"$lt": 30}}),
+            json!({"g": {"$eq": "nope"}}),
+            json!({"$and": [{"odd": false}, {"g": {"$in": ["2", "4"]}}]}),
+        ];
+        let queries: Vec<QueryVector> = (0..20).map(|_| dense(rng.vector(dim))).collect();
+        for fj in &filters {
+            let f = Filter::parse(fj).unwrap();
+            let matching = approx.count(Some(&f));
+            assert_eq!(matching, exact.count(Some(&f)));
+            for k in [1, 10, 100] {
+                for q in &queries {
+                    let got = approx.query(q, k, Some(&f));
+                    assert_eq!(got.len(), k.min(matching), "{fj} k {k}");
+                    for s in &got {
+                        let id = approx.id(s.loc);
+                        assert!(!deleted.contains(id), "deleted {id} returned for {fj}");
+                        assert_eq!(approx.locate(id), Some(s.loc), "stale version of {id}");
+                        assert!(f.matches(approx.metadata(s.loc)), "{id} does not match {fj}");
+                    }
+                }
+            }
+            let r = recall(&approx, &exact, &queries, 10, Some(&f));
+            assert!(r >= 0.9, "{fj}: filtered recall@10 {r}");
+        }
+        // Unfiltered, with tombstones.
+        let r = recall(&approx, &exact, &queries, 10, None);
+        assert!(r >= 0.9, "recall@10 with tombstones {r}");
+    }
+}
+
+/// Commits `ns` into `store`.
+fn commit(ns: &mut Namespace, store: &mut MemoryStore) {
+    if let Some(b) = ns.commit() {
+        store.apply(&b);
+    }
+}
+
+fn reload(
+    store: &MemoryStore,
+    prefix: &str,
+    metric: Metric,
+    dim: usize,
+    ann_config: AnnConfig,
+) -> larch::Result<Namespace> {
+    let m = Namespace::decode_manifest("m", store.get(&keys::manifest(prefix)).unwrap())?;
+    let blobs: BTreeMap<String, Vec<u8>> = Namespace::required_keys(prefix, &m)
+        .into_iter()
+        .map(|k| {
+            let v = store.get(&k).unwrap_or_default().to_vec();
+            (k, v)
+        })
+        .collect();
+    let mut ns = Namespace::load(dim, metric, NEVER_SEAL, prefix.to_string(), m, &blobs)?;
+    ns.set_ann_config(ann_config);
+    Ok(ns)
+}
+
+wasm_test! {
+    fn graphs_are_persisted_and_searched_after_reopen_without_rebuilding() {
+        let (dim, metric, prefix) = (10, Metric::Cosine, "n/00000000/00000000/");
+        let mut store = MemoryStore::new();
+        let mut ns = Namespace::new_persistent(dim, metric, NEVER_SEAL, prefix.into(), 0);
+        ns.set_ann_config(ann(500));
+        let mut rng = Rng(21);
+        let records: Vec<Record> = (0..1500).map(|i| record(i, rng.vector(dim))).collect();
+        for chunk in records.chunks(500) {
+            ns.upsert(chunk.to_vec());
+            commit(&mut ns, &mut store);
+        }
+        ns.seal();
+        commit(&mut ns, &mut store);
+        let graph_key = keys::graph(prefix, 0, 0);
+        assert!(store.get(&graph_key).is_none(), "no graph before index_step");
+        // Reopened before the graph is built: it is scheduled again, not lost.
+        let mut early = reload(&store, prefix, metric, dim, ann(500)).unwrap();
+        assert!(early.index_step(0));
+
+        while ns.index_step(400) {
+            assert!(ns.commit().is_none(), "nothing to write until a graph completes");
+        }
+        let batch = ns.commit().expect("the completed graph is written");
+        assert!(batch.puts.iter().any(|(k, _)| *k == graph_key));
+        assert_eq!(batch.puts.last().unwrap().0, keys::manifest(prefix));
+        store.apply(&batch);
+        assert!(ns.commit().is_none());
+
+        let mut back = reload(&store, prefix, metric, dim, ann(500)).unwrap();
+        assert_eq!(back.graph_count(), 1, "the graph is read, not rebuilt");
+        assert_eq!(back.index_step_counted(usize::MAX), (0, false));
+        let queries: Vec<QueryVector> = (0..25).map(|_| dense(rng.vector(dim))).collect();
+        let f = Filter::parse(&json!({"g": {"$in": ["1", "7"]}})).unwrap();
+        for q in &queries {
+            assert_eq!(ids(&back, q, 10, None), ids(&ns, q, 10, None));
+            assert_eq!(ids(&back, q, 10, Some(&f)), ids(&ns, q, 10, Some(&f)));
+        }
+        let off = reload(&store, prefix, metric, dim, AnnConfig::disabled()).unwrap();
+        assert_eq!(off.graph_count(), 1, "a loaded graph is kept even when ANN is off");
+
+        // Merging the segment away sends its graph chunks to garbage.
+        let ids_all: Vec<String> = (0..1500).map(|i| format!("r{i:05}")).collect();
+        back.delete_ids(ids_all[..1000].iter().map(String::as_str));
+        back.seal();
+        let b = back.commit().unwrap();
+        store.apply(&b);
+        assert!(b.deletes.iter().all(|k| !k.is_empty()));
+        let b2 = {
+            back.upsert(vec![record(9999, rng.vector(dim))]);
+            back.commit().unwrap()
+        };
+        store.apply(&b2);
+        assert!(store.get(&graph_key).is_none(), "the merged segment's graph is garbage");
+        assert!(store.keys().all(|k| !k.starts_with(&format!("{prefix}g/00000000/"))));
+    }
+}
+
+wasm_test! {
+    fn a_damaged_graph_blob_is_corrupt() {
+        let (dim, metric, prefix) = (6, Metric::Euclidean, "p/");
+        let mut store = MemoryStore::new();
+        let mut ns = Namespace::new_persistent(dim, metric, NEVER_SEAL, prefix.into(), 0);
+        ns.set_ann_config(ann(500));
+        let mut rng = Rng(31);
+        ns.upsert((0..600).map(|i| record(i, rng.vector(dim))).collect());
+        ns.seal();
+        build_all(&mut ns);
+        commit(&mut ns, &mut store);
+        let key = keys::graph(prefix, 0, 0);
+        let good = store.get(&key).unwrap().to_vec();
+        assert!(reload(&store, prefix, metric, dim, ann(500)).is_ok());
+        // A valid blob whose graph is wrong: an out-of-range neighbour.
+        // A blob with a valid header and checksum whose graph is wrong: every word after the
+        // header (counts above capacity, neighbours out of range).
+        let payload = format::open_blob("g", BlobKind::GraphChunk, &good)
+            .unwrap()
+            .to_vec();
+        let damaged_counts = {
+            let mut p = payload.clone();
+            for w in p[56..].chunks_exact_mut(4) {
+                w.copy_from_slice(&u32::MAX.to_le_bytes());
+            }
+            p
+        };
+        let mut bad2 = store.clone();
+        bad2.apply(&larch::storage::WriteBatch {
+            puts: vec![(key.clone(), format::seal_blob(BlobKind::GraphChunk, &damaged_counts))],
+            ..Default::default()
+        });
+        let r2 = reload(&bad2, prefix, metric, dim, ann(500));
+        assert!(matches!(r2, Err(Error::Corrupt { ref what, .. }) if *what == key), "{r2:?}");
+        // A truncated blob.
+        let mut bad3 = store.clone();
+        bad3.apply(&larch::storage::WriteBatch {
+            puts: vec![(key.clone(), good[..good.len() - 1].to_vec())],
+            ..Default::default()
+        });
+        assert!(matches!(
+            reload(&bad3, prefix, metric, dim, ann(500)),
+            Err(Error::Corrupt { .. })
+        ));
+    }
+}
+
+fn request<'a>(
+    method: &'a str,
+    path: &'a str,
+    index: Option<&'a str>,
+    body: &'a [u8],
+) -> Request<'a> {
+    Request {
+        method,
+        path,
+        query: "",
+        body,
+        api_version: Some(VERSION),
+        index,
+    }
+}
+
+fn call(
+    api: &mut Api,
+    store: &mut MemoryStore,
+    method: &str,
+    path: &str,
+    index: Option<&str>,
+    body: Value,
+) -> Value {
+    let body = serde_json::to_vec(&body).unwrap();
+    let r = api.handle_with_store(store, &request(method, path, index, &body));
+    assert!(
+        r.status < 300,
+        "{} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    if r.body.is_empty() {
+        Value::Null
+    } else {
+        r.json_body()
+    }
+}
+
+wasm_test! {
+    fn api_index_step_persists_graphs_that_a_cold_api_searches() {
+        let storage = StorageConfig {
+            seal_records: 700,
+            max_log_entries: 64,
+            max_segments: 8,
+        };
+        let mut store = MemoryStore::new();
+        let mut api = Api::open(ApiOptions::default(), storage);
+        api.db_mut().set_ann_config(ann(500));
+        call(&mut api, &mut store, "POST", "/indexes", None, json!({
+            "name": "ann", "dimension": 8, "metric": "cosine",
+            "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}
+        }));
+        let mut rng = Rng(41);
+        for batch in 0..3 {
+            let vectors: Vec<Value> = (batch * 500..(batch + 1) * 500)
+                .map(|i| json!({"id": format!("v{i:05}"), "values": rng.vector(8), "metadata": {"g": i % 4}}))
+                .collect();
+            call(&mut api, &mut store, "POST", "/vectors/upsert", Some("ann"), json!({"vectors": vectors, "namespace": "ns"}));
+        }
+        let queries: Vec<Value> = (0..10)
+            .map(|_| json!({"vector": rng.vector(8), "topK": 7, "namespace": "ns", "includeMetadata": true, "filter": {"g": {"$lt": 3}}}))
+            .collect();
+        let exact: Vec<Value> = queries
+            .iter()
+            .map(|q| call(&mut api, &mut store, "POST", "/query", Some("ann"), q.clone())["matches"].clone())
+            .collect();
+        let mut steps = 0;
+        while api.index_step(300) {
+            steps += 1;
+            assert!(steps < 100);
+        }
+        for b in api.take_writes() {
+            store.apply(&b);
+        }
+        assert!(store.keys().any(|k| k.contains("/g/")), "graph chunks were written");
+        let warm: Vec<Value> = queries
+            .iter()
+            .map(|q| call(&mut api, &mut store, "POST", "/query", Some("ann"), q.clone())["matches"].clone())
+            .collect();
+        for (w, e) in warm.iter().zip(&exact) {
+            assert_eq!(w.as_array().unwrap().len(), e.as_array().unwrap().len());
+        }
+        // A cold API over the same store loads the graphs and has nothing to build.
+        let mut cold = Api::open(ApiOptions::default(), storage);
+        cold.db_mut().set_ann_config(ann(500));
+        let again: Vec<Value> = queries
+            .iter()
+            .map(|q| call(&mut cold, &mut store, "POST", "/query", Some("ann"), q.clone())["matches"].clone())
+            .collect();
+        assert_eq!(again, warm);
+        assert!(!cold.index_step(usize::MAX));
+        assert!(cold.take_writes().is_empty(), "reopening wrote nothing");
+    }
+}
+
+wasm_test! {
+    fn a_crash_at_any_step_of_a_graph_commit_leaves_a_loadable_namespace() {
+        let (dim, metric, prefix) = (6, Metric::DotProduct, "c/");
+        let mut store = MemoryStore::new();
+        let mut ns = Namespace::new_persistent(dim, metric, NEVER_SEAL, prefix.into(), 0);
+        ns.set_ann_config(ann(500));
+        let mut rng = Rng(51);
+        ns.upsert((0..700).map(|i| record(i, rng.vector(dim))).collect());
+        ns.seal();
+        commit(&mut ns, &mut store);
+        let q = dense(rng.vector(dim));
+        // 1. The batch writing a completed graph; 2. the batch merging that segment away.
+        build_all(&mut ns);
+        let graph_batch = ns.commit().unwrap();
+        let doomed: Vec<String> = (0..400).map(|i| format!("r{i:05}")).collect();
+        ns.delete_ids(doomed.iter().map(String::as_str));
+        ns.seal();
+        let merge_batch = ns.commit().unwrap();
+        for (batch, before, after) in [(&graph_batch, 700, 700), (&merge_batch, 700, 300)] {
+            let steps = batch.steps();
+            for cut in 0..=steps.len() {
+                let mut s = store.clone();
+                for step in &steps[..cut] {
+                    s.apply_step(*step);
+                }
+                let back = reload(&s, prefix, metric, dim, ann(500))
+                    .unwrap_or_else(|e| panic!("cut {cut}/{}: {e:?}", steps.len()));
+                let n = back.len();
+                assert!(n == before || n == after, "cut {cut}: {n} records");
+                assert_eq!(back.query(&q, 10, None).len(), 10);
+                if cut == steps.len() && std::ptr::eq(batch, &graph_batch) {
+                    assert_eq!(back.graph_count(), 1);
+                }
+            }
+            store.apply(batch);
+        }
+    }
+}
