@@ -7,6 +7,14 @@
 // and rebuilt (it reloads lazily from the store) — a write never starts from a stale root or
 // manifest. Each commit bumps the counter in the same IndexedDB transaction and is broadcast so
 // other tabs drop their cached engine early.
+//
+// Background indexing: sealed segments get HNSW graphs built in bounded steps
+// (`engine.indexStep(budget)`, docs/format.md "index_step"). After a request leaves pending
+// builds, one `setTimeout(…, 0)` task is scheduled; it goes through the same queue and lock as
+// requests (never concurrently with one), checks the generation like a request, runs one
+// bounded step, commits its batches through the same path, and re-schedules itself while work
+// remains. Its timer is `unref()`ed in Node, so it never keeps the process alive; a build cut
+// short is simply restarted when the segment is next loaded (it is searched exactly meanwhile).
 
 import { Engine } from "./wasm/larch_js.js";
 
@@ -56,6 +64,8 @@ export type HostOptions = {
 
 export const API_VERSION = "2026-04";
 const MAX_LOAD_ROUNDS = 64;
+/** Node insertions per background indexing step (each ~ef_construction distance computations). */
+export const INDEX_STEP_BUDGET = 256;
 
 export class Host {
   private engine: Engine | null = null;
@@ -64,19 +74,110 @@ export class Host {
   private busy = false;
   private closed = false;
   private store: BlobStore | null = null;
+  /** The pending background indexing timer (at most one). */
+  private indexTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The indexing step queued or running, if any. */
+  private indexTask: Promise<void> | null = null;
 
   constructor(private readonly options: HostOptions) {}
 
   /** Sends one request; requests of one host run one at a time, in call order. */
   send(method: string, path: string, query = "", body?: unknown): Promise<EngineResponse> {
     const bytes = body === undefined ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(body));
-    const run = () => {
-      const section = () => this.run(method, path, query, bytes);
-      return this.options.lock ? this.options.lock(section) : section();
-    };
+    return this.enqueue(() => this.run(method, path, query, bytes));
+  }
+
+  /** Runs `section` after everything queued before it, under the host's lock. */
+  private enqueue<T>(section: () => Promise<T>): Promise<T> {
+    const run = () => (this.options.lock ? this.options.lock(section) : section());
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Runs background indexing to completion now (a test hook): resolves once no graph build of
+   * the loaded namespaces is pending. Steps still go through the queue and lock.
+   */
+  async flushIndexing(): Promise<void> {
+    for (;;) {
+      if (this.indexTimer !== null) {
+        clearTimeout(this.indexTimer);
+        this.indexTimer = null;
+        this.startIndexStep();
+      }
+      if (this.indexTask === null) return;
+      await this.indexTask;
+    }
+  }
+
+  /** Schedules one background indexing step, unless one is already pending. */
+  private scheduleIndexing(): void {
+    if (this.closed || this.indexTimer !== null || this.indexTask !== null) return;
+    const timer = setTimeout(() => {
+      this.indexTimer = null;
+      this.startIndexStep();
+    }, 0);
+    (timer as { unref?: () => void }).unref?.();
+    this.indexTimer = timer;
+  }
+
+  private startIndexStep(): void {
+    if (this.closed || this.indexTask !== null) return;
+    const task = this.enqueue(() => this.indexStep()).then(
+      (more) => {
+        this.indexTask = null;
+        if (more) this.scheduleIndexing();
+      },
+      () => {
+        // A failed commit dropped the engine; the next load restarts the build.
+        this.indexTask = null;
+      },
+    );
+    this.indexTask = task;
+  }
+
+  /** One bounded indexing step under the lock; true while more work is pending. */
+  private async indexStep(): Promise<boolean> {
+    if (this.closed || !this.engine) return false;
+    this.busy = true;
+    try {
+      const store = await this.openedStore();
+      if (store?.generation) {
+        const generation = await store.generation();
+        if (generation !== this.loadedAt) {
+          // Another context committed: this engine is stale. Its successor reloads lazily and
+          // gets the pending builds again when a request loads the namespace.
+          this.drop();
+          return false;
+        }
+      }
+      const engine = this.engine;
+      if (!engine) return false;
+      const more = engine.indexStep(INDEX_STEP_BUDGET);
+      await this.commit(engine, store);
+      return more;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Applies the engine's pending write batches to the store (the one commit path). */
+  private async commit(engine: Engine, store: BlobStore | null): Promise<void> {
+    const batches = engine.takeWrites() as WriteBatch[];
+    if (batches.length === 0 || !store) return;
+    try {
+      const generation = await store.apply(batches);
+      if (typeof generation === "number") {
+        this.loadedAt = generation;
+        this.options.announce?.(generation);
+      }
+    } catch (e) {
+      // The engine moved ahead of the store: rebuild it from what is committed.
+      this.drop();
+      throw e;
+    }
+    if (this.options.maxLoadedNamespaces !== undefined) engine.evictIdle(this.options.maxLoadedNamespaces);
   }
 
   /** Another context committed `generation`: drop the cached engine unless it is current. */
@@ -92,6 +193,8 @@ export class Host {
 
   close(): void {
     this.closed = true;
+    if (this.indexTimer !== null) clearTimeout(this.indexTimer);
+    this.indexTimer = null;
     this.drop();
     if (!this.options.ownsStore) return;
     if (this.store) this.store.close?.();
@@ -127,21 +230,10 @@ export class Host {
           r.needs.forEach((key, i) => engine.provide(key, blobs[i] ?? undefined));
           continue;
         }
-        const batches = engine.takeWrites() as WriteBatch[];
-        if (batches.length > 0 && store) {
-          try {
-            const generation = await store.apply(batches);
-            if (typeof generation === "number") {
-              this.loadedAt = generation;
-              this.options.announce?.(generation);
-            }
-          } catch (e) {
-            // The engine moved ahead of the store: rebuild it from what is committed.
-            this.drop();
-            throw e;
-          }
-          if (this.options.maxLoadedNamespaces !== undefined) engine.evictIdle(this.options.maxLoadedNamespaces);
-        }
+        await this.commit(engine, store);
+        // Segments sealed or loaded without a graph: build them in the background.
+        // (`indexStep(0)` does no work; it only reports whether any is pending.)
+        if (this.engine === engine && engine.indexStep(0)) this.scheduleIndexing();
         return r;
       }
       throw new Error(`blobs still missing after ${MAX_LOAD_ROUNDS} rounds of loading`);

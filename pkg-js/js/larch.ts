@@ -51,6 +51,8 @@ export type LarchOptions = {
   sealRecords?: number;
   maxLogEntries?: number;
   maxSegments?: number;
+  /** Sealed segments of at least this many records get an HNSW graph (default 2048). */
+  annMinRecords?: number;
 };
 
 /** What an entry point (browser / node / workerd) plugs into the facade. */
@@ -148,8 +150,18 @@ export class LarchCore {
         sealRecords: options.sealRecords,
         maxLogEntries: options.maxLogEntries,
         maxSegments: options.maxSegments,
+        annMinRecords: options.annMinRecords,
       }),
     });
+  }
+
+  /**
+   * Waits until background indexing (HNSW graphs of sealed segments, built in bounded steps
+   * between requests) has finished and been committed. Optional: queries are exact until a
+   * graph is ready. Mostly for tests and benchmarks.
+   */
+  flushIndexing(): Promise<void> {
+    return this.host.flushIndexing();
   }
 
   /** @internal Sends a request; resolves with the parsed JSON body, throws Pinecone errors. */

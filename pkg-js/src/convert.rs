@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use larch::api::{ApiOptions, Response};
-use larch::namespace::StorageConfig;
+use larch::namespace::{AnnConfig, StorageConfig};
 use larch::storage::WriteBatch;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -28,6 +28,9 @@ pub struct EngineOptions {
     pub max_log_entries: Option<usize>,
     /// Merge the smallest segments beyond this many.
     pub max_segments: Option<usize>,
+    /// Sealed segments of at least this many records get an HNSW graph (built by
+    /// `indexStep`).
+    pub ann_min_records: Option<usize>,
 }
 
 impl EngineOptions {
@@ -46,6 +49,15 @@ impl EngineOptions {
             o.host_template = t.clone();
         }
         o
+    }
+
+    /// The approximate-search configuration, when an option departs from the default.
+    pub fn ann_config(&self) -> Option<AnnConfig> {
+        let v = self.ann_min_records?;
+        Some(AnnConfig {
+            min_records: v.max(1),
+            ..AnnConfig::default()
+        })
     }
 
     pub fn storage_config(&self) -> StorageConfig {

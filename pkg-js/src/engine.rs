@@ -20,17 +20,21 @@ pub struct Engine {
 
 #[wasm_bindgen]
 impl Engine {
-    /// `new Engine({persistent?, hostTemplate?, sealRecords?, maxLogEntries?, maxSegments?})`.
+    /// `new Engine({persistent?, hostTemplate?, sealRecords?, maxLogEntries?, maxSegments?,
+    /// annMinRecords?})`.
     /// A persistent engine starts empty-handed and asks for the blobs it needs (first the
     /// root); an in-memory one never asks and never writes.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<Engine, JsValue> {
         let options = EngineOptions::from_js(options)?;
-        let api = if options.persistent {
+        let mut api = if options.persistent {
             Api::open(options.api_options(), options.storage_config())
         } else {
             Api::new(options.api_options())
         };
+        if let Some(ann) = options.ann_config() {
+            api.db_mut().set_ann_config(ann);
+        }
         Ok(Engine {
             api,
             persistent: options.persistent,
@@ -84,6 +88,15 @@ impl Engine {
     #[wasm_bindgen(js_name = evictIdle)]
     pub fn evict_idle(&mut self, keep: usize) -> usize {
         self.api.evict_idle(keep)
+    }
+
+    /// Background indexing between requests: advances pending HNSW graph builds by at most
+    /// `budget` node insertions. Completed graphs are committed by the next `takeWrites()`
+    /// (apply them like any other batch). Returns true while more work is pending. Until a
+    /// segment's graph is ready it is searched exactly, so calling this is optional.
+    #[wasm_bindgen(js_name = indexStep)]
+    pub fn index_step(&mut self, budget: usize) -> bool {
+        self.api.index_step(budget)
     }
 
     /// The write batches of everything handled since the last call, oldest first, as

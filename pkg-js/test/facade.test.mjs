@@ -267,3 +267,70 @@ test("directory storage persists across instances, atomically", async () => {
 test("IndexedDB storage is refused in Node with a clear error", () => {
   assert.throws(() => new Larch({ storage: { indexedDB: "x" } }), /IndexedDB is not available in Node/);
 });
+
+/** A MemoryBlobStore that remembers every key ever put. */
+function trackingStore() {
+  const store = new MemoryBlobStore();
+  const apply = store.apply.bind(store);
+  store.putKeys = new Set();
+  store.apply = (batches) => {
+    for (const b of batches) for (const [k] of b.puts) store.putKeys.add(k);
+    return apply(batches);
+  };
+  return store;
+}
+
+/** `n` deterministic pseudo-random 4-d records. */
+function records4(n, from = 0) {
+  let s = 12345 + from;
+  const r = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  return Array.from({ length: n }, (_, i) => ({ id: `v${from + i}`, values: [r(), r(), r(), r()] }));
+}
+
+test("sealed segments get HNSW graphs in the background; queries keep their results", async () => {
+  const store = trackingStore();
+  const pc = new Larch({ storage: store, sealRecords: 500, annMinRecords: 200 });
+  await pc.createIndex({ name: "ann", dimension: 4, metric: "euclidean", spec });
+  const ns = pc.index("ann").namespace("n");
+  const all = [];
+  for (let b = 0; b < 4; b++) {
+    const recs = records4(250, b * 250);
+    all.push(...recs);
+    await ns.upsert({ records: recs });
+  }
+  const graphKeys = () => [...store.putKeys].filter((k) => k.includes("/g/"));
+  const probes = [all[3].values, all[517].values, [0.1, -0.2, 0.3, 0.05]];
+  const before = [];
+  for (const vector of probes) before.push((await ns.query({ topK: 5, vector })).matches.map((m) => m.id));
+  assert.equal(before[0][0], "v3");
+
+  await pc.flushIndexing();
+  assert.ok(graphKeys().length > 0, `a graph blob was committed: ${[...store.putKeys].join(" ")}`);
+  for (const [i, vector] of probes.entries()) {
+    assert.deepEqual((await ns.query({ topK: 5, vector })).matches.map((m) => m.id), before[i]);
+  }
+  const stats = await pc.index("ann").describeIndexStats();
+  assert.equal(stats.totalRecordCount, 1000);
+
+  // The graphs persist: a reopened store serves the same results.
+  pc.close();
+  const pc2 = new Larch({ storage: new MemoryBlobStore(store.snapshot()), annMinRecords: 200 });
+  const ns2 = pc2.index("ann").namespace("n");
+  for (const [i, vector] of probes.entries()) {
+    assert.deepEqual((await ns2.query({ topK: 5, vector })).matches.map((m) => m.id), before[i]);
+  }
+  pc2.close();
+});
+
+test("background indexing runs by itself between requests", async () => {
+  const store = trackingStore();
+  const pc = new Larch({ storage: store, sealRecords: 300, annMinRecords: 200 });
+  await pc.createIndex({ name: "bg", dimension: 4, spec });
+  await pc.index("bg").namespace("n").upsert({ records: records4(300) });
+  for (let i = 0; i < 200 && ![...store.putKeys].some((k) => k.includes("/g/")); i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok([...store.putKeys].some((k) => k.includes("/g/")), "the timer-driven steps committed a graph");
+  await pc.flushIndexing();
+  pc.close();
+});

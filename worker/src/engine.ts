@@ -153,6 +153,28 @@ export class EngineHost {
     }
   }
 
+  /**
+   * True when the resident engine has graph builds pending (`indexStep(0)` does no work; it
+   * only reports). False when no engine is resident: the next request reloads it, and loading
+   * a segment without its graph makes the build pending again.
+   */
+  indexingPending(): boolean {
+    return this.engine?.indexStep(0) ?? false;
+  }
+
+  /**
+   * One bounded background indexing step (docs/format.md "index_step"): at most `budget` node
+   * insertions, its write batches committed in one transaction like a request's. Returns true
+   * while more work is pending. Does nothing without a resident engine.
+   */
+  indexStep(budget: number): boolean {
+    const engine = this.engine;
+    if (!engine) return false;
+    const more = engine.indexStep(budget);
+    this.commit(engine.takeWrites() as WriteBatch[]);
+    return more;
+  }
+
   /** `run` + `commit`. */
   handle(req: EngineRequest, hostTemplate?: string): EngineResponse {
     const { response, writes } = this.run(req, hostTemplate);

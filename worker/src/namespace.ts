@@ -54,6 +54,9 @@ function touch(ns: Namespace, bytes: number, budget: number): void {
   }
 }
 
+/** Node insertions per alarm-driven indexing step (each ~ef_construction distance computations). */
+const INDEX_STEP_BUDGET = 200;
+
 const WRITES = new Set(["POST /vectors/upsert", "POST /vectors/update", "POST /vectors/delete", "DELETE /vectors/delete"]);
 
 export class Namespace extends DurableObject<Env> {
@@ -144,12 +147,32 @@ export class Namespace extends DurableObject<Env> {
     if (this.reported === undefined) this.reported = this.count(t);
     touch(this, (this.reported ?? 0) * perRecord, budget * 1.34);
     out = { ...out, headers: { ...out.headers, "x-larch-wasm-memory-bytes": String(wasmMemoryBytes()) } };
+    await this.scheduleIndexing();
     return out;
+  }
+
+  /**
+   * Sealed segments (after a write, or loaded without their graph) get HNSW graphs built in
+   * bounded steps, one per alarm, between requests. Until then they are searched exactly.
+   */
+  private async scheduleIndexing(): Promise<void> {
+    if (!this.host.indexingPending()) return;
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /**
+   * One bounded indexing step, committed in one transaction; re-armed while work remains. An
+   * engine evicted meanwhile (memory budget) is not reloaded here: its next request reloads it
+   * and schedules the build again.
+   */
+  async alarm(): Promise<void> {
+    if (this.host.indexStep(INDEX_STEP_BUDGET)) await this.ctx.storage.setAlarm(Date.now());
   }
 
   /** Offboarding: drops this namespace's storage entirely. */
   async drop(): Promise<void> {
     this.evict();
+    await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.reported = undefined;
     this.init();
