@@ -120,7 +120,7 @@ export class Namespace extends DurableObject<Env> {
     const path = `/index/${encodeURIComponent(t.index)}${rest}`;
     const { response, writes } = this.host.run({ ...req, path }, `${origin}/index/{name}`);
     const isWrite = WRITES.has(`${req.method.toUpperCase()} ${rest}`);
-    let out = response;
+    const out = response;
     if (isWrite && response.status === 200) {
       const count = this.count(t);
       const maxRecords = Math.floor(budget / perRecord);
@@ -146,18 +146,16 @@ export class Namespace extends DurableObject<Env> {
     }
     if (this.reported === undefined) this.reported = this.count(t);
     touch(this, (this.reported ?? 0) * perRecord, budget * 1.34);
-    out = { ...out, headers: { ...out.headers, "x-larch-wasm-memory-bytes": String(wasmMemoryBytes()) } };
-    await this.scheduleIndexing();
-    return out;
-  }
-
-  /**
-   * Sealed segments (after a write, or loaded without their graph) get HNSW graphs built in
-   * bounded steps, one per alarm, between requests. Until then they are searched exactly.
-   */
-  private async scheduleIndexing(): Promise<void> {
-    if (!this.host.indexingPending()) return;
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+    // Sealed segments (after a write, or loaded without their graph) get HNSW graphs built in
+    // bounded steps, one per alarm, between requests. Until then they are searched exactly.
+    const indexing = this.host.indexingPending();
+    if (indexing && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+    const headers = {
+      ...out.headers,
+      "x-larch-wasm-memory-bytes": String(wasmMemoryBytes()),
+      "x-larch-indexing": indexing ? "pending" : "idle",
+    };
+    return { ...out, headers };
   }
 
   /**

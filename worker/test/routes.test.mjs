@@ -157,6 +157,34 @@ test("writes to one namespace are serialised; every acknowledged write is read b
   await call("DELETE", "/indexes/r-conc");
 });
 
+test("a sealed segment's graph is built by alarms between requests; results do not change", async () => {
+  await recreate("r-ann", 4, "euclidean");
+  let last;
+  for (let b = 0; b < 10; b++) {
+    const vectors = Array.from({ length: 1000 }, (_, i) => ({ id: `a${b * 1000 + i}`, values: vec(4, b * 1000 + i) }));
+    last = await call("POST", "/index/r-ann/vectors/upsert", { vectors, namespace: "g" });
+    assert.equal(last.status, 200, last.text);
+  }
+  assert.equal(last.headers.get("x-larch-indexing"), "pending", "sealing 10,000 records schedules a graph build");
+  const probes = [vec(4, 3), vec(4, 7777), [0.1, -0.2, 0.3, 0.05]];
+  const query = async (vector) => {
+    const r = await call("POST", "/index/r-ann/query", { vector, topK: 5, namespace: "g" });
+    assert.equal(r.status, 200, r.text);
+    return r;
+  };
+  const before = [];
+  for (const v of probes) before.push((await query(v)).json.matches.map((m) => m.id));
+  assert.equal(before[0][0], "a3");
+  let state = "pending";
+  for (let i = 0; i < 300 && state !== "idle"; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    state = (await query(probes[0])).headers.get("x-larch-indexing");
+  }
+  assert.equal(state, "idle", "the alarms finished the build");
+  for (const [i, v] of probes.entries()) assert.deepEqual((await query(v)).json.matches.map((m) => m.id), before[i]);
+  await call("DELETE", "/indexes/r-ann");
+});
+
 test("persistence: write an index the restart test reads back", async () => {
   await recreate("r-persist", 3);
   const r = await call("POST", "/index/r-persist/vectors/upsert", {
