@@ -10,7 +10,9 @@
 //!
 //! Segments of at least [`AnnConfig::min_records`] records also get an HNSW graph, built in
 //! bounded steps by [`Namespace::index_step`] and searched once ready; until then (and always
-//! for the memtable, small segments and queries with sparse values) the search is exact.
+//! for the memtable, small segments and sparse-only queries) the search is exact. Hybrid
+//! queries on dotproduct indexes take the graph's dense candidates plus every record sharing a
+//! sparse index with the query, and score them exactly.
 //!
 //! A namespace owns all its structures (nothing is shared with other namespaces), so it can be
 //! stored, loaded and dropped on its own. When persistent it records each write's physical
@@ -152,6 +154,8 @@ struct Sealed {
     graph_dirty: bool,
     /// Metadata value counts, built on the first filtered graph query.
     postings: std::sync::OnceLock<Postings>,
+    /// Sparse dimension → slots, built on the first hybrid graph query.
+    sparse_index: std::sync::OnceLock<sparse::InvertedIndex>,
 }
 
 impl Sealed {
@@ -561,26 +565,32 @@ impl Namespace {
                 p => Some(&self.segments[p as usize - 1]),
             };
             let graph = sealed.and_then(|s| Some((s, s.graph_view()?)));
-            let found = match (&query.values, &query.sparse_values) {
-                (Some(q), None) => match graph {
-                    Some((sealed, view)) => {
-                        if shared.is_none() && own.is_none() {
-                            match self.scratch.0.try_lock() {
-                                Ok(guard) => shared = Some(guard),
-                                Err(_) => own = Some(SearchScratch::new()),
-                            }
+            // Hybrid queries use the graph for their dense part only where it ranks by dot.
+            let hybrid_graph = self.metric == Metric::DotProduct;
+            let found = match (&query.values, &query.sparse_values, graph) {
+                (Some(q), sq, Some((sealed, view))) if sq.is_none() || hybrid_graph => {
+                    if shared.is_none() && own.is_none() {
+                        match self.scratch.0.try_lock() {
+                            Ok(guard) => shared = Some(guard),
+                            Err(_) => own = Some(SearchScratch::new()),
                         }
-                        let scratch: &mut SearchScratch = match shared.as_mut() {
-                            Some(guard) => guard,
-                            None => own.get_or_insert_with(SearchScratch::new),
-                        };
-                        let fraction = Self::accepted_fraction(sealed, filter, &accept);
-                        self.graph_search(view, q, vectors, norms, k, &accept, fraction, scratch)
                     }
-                    None => flat::scan(self.metric, q, vectors, norms, k, accept),
-                },
-                (dense, Some(sq)) => self.hybrid_scan(part, dense.as_deref(), sq, k, accept),
-                (None, None) => Vec::new(),
+                    let scratch: &mut SearchScratch = match shared.as_mut() {
+                        Some(guard) => guard,
+                        None => own.get_or_insert_with(SearchScratch::new),
+                    };
+                    let fraction = Self::accepted_fraction(sealed, filter, &accept);
+                    match sq {
+                        None => self
+                            .graph_search(view, q, vectors, norms, k, &accept, fraction, scratch),
+                        Some(sq) => self.hybrid_graph_search(
+                            part, sealed, view, q, sq, k, &accept, fraction, scratch,
+                        ),
+                    }
+                }
+                (Some(q), None, _) => flat::scan(self.metric, q, vectors, norms, k, accept),
+                (dense, Some(sq), _) => self.hybrid_scan(part, dense.as_deref(), sq, k, accept),
+                (None, None, _) => Vec::new(),
             };
             merged.extend(found.into_iter().map(|(score, slot)| Scored {
                 loc: Loc { part, slot },
@@ -683,16 +693,65 @@ impl Namespace {
             if !accept(slot) {
                 continue;
             }
-            let loc = Loc { part, slot };
-            let sparse_score = self.sparse_values(loc).and_then(|sv| sparse::dot(sq, sv));
-            let score = match dense {
-                Some(q) => distance::dot(q, self.values(loc)) + sparse_score.unwrap_or(0.0),
-                None => match sparse_score {
-                    Some(s) => s,
-                    None => continue,
-                },
-            };
-            top.push(score, slot);
+            if let Some(score) = self.hybrid_score(Loc { part, slot }, dense, sq) {
+                top.push(score, slot);
+            }
+        }
+        top.into_sorted()
+    }
+
+    /// A record's hybrid score, `dense dot + sparse dot`; without dense values, the sparse dot,
+    /// and `None` when the record shares no sparse index with the query. The one formula of
+    /// the exact and the graph paths, so both give the same bits.
+    fn hybrid_score(&self, loc: Loc, dense: Option<&[f32]>, sq: &SparseVector) -> Option<f32> {
+        let sparse_score = self.sparse_values(loc).and_then(|sv| sparse::dot(sq, sv));
+        match dense {
+            Some(q) => Some(distance::dot(q, self.values(loc)) + sparse_score.unwrap_or(0.0)),
+            None => sparse_score,
+        }
+    }
+
+    /// A hybrid (dense + sparse) query of a segment with a graph, on a dotproduct index. The
+    /// candidates are the graph's best `max(ef, 4k)` accepted slots by the dense part, plus
+    /// every accepted slot sharing a sparse index with the query (from the segment's inverted
+    /// index, built on first use), so a record with a strong sparse match is never missed
+    /// however poor its dense score. Each candidate is scored exactly like [`Self::hybrid_scan`].
+    #[allow(clippy::too_many_arguments)]
+    fn hybrid_graph_search(
+        &self,
+        part: u32,
+        sealed: &Sealed,
+        view: HnswView<'_>,
+        q: &[f32],
+        sq: &SparseVector,
+        k: usize,
+        accept: &dyn Fn(u32) -> bool,
+        fraction: f32,
+        scratch: &mut SearchScratch,
+    ) -> Vec<(f32, u32)> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let ef = self.ann.hnsw.ef_search as usize;
+        let dense_k = ef.max(k.saturating_mul(4));
+        let (vectors, norms) = self.part_arrays(part);
+        let dense = self.graph_search(view, q, vectors, norms, dense_k, accept, fraction, scratch);
+        let index = sealed.sparse_index.get_or_init(|| {
+            sparse::InvertedIndex::build(
+                (0..sealed.segment.len() as u32).map(|slot| sealed.segment.sparse_values(slot)),
+            )
+        });
+        let mut candidates = index.matching(sq);
+        candidates.retain(|&slot| accept(slot));
+        candidates.extend(dense.into_iter().map(|(_, slot)| slot));
+        // Ascending slots, like the exact scan, so ties break the same way.
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut top = flat::TopK::new(k, true);
+        for slot in candidates {
+            if let Some(score) = self.hybrid_score(Loc { part, slot }, Some(q), sq) {
+                top.push(score, slot);
+            }
         }
         top.into_sorted()
     }
@@ -856,6 +915,7 @@ impl Namespace {
             graph_chunks: None,
             graph_dirty: false,
             postings: std::sync::OnceLock::new(),
+            sparse_index: std::sync::OnceLock::new(),
         });
         self.next_segment += 1;
         self.schedule_graph(self.segments.len() - 1);
@@ -1156,6 +1216,7 @@ impl Namespace {
                 graph,
                 graph_dirty: false,
                 postings: std::sync::OnceLock::new(),
+                sparse_index: std::sync::OnceLock::new(),
             });
             ns.schedule_graph(ns.segments.len() - 1);
         }

@@ -77,6 +77,44 @@ pub fn dot(a: &SparseVector, b: &SparseVector) -> Option<f32> {
     overlap.then_some(sum)
 }
 
+/// An in-memory inverted index of a segment's sparse vectors: for each sparse dimension, the
+/// slots whose vector has a non-zero there (ascending). Built lazily by a hybrid graph query so
+/// that every record sharing an index with the query's sparse vector is a candidate.
+#[derive(Debug, Clone, Default)]
+pub struct InvertedIndex {
+    slots: std::collections::HashMap<u32, Vec<u32>>,
+}
+
+impl InvertedIndex {
+    /// Indexes the sparse vectors of slots `0..` in order (`None` for a slot without one).
+    pub fn build<'a>(vectors: impl Iterator<Item = Option<&'a SparseVector>>) -> Self {
+        let mut slots: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+        for (slot, sv) in vectors.enumerate() {
+            for &d in sv.map_or(&[][..], |sv| &sv.indices) {
+                slots.entry(d).or_default().push(slot as u32);
+            }
+        }
+        InvertedIndex { slots }
+    }
+
+    /// The slots with a non-zero in dimension `dim`, ascending.
+    pub fn slots(&self, dim: u32) -> &[u32] {
+        self.slots.get(&dim).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every slot sharing at least one index with `query`, ascending and without duplicates.
+    pub fn matching(&self, query: &SparseVector) -> Vec<u32> {
+        let mut out: Vec<u32> = query
+            .indices
+            .iter()
+            .flat_map(|&d| self.slots(d).iter().copied())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +127,23 @@ mod tests {
         assert_eq!(dot(&a, &b), Some(6.0));
         let c = SparseVector::new(vec![9], vec![1.0]).unwrap();
         assert_eq!(dot(&a, &c), None);
+    }
+
+    #[test]
+    fn inverted_index_finds_every_overlapping_slot() {
+        let v = [
+            Some(SparseVector::new(vec![1, 5], vec![1.0, 1.0]).unwrap()),
+            None,
+            Some(SparseVector::new(vec![5, 9], vec![1.0, 1.0]).unwrap()),
+            Some(SparseVector::new(vec![2], vec![1.0]).unwrap()),
+        ];
+        let idx = InvertedIndex::build(v.iter().map(Option::as_ref));
+        assert_eq!(idx.slots(5), &[0, 2]);
+        assert!(idx.slots(7).is_empty());
+        let q = SparseVector::new(vec![9, 1, 4], vec![1.0, 1.0, 1.0]).unwrap();
+        assert_eq!(idx.matching(&q), vec![0, 2]);
+        let none = SparseVector::new(vec![4], vec![1.0]).unwrap();
+        assert!(idx.matching(&none).is_empty());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use larch::format::{self, BlobKind};
 use larch::index::hnsw::HnswConfig;
 use larch::namespace::{AnnConfig, QueryVector, StorageConfig};
 use larch::storage::{MemoryStore, keys};
-use larch::{Error, Filter, Metadata, Metric, Namespace, Record};
+use larch::{Error, Filter, Metadata, Metric, Namespace, Record, SparseVector};
 use serde_json::{Value, json};
 
 use crate::common::VERSION;
@@ -256,6 +256,142 @@ wasm_test! {
         // Unfiltered, with tombstones.
         let r = recall(&approx, &exact, &queries, 10, None);
         assert!(r >= 0.9, "recall@10 with tombstones {r}");
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// A random sparse vector of `nnz` distinct indices below `vocab`, values in [0, 2).
+fn sparse(rng: &mut Rng, vocab: u32, nnz: usize) -> SparseVector {
+    let mut idx: Vec<u32> = Vec::new();
+    while idx.len() < nnz {
+        let i = (rng.next() % vocab as u64) as u32;
+        if !idx.contains(&i) {
+            idx.push(i);
+        }
+    }
+    let values = (0..nnz).map(|_| rng.unit() + 1.0).collect();
+    SparseVector::new(idx, values).unwrap()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// A dotproduct namespace of one sealed segment of `n` records (every other one with sparse
+/// values) plus `extra` in the memtable, graphs pending.
+fn hybrid_namespace(dim: usize, n: usize, extra: usize, seed: u64) -> Namespace {
+    let mut rng = Rng(seed);
+    let mut ns = Namespace::with_config(dim, Metric::DotProduct, NEVER_SEAL);
+    ns.set_ann_config(ann(500));
+    let mut make = |i: usize| {
+        let mut r = record(i, rng.vector(dim));
+        if i.is_multiple_of(2) {
+            r.sparse_values = Some(sparse(&mut rng, 400, 6));
+        }
+        r
+    };
+    let records: Vec<Record> = (0..n).map(&mut make).collect();
+    for chunk in records.chunks(1000) {
+        ns.upsert(chunk.to_vec());
+    }
+    ns.seal();
+    let more: Vec<Record> = (n..n + extra).map(&mut make).collect();
+    if !more.is_empty() {
+        ns.upsert(more);
+    }
+    ns
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn hybrid_graph_queries_score_exactly_and_recall_against_exact_hybrid() {
+    let dim = 16;
+    let exact = hybrid_namespace(dim, 4000, 100, 21);
+    let mut approx = exact.clone();
+    build_all(&mut approx);
+    assert_eq!(approx.graph_count(), 1);
+    let mut exact = exact;
+    let deleted: Vec<String> = (0..4000).step_by(9).map(|i| format!("r{i:05}")).collect();
+    for ns in [&mut exact, &mut approx] {
+        ns.delete_ids(deleted.iter().map(String::as_str));
+    }
+    let deleted: BTreeSet<String> = deleted.into_iter().collect();
+    let mut rng = Rng(22);
+    let queries: Vec<QueryVector> = (0..60)
+        .map(|_| QueryVector {
+            values: Some(rng.vector(dim)),
+            sparse_values: Some(sparse(&mut rng, 400, 12)),
+        })
+        .collect();
+    let filters = [
+        None,
+        Some(Filter::parse(&json!({"g": {"$in": ["1", "2", "4", "7"]}})).unwrap()),
+        Some(Filter::parse(&json!({"odd": false})).unwrap()),
+    ];
+    for f in &filters {
+        let r = recall(&approx, &exact, &queries, 10, f.as_ref());
+        assert!(r >= 0.9, "{f:?}: hybrid recall@10 {r}");
+        for q in &queries {
+            let a = approx.query(q, 10, f.as_ref());
+            let e = exact.query(q, 10, f.as_ref());
+            assert_eq!(a.len(), e.len());
+            for s in &a {
+                let id = approx.id(s.loc);
+                assert!(!deleted.contains(id), "deleted {id} returned");
+                assert!(f.as_ref().is_none_or(|f| f.matches(approx.metadata(s.loc))));
+                // The exact hybrid score of this id, whether or not the exact top-10 has it.
+                let big = exact.query(q, 4100, f.as_ref());
+                let t = big.iter().find(|t| exact.id(t.loc) == id).unwrap();
+                assert_eq!(s.score.to_bits(), t.score.to_bits(), "score of {id}");
+            }
+        }
+    }
+    // A deliberately weak graph loses dense-only neighbours: proof hybrid queries use it.
+    let mut weak = exact.clone();
+    weak.set_ann_config(AnnConfig::disabled());
+    weak.set_ann_config(AnnConfig {
+        min_records: 500,
+        hnsw: HnswConfig {
+            m: 2,
+            ef_construction: 4,
+            ef_search: 2,
+            ..HnswConfig::default()
+        },
+    });
+    build_all(&mut weak);
+    let w = recall(&weak, &exact, &queries, 10, None);
+    assert!(w < 1.0, "weak graph hybrid recall {w}");
+}
+
+wasm_test! {
+    fn hybrid_graph_queries_find_a_strong_sparse_match_with_a_poor_dense_score() {
+        let dim = 12;
+        let mut rng = Rng(31);
+        let q: Vec<f32> = rng.vector(dim);
+        let mut ns = Namespace::with_config(dim, Metric::DotProduct, NEVER_SEAL);
+        ns.set_ann_config(ann(500));
+        let mut records: Vec<Record> = (0..3000).map(|i| record(i, rng.vector(dim))).collect();
+        // The worst possible dense score, but a sparse match that outweighs everything.
+        let needle = 1234;
+        records[needle].values = q.iter().map(|x| -x).collect();
+        records[needle].sparse_values = Some(SparseVector::new(vec![77], vec![1000.0]).unwrap());
+        ns.upsert(records);
+        ns.seal();
+        build_all(&mut ns);
+        assert_eq!(ns.graph_count(), 1);
+        let query = QueryVector {
+            values: Some(q),
+            sparse_values: Some(SparseVector::new(vec![77, 5], vec![1.0, 1.0]).unwrap()),
+        };
+        let got = ns.query(&query, 5, None);
+        assert_eq!(got.len(), 5);
+        assert_eq!(ns.id(got[0].loc), "r01234");
+        // Filtered out, it is not returned.
+        let f = Filter::parse(&json!({"g": {"$ne": "4"}})).unwrap();
+        let got = ns.query(&query, 5, Some(&f));
+        assert!(got.iter().all(|s| ns.id(s.loc) != "r01234"));
+        // Deleted, neither.
+        ns.delete_ids(["r01234"]);
+        let got = ns.query(&query, 5, None);
+        assert_eq!(got.len(), 5);
+        assert!(got.iter().all(|s| ns.id(s.loc) != "r01234"));
     }
 }
 
