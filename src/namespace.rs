@@ -25,7 +25,10 @@ use crate::distance::{self, Metric};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::format::{self, BlobKind};
-use crate::index::hnsw::{HnswBuilder, HnswConfig, HnswView, SearchScratch};
+use crate::index::hnsw::{
+    FilteredPlan, HnswBuilder, HnswConfig, HnswView, SearchScratch, search_filtered_plan,
+};
+use crate::index::quant::Int8Index;
 use crate::index::{flat, sparse};
 use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, ManifestV1, SegmentRef};
 use crate::metadata::Metadata;
@@ -70,6 +73,10 @@ pub struct AnnConfig {
     pub min_records: usize,
     /// Graph parameters; `hnsw.ef_search` is the query beam (raised to `k`).
     pub hnsw: HnswConfig,
+    /// Also keep int8 codes ([`Int8Index`]) of every segment whose graph is ready, built in
+    /// memory when the graph completes or is loaded (not stored: no format change), and
+    /// search dense queries on them with f32 rescoring, so scores stay exact.
+    pub int8: bool,
 }
 
 impl Default for AnnConfig {
@@ -77,6 +84,7 @@ impl Default for AnnConfig {
         AnnConfig {
             min_records: 2048,
             hnsw: HnswConfig::default(),
+            int8: false,
         }
     }
 }
@@ -123,6 +131,13 @@ pub struct QueryVector {
     pub sparse_values: Option<SparseVector>,
 }
 
+/// Resident bytes per vector of each representation ([`Namespace::bytes_per_vector`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VectorBytes {
+    pub f32: usize,
+    pub int8: Option<usize>,
+}
+
 /// Where a live record is: part 0 is the memtable, part `i + 1` is segment `i`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Loc {
@@ -152,6 +167,8 @@ struct Sealed {
     graph_chunks: Option<u32>,
     /// The graph is ready but not written yet.
     graph_dirty: bool,
+    /// int8 codes of the segment's vectors ([`AnnConfig::int8`], graph ready), in memory only.
+    int8: Option<Box<Int8Index>>,
     /// Metadata value counts, built on the first filtered graph query.
     postings: std::sync::OnceLock<Postings>,
     /// Sparse dimension → slots, built on the first hybrid graph query.
@@ -276,6 +293,28 @@ impl Namespace {
             (Graph::Building(_), false) => s.graph = Graph::None,
             _ => {}
         }
+        self.sync_int8(i);
+    }
+
+    /// Builds segment `i`'s int8 codes when [`AnnConfig::int8`] is on and its graph is ready;
+    /// drops them when it is off.
+    fn sync_int8(&mut self, i: usize) {
+        let on = self.ann.int8;
+        let s = &mut self.segments[i];
+        let ready = matches!(s.graph, Graph::Ready(_));
+        if !(on && ready) {
+            s.int8 = None;
+        } else if s.int8.is_none() {
+            // Only fails for dimension 0 (no graph is built then); stay on f32.
+            s.int8 = Int8Index::new(
+                self.metric,
+                self.dimension,
+                s.segment.all_vectors(),
+                s.segment.norms(),
+            )
+            .ok()
+            .map(Box::new);
+        }
     }
 
     /// Advances pending graph builds by inserting at most `budget_nodes` nodes in all (so a
@@ -290,6 +329,7 @@ impl Namespace {
     pub fn index_step_counted(&mut self, budget_nodes: usize) -> (usize, bool) {
         let mut left = budget_nodes;
         let mut completed = false;
+        let (int8, metric, dim) = (self.ann.int8, self.metric, self.dimension);
         for s in &mut self.segments {
             if left == 0 {
                 break;
@@ -314,6 +354,12 @@ impl Namespace {
                 };
                 s.graph = Graph::Ready(b.finish().to_bytes());
                 s.graph_dirty = true;
+                if int8 {
+                    s.int8 =
+                        Int8Index::new(metric, dim, s.segment.all_vectors(), s.segment.norms())
+                            .ok()
+                            .map(Box::new);
+                }
                 completed = true;
             }
         }
@@ -371,9 +417,32 @@ impl Namespace {
                     Graph::Ready(b) => b.len(),
                     _ => 0,
                 };
-                s.segment.approximate_bytes() + graph
+                let codes = s.int8.as_ref().map_or(0, |q| q.bytes());
+                s.segment.approximate_bytes() + graph + codes
             })
             .sum::<usize>()
+    }
+
+    /// Number of segments searched on int8 codes ([`AnnConfig::int8`]).
+    pub fn int8_count(&self) -> usize {
+        self.segments.iter().filter(|s| s.int8.is_some()).count()
+    }
+
+    /// Resident bytes per vector of the two search representations: `f32` (4 per dimension,
+    /// plus the stored norm for cosine) and `int8` (1 per dimension, plus a 4-byte offset for
+    /// cosine and dot product), the latter `None` when no segment carries codes. In int8 mode
+    /// the f32 vectors stay resident as well (they rescore candidates and serve fetches), so
+    /// [`Namespace::approximate_bytes`] counts codes on top of them.
+    pub fn bytes_per_vector(&self) -> VectorBytes {
+        let norm = if self.metric == Metric::Cosine { 4 } else { 0 };
+        VectorBytes {
+            f32: self.dimension * 4 + norm,
+            int8: self
+                .segments
+                .iter()
+                .find_map(|s| s.int8.as_ref())
+                .map(|q| q.bytes_per_vector()),
+        }
     }
 
     // ----- reads -------------------------------------------------------------------------
@@ -581,8 +650,9 @@ impl Namespace {
                     };
                     let fraction = Self::accepted_fraction(sealed, filter, &accept);
                     match sq {
-                        None => self
-                            .graph_search(view, q, vectors, norms, k, &accept, fraction, scratch),
+                        None => self.graph_search(
+                            sealed, view, q, vectors, norms, k, &accept, fraction, scratch,
+                        ),
                         Some(sq) => self.hybrid_graph_search(
                             part, sealed, view, q, sq, k, &accept, fraction, scratch,
                         ),
@@ -639,10 +709,12 @@ impl Namespace {
     /// Searches a segment's graph. `accept` (live and matching) is applied during the
     /// traversal; `fraction` estimates the share of slots it passes, and `search_filtered`
     /// falls back to the exact scan whenever the graph finds fewer than `min(k, accepted)`, so
-    /// the answer is never short.
+    /// the answer is never short. With int8 codes ([`AnnConfig::int8`]) the graph is walked on
+    /// them, candidates are rescored in f32, and the same plan and fallback apply.
     #[allow(clippy::too_many_arguments)]
     fn graph_search(
         &self,
+        sealed: &Sealed,
         view: HnswView<'_>,
         q: &[f32],
         vectors: &[f32],
@@ -656,6 +728,24 @@ impl Namespace {
             return Vec::new();
         }
         let ef = (self.ann.hnsw.ef_search as usize).max(k);
+        if let Some(q8) = &sealed.int8 {
+            // The same plan as `search_filtered`, walking the graph on codes and rescoring in
+            // f32; short (fewer than k accepted found) means the exact scan of accepted slots,
+            // which returns min(k, accepted).
+            let plan = search_filtered_plan(view.len(), k, ef, fraction);
+            let found = match plan {
+                FilteredPlan::Exact => None,
+                p => {
+                    let two_hop = p == FilteredPlan::TwoHop;
+                    q8.search_mode(&view, q, vectors, norms, k, ef, &accept, two_hop, scratch)
+                        .ok()
+                }
+            };
+            return match found {
+                Some(found) if found.len() >= k => found,
+                _ => flat::scan(self.metric, q, vectors, norms, k, accept),
+            };
+        }
         match view.search_filtered(q, vectors, norms, k, ef, accept, fraction, scratch) {
             Ok((found, _plan)) => found,
             // Unreachable: the graph was checked against the segment at load or build.
@@ -735,7 +825,9 @@ impl Namespace {
         let ef = self.ann.hnsw.ef_search as usize;
         let dense_k = ef.max(k.saturating_mul(4));
         let (vectors, norms) = self.part_arrays(part);
-        let dense = self.graph_search(view, q, vectors, norms, dense_k, accept, fraction, scratch);
+        let dense = self.graph_search(
+            sealed, view, q, vectors, norms, dense_k, accept, fraction, scratch,
+        );
         let index = sealed.sparse_index.get_or_init(|| {
             sparse::InvertedIndex::build(
                 (0..sealed.segment.len() as u32).map(|slot| sealed.segment.sparse_values(slot)),
@@ -914,6 +1006,7 @@ impl Namespace {
             graph: Graph::None,
             graph_chunks: None,
             graph_dirty: false,
+            int8: None,
             postings: std::sync::OnceLock::new(),
             sparse_index: std::sync::OnceLock::new(),
         });
@@ -1215,6 +1308,7 @@ impl Namespace {
                 graph_chunks: matches!(graph, Graph::Ready(_)).then_some(s.graph_chunks),
                 graph,
                 graph_dirty: false,
+                int8: None,
                 postings: std::sync::OnceLock::new(),
                 sparse_index: std::sync::OnceLock::new(),
             });

@@ -339,16 +339,18 @@ impl<'a> HnswView<'a> {
         Ok((exact(&accept), FilteredPlan::GraphThenExact))
     }
 
-    /// The `k` best accepted slots by an arbitrary key (lower is better), as `(key, slot)`.
+    /// The `k` best accepted slots by an arbitrary key (lower is better), as `(key, slot)`;
+    /// `two_hop` as in [`HnswView::search_filtered`].
     pub(crate) fn knn_by_key(
         &self,
         k: usize,
         ef: usize,
         key: impl FnMut(u32) -> f32,
         accept: &impl Fn(u32) -> bool,
+        two_hop: bool,
         scratch: &mut SearchScratch,
     ) -> Vec<(f32, u32)> {
-        search::knn(self, k, ef, key, accept, false, scratch)
+        search::knn(self, k, ef, key, accept, two_hop, scratch)
     }
 
     /// Scores `slots` exactly against `query` and keeps the best `k`, best first.

@@ -122,6 +122,11 @@ impl Int8Index {
         self.codes.is_empty()
     }
 
+    /// Resident bytes of all codes, offsets and quantization parameters.
+    pub fn bytes(&self) -> usize {
+        self.codes.len() + self.offsets.len() * 4 + self.lo.len() * 4
+    }
+
     /// Resident bytes per vector: the codes plus the per-vector offset.
     pub fn bytes_per_vector(&self) -> usize {
         self.dim
@@ -193,6 +198,25 @@ impl Int8Index {
         accept: impl Fn(u32) -> bool,
         scratch: &mut SearchScratch,
     ) -> Result<Vec<(f32, u32)>> {
+        self.search_mode(graph, query, vectors, norms, k, ef, &accept, false, scratch)
+    }
+
+    /// [`Int8Index::search`], optionally with the two-hop filtered beam (for mid-range
+    /// filters, like [`HnswView::search_filtered`]). Like it, this may return fewer than `k`
+    /// accepted slots; callers that must not be short fall back to an exact scan.
+    #[allow(clippy::too_many_arguments)]
+    pub fn search_mode(
+        &self,
+        graph: &HnswView<'_>,
+        query: &[f32],
+        vectors: &[f32],
+        norms: &[f32],
+        k: usize,
+        ef: usize,
+        accept: &impl Fn(u32) -> bool,
+        two_hop: bool,
+        scratch: &mut SearchScratch,
+    ) -> Result<Vec<(f32, u32)>> {
         graph.check_inputs(query, vectors, norms)?;
         if graph.metric() != self.metric || graph.dim() != self.dim || graph.len() > self.len() {
             return Err(Error::invalid(
@@ -208,7 +232,7 @@ impl Int8Index {
         let mut qc = Vec::with_capacity(self.dim);
         self.encode(&qv, &mut qc);
         let pool = ef.max(k);
-        let found = graph.knn_by_key(pool, pool, |s| self.key(&qc, s), &accept, scratch);
+        let found = graph.knn_by_key(pool, pool, |s| self.key(&qc, s), accept, two_hop, scratch);
         Ok(graph.rescore(query, vectors, norms, k, found.into_iter().map(|(_, s)| s)))
     }
 }

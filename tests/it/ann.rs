@@ -65,6 +65,7 @@ fn ann(min_records: usize) -> AnnConfig {
             ef_search: 48,
             ..HnswConfig::default()
         },
+        int8: false,
     }
 }
 
@@ -155,6 +156,7 @@ fn namespace_recall_at_10_against_exact_scan() {
                 ef_search: 10,
                 ..HnswConfig::default()
             },
+            int8: false,
         });
         build_all(&mut weak);
         let w = recall(&weak, &exact, &queries, 10, None);
@@ -354,6 +356,7 @@ fn hybrid_graph_queries_score_exactly_and_recall_against_exact_hybrid() {
             ef_search: 2,
             ..HnswConfig::default()
         },
+        int8: false,
     });
     build_all(&mut weak);
     let w = recall(&weak, &exact, &queries, 10, None);
@@ -658,6 +661,150 @@ wasm_test! {
                 }
             }
             store.apply(batch);
+        }
+    }
+}
+
+fn ann_int8(min_records: usize) -> AnnConfig {
+    AnnConfig {
+        int8: true,
+        ..ann(min_records)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn int8_segments_rescore_exactly_and_recall_against_exact_scan() {
+    for (metric, seed) in [
+        (Metric::Cosine, 31),
+        (Metric::Euclidean, 32),
+        (Metric::DotProduct, 33),
+    ] {
+        let dim = 24;
+        let exact = namespace(metric, dim, 4000, 150, seed);
+        let mut f32_graph = exact.clone();
+        build_all(&mut f32_graph);
+        let mut approx = exact.clone();
+        approx.set_ann_config(ann_int8(500));
+        assert_eq!(approx.int8_count(), 0, "no codes before the graph is ready");
+        build_all(&mut approx);
+        assert_eq!((approx.graph_count(), approx.int8_count()), (1, 1));
+        // Bytes per vector: f32 vs codes (plus one f32 offset for cosine / dot product).
+        let norm = if metric == Metric::Cosine { 4 } else { 0 };
+        let offset = if metric == Metric::Euclidean { 0 } else { 4 };
+        let bytes = approx.bytes_per_vector();
+        assert_eq!(bytes.f32, dim * 4 + norm);
+        assert_eq!(bytes.int8, Some(dim + offset));
+        assert_eq!(f32_graph.bytes_per_vector().int8, None);
+        assert!(
+            approx.approximate_bytes() >= f32_graph.approximate_bytes() + 4000 * (dim + offset),
+            "codes are counted"
+        );
+        let mut rng = Rng(seed + 100);
+        let queries: Vec<QueryVector> = (0..60).map(|_| dense(rng.vector(dim))).collect();
+        let r = recall(&approx, &exact, &queries, 10, None);
+        assert!(r >= 0.9, "{metric:?}: int8 recall@10 {r}");
+        // Rescored: every id both paths return has the exact path's score, bit for bit.
+        for q in &queries {
+            let e = exact.query(q, 10, None);
+            for s in approx.query(q, 10, None) {
+                if let Some(t) = e.iter().find(|t| exact.id(t.loc) == approx.id(s.loc)) {
+                    assert_eq!(s.score.to_bits(), t.score.to_bits(), "{metric:?}");
+                }
+            }
+        }
+        // Turning the option off drops the codes and keeps the graph.
+        approx.set_ann_config(ann(500));
+        assert_eq!((approx.graph_count(), approx.int8_count()), (1, 0));
+        assert_eq!(approx.approximate_bytes(), f32_graph.approximate_bytes());
+    }
+}
+
+wasm_test! {
+    fn int8_filtered_and_tombstoned_queries_never_return_rejected_records_and_are_never_short() {
+        let dim = 12;
+        let exact = namespace(Metric::Cosine, dim, 6000, 40, 41);
+        let mut approx = exact.clone();
+        approx.set_ann_config(ann_int8(500));
+        build_all(&mut approx);
+        assert_eq!(approx.int8_count(), 1);
+        let mut exact = exact;
+        let deleted: Vec<String> = (0..6000).step_by(7).map(|i| format!("r{i:05}")).collect();
+        let mut rng = Rng(42);
+        let overwritten: Vec<Record> = (1..6000)
+            .step_by(13)
+            .map(|i| record(i, rng.vector(dim)))
+            .collect();
+        for ns in [&mut exact, &mut approx] {
+            ns.delete_ids(deleted.iter().map(String::as_str));
+            ns.upsert(overwritten.clone());
+        }
+        assert_eq!(approx.int8_count(), 1, "tombstones keep the codes");
+        let deleted: BTreeSet<String> = deleted
+            .into_iter()
+            .filter(|id| overwritten.iter().all(|r| r.id != *id))
+            .collect();
+        let filters = [
+            json!({"g": {"$eq": "3"}}),
+            json!({"g": {"$in": ["1", "2", "5"]}}),
+            json!({"g": {"$ne": "0"}}),
+            json!({"odd": true}),
+            json!({"u": {"$eq": 42}}),
+            json!({"u": {"$lt": 30}}),
+            json!({"g": {"$eq": "nope"}}),
+            json!({"$and": [{"odd": false}, {"g": {"$in": ["2", "4"]}}]}),
+        ];
+        let queries: Vec<QueryVector> = (0..20).map(|_| dense(rng.vector(dim))).collect();
+        for fj in &filters {
+            let f = Filter::parse(fj).unwrap();
+            let matching = approx.count(Some(&f));
+            assert_eq!(matching, exact.count(Some(&f)));
+            for k in [1, 10, 100] {
+                for q in &queries {
+                    let got = approx.query(q, k, Some(&f));
+                    assert_eq!(got.len(), k.min(matching), "{fj} k {k}");
+                    let want = exact.query(q, k, Some(&f));
+                    for s in &got {
+                        let id = approx.id(s.loc);
+                        assert!(!deleted.contains(id), "deleted {id} returned for {fj}");
+                        assert_eq!(approx.locate(id), Some(s.loc), "stale version of {id}");
+                        assert!(f.matches(approx.metadata(s.loc)), "{id} does not match {fj}");
+                        if let Some(t) = want.iter().find(|t| exact.id(t.loc) == id) {
+                            assert_eq!(s.score.to_bits(), t.score.to_bits(), "{fj} {id}");
+                        }
+                    }
+                }
+            }
+            let r = recall(&approx, &exact, &queries, 10, Some(&f));
+            assert!(r >= 0.9, "{fj}: int8 filtered recall@10 {r}");
+        }
+        let r = recall(&approx, &exact, &queries, 10, None);
+        assert!(r >= 0.9, "int8 recall@10 with tombstones {r}");
+    }
+}
+
+wasm_test! {
+    fn int8_codes_are_rebuilt_at_load_and_not_stored() {
+        let (dim, metric, prefix) = (10, Metric::DotProduct, "n/00000000/00000001/");
+        let mut store = MemoryStore::new();
+        let mut ns = Namespace::new_persistent(dim, metric, NEVER_SEAL, prefix.into(), 0);
+        ns.set_ann_config(ann_int8(500));
+        let mut rng = Rng(51);
+        let records: Vec<Record> = (0..1200).map(|i| record(i, rng.vector(dim))).collect();
+        ns.upsert(records);
+        ns.seal();
+        build_all(&mut ns);
+        assert_eq!(ns.int8_count(), 1);
+        commit(&mut ns, &mut store);
+        let plain = reload(&store, prefix, metric, dim, ann(500)).unwrap();
+        assert_eq!((plain.graph_count(), plain.int8_count()), (1, 0), "codes are not stored");
+        let back = reload(&store, prefix, metric, dim, ann_int8(500)).unwrap();
+        assert_eq!((back.graph_count(), back.int8_count()), (1, 1), "codes rebuilt at load");
+        let f = Filter::parse(&json!({"g": {"$in": ["1", "7"]}})).unwrap();
+        for _ in 0..20 {
+            let q = dense(rng.vector(dim));
+            assert_eq!(ids(&back, &q, 10, None), ids(&ns, &q, 10, None));
+            assert_eq!(ids(&back, &q, 10, Some(&f)), ids(&ns, &q, 10, Some(&f)));
         }
     }
 }
