@@ -17,7 +17,10 @@
 //! `queries=N` (all), `filters=0|1` (1), `int8=0|1` (1), `int8_build=0|1` (1, a second
 //! graph built on the int8 codes), `filter_ef=64`,
 //! `baseline=0|1` (native only, 1), `cache=0|1` (native only, 0: reuse the graph saved next to
-//! the dataset), `label=TEXT`. Natively also:
+//! the dataset), `label=TEXT`, `path=index|namespace` (index: the standalone `Hnsw` /
+//! `Int8Index`; namespace: through `Namespace`, see `bench_namespace`, with `seal=50000`
+//! records per segment and `base_meta.jsonl` / `query_meta.jsonl` as metadata and filters).
+//! Natively also:
 //! `cargo bench --bench ann -- subset DATASET_DIR N OUT_DIR` writes the first N base rows with
 //! ground truth recomputed exactly (unfiltered and filtered), so every engine can run on a
 //! subset in the same format.
@@ -94,6 +97,11 @@ struct Dataset {
     tag_id: Option<i32>,
     /// (filter name, filtered ground truth)
     filtered_gt: Vec<(&'static str, Vec<Vec<u32>>)>,
+    /// `base_meta.jsonl` / `query_meta.jsonl` (empty unless `path=namespace` and filters).
+    base_meta: Vec<u8>,
+    query_meta: Vec<u8>,
+    /// The tag of the `tag` filter by name (`info.json`: "tags contains 'hyponym' (id 12)").
+    tag_name: Option<String>,
 }
 
 impl Dataset {
@@ -107,7 +115,7 @@ impl Dataset {
         &self.queries[i * self.dim..(i + 1) * self.dim]
     }
 
-    fn load(read: &dyn Fn(&str) -> Option<Vec<u8>>, metric: &str) -> Dataset {
+    fn load(read: &dyn Fn(&str) -> Option<Vec<u8>>, metric: &str, meta: bool) -> Dataset {
         let (base, dim) = fvecs(&read("base.fvecs").expect("base.fvecs"));
         let (queries, qdim) = fvecs(&read("query.fvecs").expect("query.fvecs"));
         assert_eq!(dim, qdim, "base and query dimensions differ");
@@ -129,12 +137,24 @@ impl Dataset {
         let base_tags = read("base_tags.ivecs")
             .map(|b| rows_i32(&b))
             .unwrap_or_default();
-        let tag_id = read("info.json").and_then(|b| {
+        let tag_def = read("info.json").and_then(|b| {
             let info: serde_json::Value = serde_json::from_slice(&b).ok()?;
-            let def = info["filters"]["tag"]["definition"].as_str()?;
+            Some(info["filters"]["tag"]["definition"].as_str()?.to_string())
+        });
+        let tag_id = tag_def.as_deref().and_then(|def| {
             let at = def.find("(id ")? + 4;
             def[at..].split(')').next()?.trim().parse().ok()
         });
+        let tag_name = tag_def
+            .as_deref()
+            .and_then(|def| Some(def.split('\'').nth(1)?.to_string()));
+        let meta_of = |name: &str| {
+            if meta {
+                read(name).unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        };
         let mut filtered_gt = Vec::new();
         if !base_attrs.is_empty() {
             for f in FILTERS {
@@ -156,6 +176,9 @@ impl Dataset {
             base_tags,
             tag_id,
             filtered_gt,
+            base_meta: meta_of("base_meta.jsonl"),
+            query_meta: meta_of("query_meta.jsonl"),
+            tag_name,
         }
     }
 
@@ -197,6 +220,11 @@ struct Opts {
     int8_build: bool,
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     cache: bool,
+    /// `path=namespace`: through `Namespace` (upserts, sealed segments, `index_step`,
+    /// `Namespace::query` with JSON filters) instead of the standalone index.
+    namespace: bool,
+    /// Records per sealed segment in `path=namespace` (`seal=50000`).
+    seal: usize,
     label: String,
 }
 
@@ -225,6 +253,8 @@ impl Opts {
             baseline: num("baseline", 1) == 1,
             int8_build: num("int8_build", 1) == 1,
             cache: num("cache", 0) == 1,
+            namespace: get("path", "index") == "namespace",
+            seal: num("seal", 50_000),
             label: get("label", default_label),
         }
     }
@@ -530,6 +560,231 @@ fn bench(
     bytes
 }
 
+// ------------------------------------------------------------------------------ namespace
+
+/// The Pinecone filter JSON equivalent to [`Dataset::passes`] for query `q`.
+fn filter_json(ds: &Dataset, name: &str, query_meta: &[serde_json::Value], q: usize) -> String {
+    match name {
+        "year_ge_2015" => r#"{"year":{"$gte":2015}}"#.to_string(),
+        "year_2000_2004" => r#"{"year":{"$gte":2000,"$lte":2004}}"#.to_string(),
+        "same_category" => serde_json::json!({ "category": query_meta[q]["category"] }).to_string(),
+        "tag" => serde_json::json!({ "tags": ds.tag_name.as_deref().unwrap() }).to_string(),
+        _ => unreachable!("unknown filter {name}"),
+    }
+}
+
+/// `path=namespace`: the dataset through the engine's write and read paths. Upserts of 1000
+/// records (ids = row numbers; metadata `category`, `tags`, `year`, `score` from
+/// `base_meta.jsonl` when filters are measured), a segment sealed every `seal` records and the
+/// tail sealed at the end, `index_step` until every graph is ready (default `AnnConfig`, so
+/// M 16, efC 100), then `Namespace::query` per query; the int8 variant switches
+/// `AnnConfig::int8` on over the same graphs (its build adds the quantization).
+fn bench_namespace(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn FnMut(String)) {
+    use larch::namespace::{AnnConfig, QueryVector, StorageConfig};
+    use larch::{Filter, Metadata, Namespace, Record};
+
+    let metric = if o.metric == "l2" {
+        Metric::Euclidean
+    } else {
+        Metric::Cosine
+    };
+    let (n, dim) = (ds.n(), ds.dim);
+    let nq = ds.nq().min(o.queries).min(ds.gt.len());
+    let with_meta = o.filters && !ds.filtered_gt.is_empty() && !ds.base_meta.is_empty();
+    let mut meta_lines = ds
+        .base_meta
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty());
+    let query_meta: Vec<serde_json::Value> = ds
+        .query_meta
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+
+    let config = StorageConfig {
+        seal_records: o.seal,
+        max_log_entries: usize::MAX,
+        max_segments: 64,
+    };
+    let mut ns = Namespace::with_config(dim, metric, config);
+    let mut ann = AnnConfig::default();
+    ns.set_ann_config(ann);
+    out(format!(
+        "<!-- {}: through Namespace, n={n} dim={dim} queries={nq} metric={metric:?} seal_records={} M={} efC={} min_records={} metadata={with_meta} -->",
+        o.label, o.seal, ann.hnsw.m, ann.hnsw.ef_construction, ann.min_records
+    ));
+
+    // Records are made outside the clock (a host would hand them over parsed); upserts,
+    // seals and graph builds are on it.
+    let (mut load_ms, mut index_ms) = (0.0, 0.0);
+    for start in (0..n).step_by(1000) {
+        let batch: Vec<Record> = (start..(start + 1000).min(n))
+            .map(|row| {
+                let metadata = with_meta.then(|| {
+                    let line: serde_json::Value =
+                        serde_json::from_slice(meta_lines.next().unwrap()).unwrap();
+                    assert_eq!(line["id"].as_u64(), Some(row as u64), "base_meta.jsonl row");
+                    let keep: serde_json::Map<String, serde_json::Value> =
+                        ["category", "tags", "year", "score"]
+                            .iter()
+                            .map(|k| (k.to_string(), line[*k].clone()))
+                            .collect();
+                    Metadata::from_json(&serde_json::Value::Object(keep)).unwrap()
+                });
+                Record {
+                    id: row.to_string(),
+                    values: ds.base[row * dim..(row + 1) * dim].to_vec(),
+                    sparse_values: None,
+                    metadata,
+                }
+            })
+            .collect();
+        let t = now();
+        ns.upsert(batch);
+        load_ms += now() - t;
+    }
+    let t = now();
+    ns.seal();
+    load_ms += now() - t;
+    let t = now();
+    let mut steps = 0usize;
+    while ns.index_step(1000) {
+        steps += 1;
+    }
+    index_ms += now() - t;
+    let build_s = (load_ms + index_ms) / 1e3;
+    let f32_bytes = ns.approximate_bytes() as f64 / n as f64;
+    out(format!(
+        "<!-- {}: {} segments, {} graphs; upserts + seals {:.1} s, index_step(1000) x {} {:.1} s; approximate_bytes {} ({f32_bytes:.0}/vector) -->",
+        o.label,
+        ns.segment_count(),
+        ns.graph_count(),
+        load_ms / 1e3,
+        steps + 1,
+        index_ms / 1e3,
+        ns.approximate_bytes()
+    ));
+    assert_eq!(ns.len(), n);
+
+    let queries: Vec<QueryVector> = (0..nq)
+        .map(|i| QueryVector {
+            values: Some(ds.query(i).to_vec()),
+            sparse_values: None,
+        })
+        .collect();
+    let ids = |found: &[larch::namespace::Scored], ns: &Namespace| -> Vec<u32> {
+        found
+            .iter()
+            .map(|s| ns.id(s.loc).parse().unwrap())
+            .collect()
+    };
+
+    if with_meta {
+        // What one `accept` check costs through the engine (metadata lookup + filter
+        // evaluation), against a precomputed bitmap in the standalone mode.
+        let locs: Vec<_> = (0..n).map(|r| ns.locate(&r.to_string()).unwrap()).collect();
+        let mut costs = Vec::new();
+        for (name, _) in &ds.filtered_gt {
+            let json: serde_json::Value =
+                serde_json::from_str(&filter_json(ds, name, &query_meta, 0)).unwrap();
+            let filter = Filter::parse(&json).unwrap();
+            let t = now();
+            let hits = locs
+                .iter()
+                .filter(|&&l| filter.matches(black_box(ns.metadata(l))))
+                .count();
+            costs.push(format!("{name} {:.0}", (now() - t) * 1e6 / n as f64));
+            black_box(hits);
+        }
+        out(format!(
+            "<!-- {}: Filter::matches on a record's metadata, ns per record: {} -->",
+            o.label,
+            costs.join(", ")
+        ));
+    }
+    out("| engine | where | mode | filter | pass % | ef | recall@10 | QPS | p50 ms | p99 ms | build s | build vec/s | bytes/vec |".into());
+    out("|---|---|---|---|---|---|---|---|---|---|---|---|---|".into());
+    let mut mask = vec![false; n];
+    for int8 in [false, true] {
+        if int8 && !o.int8 {
+            continue;
+        }
+        let mut build = build_s;
+        let mut bytes = f32_bytes;
+        if int8 {
+            ann.int8 = true;
+            let t = now();
+            ns.set_ann_config(ann);
+            build += (now() - t) / 1e3;
+            assert_eq!(ns.int8_count(), ns.graph_count());
+            bytes = ns.approximate_bytes() as f64 / n as f64;
+        }
+        let mode = if int8 {
+            "namespace, int8 + f32 rescore"
+        } else {
+            "namespace, f32"
+        };
+        let mut emit = |filter: &str, pass: f64, ef: usize, rec: f64, lat: &Lat| {
+            out(format!(
+                "| larch | {} | {mode} | {filter} | {pass:.1} | {ef} | {rec:.4} | {:.0} | {:.3} | {:.3} | {build:.1} | {:.0} | {bytes:.0} |",
+                o.label,
+                lat.qps(),
+                lat.pct(0.5),
+                lat.pct(0.99),
+                n as f64 / build
+            ));
+        };
+        for &ef in &o.efs {
+            ann.hnsw.ef_search = ef as u32;
+            ns.set_ann_config(ann);
+            let (mut lat, mut rec) = (Lat { ms: Vec::new() }, 0.0);
+            for i in 0..nq {
+                let t = now();
+                let found = ns.query(black_box(&queries[i]), K, None);
+                lat.ms.push(now() - t);
+                rec += recall_at_k(&ids(&found, &ns), &ds.gt[i]);
+            }
+            emit("none", 100.0, ef, rec / nq as f64, &lat);
+        }
+        if !with_meta {
+            continue;
+        }
+        let ef = o.filter_ef;
+        ann.hnsw.ef_search = ef as u32;
+        ns.set_ann_config(ann);
+        for (name, fgt) in &ds.filtered_gt {
+            let (mut lat, mut rec, mut pass) = (Lat { ms: Vec::new() }, 0.0, 0.0);
+            let nqf = nq.min(fgt.len());
+            for i in 0..nqf {
+                let json: serde_json::Value =
+                    serde_json::from_str(&filter_json(ds, name, &query_meta, i)).unwrap();
+                let filter = Filter::parse(&json).unwrap();
+                let mut count = 0;
+                for (b, m) in mask.iter_mut().enumerate() {
+                    *m = ds.passes(name, i, b);
+                    count += usize::from(*m);
+                }
+                if i < 3 && !int8 {
+                    // The JSON filter selects exactly the rows of the ground truth's predicate.
+                    assert_eq!(ns.count(Some(&filter)), count, "{name}: {json}");
+                }
+                pass += count as f64 / n as f64;
+                let t = now();
+                let found = ns.query(black_box(&queries[i]), K, Some(&filter));
+                lat.ms.push(now() - t);
+                let found = ids(&found, &ns);
+                assert!(
+                    found.iter().all(|&r| mask[r as usize]),
+                    "{name}: a rejected row came back"
+                );
+                rec += recall_at_k(&found, &fgt[i]);
+            }
+            emit(name, 100.0 * pass / nqf as f64, ef, rec / nqf as f64, &lat);
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------ native
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -547,10 +802,13 @@ fn main() {
     };
     let o = Opts::parse(&args[1..], &native_label());
     let read = |name: &str| std::fs::read(format!("{dir}/{name}")).ok();
-    let ds = Dataset::load(&read, &o.metric);
+    let ds = Dataset::load(&read, &o.metric, o.namespace && o.filters);
     let start = std::time::Instant::now();
     let now = move || start.elapsed().as_secs_f64() * 1e3;
     let mut out = |s: String| println!("{s}");
+    if o.namespace {
+        return bench_namespace(&ds, &o, &now, &mut out);
+    }
     // cache=1: keep the graph next to the dataset and reuse it (build columns then read NaN).
     let cache = format!("{dir}/larch_hnsw_{}_m{}_efc{}.bin", o.metric, o.m, o.efc);
     let cached = if o.cache {
@@ -695,6 +953,15 @@ fn write_subset(src: &str, n: usize, out: &str) {
             std::fs::write(format!("{out}/{f}"), b).unwrap();
         }
     }
+    if let Some(b) = read("base_meta.jsonl") {
+        let lines: Vec<&[u8]> = b.split(|&c| c == b'\n').take(n).collect();
+        let mut out_meta = lines.join(&b'\n');
+        out_meta.push(b'\n');
+        std::fs::write(format!("{out}/base_meta.jsonl"), out_meta).unwrap();
+    }
+    if let Some(b) = read("query_meta.jsonl") {
+        std::fs::write(format!("{out}/query_meta.jsonl"), b).unwrap();
+    }
     for f in ["base_attrs.ivecs", "base_tags.ivecs"] {
         if let Some(b) = read(f) {
             let rows: Vec<Vec<u32>> = rows_i32(&b)
@@ -716,6 +983,7 @@ fn write_subset(src: &str, n: usize, out: &str) {
                 }
             },
             metric,
+            false,
         );
         let m = if metric == "l2" {
             Metric::Euclidean
@@ -790,8 +1058,12 @@ pub extern "C" fn run() {
     let args: Vec<String> = args.split_whitespace().map(String::from).collect();
     let o = Opts::parse(&args, "wasm32+simd128");
     let read = |name: &str| by_name.get(name).cloned();
-    let ds = Dataset::load(&read, &o.metric);
+    let ds = Dataset::load(&read, &o.metric, o.namespace && o.filters);
     drop(by_name);
     let mut out = |s: String| host::print(s.as_ptr(), s.len());
-    bench(&ds, &o, None, &|| host::now(), &mut out);
+    if o.namespace {
+        bench_namespace(&ds, &o, &|| host::now(), &mut out);
+    } else {
+        bench(&ds, &o, None, &|| host::now(), &mut out);
+    }
 }

@@ -35,7 +35,11 @@ const give = (bytes) => {
   const ptr = instance.exports.file_buffer(bytes.length);
   new Uint8Array(instance.exports.memory.buffer, ptr, bytes.length).set(bytes);
 };
-const wanted = /^(base|query)(\.fvecs|_attrs\.ivecs|_tags\.ivecs)$|^gt_(cos|l2)(__\w+)?\.ivecs$|^info\.json$/;
+// The metadata (`*_meta.jsonl`) only for `path=namespace` with filters, where it is upserted.
+const namespace = opts.includes("path=namespace") && !opts.includes("filters=0");
+const wanted = namespace
+  ? /^(base|query)(\.fvecs|_attrs\.ivecs|_tags\.ivecs|_meta\.jsonl)$|^gt_(cos|l2)(__\w+)?\.ivecs$|^info\.json$/
+  : /^(base|query)(\.fvecs|_attrs\.ivecs|_tags\.ivecs)$|^gt_(cos|l2)(__\w+)?\.ivecs$|^info\.json$/;
 for (const name of readdirSync(dir).filter((f) => wanted.test(f)).sort()) {
   give(new TextEncoder().encode(name));
   give(readFileSync(path.join(dir, name)));

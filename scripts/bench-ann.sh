@@ -8,7 +8,8 @@
 # them under ~/.cache/larch-bench/data). With N_BASE, the first N_BASE base rows are written
 # with exact ground truth to DATASET_DIR-N_BASE (once) and everything runs on that subset.
 # key=value options go to benches/ann.rs (metric=cos|l2, m=16, efc=100, ef=16,32,64,128,256,
-# queries=N, filters=0|1, int8=0|1, filter_ef=64, baseline=0|1).
+# queries=N, filters=0|1, int8=0|1, filter_ef=64, baseline=0|1, path=index|namespace, seal=50000;
+# path=namespace measures Larch through Namespace upserts, sealed segments and Namespace::query).
 #
 # Runs, one after the other (never in parallel, so they do not compete for the CPU):
 #   1. Larch natively + instant-distance 0.6.1 (RAYON_NUM_THREADS=1): cargo bench --bench ann
