@@ -27,6 +27,9 @@ pub struct Segment {
     norms: Vec<f32>,
     sparse: Vec<Option<SparseVector>>,
     metadata: Vec<Option<Metadata>>,
+    /// [`Segment::approximate_bytes`], computed on first use: the segment never changes, and
+    /// the metadata part serializes every record, too much to redo per query.
+    bytes: std::cell::OnceCell<usize>,
 }
 
 impl Segment {
@@ -178,6 +181,10 @@ impl Segment {
 
     /// Approximate resident bytes.
     pub fn approximate_bytes(&self) -> usize {
+        *self.bytes.get_or_init(|| self.count_bytes())
+    }
+
+    fn count_bytes(&self) -> usize {
         let ids: usize = self.ids.iter().map(|s| s.len() + 24).sum();
         let sparse: usize = self.sparse.iter().flatten().map(|s| s.len() * 8).sum();
         let meta: usize = self
