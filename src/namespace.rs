@@ -33,6 +33,7 @@ use crate::index::{flat, sparse};
 use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, ManifestV1, SegmentRef};
 use crate::metadata::Metadata;
 use crate::record::{Record, SparseVector};
+use crate::segment::columns::Columns;
 use crate::segment::memtable::Memtable;
 use crate::segment::postings::Postings;
 use crate::segment::stored::StoredRecord;
@@ -461,46 +462,37 @@ impl Namespace {
         })
     }
 
+    /// The records of one part: 0 is the memtable, `i + 1` is segment `i`.
+    fn part(&self, part: u32) -> &Columns {
+        match part {
+            0 => &self.memtable,
+            p => &self.segments[p as usize - 1].segment,
+        }
+    }
+
     /// The id at `loc`.
     pub fn id(&self, loc: Loc) -> &str {
-        match loc.part {
-            0 => self.memtable.id(loc.slot),
-            p => self.segments[p as usize - 1].segment.id(loc.slot),
-        }
+        self.part(loc.part).id(loc.slot)
     }
 
     /// The dense values at `loc`.
     pub fn values(&self, loc: Loc) -> &[f32] {
-        match loc.part {
-            0 => self.memtable.values(loc.slot),
-            p => self.segments[p as usize - 1].segment.values(loc.slot),
-        }
+        self.part(loc.part).values(loc.slot)
     }
 
     /// The sparse values at `loc`.
     pub fn sparse_values(&self, loc: Loc) -> Option<&SparseVector> {
-        match loc.part {
-            0 => self.memtable.sparse_values(loc.slot),
-            p => self.segments[p as usize - 1]
-                .segment
-                .sparse_values(loc.slot),
-        }
+        self.part(loc.part).sparse_values(loc.slot)
     }
 
     /// The metadata at `loc`.
     pub fn metadata(&self, loc: Loc) -> Option<&Metadata> {
-        match loc.part {
-            0 => self.memtable.metadata(loc.slot),
-            p => self.segments[p as usize - 1].segment.metadata(loc.slot),
-        }
+        self.part(loc.part).metadata(loc.slot)
     }
 
     /// The whole record at `loc`, copied out.
     pub fn record(&self, loc: Loc) -> Record {
-        match loc.part {
-            0 => self.memtable.record(loc.slot),
-            p => self.segments[p as usize - 1].segment.record(loc.slot),
-        }
+        self.part(loc.part).record(loc.slot)
     }
 
     /// Every live location, memtable first.
@@ -628,7 +620,7 @@ impl Namespace {
                 tombs.is_none_or(|t| !t.contains(slot))
                     && filter.is_none_or(|f| f.matches(self.metadata(Loc { part, slot })))
             };
-            let (vectors, norms) = self.part_arrays(part);
+            let (vectors, norms) = (self.part(part).all_vectors(), self.part(part).norms());
             let sealed = match part {
                 0 => None,
                 p => Some(&self.segments[p as usize - 1]),
@@ -753,23 +745,6 @@ impl Namespace {
         }
     }
 
-    fn part_arrays(&self, part: u32) -> (&[f32], &[f32]) {
-        match part {
-            0 => (self.memtable.all_vectors(), self.memtable.norms()),
-            p => {
-                let s = &self.segments[p as usize - 1].segment;
-                (s.all_vectors(), s.norms())
-            }
-        }
-    }
-
-    fn part_len(&self, part: u32) -> usize {
-        match part {
-            0 => self.memtable.len(),
-            p => self.segments[p as usize - 1].segment.len(),
-        }
-    }
-
     fn hybrid_scan(
         &self,
         part: u32,
@@ -779,7 +754,7 @@ impl Namespace {
         accept: impl Fn(u32) -> bool,
     ) -> Vec<(f32, u32)> {
         let mut top = flat::TopK::new(k, true);
-        for slot in 0..self.part_len(part) as u32 {
+        for slot in 0..self.part(part).len() as u32 {
             if !accept(slot) {
                 continue;
             }
@@ -824,7 +799,7 @@ impl Namespace {
         }
         let ef = self.ann.hnsw.ef_search as usize;
         let dense_k = ef.max(k.saturating_mul(4));
-        let (vectors, norms) = self.part_arrays(part);
+        let (vectors, norms) = (self.part(part).all_vectors(), self.part(part).norms());
         let dense = self.graph_search(
             sealed, view, q, vectors, norms, dense_k, accept, fraction, scratch,
         );

@@ -7,58 +7,51 @@
 //! little-endian `f32`s. Ids are sorted, so lookups are binary searches and listing merges
 //! sorted runs.
 
+pub mod columns;
 pub mod memtable;
 pub(crate) mod postings;
 pub mod stored;
+
+use std::ops::Deref;
 
 use crate::distance;
 use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
 use crate::metadata::Metadata;
-use crate::record::{Record, SparseVector};
+use crate::record::Record;
+use columns::Columns;
 use stored::{StoredRecordMeta, StoredSegment};
 
-/// The records of one sealed segment.
+/// The records of one sealed segment, ids sorted.
 #[derive(Debug, Clone, Default)]
 pub struct Segment {
-    dimension: usize,
-    ids: Vec<String>,
-    vectors: Vec<f32>,
-    norms: Vec<f32>,
-    sparse: Vec<Option<SparseVector>>,
-    metadata: Vec<Option<Metadata>>,
+    columns: Columns,
     /// [`Segment::approximate_bytes`], computed on first use: the segment never changes, and
     /// the metadata part serializes every record, too much to redo per query.
     bytes: std::cell::OnceCell<usize>,
+}
+
+impl Deref for Segment {
+    type Target = Columns;
+
+    fn deref(&self) -> &Columns {
+        &self.columns
+    }
 }
 
 impl Segment {
     /// Builds a segment from records sorted by id (ids unique).
     pub fn from_sorted(dimension: usize, records: Vec<Record>) -> Self {
         debug_assert!(records.windows(2).all(|w| w[0].id < w[1].id));
-        let mut s = Segment {
-            dimension,
-            ..Segment::default()
-        };
-        s.vectors.reserve(records.len() * dimension);
+        let mut columns = Columns::new(dimension);
+        columns.vectors.reserve(records.len() * dimension);
         for r in records {
-            s.norms.push(distance::norm(&r.values));
-            s.vectors.extend_from_slice(&r.values);
-            s.ids.push(r.id);
-            s.sparse.push(r.sparse_values);
-            s.metadata.push(r.metadata);
+            columns.push(r);
         }
-        s
-    }
-
-    /// Number of records (live or not).
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// True when the segment holds no records.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        Segment {
+            columns,
+            bytes: std::cell::OnceCell::new(),
+        }
     }
 
     /// The slot of `id`, if present.
@@ -78,47 +71,6 @@ impl Segment {
                 probe.as_str() < id
             }
         }) as u32
-    }
-
-    /// The id in `slot`.
-    pub fn id(&self, slot: u32) -> &str {
-        &self.ids[slot as usize]
-    }
-
-    /// The dense values in `slot`.
-    pub fn values(&self, slot: u32) -> &[f32] {
-        let (d, s) = (self.dimension, slot as usize);
-        &self.vectors[s * d..(s + 1) * d]
-    }
-
-    /// All dense values.
-    pub fn all_vectors(&self) -> &[f32] {
-        &self.vectors
-    }
-
-    /// All norms.
-    pub fn norms(&self) -> &[f32] {
-        &self.norms
-    }
-
-    /// The sparse values in `slot`.
-    pub fn sparse_values(&self, slot: u32) -> Option<&SparseVector> {
-        self.sparse[slot as usize].as_ref()
-    }
-
-    /// The metadata in `slot`.
-    pub fn metadata(&self, slot: u32) -> Option<&Metadata> {
-        self.metadata[slot as usize].as_ref()
-    }
-
-    /// The record in `slot`, copied out.
-    pub fn record(&self, slot: u32) -> Record {
-        Record {
-            id: self.id(slot).to_string(),
-            values: self.values(slot).to_vec(),
-            sparse_values: self.sparse_values(slot).cloned(),
-            metadata: self.metadata(slot).cloned(),
-        }
     }
 
     /// Encodes the segment: (structured chunks, vector chunks).
@@ -156,10 +108,10 @@ impl Segment {
                 ),
             });
         }
-        let mut s = Segment {
+        let mut s = Columns {
             dimension,
             vectors: flat,
-            ..Segment::default()
+            ..Columns::default()
         };
         for (i, r) in stored.records.into_iter().enumerate() {
             let (id, sparse, metadata) = r.into_parts(what)?;
@@ -176,7 +128,10 @@ impl Segment {
             s.sparse.push(sparse);
             s.metadata.push(metadata);
         }
-        Ok(s)
+        Ok(Segment {
+            columns: s,
+            bytes: std::cell::OnceCell::new(),
+        })
     }
 
     /// Approximate resident bytes.
@@ -260,6 +215,7 @@ impl Tombstones {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::SparseVector;
     use serde_json::json;
 
     fn rec(id: &str, v: f32, md: Option<serde_json::Value>) -> Record {

@@ -6,41 +6,33 @@
 //! immutable [`crate::segment::Segment`].
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::ops::{Bound, Deref};
 
-use crate::distance;
-use crate::metadata::Metadata;
-use crate::record::{Record, SparseVector};
+use super::columns::Columns;
+use crate::record::Record;
 
-/// The mutable records of one namespace.
+/// The mutable records of one namespace: columns plus an id → slot map.
 #[derive(Debug, Clone, Default)]
 pub struct Memtable {
-    dimension: usize,
+    columns: Columns,
     by_id: BTreeMap<String, u32>,
-    ids: Vec<String>,
-    vectors: Vec<f32>,
-    norms: Vec<f32>,
-    sparse: Vec<Option<SparseVector>>,
-    metadata: Vec<Option<Metadata>>,
+}
+
+impl Deref for Memtable {
+    type Target = Columns;
+
+    fn deref(&self) -> &Columns {
+        &self.columns
+    }
 }
 
 impl Memtable {
     /// An empty memtable for vectors of `dimension` floats (0 for sparse indexes).
     pub fn new(dimension: usize) -> Self {
         Memtable {
-            dimension,
-            ..Memtable::default()
+            columns: Columns::new(dimension),
+            by_id: BTreeMap::new(),
         }
-    }
-
-    /// Number of records.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
     }
 
     /// The slot of `id`, if present.
@@ -48,57 +40,13 @@ impl Memtable {
         self.by_id.get(id).copied()
     }
 
-    /// The id in `slot`.
-    pub fn id(&self, slot: u32) -> &str {
-        &self.ids[slot as usize]
-    }
-
-    /// The dense values in `slot` (empty for sparse indexes).
-    pub fn values(&self, slot: u32) -> &[f32] {
-        let (d, s) = (self.dimension, slot as usize);
-        &self.vectors[s * d..(s + 1) * d]
-    }
-
-    /// All dense values, `dimension` per slot.
-    pub fn all_vectors(&self) -> &[f32] {
-        &self.vectors
-    }
-
-    /// All norms, one per slot.
-    pub fn norms(&self) -> &[f32] {
-        &self.norms
-    }
-
-    /// The sparse values in `slot`.
-    pub fn sparse_values(&self, slot: u32) -> Option<&SparseVector> {
-        self.sparse[slot as usize].as_ref()
-    }
-
-    /// The metadata in `slot`.
-    pub fn metadata(&self, slot: u32) -> Option<&Metadata> {
-        self.metadata[slot as usize].as_ref()
-    }
-
     /// Inserts or replaces a whole record.
     pub fn put(&mut self, r: Record) {
-        debug_assert_eq!(r.values.len(), self.dimension);
-        let norm = distance::norm(&r.values);
         match self.by_id.get(&r.id) {
-            Some(&slot) => {
-                let (d, s) = (self.dimension, slot as usize);
-                self.vectors[s * d..(s + 1) * d].copy_from_slice(&r.values);
-                self.norms[s] = norm;
-                self.sparse[s] = r.sparse_values;
-                self.metadata[s] = r.metadata;
-            }
+            Some(&slot) => self.columns.replace(slot, r),
             None => {
-                let slot = self.ids.len() as u32;
-                self.by_id.insert(r.id.clone(), slot);
-                self.ids.push(r.id);
-                self.vectors.extend_from_slice(&r.values);
-                self.norms.push(norm);
-                self.sparse.push(r.sparse_values);
-                self.metadata.push(r.metadata);
+                self.by_id.insert(r.id.clone(), self.columns.len() as u32);
+                self.columns.push(r);
             }
         }
     }
@@ -108,30 +56,10 @@ impl Memtable {
         let Some(slot) = self.by_id.remove(id) else {
             return false;
         };
-        let s = slot as usize;
-        let last = self.ids.len() - 1;
-        let d = self.dimension;
-        if s != last {
-            self.vectors.copy_within(last * d..(last + 1) * d, s * d);
-            let moved = self.ids[last].clone();
-            self.by_id.insert(moved, slot);
+        if let Some(moved) = self.columns.swap_remove(slot) {
+            self.by_id.insert(moved.to_string(), slot);
         }
-        self.vectors.truncate(last * d);
-        self.ids.swap_remove(s);
-        self.norms.swap_remove(s);
-        self.sparse.swap_remove(s);
-        self.metadata.swap_remove(s);
         true
-    }
-
-    /// The whole record in `slot`, copied out.
-    pub fn record(&self, slot: u32) -> Record {
-        Record {
-            id: self.id(slot).to_string(),
-            values: self.values(slot).to_vec(),
-            sparse_values: self.sparse_values(slot).cloned(),
-            metadata: self.metadata(slot).cloned(),
-        }
     }
 
     /// Ids from `start` on, in byte order, with their slots.
@@ -144,7 +72,7 @@ impl Memtable {
     /// Moves every record out, in id order, leaving the memtable empty.
     pub fn drain_sorted(&mut self) -> Vec<Record> {
         let out = self.by_id.values().map(|&s| self.record(s)).collect();
-        *self = Memtable::new(self.dimension);
+        *self = Memtable::new(self.columns.dimension);
         out
     }
 }

@@ -1,0 +1,114 @@
+//! The column store both the memtable and sealed segments keep their records in: ids, dense
+//! vectors (`dimension` floats per slot, contiguous), norms, sparse values and metadata, one
+//! entry per slot.
+
+use crate::distance;
+use crate::metadata::Metadata;
+use crate::record::{Record, SparseVector};
+
+/// Records in dense slots `0..len`.
+#[derive(Debug, Clone, Default)]
+pub struct Columns {
+    pub(crate) dimension: usize,
+    pub(crate) ids: Vec<String>,
+    pub(crate) vectors: Vec<f32>,
+    pub(crate) norms: Vec<f32>,
+    pub(crate) sparse: Vec<Option<SparseVector>>,
+    pub(crate) metadata: Vec<Option<Metadata>>,
+}
+
+impl Columns {
+    /// No records, vectors of `dimension` floats.
+    pub fn new(dimension: usize) -> Self {
+        Columns {
+            dimension,
+            ..Columns::default()
+        }
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The id in `slot`.
+    pub fn id(&self, slot: u32) -> &str {
+        &self.ids[slot as usize]
+    }
+
+    /// The dense values in `slot` (empty for sparse indexes).
+    pub fn values(&self, slot: u32) -> &[f32] {
+        let (d, s) = (self.dimension, slot as usize);
+        &self.vectors[s * d..(s + 1) * d]
+    }
+
+    /// All dense values, `dimension` per slot.
+    pub fn all_vectors(&self) -> &[f32] {
+        &self.vectors
+    }
+
+    /// All norms, one per slot.
+    pub fn norms(&self) -> &[f32] {
+        &self.norms
+    }
+
+    /// The sparse values in `slot`.
+    pub fn sparse_values(&self, slot: u32) -> Option<&SparseVector> {
+        self.sparse[slot as usize].as_ref()
+    }
+
+    /// The metadata in `slot`.
+    pub fn metadata(&self, slot: u32) -> Option<&Metadata> {
+        self.metadata[slot as usize].as_ref()
+    }
+
+    /// The whole record in `slot`, copied out.
+    pub fn record(&self, slot: u32) -> Record {
+        Record {
+            id: self.id(slot).to_string(),
+            values: self.values(slot).to_vec(),
+            sparse_values: self.sparse_values(slot).cloned(),
+            metadata: self.metadata(slot).cloned(),
+        }
+    }
+
+    /// Appends a record in a new last slot.
+    pub fn push(&mut self, r: Record) {
+        debug_assert_eq!(r.values.len(), self.dimension);
+        self.norms.push(distance::norm(&r.values));
+        self.vectors.extend_from_slice(&r.values);
+        self.ids.push(r.id);
+        self.sparse.push(r.sparse_values);
+        self.metadata.push(r.metadata);
+    }
+
+    /// Replaces everything but the id in `slot`.
+    pub fn replace(&mut self, slot: u32, r: Record) {
+        let (d, s) = (self.dimension, slot as usize);
+        self.norms[s] = distance::norm(&r.values);
+        self.vectors[s * d..(s + 1) * d].copy_from_slice(&r.values);
+        self.sparse[s] = r.sparse_values;
+        self.metadata[s] = r.metadata;
+    }
+
+    /// Removes `slot` by moving the last slot into it; returns the moved record's id, if any.
+    pub fn swap_remove(&mut self, slot: u32) -> Option<&str> {
+        let s = slot as usize;
+        let last = self.ids.len() - 1;
+        let d = self.dimension;
+        if s != last {
+            self.vectors.copy_within(last * d..(last + 1) * d, s * d);
+        }
+        self.vectors.truncate(last * d);
+        self.ids.swap_remove(s);
+        self.norms.swap_remove(s);
+        self.sparse.swap_remove(s);
+        self.metadata.swap_remove(s);
+        (s != last).then(|| self.ids[s].as_str())
+    }
+}
