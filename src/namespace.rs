@@ -35,7 +35,7 @@ use crate::metadata::Metadata;
 use crate::record::{Record, SparseVector};
 use crate::segment::columns::Columns;
 use crate::segment::memtable::Memtable;
-use crate::segment::postings::Postings;
+use crate::segment::postings::{Postings, SlotSet};
 use crate::segment::stored::StoredRecord;
 use crate::segment::{Segment, Tombstones};
 use crate::storage::{WriteBatch, keys};
@@ -99,9 +99,6 @@ impl AnnConfig {
         }
     }
 }
-
-/// Filtered graph queries estimate the accepted share of a segment from this many slots.
-const FILTER_SAMPLE: usize = 256;
 
 /// A segment's approximate index.
 #[derive(Debug, Clone)]
@@ -170,7 +167,7 @@ struct Sealed {
     graph_dirty: bool,
     /// int8 codes of the segment's vectors ([`AnnConfig::int8`], graph ready), in memory only.
     int8: Option<Box<Int8Index>>,
-    /// Metadata value counts, built on the first filtered graph query.
+    /// The metadata index, built on the first filtered query.
     postings: std::sync::OnceLock<Postings>,
     /// Sparse dimension → slots, built on the first hybrid graph query.
     sparse_index: std::sync::OnceLock<sparse::InvertedIndex>,
@@ -179,6 +176,17 @@ struct Sealed {
 impl Sealed {
     fn live(&self) -> usize {
         self.segment.len() - self.tombstones.count()
+    }
+
+    /// The live slots `filter` matches, from the metadata index (built on first use).
+    fn select(&self, filter: &Filter) -> SlotSet {
+        let n = self.segment.len();
+        let postings = self
+            .postings
+            .get_or_init(|| Postings::build((0..n as u32).map(|slot| self.segment.metadata(slot))));
+        let mut set = postings.select(filter);
+        set.remove_words(self.tombstones.words());
+        set
     }
 
     /// The graph, when ready.
@@ -495,24 +503,18 @@ impl Namespace {
         self.part(loc.part).record(loc.slot)
     }
 
-    /// Every live location, memtable first.
-    fn live_locs(&self) -> impl Iterator<Item = Loc> + '_ {
-        let mem = (0..self.memtable.len() as u32).map(|slot| Loc { part: 0, slot });
-        let segs = self.segments.iter().enumerate().flat_map(|(i, s)| {
-            (0..s.segment.len() as u32)
-                .filter(|&slot| !s.tombstones.contains(slot))
-                .map(move |slot| Loc {
-                    part: i as u32 + 1,
-                    slot,
-                })
-        });
-        mem.chain(segs)
-    }
-
+    /// Live locations matching `filter`, memtable first; sealed segments answer from their
+    /// metadata index.
     fn matching(&self, filter: &Filter) -> Vec<Loc> {
-        self.live_locs()
+        let mut out: Vec<Loc> = (0..self.memtable.len() as u32)
+            .map(|slot| Loc { part: 0, slot })
             .filter(|&l| filter.matches(self.metadata(l)))
-            .collect()
+            .collect();
+        for (i, s) in self.segments.iter().enumerate() {
+            let part = i as u32 + 1;
+            out.extend(s.select(filter).iter().map(|slot| Loc { part, slot }));
+        }
+        out
     }
 
     /// Number of records matching `filter` (all for `None`).
@@ -616,15 +618,24 @@ impl Namespace {
                 .map(|(i, s)| (i as u32 + 1, Some(&s.tombstones))),
         );
         for (part, tombs) in parts {
-            let accept = |slot: u32| {
-                tombs.is_none_or(|t| !t.contains(slot))
-                    && filter.is_none_or(|f| f.matches(self.metadata(Loc { part, slot })))
-            };
-            let (vectors, norms) = (self.part(part).all_vectors(), self.part(part).norms());
             let sealed = match part {
                 0 => None,
                 p => Some(&self.segments[p as usize - 1]),
             };
+            // A sealed segment answers the filter from its metadata index, once per query:
+            // the exact set of live matching slots, one bit test per record reached.
+            let selected = sealed.zip(filter).map(|(s, f)| s.select(f));
+            if selected.as_ref().is_some_and(|set| set.count() == 0) {
+                continue;
+            }
+            let accept = |slot: u32| match &selected {
+                Some(set) => set.contains(slot),
+                None => {
+                    tombs.is_none_or(|t| !t.contains(slot))
+                        && filter.is_none_or(|f| f.matches(self.metadata(Loc { part, slot })))
+                }
+            };
+            let (vectors, norms) = (self.part(part).all_vectors(), self.part(part).norms());
             let graph = sealed.and_then(|s| Some((s, s.graph_view()?)));
             // Hybrid queries use the graph for their dense part only where it ranks by dot.
             let hybrid_graph = self.metric == Metric::DotProduct;
@@ -640,7 +651,9 @@ impl Namespace {
                         Some(guard) => guard,
                         None => own.get_or_insert_with(SearchScratch::new),
                     };
-                    let fraction = Self::accepted_fraction(sealed, filter, &accept);
+                    let n = sealed.segment.len().max(1) as f32;
+                    let accepted = selected.as_ref().map_or(sealed.live(), SlotSet::count);
+                    let fraction = accepted as f32 / n;
                     match sq {
                         None => self.graph_search(
                             sealed, view, q, vectors, norms, k, &accept, fraction, scratch,
@@ -671,31 +684,6 @@ impl Namespace {
         });
         merged.truncate(k);
         merged
-    }
-
-    /// The share of a segment's slots that are live and pass `filter`: from the segment's
-    /// metadata counts when they can tell (times the live share), else from `accept` on a
-    /// deterministic sample of [`FILTER_SAMPLE`] slots.
-    fn accepted_fraction(s: &Sealed, filter: Option<&Filter>, accept: &dyn Fn(u32) -> bool) -> f32 {
-        let n = s.segment.len();
-        if n == 0 {
-            return 0.0;
-        }
-        let live = s.live() as f32 / n as f32;
-        let Some(f) = filter else {
-            return live;
-        };
-        let postings = s
-            .postings
-            .get_or_init(|| Postings::build((0..n as u32).map(|slot| s.segment.metadata(slot))));
-        if let Some(share) = postings.estimate(f) {
-            return share * live;
-        }
-        let sample = n.min(FILTER_SAMPLE);
-        let hits = (0..sample)
-            .filter(|&i| accept((i * n / sample) as u32))
-            .count();
-        hits as f32 / sample as f32
     }
 
     /// Searches a segment's graph. `accept` (live and matching) is applied during the

@@ -188,6 +188,11 @@ impl Tombstones {
         true
     }
 
+    /// The bitmap, 64 slots per word, slot `s` at bit `s % 64` of word `s / 64`.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
     /// Number of dead slots.
     pub fn count(&self) -> usize {
         self.count
