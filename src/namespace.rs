@@ -712,7 +712,7 @@ impl Namespace {
             // The same plan as `search_filtered`, walking the graph on codes and rescoring in
             // f32; short (fewer than k accepted found) means the exact scan of accepted slots,
             // which returns min(k, accepted).
-            let plan = search_filtered_plan(view.len(), k, ef, fraction);
+            let plan = search_filtered_plan(view.len(), view.dim(), k, ef, fraction);
             let found = match plan {
                 FilteredPlan::Exact => None,
                 p => {

@@ -327,7 +327,7 @@ impl<'a> HnswView<'a> {
             let dim = self.dim();
             flat::scan(self.metric, query, &vectors[..n * dim], norms, k, accept)
         };
-        let plan = search_filtered_plan(n, k, ef, accepted_fraction);
+        let plan = search_filtered_plan(n, self.dim(), k, ef, accepted_fraction);
         if plan == FilteredPlan::Exact {
             return Ok((exact(&accept), plan));
         }

@@ -204,11 +204,12 @@ pub(crate) fn search_layer(
         g.neighbors(c.slot, level, &mut links);
         if two_hop {
             // Direct accepted neighbours are all scored; accepted neighbours of the rejected
-            // ones (nearest lists first) only until half a list's worth has been scored in
-            // this expansion. Measured on wordnet-minilm384 (5-52 % filters, ef 64): a full
-            // list's worth gives recall 0.98-0.99 at 1.2-2.5x the unfiltered latency, half
-            // gives 0.96-0.99 at 1.0-1.4x.
-            let mut budget = links.len() / 2;
+            // ones (nearest lists first) only until a list's worth has been scored in this
+            // expansion. Measured through segments (ef 64, natively), recall and latency over
+            // the unfiltered query with half a list / a full list: wordnet-minilm384 (three
+            // 50k graphs, 7-52 % filters) 0.975-0.993 at 1.0-1.8x / 0.992-0.997 at 1.8-2.1x;
+            // glove50 (eight graphs, the 12 % tag filter) 0.86 at 1.9x / 0.92 at 2.8x.
+            let mut budget = links.len();
             let mut rejected = std::mem::take(&mut s.rejected);
             rejected.clear();
             for &u in &links {
@@ -355,37 +356,64 @@ pub enum FilteredPlan {
     GraphThenExact,
 }
 
-/// Chooses how to answer a query whose filter passes about `accepted_fraction` of `n` slots.
+/// Chooses how to answer a query whose filter passes about `accepted_fraction` of the `n`
+/// slots of a graph of `dim`-dimensional vectors, by comparing estimated costs:
 ///
-/// - At most `max(k, 256)` accepted, or fewer accepted than a two-hop beam would score
-///   (about `COST * ef`): the exact scan, which is then both cheap and complete.
-/// - At least [`PLAIN_GRAPH_FRACTION`] accepted: the plain filtered beam, which scores about
-///   `1 / fraction` times the nodes of an unfiltered one.
-/// - In between: the two-hop beam, which scores about as many nodes as an unfiltered one and
-///   pays only filter checks and neighbour-list reads for the rejected ones. Below
-///   [`MIN_TWO_HOP_FRACTION`] the accepted nodes are too sparse to stay connected through two
-///   hops, so the exact scan answers.
-pub fn search_filtered_plan(n: usize, k: usize, ef: usize, accepted_fraction: f32) -> FilteredPlan {
-    /// Distance computations of an unfiltered beam per unit of `ef` (measured: about 12 at
-    /// M 16 on wordnet-minilm384), and a margin for the two-hop overhead.
-    const COST: f32 = 12.0 * 2.0;
+/// - the exact scan of the accepted slots costs `accepted * (dim + EXACT_NODE_OVERHEAD)`
+///   (units of one dimension of a distance): a segment larger than the caches is read from
+///   memory, and accepted rows spread over it cost a memory round trip each;
+/// - an unfiltered beam costs `ef * GRAPH_NODES_PER_EF * (dim + GRAPH_NODE_OVERHEAD)`: each
+///   node reached costs a random access to its vector and its neighbour list plus heap and
+///   visited-set work;
+/// - the plain filtered beam (at least [`PLAIN_GRAPH_FRACTION`] accepted) scores about
+///   `1 / fraction` times the nodes of an unfiltered one; the two-hop beam (down to
+///   [`MIN_TWO_HOP_FRACTION`]) about as many, paying [`TWO_HOP_FACTOR`] for the filter checks
+///   and neighbour-list reads of the rejected nodes it walks through.
+///
+/// The exact scan wins ties (its answer is exact), answers whenever at most `max(k, 256)` are
+/// accepted, and below [`MIN_TWO_HOP_FRACTION`], where accepted nodes are too sparse to stay
+/// connected through two hops. The constants are fitted to per-segment costs measured natively
+/// through `Namespace` on 50k-record segments: an exact scan of a 7-17 % filter costs 80 ns
+/// per accepted row at 50 dimensions (glove50) and 180-190 ns at 384 (wordnet-minilm384), an
+/// unfiltered ef-64 beam 0.15 ms and 0.21 ms.
+pub fn search_filtered_plan(
+    n: usize,
+    dim: usize,
+    k: usize,
+    ef: usize,
+    accepted_fraction: f32,
+) -> FilteredPlan {
     let f = if accepted_fraction.is_nan() {
         0.0
     } else {
         accepted_fraction.clamp(0.0, 1.0)
     };
     let accepted = f * n as f32;
-    if accepted <= (k.max(256)) as f32 || accepted <= COST * ef.max(k) as f32 {
+    if accepted <= (k.max(256)) as f32 || f < MIN_TWO_HOP_FRACTION {
         return FilteredPlan::Exact;
     }
-    if f >= PLAIN_GRAPH_FRACTION {
-        FilteredPlan::Graph
-    } else if f >= MIN_TWO_HOP_FRACTION {
-        FilteredPlan::TwoHop
+    let dim = dim as f32;
+    let beam = ef.max(k) as f32 * GRAPH_NODES_PER_EF * (dim + GRAPH_NODE_OVERHEAD);
+    let (plan, graph_cost) = if f >= PLAIN_GRAPH_FRACTION {
+        (FilteredPlan::Graph, beam / f)
     } else {
+        (FilteredPlan::TwoHop, beam * TWO_HOP_FACTOR)
+    };
+    if accepted * (dim + EXACT_NODE_OVERHEAD) <= graph_cost {
         FilteredPlan::Exact
+    } else {
+        plan
     }
 }
+
+/// Graph nodes whose cost one unit of `ef` stands for (see [`search_filtered_plan`]).
+const GRAPH_NODES_PER_EF: f32 = 9.1;
+/// Cost of reaching a graph node beyond its distance, in dimensions of a distance.
+const GRAPH_NODE_OVERHEAD: f32 = 740.0;
+/// Cost of an exact-scan slot beyond its distance (bit test, heap bound check).
+const EXACT_NODE_OVERHEAD: f32 = 190.0;
+/// Two-hop beam cost relative to an unfiltered one.
+const TWO_HOP_FACTOR: f32 = 2.0;
 
 /// Smallest accepted fraction the plain filtered beam is used for: it scores at most
 /// `1 / 0.6 ≈ 1.7` times the nodes of an unfiltered beam.

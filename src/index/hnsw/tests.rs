@@ -184,26 +184,19 @@ fn filtered_search_never_returns_rejected_and_fills_k() {
             }
         }
     }
-    assert_eq!(
-        search_filtered_plan(100_000, 10, 64, 0.001),
-        FilteredPlan::Exact
-    );
-    assert_eq!(
-        search_filtered_plan(100_000, 10, 64, 0.7),
-        FilteredPlan::Graph
-    );
-    assert_eq!(
-        search_filtered_plan(100_000, 10, 64, 0.1),
-        FilteredPlan::TwoHop
-    );
-    assert_eq!(
-        search_filtered_plan(10_000_000, 10, 64, 0.01),
-        FilteredPlan::Exact
-    );
-    assert_eq!(
-        search_filtered_plan(100_000, 10, 64, f32::NAN),
-        FilteredPlan::Exact
-    );
+    let plan = search_filtered_plan;
+    assert_eq!(plan(100_000, 384, 10, 64, 0.001), FilteredPlan::Exact);
+    assert_eq!(plan(1_000_000, 384, 10, 64, 0.7), FilteredPlan::Graph);
+    assert_eq!(plan(1_000_000, 384, 10, 64, 0.1), FilteredPlan::TwoHop);
+    assert_eq!(plan(10_000_000, 384, 10, 64, 0.01), FilteredPlan::Exact);
+    assert_eq!(plan(100_000, 384, 10, 64, f32::NAN), FilteredPlan::Exact);
+    // Where a graph node costs mostly its random access (few dimensions), the exact scan of
+    // the same accepted share is relatively cheaper and answers more of them.
+    assert_eq!(plan(100_000, 768, 10, 64, 0.03), FilteredPlan::TwoHop);
+    assert_eq!(plan(100_000, 50, 10, 64, 0.03), FilteredPlan::Exact);
+    // A small segment is scanned even unfiltered; a large one is not.
+    assert_eq!(plan(1_000, 384, 10, 64, 1.0), FilteredPlan::Exact);
+    assert_eq!(plan(100_000, 384, 10, 64, 1.0), FilteredPlan::Graph);
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
