@@ -15,7 +15,8 @@
 //! of a 100k × 384 cold open. Readers accept both, so blobs written with CRC-32 keep loading.
 //!
 //! The payload is an rkyv archive (validated with bytecheck on every read) or, for vector
-//! chunks, raw little-endian `f32`s. A payload larger than [`MAX_BLOB_BYTES`] minus the header is
+//! chunks, raw little-endian `f32`s, or, for graph and int8 codes chunks, the fixed layouts of
+//! `index/hnsw/format.rs` and `index/quant/format.rs` (validated by their decoders). A payload larger than [`MAX_BLOB_BYTES`] minus the header is
 //! split over several chunk blobs by the caller ([`split_chunks`]). Bytes from a host are copied
 //! into an aligned buffer before rkyv reads them, so unaligned input is fine. Truncated,
 //! bit-flipped or foreign bytes give [`Error::Corrupt`], never a panic.

@@ -348,7 +348,11 @@ impl Namespace {
         let ready = matches!(s.graph, Graph::Ready(_));
         if !(on && ready) {
             s.codes = Codes::None;
-            if let Some(p) = self.persist.as_mut().filter(|_| s.codes_chunks.is_some()) {
+            if let Some(p) = self
+                .persist
+                .as_mut()
+                .filter(|_| !on && s.codes_chunks.is_some())
+            {
                 p.dirty = true;
             }
         } else if matches!(s.codes, Codes::None) {
@@ -1304,7 +1308,6 @@ impl Namespace {
     /// with their graphs, and with their int8 codes when [`AnnConfig::int8`] is on; the write
     /// log is replayed into the memtable. Nothing is built here: segments that lack a graph or
     /// codes get pending work for [`Namespace::index_step`].
-    #[allow(clippy::too_many_arguments)]
     pub fn load(
         dimension: usize,
         metric: Metric,
