@@ -9,6 +9,9 @@
 //! 3. **Cold open**: a namespace of 100,000 × 384 random vectors in ten sealed segments of
 //!    10,000, from a fresh `Db::open` to the first query result, with and without ~100 bytes of
 //!    metadata per record, plus a profile of the decode phases and the bytes stored per record.
+//! 4. **Cold open in int8 mode**: the same namespace (no metadata) with HNSW graphs and int8
+//!    codes, from a fresh `Db::open` to the first query result with `AnnConfig::int8` off and
+//!    on, and how many segments search on int8 codes at that point.
 //!
 //! Natively this is a plain `fn main` timed with `std::time::Instant` (`cargo bench --bench
 //! storage -- [parts=123] [namespaces=100000] [offboard=1000000] [runs=5]`). Built for wasm32 it
@@ -30,8 +33,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use larch::db::{Query, QuerySource};
 use larch::format::{self, BlobKind};
+use larch::index::hnsw::HnswConfig;
 use larch::manifest::{ArchivedCatalogBase, CatalogBase, CatalogDelta};
-use larch::namespace::{QueryVector, StorageConfig};
+use larch::namespace::{AnnConfig, QueryVector, StorageConfig};
 use larch::segment::stored::{ArchivedStoredSegment, StoredSegment};
 use larch::storage::{MemoryStore, WriteBatch};
 use larch::{Db, Error, IndexConfig, Metadata, Metric, Record, Result};
@@ -964,6 +968,131 @@ fn profile_decode(env: &mut Env<'_>, store: &MemoryStore, md: &str) {
     );
 }
 
+// ------------------------------------------------------- 4. cold open in int8 mode
+
+/// The int8 cold open's approximate-search configuration: the default graph shape (M 16, so
+/// the stored graphs have their usual size and validation cost) with a cheap
+/// `ef_construction`, since this measures loading, not building.
+fn int8_ann() -> AnnConfig {
+    AnnConfig {
+        int8: true,
+        hnsw: HnswConfig {
+            ef_construction: 24,
+            ..HnswConfig::default()
+        },
+        ..AnnConfig::default()
+    }
+}
+
+fn bench_cold_int8(env: &mut Env<'_>) {
+    let now = env.now;
+    env.header(
+        "4",
+        &[
+            "build",
+            "records × dim",
+            "opened with",
+            "segments",
+            "graphs / int8 segments at first result",
+            "store MiB",
+            "host fetch MiB",
+            "host fetch ms",
+            "provide + decode ms",
+            "first query ms",
+            "open → first result ms (median)",
+            "min",
+            "target",
+        ],
+    );
+    let (mut store, cfg, _) = build_cold(false, now);
+    let t = now();
+    let mut db = Db::open(cfg);
+    db.set_ann_config(int8_ann());
+    run(&mut db, &store, now, |db| {
+        db.index_mut("ix")?.prepare("docs")
+    });
+    while db.index_step(5_000) {
+        apply(&mut store, &db.take_writes());
+    }
+    apply(&mut store, &db.take_writes());
+    env.note(format!(
+        "int8 cold open: graphs (ef_construction 24) and codes built in {:.1} s",
+        (now() - t) / 1e3
+    ));
+    drop(db);
+    let mut rng = XorShift(0x0dd_ba11);
+    let q = query(rng.vector(COLD_DIM));
+    // The same store, opened with int8 off (graphs searched on f32; codes not even fetched)
+    // and on, alternating (the first opens of a process are slower: the allocator is still
+    // growing its heap).
+    #[derive(Default)]
+    struct Mode {
+        fetch: Vec<f64>,
+        decode: Vec<f64>,
+        first: Vec<f64>,
+        total: Vec<f64>,
+        counts: (usize, usize, usize),
+        fetched: usize,
+        top: String,
+    }
+    let mut modes = [Mode::default(), Mode::default()];
+    for r in 0..2 * env.runs {
+        let int8 = r % 2 == (r / 2) % 2;
+        let m = &mut modes[usize::from(int8)];
+        let ann = AnnConfig { int8, ..int8_ann() };
+        let t0 = now();
+        let mut db = Db::open(cfg);
+        db.set_ann_config(ann);
+        let (_, f) = run(&mut db, &store, now, |db| {
+            db.index_mut("ix")?.prepare("docs")
+        });
+        let t1 = now();
+        let found = db
+            .index("ix")
+            .and_then(|ix| ix.query("docs", &q))
+            .expect("query");
+        let t2 = now();
+        assert_eq!(found.len(), 10);
+        m.top = found[0].id.clone();
+        if let Some(ns) = db
+            .index("ix")
+            .ok()
+            .and_then(|ix| ix.namespace("docs").ok().flatten())
+        {
+            m.counts = (ns.segment_count(), ns.graph_count(), ns.int8_count());
+        }
+        m.fetched = f.bytes;
+        m.fetch.push(f.ms);
+        m.decode.push(t1 - t0 - f.ms);
+        m.first.push(t2 - t1);
+        m.total.push(t2 - t0);
+        drop(black_box(db));
+    }
+    for (int8, m) in modes.iter_mut().enumerate() {
+        let mode = if int8 == 1 { "int8 on" } else { "int8 off" };
+        env.note(format!("cold open ({mode}): top-1 id {}", m.top));
+        let (segments, graphs, codes) = m.counts;
+        let min = m.total.iter().copied().fold(f64::MAX, f64::min);
+        env.row(
+            "4",
+            &[
+                format!("{COLD_RECORDS} × {COLD_DIM}"),
+                mode.into(),
+                segments.to_string(),
+                format!("{graphs} / {codes}"),
+                mib(store.total_bytes()),
+                mib(m.fetched),
+                ms(median(&mut m.fetch)),
+                ms(median(&mut m.decode)),
+                ms(median(&mut m.first)),
+                ms(median(&mut m.total)),
+                ms(min),
+                "≤ 200 ms (wasm)".into(),
+            ],
+        );
+    }
+}
+
 // --------------------------------------------------------------------------- drivers
 
 fn bench(env: &mut Env<'_>, parts: u32, namespaces: usize, offboard: usize) {
@@ -976,6 +1105,9 @@ fn bench(env: &mut Env<'_>, parts: u32, namespaces: usize, offboard: usize) {
     }
     if digits.contains('3') {
         bench_cold(env);
+    }
+    if digits.contains('4') {
+        bench_cold_int8(env);
     }
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Storage benchmarks (benches/storage.rs), natively and as wasm32+simd128 under Node: lazy
 # namespaces (open / create / drop at 1k, 10k, 100k namespaces, live heap), offboarding a
-# namespace of up to 1M records, cold open of 100k × 384 vectors, bytes stored per record.
+# namespace of up to 1M records, cold open of 100k × 384 vectors, bytes stored per record; part 4
+# (not in the default parts=123) is the cold open in int8 mode (graphs + codes).
 # Prints markdown tables with the rows of both builds, then the notes.
 #
 #   scripts/bench-storage.sh [key=value ...]   # options for both sides:

@@ -412,7 +412,8 @@ fn config_from_stored(s: &StoredConfig) -> Result<IndexConfig> {
 }
 
 /// Opens a database over an in-memory store and reads every record of every namespace of
-/// every index (the fuzz targets and corruption tests use it). Returns the number of records.
+/// every index, with [`AnnConfig::int8`] on so stored int8 codes are decoded too (the fuzz
+/// targets and corruption tests use it). Returns the number of records.
 pub fn read_everything(store: &crate::storage::MemoryStore) -> Result<usize> {
     fn with_blobs<T>(
         db: &mut Db,
@@ -439,6 +440,10 @@ pub fn read_everything(store: &crate::storage::MemoryStore) -> Result<usize> {
         }
     }
     let mut db = Db::open(StorageConfig::default());
+    db.set_ann_config(AnnConfig {
+        int8: true,
+        ..AnnConfig::default()
+    });
     let names: Vec<String> = with_blobs(&mut db, store, |db| {
         Ok(db.list_indexes()?.map(|c| c.name.clone()).collect())
     })?;

@@ -15,7 +15,8 @@
 //! of a 100k × 384 cold open. Readers accept both, so blobs written with CRC-32 keep loading.
 //!
 //! The payload is an rkyv archive (validated with bytecheck on every read) or, for vector
-//! chunks, raw little-endian `f32`s. A payload larger than [`MAX_BLOB_BYTES`] minus the header is
+//! chunks, raw little-endian `f32`s, or, for graph and int8 codes chunks, the fixed layouts of
+//! `index/hnsw/format.rs` and `index/quant/format.rs` (validated by their decoders). A payload larger than [`MAX_BLOB_BYTES`] minus the header is
 //! split over several chunk blobs by the caller ([`split_chunks`]). Bytes from a host are copied
 //! into an aligned buffer before rkyv reads them, so unaligned input is fine. Truncated,
 //! bit-flipped or foreign bytes give [`Error::Corrupt`], never a panic.
@@ -30,11 +31,11 @@ use crate::error::{Error, Result};
 
 /// The current format version. Readers accept exactly the versions listed in
 /// [`READABLE_VERSIONS`].
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// Versions this build reads. Version 2 added graph chunks to the manifest's segment
-/// references; every other kind has the same layout in both, and version-1 manifests are
-/// converted on read (`manifest::ManifestV1`).
-pub const READABLE_VERSIONS: &[u16] = &[1, 2];
+/// references, version 3 int8 code chunks; every other kind has the same layout in all three,
+/// and older manifests are converted on read (`manifest::ManifestV1`, `manifest::ManifestV2`).
+pub const READABLE_VERSIONS: &[u16] = &[1, 2, 3];
 /// Largest blob a host must store (the Durable Object value limit).
 pub const MAX_BLOB_BYTES: usize = 2 * 1024 * 1024;
 /// Header size.
@@ -74,6 +75,8 @@ pub enum BlobKind {
     Tombstones = 7,
     /// A chunk of a segment's ANN graph.
     GraphChunk = 8,
+    /// A chunk of a segment's int8 codes (format version 3).
+    CodesChunk = 9,
 }
 
 impl BlobKind {
@@ -87,8 +90,19 @@ impl BlobKind {
             6 => BlobKind::VectorChunk,
             7 => BlobKind::Tombstones,
             8 => BlobKind::GraphChunk,
+            9 => BlobKind::CodesChunk,
             _ => return None,
         })
+    }
+
+    /// The first format version that wrote this kind. The header's version is not covered by
+    /// the checksum, so a blob claiming an earlier one is damaged.
+    fn first_version(self) -> u16 {
+        match self {
+            BlobKind::GraphChunk => 2,
+            BlobKind::CodesChunk => 3,
+            _ => 1,
+        }
     }
 }
 
@@ -149,6 +163,12 @@ pub fn open_blob_versioned<'a>(
                 format!("expected a {kind:?} blob, got kind {}", bytes[6]),
             ));
         }
+    }
+    if version < kind.first_version() {
+        return Err(corrupt(
+            what,
+            format!("a {kind:?} blob cannot have format version {version}"),
+        ));
     }
     let algorithm = bytes[7];
     if algorithm != CHECKSUM_CRC32 && algorithm != CHECKSUM_XXH3 {

@@ -38,6 +38,58 @@ pub struct SegmentRef {
     pub tombstones: Option<(u32, u32)>,
     /// Chunks of the segment's HNSW graph; 0 while it has none (format version 2).
     pub graph_chunks: u32,
+    /// Chunks of the segment's int8 codes (`Int8Index::to_bytes`); 0 while it has none. Only
+    /// a segment with a graph has codes (format version 3).
+    pub codes_chunks: u32,
+}
+
+/// A format-version-2 manifest (segments without int8 codes), converted on read.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ManifestV2 {
+    pub lsn: u64,
+    pub count: u64,
+    pub segments: Vec<SegmentRefV2>,
+    pub log: Vec<LogRef>,
+    pub next_seq: u64,
+    pub next_segment: u64,
+    pub garbage: Vec<String>,
+}
+
+/// A format-version-2 segment reference.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SegmentRefV2 {
+    pub id: u64,
+    pub records: u64,
+    pub structured_chunks: u32,
+    pub vector_chunks: u32,
+    pub tombstones: Option<(u32, u32)>,
+    pub graph_chunks: u32,
+}
+
+impl From<ManifestV2> for Manifest {
+    fn from(m: ManifestV2) -> Self {
+        Manifest {
+            lsn: m.lsn,
+            count: m.count,
+            segments: m
+                .segments
+                .into_iter()
+                .map(|s| SegmentRef {
+                    id: s.id,
+                    records: s.records,
+                    structured_chunks: s.structured_chunks,
+                    vector_chunks: s.vector_chunks,
+                    tombstones: s.tombstones,
+                    graph_chunks: s.graph_chunks,
+                    codes_chunks: 0,
+                })
+                .collect(),
+            log: m.log,
+            next_seq: m.next_seq,
+            next_segment: m.next_segment,
+            garbage: m.garbage,
+        }
+    }
 }
 
 /// A format-version-1 manifest (segments without graphs), converted on read.
@@ -77,6 +129,7 @@ impl From<ManifestV1> for Manifest {
                     vector_chunks: s.vector_chunks,
                     tombstones: s.tombstones,
                     graph_chunks: 0,
+                    codes_chunks: 0,
                 })
                 .collect(),
             log: m.log,

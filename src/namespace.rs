@@ -18,7 +18,7 @@
 //! stored, loaded and dropped on its own. When persistent it records each write's physical
 //! effect and [`Namespace::commit`] turns it into a [`WriteBatch`] (see `docs/format.md`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use crate::distance::{self, Metric};
@@ -28,9 +28,9 @@ use crate::format::{self, BlobKind};
 use crate::index::hnsw::{
     FilteredPlan, HnswBuilder, HnswConfig, HnswView, SearchScratch, search_filtered_plan,
 };
-use crate::index::quant::Int8Index;
+use crate::index::quant::{Int8Builder, Int8Index};
 use crate::index::{flat, sparse};
-use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, ManifestV1, SegmentRef};
+use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, ManifestV1, ManifestV2, SegmentRef};
 use crate::metadata::Metadata;
 use crate::record::{Record, SparseVector};
 use crate::segment::columns::Columns;
@@ -67,16 +67,20 @@ impl Default for StorageConfig {
 /// A segment of at least `min_records` records gets an HNSW graph, built in bounded steps by
 /// [`Namespace::index_step`] (never during a write), persisted with the segment by the next
 /// [`Namespace::commit`] and loaded with it (no rebuild). Until its graph is ready a segment is
-/// searched exactly, so results are correct at every moment.
+/// searched exactly, so results are correct at every moment. The same holds for int8 codes
+/// ([`AnnConfig::int8`]): quantized by `index_step` once the graph is ready, persisted, loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnnConfig {
     /// Segments smaller than this stay exact-scan (`usize::MAX`: never build graphs).
     pub min_records: usize,
     /// Graph parameters; `hnsw.ef_search` is the query beam (raised to `k`).
     pub hnsw: HnswConfig,
-    /// Also keep int8 codes ([`Int8Index`]) of every segment whose graph is ready, built in
-    /// memory when the graph completes or is loaded (not stored: no format change), and
-    /// search dense queries on them with f32 rescoring, so scores stay exact.
+    /// Also keep int8 codes ([`Int8Index`]) of every segment whose graph is ready, and search
+    /// dense queries on them with f32 rescoring, so scores stay exact. The codes are quantized
+    /// by [`Namespace::index_step`] (never at load), stored with the segment by the next
+    /// [`Namespace::commit`] and read back by [`Namespace::load`]; until they are ready a
+    /// segment searches its graph on f32. Off, codes are neither read nor kept, and stored
+    /// ones become garbage at the next commit.
     pub int8: bool,
 }
 
@@ -100,6 +104,17 @@ impl AnnConfig {
     }
 }
 
+/// Row passes of int8 quantization ([`Int8Builder::step`], two per vector) that cost one node
+/// of an [`Namespace::index_step`] budget. At dimension 384 a row pass takes ~0.9 µs natively
+/// and ~1.9 µs in wasm, inserting a node with the default `ef_construction` of 100 ~90 µs
+/// (natively, into a 3k-node graph) to ~460 µs (wasm, 116k nodes): 100–250 row passes per node.
+/// 32 keeps quantizing inside the time the same budget of graph work takes, also with cheaper
+/// graph settings, and still quantizes a segment in far fewer calls than its graph took (a
+/// Worker's `indexStep(200)` does 6,400 row passes, ~12 ms in wasm). Both costs grow with the
+/// dimension, so the ratio holds across dimensions. Quantizing a whole segment as one unit
+/// would not be bounded: merged segments grow past 100k records (~0.4 s in wasm).
+const CODE_ROWS_PER_NODE: usize = 32;
+
 /// A segment's approximate index.
 #[derive(Debug, Clone)]
 enum Graph {
@@ -109,6 +124,17 @@ enum Graph {
     Building(Box<HnswBuilder>),
     /// Validated bytes of [`crate::index::hnsw::Hnsw::to_bytes`], searched in place.
     Ready(Vec<u8>),
+}
+
+/// A segment's int8 codes ([`AnnConfig::int8`]).
+#[derive(Debug, Clone)]
+enum Codes {
+    /// None in memory: int8 is off, the graph is not ready, or the dimension is 0.
+    None,
+    /// Being quantized by [`Namespace::index_step`]; the graph is searched on f32 meanwhile.
+    Building(Box<Int8Builder>),
+    /// Searched with the graph.
+    Ready(Box<Int8Index>),
 }
 
 /// The graph search scratch (visited marks sized to the largest segment), kept between
@@ -165,8 +191,13 @@ struct Sealed {
     graph_chunks: Option<u32>,
     /// The graph is ready but not written yet.
     graph_dirty: bool,
-    /// int8 codes of the segment's vectors ([`AnnConfig::int8`], graph ready), in memory only.
-    int8: Option<Box<Int8Index>>,
+    /// int8 codes of the segment's vectors ([`AnnConfig::int8`], graph ready).
+    codes: Codes,
+    /// Code chunks the last manifest names (written or loaded). They stay named while int8 is
+    /// on, even while the codes are not in memory (loaded with int8 off, then switched on:
+    /// they are quantized again but not rewritten), and become garbage at the first commit
+    /// with int8 off.
+    codes_chunks: Option<u32>,
     /// The metadata index, built on the first filtered query.
     postings: std::sync::OnceLock<Postings>,
     /// Sparse dimension → slots, built on the first hybrid graph query.
@@ -193,6 +224,14 @@ impl Sealed {
     fn graph_view(&self) -> Option<HnswView<'_>> {
         match &self.graph {
             Graph::Ready(bytes) => HnswView::from_validated_bytes(bytes).ok(),
+            _ => None,
+        }
+    }
+
+    /// The int8 codes, when ready.
+    fn int8(&self) -> Option<&Int8Index> {
+        match &self.codes {
+            Codes::Ready(q) => Some(q),
             _ => None,
         }
     }
@@ -277,7 +316,10 @@ impl Namespace {
 
     /// Sets the approximate-search configuration: segments at or above `min_records` without
     /// a graph get a pending build, pending builds of smaller ones are dropped. Ready graphs are
-    /// kept (they were built with the configuration of their time).
+    /// kept (they were built with the configuration of their time). Turning
+    /// [`AnnConfig::int8`] on schedules codes for segments with a ready graph (quantized by
+    /// [`Namespace::index_step`]); turning it off drops them from memory, and stored codes from
+    /// the next manifest.
     pub fn set_ann_config(&mut self, ann: AnnConfig) {
         self.ann = ann;
         for i in 0..self.segments.len() {
@@ -305,80 +347,102 @@ impl Namespace {
         self.sync_int8(i);
     }
 
-    /// Builds segment `i`'s int8 codes when [`AnnConfig::int8`] is on and its graph is ready;
-    /// drops them when it is off.
+    /// Schedules segment `i`'s int8 codes when [`AnnConfig::int8`] is on and its graph is
+    /// ready (quantized by [`Namespace::index_step`], never here); drops them when it is off,
+    /// marking the namespace dirty when stored codes are to become garbage.
     fn sync_int8(&mut self, i: usize) {
         let on = self.ann.int8;
         let s = &mut self.segments[i];
         let ready = matches!(s.graph, Graph::Ready(_));
         if !(on && ready) {
-            s.int8 = None;
-        } else if s.int8.is_none() {
+            s.codes = Codes::None;
+            if let Some(p) = self
+                .persist
+                .as_mut()
+                .filter(|_| !on && s.codes_chunks.is_some())
+            {
+                p.dirty = true;
+            }
+        } else if matches!(s.codes, Codes::None) {
             // Only fails for dimension 0 (no graph is built then); stay on f32.
-            s.int8 = Int8Index::new(
-                self.metric,
-                self.dimension,
-                s.segment.all_vectors(),
-                s.segment.norms(),
-            )
-            .ok()
-            .map(Box::new);
+            if let Ok(b) = Int8Builder::new(self.metric, self.dimension, s.segment.len()) {
+                s.codes = Codes::Building(Box::new(b));
+            }
         }
     }
 
     /// Advances pending graph builds by inserting at most `budget_nodes` nodes in all (so a
-    /// host can bound the CPU time of one call). A graph that completes is searched from then
-    /// on and written by the next [`Namespace::commit`]. Returns true while more work is
-    /// pending.
+    /// host can bound the CPU time of one call), then quantizes segments whose graph is ready
+    /// when [`AnnConfig::int8`] is on ([`CODE_ROWS_PER_NODE`] row passes cost one node). A
+    /// graph or codes that complete are searched from then on and written by the next
+    /// [`Namespace::commit`]. Returns true while more work is pending.
     pub fn index_step(&mut self, budget_nodes: usize) -> bool {
         self.index_step_counted(budget_nodes).1
     }
 
-    /// [`Namespace::index_step`], also returning how many nodes it inserted.
+    /// [`Namespace::index_step`], also returning how many nodes of the budget it used.
     pub fn index_step_counted(&mut self, budget_nodes: usize) -> (usize, bool) {
         let mut left = budget_nodes;
         let mut completed = false;
-        let (int8, metric, dim) = (self.ann.int8, self.metric, self.dimension);
-        for s in &mut self.segments {
+        for i in 0..self.segments.len() {
             if left == 0 {
                 break;
             }
-            let Graph::Building(b) = &mut s.graph else {
+            let s = &mut self.segments[i];
+            if let Graph::Building(b) = &mut s.graph {
+                let n = s.segment.len();
+                let target = (b.len() + left).min(n);
+                let done = target - b.len();
+                if b.insert_until(target, s.segment.all_vectors(), s.segment.norms())
+                    .is_err()
+                {
+                    // Unreachable (the builder was made for this dimension); stay exact.
+                    s.graph = Graph::None;
+                    continue;
+                }
+                left -= done;
+                if target == n {
+                    let Graph::Building(b) = std::mem::replace(&mut s.graph, Graph::None) else {
+                        continue;
+                    };
+                    s.graph = Graph::Ready(b.finish().to_bytes());
+                    s.graph_dirty = true;
+                    completed = true;
+                    self.sync_int8(i);
+                }
+            }
+            let s = &mut self.segments[i];
+            let Codes::Building(b) = &mut s.codes else {
                 continue;
             };
-            let n = s.segment.len();
-            let target = (b.len() + left).min(n);
-            let done = target - b.len();
-            if b.insert_until(target, s.segment.all_vectors(), s.segment.norms())
-                .is_err()
-            {
-                // Unreachable (the builder was made for this dimension); stay exact.
-                s.graph = Graph::None;
-                continue;
+            if left == 0 {
+                break;
             }
-            left -= done;
-            if target == n {
-                let Graph::Building(b) = std::mem::replace(&mut s.graph, Graph::None) else {
+            let rows = left.saturating_mul(CODE_ROWS_PER_NODE);
+            let Ok(did) = b.step(s.segment.all_vectors(), s.segment.norms(), rows) else {
+                // Unreachable (the builder was made for this segment); stay on f32.
+                s.codes = Codes::None;
+                continue;
+            };
+            left -= did.div_ceil(CODE_ROWS_PER_NODE).min(left);
+            if b.is_done() {
+                let Codes::Building(b) = std::mem::replace(&mut s.codes, Codes::None) else {
                     continue;
                 };
-                s.graph = Graph::Ready(b.finish().to_bytes());
-                s.graph_dirty = true;
-                if int8 {
-                    s.int8 =
-                        Int8Index::new(metric, dim, s.segment.all_vectors(), s.segment.norms())
-                            .ok()
-                            .map(Box::new);
+                if let Ok(q) = b.finish() {
+                    s.codes = Codes::Ready(Box::new(q));
+                    // Codes the manifest already names (quantized again after a load with
+                    // int8 off) are not rewritten.
+                    completed |= s.codes_chunks.is_none();
                 }
-                completed = true;
             }
         }
         if let Some(p) = self.persist.as_mut().filter(|_| completed) {
             p.dirty = true;
         }
-        let pending = self
-            .segments
-            .iter()
-            .any(|s| matches!(s.graph, Graph::Building(_)));
+        let pending = self.segments.iter().any(|s| {
+            matches!(s.graph, Graph::Building(_)) || matches!(s.codes, Codes::Building(_))
+        });
         (budget_nodes - left, pending)
     }
 
@@ -426,7 +490,7 @@ impl Namespace {
                     Graph::Ready(b) => b.len(),
                     _ => 0,
                 };
-                let codes = s.int8.as_ref().map_or(0, |q| q.bytes());
+                let codes = s.int8().map_or(0, Int8Index::bytes);
                 s.segment.approximate_bytes() + graph + codes
             })
             .sum::<usize>()
@@ -434,7 +498,7 @@ impl Namespace {
 
     /// Number of segments searched on int8 codes ([`AnnConfig::int8`]).
     pub fn int8_count(&self) -> usize {
-        self.segments.iter().filter(|s| s.int8.is_some()).count()
+        self.segments.iter().filter(|s| s.int8().is_some()).count()
     }
 
     /// Resident bytes per vector of the two search representations: `f32` (4 per dimension,
@@ -449,7 +513,7 @@ impl Namespace {
             int8: self
                 .segments
                 .iter()
-                .find_map(|s| s.int8.as_ref())
+                .find_map(Sealed::int8)
                 .map(|q| q.bytes_per_vector()),
         }
     }
@@ -708,7 +772,7 @@ impl Namespace {
             return Vec::new();
         }
         let ef = (self.ann.hnsw.ef_search as usize).max(k);
-        if let Some(q8) = &sealed.int8 {
+        if let Some(q8) = sealed.int8() {
             // The same plan as `search_filtered`, walking the graph on codes and rescoring in
             // f32; short (fewer than k accepted found) means the exact scan of accepted slots,
             // which returns min(k, accepted).
@@ -969,7 +1033,8 @@ impl Namespace {
             graph: Graph::None,
             graph_chunks: None,
             graph_dirty: false,
-            int8: None,
+            codes: Codes::None,
+            codes_chunks: None,
             postings: std::sync::OnceLock::new(),
             sparse_index: std::sync::OnceLock::new(),
         });
@@ -1038,6 +1103,10 @@ impl Namespace {
             p.dropped
                 .extend((0..gc).map(|c| keys::graph(&p.prefix, s.id, c)));
         }
+        if let Some(qc) = s.codes_chunks {
+            p.dropped
+                .extend((0..qc).map(|c| keys::codes(&p.prefix, s.id, c)));
+        }
     }
 
     // ----- persistence -------------------------------------------------------------------
@@ -1046,6 +1115,7 @@ impl Namespace {
     /// changed (or the namespace is not persistent). The manifest is the last put.
     pub fn commit(&mut self) -> Option<WriteBatch> {
         let count = self.len() as u64;
+        let int8 = self.ann.int8;
         let p = self.persist.as_mut()?;
         if !p.dirty {
             return None;
@@ -1108,23 +1178,47 @@ impl Namespace {
             });
             p.next_seq += 1;
         }
-        // Graphs completed since the last commit (their segments' blobs are written by now).
+        // Graphs completed since the last commit (their segments' blobs are written by now),
+        // then int8 codes: new ones once their graph is written, stored ones with int8 off
+        // become garbage.
         for s in &mut self.segments {
-            if !s.graph_dirty || s.chunks.is_none() {
-                continue;
-            }
-            if let Graph::Ready(bytes) = &s.graph {
-                let chunks = format::split_chunks(bytes);
-                for (c, chunk) in chunks.iter().enumerate() {
-                    batch.puts.push((
-                        keys::graph(&p.prefix, s.id, c as u32),
-                        format::seal_blob(BlobKind::GraphChunk, chunk),
-                    ));
+            if s.graph_dirty && s.chunks.is_some() {
+                if let Graph::Ready(bytes) = &s.graph {
+                    let chunks = format::split_chunks(bytes);
+                    for (c, chunk) in chunks.iter().enumerate() {
+                        batch.puts.push((
+                            keys::graph(&p.prefix, s.id, c as u32),
+                            format::seal_blob(BlobKind::GraphChunk, chunk),
+                        ));
+                    }
+                    s.graph_chunks = Some(chunks.len() as u32);
                 }
-                s.graph_chunks = Some(chunks.len() as u32);
+                s.graph_dirty = false;
             }
-            s.graph_dirty = false;
+            match (&s.codes, s.codes_chunks) {
+                (Codes::Ready(q), None) if s.graph_chunks.is_some() => {
+                    let bytes = q.to_bytes();
+                    let chunks = format::split_chunks(&bytes);
+                    for (c, chunk) in chunks.iter().enumerate() {
+                        batch.puts.push((
+                            keys::codes(&p.prefix, s.id, c as u32),
+                            format::seal_blob(BlobKind::CodesChunk, chunk),
+                        ));
+                    }
+                    s.codes_chunks = Some(chunks.len() as u32);
+                }
+                (_, Some(chunks)) if !int8 => {
+                    garbage.extend((0..chunks).map(|c| keys::codes(&p.prefix, s.id, c)));
+                    s.codes_chunks = None;
+                }
+                _ => {}
+            }
         }
+        // A batch never deletes what it writes: codes that an earlier commit dropped (int8
+        // off) are written again under the same keys when int8 comes back on, while the
+        // previous manifest may still list them as garbage.
+        let written: BTreeSet<String> = batch.puts.iter().map(|(k, _)| k.clone()).collect();
+        garbage.retain(|k| !written.contains(k));
         let manifest = Manifest {
             lsn: self.lsn,
             count,
@@ -1140,6 +1234,7 @@ impl Namespace {
                         vector_chunks,
                         tombstones: s.persisted_tombstones,
                         graph_chunks: s.graph_chunks.unwrap_or(0),
+                        codes_chunks: s.codes_chunks.unwrap_or(0),
                     }
                 })
                 .collect(),
@@ -1151,24 +1246,33 @@ impl Namespace {
         let blob = format::encode_chunked(BlobKind::Manifest, &manifest);
         batch.puts.push((keys::manifest(&p.prefix), blob.concat()));
         batch.deletes = std::mem::replace(&mut p.garbage, garbage);
+        batch.deletes.retain(|k| !written.contains(k));
         batch.deletes.extend(p.garbage.iter().cloned());
         p.dirty = false;
         p.sealed_since_commit = false;
         Some(batch)
     }
 
-    /// Decodes a manifest blob, of format version 1 (converted) or 2.
+    /// Decodes a manifest blob, of format version 1 or 2 (converted) or 3.
     pub fn decode_manifest(what: &str, bytes: &[u8]) -> Result<Manifest> {
         let (version, _) = format::open_blob_versioned(what, BlobKind::Manifest, bytes)?;
-        if version == 1 {
-            let m: ManifestV1 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
-            return Ok(m.into());
+        match version {
+            1 => {
+                let m: ManifestV1 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
+                Ok(m.into())
+            }
+            2 => {
+                let m: ManifestV2 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
+                Ok(m.into())
+            }
+            _ => format::decode_chunked(what, BlobKind::Manifest, &[bytes]),
         }
-        format::decode_chunked(what, BlobKind::Manifest, &[bytes])
     }
 
-    /// Every blob key a manifest names (what [`Namespace::load`] needs).
-    pub fn required_keys(prefix: &str, m: &Manifest) -> Vec<String> {
+    /// Every blob key [`Namespace::load`] needs to load a manifest with the configuration
+    /// `ann`: everything it names, except int8 codes when [`AnnConfig::int8`] is off (they
+    /// are not read then).
+    pub fn required_keys(prefix: &str, m: &Manifest, ann: AnnConfig) -> Vec<String> {
         let mut out = Vec::new();
         for s in &m.segments {
             out.extend((0..s.structured_chunks).map(|c| keys::segment(prefix, s.id, c)));
@@ -1177,6 +1281,9 @@ impl Namespace {
                 out.extend((0..n).map(|c| keys::tombstones(prefix, s.id, v, c)));
             }
             out.extend((0..s.graph_chunks).map(|c| keys::graph(prefix, s.id, c)));
+            if ann.int8 {
+                out.extend((0..s.codes_chunks).map(|c| keys::codes(prefix, s.id, c)));
+            }
         }
         for l in &m.log {
             out.extend((0..l.chunks).map(|c| keys::log(prefix, l.seq, c)));
@@ -1185,12 +1292,15 @@ impl Namespace {
     }
 
     /// Rebuilds a namespace from its manifest and the blobs it names (keyed as
-    /// [`Namespace::required_keys`] lists them). Segments load as stored; the write log is
-    /// replayed into the memtable.
+    /// [`Namespace::required_keys`] lists them for the same `ann`). Segments load as stored,
+    /// with their graphs, and with their int8 codes when [`AnnConfig::int8`] is on; the write
+    /// log is replayed into the memtable. Nothing is built here: segments that lack a graph or
+    /// codes get pending work for [`Namespace::index_step`].
     pub fn load(
         dimension: usize,
         metric: Metric,
         config: StorageConfig,
+        ann: AnnConfig,
         prefix: String,
         manifest: Manifest,
         blobs: &BTreeMap<String, Vec<u8>>,
@@ -1205,6 +1315,7 @@ impl Namespace {
                 })
         };
         let mut ns = Namespace::new_persistent(dimension, metric, config, prefix.clone(), 0);
+        ns.ann = ann;
         for s in &manifest.segments {
             let structured: Vec<&[u8]> = (0..s.structured_chunks)
                 .map(|c| get(&keys::segment(&prefix, s.id, c)))
@@ -1261,6 +1372,7 @@ impl Namespace {
                 }
                 Graph::Ready(bytes)
             };
+            let codes = ns.load_codes(&prefix, s, &segment, &graph, &get)?;
             ns.segments.push(Sealed {
                 id: s.id,
                 segment,
@@ -1271,7 +1383,8 @@ impl Namespace {
                 graph_chunks: matches!(graph, Graph::Ready(_)).then_some(s.graph_chunks),
                 graph,
                 graph_dirty: false,
-                int8: None,
+                codes,
+                codes_chunks: (s.codes_chunks > 0).then_some(s.codes_chunks),
                 postings: std::sync::OnceLock::new(),
                 sparse_index: std::sync::OnceLock::new(),
             });
@@ -1324,5 +1437,44 @@ impl Namespace {
             p.dirty = false;
         }
         Ok(ns)
+    }
+
+    /// A loaded segment's int8 codes: decoded and checked against the segment when stored and
+    /// [`AnnConfig::int8`] is on, else none (a segment whose graph is ready gets them from
+    /// [`Namespace::index_step`]). Codes without a graph are corrupt: nothing writes them.
+    fn load_codes<'b>(
+        &self,
+        prefix: &str,
+        s: &SegmentRef,
+        segment: &Segment,
+        graph: &Graph,
+        get: &impl Fn(&str) -> Result<&'b [u8]>,
+    ) -> Result<Codes> {
+        let what = keys::codes(prefix, s.id, 0);
+        let bad = |reason: String| Error::Corrupt {
+            what: what.clone(),
+            reason,
+        };
+        if s.codes_chunks > 0 && !matches!(graph, Graph::Ready(_)) {
+            return Err(bad("int8 codes of a segment without a graph".into()));
+        }
+        if s.codes_chunks == 0 || !self.ann.int8 {
+            return Ok(Codes::None);
+        }
+        let mut bytes = Vec::new();
+        for c in 0..s.codes_chunks {
+            let key = keys::codes(prefix, s.id, c);
+            bytes.extend_from_slice(format::open_blob(&key, BlobKind::CodesChunk, get(&key)?)?);
+        }
+        let q = Int8Index::from_bytes(&bytes).map_err(|e| match e {
+            Error::Corrupt { reason, .. } => bad(reason),
+            other => bad(other.to_string()),
+        })?;
+        if q.len() != segment.len() || q.dim() != self.dimension || q.metric() != self.metric {
+            return Err(bad(
+                "int8 codes' size, dimension or metric disagree with their segment".into(),
+            ));
+        }
+        Ok(Codes::Ready(Box::new(q)))
     }
 }

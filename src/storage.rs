@@ -220,6 +220,10 @@ pub mod keys {
     pub fn graph(prefix: &str, seg: u64, chunk: u32) -> String {
         format!("{prefix}g/{seg:08x}/{chunk:04x}")
     }
+    /// A chunk of a segment's int8 codes.
+    pub fn codes(prefix: &str, seg: u64, chunk: u32) -> String {
+        format!("{prefix}q/{seg:08x}/{chunk:04x}")
+    }
 }
 
 /// Blobs handed over by the host, waiting to be decoded.

@@ -229,7 +229,8 @@ impl Catalog {
         if let Some(e) = self.entries.as_mut().and_then(|e| e.get_mut(name)) {
             e.last_used = tick;
         }
-        let (dimension, metric, storage) = (self.dimension, self.metric, self.storage);
+        let (dimension, metric, storage, ann) =
+            (self.dimension, self.metric, self.storage, self.ann);
         let Some(entry) = self.entries.as_ref().and_then(|e| e.get(name)) else {
             return Ok(false);
         };
@@ -237,7 +238,7 @@ impl Catalog {
             return Ok(true);
         };
         let prefix = self.prefix(entry.id);
-        let wanted = Namespace::required_keys(&prefix, m);
+        let wanted = Namespace::required_keys(&prefix, m, ann);
         let blobs = self.provided.take_all(&wanted)?;
         let blobs: BTreeMap<String, Vec<u8>> = wanted.into_iter().zip(blobs).collect();
         let Some(entry) = self.entries.as_mut().and_then(|e| e.get_mut(name)) else {
@@ -246,9 +247,8 @@ impl Catalog {
         let NsState::Manifest(m) = std::mem::replace(&mut entry.state, NsState::Unloaded) else {
             return Ok(true);
         };
-        match Namespace::load(dimension, metric, storage, prefix, *m.clone(), &blobs) {
-            Ok(mut ns) => {
-                ns.set_ann_config(self.ann);
+        match Namespace::load(dimension, metric, storage, ann, prefix, *m.clone(), &blobs) {
+            Ok(ns) => {
                 entry.state = NsState::Loaded(Box::new(ns));
                 Ok(true)
             }
@@ -345,7 +345,7 @@ impl Catalog {
         let prefix = self.prefix(e.id);
         let keys = match &e.state {
             NsState::Unloaded => vec![keys::manifest(&prefix)],
-            NsState::Manifest(m) => Namespace::required_keys(&prefix, m),
+            NsState::Manifest(m) => Namespace::required_keys(&prefix, m, self.ann),
             NsState::Loaded(_) => Vec::new(),
         };
         let _ = name;

@@ -19,6 +19,8 @@ use crate::distance::{self, Metric, int8};
 use crate::error::{Error, Result};
 use crate::index::hnsw::{HnswView, SearchScratch};
 
+mod format;
+
 /// Codes and quantization parameters for slots `0..n`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Int8Index {
@@ -34,72 +36,26 @@ pub struct Int8Index {
 }
 
 impl Int8Index {
-    /// Quantizes every slot of `vectors` (`dim` floats each; `norms` for cosine).
+    /// Quantizes every slot of `vectors` (`dim` floats each; `norms` for cosine) in one go:
+    /// [`Int8Builder`] run to the end.
     pub fn new(metric: Metric, dim: usize, vectors: &[f32], norms: &[f32]) -> Result<Int8Index> {
-        if dim == 0 {
-            return Err(Error::invalid(
-                "int8 quantization needs a dimension of at least 1",
-            ));
-        }
-        let n = vectors.len() / dim;
-        if metric == Metric::Cosine && norms.len() < n {
-            return Err(Error::invalid(format!(
-                "cosine quantization needs {n} norms, got {}",
-                norms.len()
-            )));
-        }
-        let row = |s: usize, buf: &mut Vec<f32>| {
-            buf.clear();
-            let v = &vectors[s * dim..(s + 1) * dim];
-            if metric == Metric::Cosine {
-                let inv = if norms[s] > 0.0 { 1.0 / norms[s] } else { 0.0 };
-                buf.extend(v.iter().map(|x| x * inv));
-            } else {
-                buf.extend_from_slice(v);
-            }
-        };
-        let (mut lo, mut hi) = (vec![f32::INFINITY; dim], vec![f32::NEG_INFINITY; dim]);
-        let mut buf = Vec::with_capacity(dim);
-        for s in 0..n {
-            row(s, &mut buf);
-            for (d, &x) in buf.iter().enumerate() {
-                if x.is_finite() {
-                    lo[d] = lo[d].min(x);
-                    hi[d] = hi[d].max(x);
-                }
-            }
-        }
-        for d in 0..dim {
-            if lo[d] > hi[d] {
-                (lo[d], hi[d]) = (0.0, 0.0);
-            }
-        }
-        let range = lo
-            .iter()
-            .zip(&hi)
-            .map(|(l, h)| h - l)
-            .fold(0.0f32, f32::max);
-        let scale = if range > 0.0 { range / 255.0 } else { 1.0 };
-        let lo_sq = lo.iter().map(|l| l * l).sum();
-        let mut q = Int8Index {
-            metric,
-            dim,
-            lo,
-            scale,
-            lo_sq,
-            codes: Vec::with_capacity(n * dim),
-            offsets: Vec::new(),
-        };
-        let mut code = Vec::with_capacity(dim);
-        for s in 0..n {
-            row(s, &mut buf);
-            q.encode(&buf, &mut code);
-            q.codes.extend_from_slice(&code);
-            if metric != Metric::Euclidean {
-                q.offsets.push(q.offset_of(&code));
-            }
-        }
-        Ok(q)
+        let n = vectors.len().checked_div(dim).unwrap_or(0);
+        let mut b = Int8Builder::new(metric, dim, n)?;
+        b.step(vectors, norms, usize::MAX)?;
+        b.finish()
+    }
+
+    /// The codes as little-endian bytes (layout in `quant/format.rs`); [`Int8Index::from_bytes`]
+    /// reads them back.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        format::encode(self)
+    }
+
+    /// Decodes and validates bytes of [`Int8Index::to_bytes`]: the header, the exact length
+    /// for `n × dim` codes, finite parameters and offsets. Anything else is
+    /// [`Error::Corrupt`], never a panic.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Int8Index> {
+        format::decode(bytes)
     }
 
     /// The metric the codes approximate.
@@ -257,6 +213,189 @@ impl crate::index::hnsw::build::Between for Int8Index {
     }
 }
 
+/// Rows of vectors `0..n`, normalised for cosine, one at a time.
+fn row_into(
+    metric: Metric,
+    dim: usize,
+    vectors: &[f32],
+    norms: &[f32],
+    s: usize,
+    buf: &mut Vec<f32>,
+) {
+    buf.clear();
+    let v = &vectors[s * dim..(s + 1) * dim];
+    if metric == Metric::Cosine {
+        let inv = if norms[s] > 0.0 { 1.0 / norms[s] } else { 0.0 };
+        buf.extend(v.iter().map(|x| x * inv));
+    } else {
+        buf.extend_from_slice(v);
+    }
+}
+
+/// Quantizes `n` vectors in bounded slices, so a host's `index_step` budget bounds the work of
+/// one call: a first pass over every row finds the per-dimension ranges, a second encodes the
+/// rows. [`Int8Builder::work`] is `2n` row passes; [`Int8Builder::step`] does at most the
+/// number it is given. The result is the same, bit for bit, however the work is sliced.
+///
+/// Every stored parameter is finite (what [`Int8Index::from_bytes`] requires): a range too
+/// wide for `f32` gets the largest finite scale, and an offset that overflows is clamped.
+#[derive(Debug, Clone)]
+pub struct Int8Builder {
+    metric: Metric,
+    dim: usize,
+    n: usize,
+    /// Row passes done: `0..=n` ranging, then `n..=2n` encoding.
+    done: usize,
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+    /// Created when the ranging pass ends; filled by the encoding pass.
+    index: Option<Int8Index>,
+}
+
+impl Int8Builder {
+    /// A builder for `n` vectors of `dim` dimensions.
+    pub fn new(metric: Metric, dim: usize, n: usize) -> Result<Int8Builder> {
+        if dim == 0 {
+            return Err(Error::invalid(
+                "int8 quantization needs a dimension of at least 1",
+            ));
+        }
+        Ok(Int8Builder {
+            metric,
+            dim,
+            n,
+            done: 0,
+            lo: vec![f32::INFINITY; dim],
+            hi: vec![f32::NEG_INFINITY; dim],
+            index: None,
+        })
+    }
+
+    /// Total row passes: two per vector.
+    pub fn work(&self) -> usize {
+        2 * self.n
+    }
+
+    /// Row passes done so far.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
+    /// True when every row is encoded.
+    pub fn is_done(&self) -> bool {
+        self.done == self.work()
+    }
+
+    /// Does at most `max_rows` row passes over `vectors` (the same `n × dim` floats at every
+    /// call; `norms` for cosine) and returns how many it did.
+    pub fn step(&mut self, vectors: &[f32], norms: &[f32], max_rows: usize) -> Result<usize> {
+        let (metric, dim, n) = (self.metric, self.dim, self.n);
+        if vectors.len() < n * dim {
+            return Err(Error::invalid(format!(
+                "int8 quantization of {n} vectors of {dim} needs {} floats, got {}",
+                n * dim,
+                vectors.len()
+            )));
+        }
+        if metric == Metric::Cosine && norms.len() < n {
+            return Err(Error::invalid(format!(
+                "cosine quantization needs {n} norms, got {}",
+                norms.len()
+            )));
+        }
+        let start = self.done;
+        let mut buf = Vec::with_capacity(dim);
+        // Ranging pass.
+        let end = n.min(self.done.saturating_add(max_rows));
+        for s in self.done.min(n)..end {
+            row_into(metric, dim, vectors, norms, s, &mut buf);
+            for (d, &x) in buf.iter().enumerate() {
+                if x.is_finite() {
+                    self.lo[d] = self.lo[d].min(x);
+                    self.hi[d] = self.hi[d].max(x);
+                }
+            }
+        }
+        self.done = self.done.max(end);
+        if self.done == n && self.index.is_none() {
+            self.index = Some(self.parameters());
+        }
+        // Encoding pass.
+        let left = max_rows - (self.done - start);
+        let end = (2 * n).min(self.done.saturating_add(left));
+        if let Some(q) = self.index.as_mut() {
+            let mut code = Vec::with_capacity(dim);
+            for s in (self.done - n)..(end.max(self.done) - n) {
+                row_into(metric, dim, vectors, norms, s, &mut buf);
+                q.encode(&buf, &mut code);
+                q.codes.extend_from_slice(&code);
+                if metric != Metric::Euclidean {
+                    let off = q.offset_of(&code);
+                    q.offsets.push(if off.is_nan() {
+                        0.0
+                    } else {
+                        off.clamp(f32::MIN, f32::MAX)
+                    });
+                }
+            }
+            self.done = self.done.max(end);
+        }
+        Ok(self.done - start)
+    }
+
+    /// The quantization parameters, from the ranges of the first pass.
+    fn parameters(&mut self) -> Int8Index {
+        let (lo, hi) = (&mut self.lo, &mut self.hi);
+        for d in 0..self.dim {
+            if lo[d] > hi[d] {
+                (lo[d], hi[d]) = (0.0, 0.0);
+            }
+        }
+        let range = lo
+            .iter()
+            .zip(hi.iter())
+            .map(|(l, h)| h - l)
+            .fold(0.0f32, f32::max);
+        // Two finite values can be more than f32::MAX apart (an infinite range), and a
+        // subnormal range can round to a zero scale: keep the scale finite and positive.
+        let scale = range / 255.0;
+        let scale = if scale > 0.0 {
+            scale.min(f32::MAX)
+        } else {
+            1.0
+        };
+        let lo = std::mem::take(lo);
+        Int8Index {
+            metric: self.metric,
+            dim: self.dim,
+            lo_sq: lo.iter().map(|l| l * l).sum(),
+            lo,
+            scale,
+            codes: Vec::with_capacity(self.n * self.dim),
+            offsets: Vec::with_capacity(if self.metric == Metric::Euclidean {
+                0
+            } else {
+                self.n
+            }),
+        }
+    }
+
+    /// The codes, once [`Int8Builder::is_done`].
+    pub fn finish(mut self) -> Result<Int8Index> {
+        if self.n == 0 && self.index.is_none() {
+            self.index = Some(self.parameters());
+        }
+        match self.index {
+            Some(q) if self.done == 2 * self.n => Ok(q),
+            _ => Err(Error::invalid(format!(
+                "int8 quantization is not finished ({} of {} row passes)",
+                self.done,
+                2 * self.n
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,5 +491,110 @@ mod tests {
         )
         .unwrap();
         assert_eq!(odd.len(), 2);
+    }
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn sliced_quantization_gives_the_same_codes() {
+        let (n, dim) = (301, 7);
+        let (vectors, norms) = dataset(23, n, dim);
+        for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
+            let whole = Int8Index::new(metric, dim, &vectors, &norms).unwrap();
+            for slice in [1, 2, 64, 300, 301, 302, 1000] {
+                let mut b = Int8Builder::new(metric, dim, n).unwrap();
+                assert_eq!(b.work(), 2 * n);
+                let mut calls = 0;
+                while !b.is_done() {
+                    let did = b.step(&vectors, &norms, slice).unwrap();
+                    assert!(did <= slice && did > 0, "{did} of {slice}");
+                    calls += 1;
+                }
+                assert_eq!(calls, (2 * n).div_ceil(slice));
+                assert_eq!(b.step(&vectors, &norms, slice).unwrap(), 0);
+                assert_eq!(
+                    b.finish().unwrap(),
+                    whole,
+                    "{metric:?} in slices of {slice}"
+                );
+            }
+            let mut b = Int8Builder::new(metric, dim, n).unwrap();
+            b.step(&vectors, &norms, n).unwrap();
+            assert!(b.finish().is_err(), "half done");
+        }
+        let empty = Int8Builder::new(Metric::Cosine, 4, 0).unwrap();
+        assert!(empty.is_done());
+        assert!(empty.finish().unwrap().is_empty());
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn codes_round_trip_through_bytes() {
+        let (n, dim) = (50, 9);
+        let (vectors, norms) = dataset(24, n, dim);
+        for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
+            let q = Int8Index::new(metric, dim, &vectors, &norms).unwrap();
+            let bytes = q.to_bytes();
+            let offsets = if metric == Metric::Euclidean { 0 } else { n };
+            assert_eq!(bytes.len(), format::HEADER + 4 * (dim + offsets) + n * dim);
+            assert_eq!(Int8Index::from_bytes(&bytes).unwrap(), q);
+        }
+        // Extreme but finite input still encodes to parameters the decoder accepts.
+        for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
+            let odd = [f32::MAX, -f32::MAX, f32::NAN, 1e-44, -1e-44, f32::INFINITY];
+            let norms = [f32::INFINITY, 1e-44, 0.0];
+            let q = Int8Index::new(metric, 2, &odd, &norms).unwrap();
+            let back = Int8Index::from_bytes(&q.to_bytes()).unwrap();
+            assert_eq!(back.to_bytes(), q.to_bytes(), "{metric:?}");
+        }
+        let empty = Int8Index::new(Metric::DotProduct, 3, &[], &[]).unwrap();
+        assert_eq!(Int8Index::from_bytes(&empty.to_bytes()).unwrap(), empty);
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn damaged_code_bytes_are_corrupt_never_a_panic() {
+        let (n, dim) = (20, 5);
+        let (vectors, norms) = dataset(25, n, dim);
+        let good = Int8Index::new(Metric::Cosine, dim, &vectors, &norms)
+            .unwrap()
+            .to_bytes();
+        let corrupt = |b: &[u8]| matches!(Int8Index::from_bytes(b), Err(Error::Corrupt { .. }));
+        // Every truncation and extension.
+        for len in 0..good.len() {
+            assert!(corrupt(&good[..len]), "truncated to {len}");
+        }
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(corrupt(&longer));
+        // Every flip of a header byte is refused, except the ones that only move the scale
+        // to another finite positive value.
+        for i in 0..format::HEADER {
+            for mask in [0x01u8, 0x80] {
+                let mut b = good.clone();
+                b[i] ^= mask;
+                if (20..24).contains(&i) {
+                    let scale = f32::from_le_bytes([b[20], b[21], b[22], b[23]]);
+                    assert_eq!(corrupt(&b), !(scale.is_finite() && scale > 0.0), "byte {i}");
+                } else {
+                    assert!(corrupt(&b), "flip {mask:#x} at header byte {i}");
+                }
+            }
+        }
+        // Non-finite parameters: the scale, a dimension offset, a vector offset.
+        for (at, x) in [
+            (20, f32::NAN),
+            (20, 0.0),
+            (20, -1.0),
+            (24, f32::INFINITY),
+            (24 + 4 * dim, f32::NAN),
+        ] {
+            let mut b = good.clone();
+            b[at..at + 4].copy_from_slice(&x.to_le_bytes());
+            assert!(corrupt(&b), "{x} at {at}");
+        }
+        // Any code byte is a valid code.
+        let mut b = good.clone();
+        let last = b.len() - 1;
+        b[last] ^= 0xff;
+        assert!(Int8Index::from_bytes(&b).is_ok());
     }
 }

@@ -413,16 +413,22 @@ fn reload(
     ann_config: AnnConfig,
 ) -> larch::Result<Namespace> {
     let m = Namespace::decode_manifest("m", store.get(&keys::manifest(prefix)).unwrap())?;
-    let blobs: BTreeMap<String, Vec<u8>> = Namespace::required_keys(prefix, &m)
+    let blobs: BTreeMap<String, Vec<u8>> = Namespace::required_keys(prefix, &m, ann_config)
         .into_iter()
         .map(|k| {
             let v = store.get(&k).unwrap_or_default().to_vec();
             (k, v)
         })
         .collect();
-    let mut ns = Namespace::load(dim, metric, NEVER_SEAL, prefix.to_string(), m, &blobs)?;
-    ns.set_ann_config(ann_config);
-    Ok(ns)
+    Namespace::load(
+        dim,
+        metric,
+        NEVER_SEAL,
+        ann_config,
+        prefix.to_string(),
+        m,
+        &blobs,
+    )
 }
 
 wasm_test! {
@@ -480,6 +486,25 @@ wasm_test! {
         store.apply(&b2);
         assert!(store.get(&graph_key).is_none(), "the merged segment's graph is garbage");
         assert!(store.keys().all(|k| !k.starts_with(&format!("{prefix}g/00000000/"))));
+    }
+}
+
+wasm_test! {
+    fn graphs_scheduled_at_load_use_the_configured_hnsw_parameters() {
+        let (dim, metric, prefix) = (6, Metric::Euclidean, "h/");
+        let mut store = MemoryStore::new();
+        let mut ns = persistent(metric, dim, prefix, 1, 600, ann(500), 101);
+        commit(&mut ns, &mut store);
+        assert!(store.get(&keys::graph(prefix, 0, 0)).is_none());
+        // Reopened before the graph was built: the pending build takes the loading
+        // configuration (m 12, ef_construction 64), not the default one.
+        let mut back = reload(&store, prefix, metric, dim, ann(500)).unwrap();
+        build_all(&mut back);
+        commit(&mut back, &mut store);
+        let blob = store.get(&keys::graph(prefix, 0, 0)).unwrap();
+        let bytes = format::open_blob("g", BlobKind::GraphChunk, blob).unwrap();
+        let view = larch::index::hnsw::HnswView::from_bytes(bytes).unwrap();
+        assert_eq!(view.config(), ann(500).hnsw);
     }
 }
 
@@ -783,28 +808,302 @@ wasm_test! {
     }
 }
 
+/// A persistent namespace of `segments` sealed segments of `per` records each, graphs pending.
+fn persistent(
+    metric: Metric,
+    dim: usize,
+    prefix: &str,
+    segments: usize,
+    per: usize,
+    config: AnnConfig,
+    seed: u64,
+) -> Namespace {
+    let mut rng = Rng(seed);
+    let mut ns = Namespace::new_persistent(dim, metric, NEVER_SEAL, prefix.into(), 0);
+    ns.set_ann_config(config);
+    for s in 0..segments {
+        ns.upsert(
+            (s * per..(s + 1) * per)
+                .map(|i| record(i, rng.vector(dim)))
+                .collect(),
+        );
+        ns.seal();
+    }
+    ns
+}
+
+/// The ids and score bits of a query.
+fn scored(ns: &Namespace, q: &QueryVector, k: usize, f: Option<&Filter>) -> Vec<(String, u32)> {
+    ns.query(q, k, f)
+        .iter()
+        .map(|s| (ns.id(s.loc).to_string(), s.score.to_bits()))
+        .collect()
+}
+
+fn codes_keys(store: &MemoryStore, prefix: &str) -> Vec<String> {
+    let q = format!("{prefix}q/");
+    store
+        .keys()
+        .filter(|k| k.starts_with(&q))
+        .map(str::to_string)
+        .collect()
+}
+
 wasm_test! {
-    fn int8_codes_are_rebuilt_at_load_and_not_stored() {
+    fn int8_codes_are_persisted_and_searched_after_reopen_without_quantizing() {
         let (dim, metric, prefix) = (10, Metric::DotProduct, "n/00000000/00000001/");
         let mut store = MemoryStore::new();
-        let mut ns = Namespace::new_persistent(dim, metric, NEVER_SEAL, prefix.into(), 0);
-        ns.set_ann_config(ann_int8(500));
-        let mut rng = Rng(51);
-        let records: Vec<Record> = (0..1200).map(|i| record(i, rng.vector(dim))).collect();
-        ns.upsert(records);
-        ns.seal();
-        build_all(&mut ns);
-        assert_eq!(ns.int8_count(), 1);
+        let mut ns = persistent(metric, dim, prefix, 2, 700, ann_int8(500), 51);
         commit(&mut ns, &mut store);
-        let plain = reload(&store, prefix, metric, dim, ann(500)).unwrap();
-        assert_eq!((plain.graph_count(), plain.int8_count()), (1, 0), "codes are not stored");
-        let back = reload(&store, prefix, metric, dim, ann_int8(500)).unwrap();
-        assert_eq!((back.graph_count(), back.int8_count()), (1, 1), "codes rebuilt at load");
+        build_all(&mut ns);
+        assert_eq!((ns.graph_count(), ns.int8_count()), (2, 2));
+        let batch = ns.commit().expect("graphs and codes are written");
+        for seg in 0..2 {
+            let (g, q) = (keys::graph(prefix, seg, 0), keys::codes(prefix, seg, 0));
+            let at = |k: &str| batch.puts.iter().position(|(p, _)| p == k).unwrap();
+            assert!(at(&g) < at(&q), "a segment's codes follow its graph");
+        }
+        assert_eq!(batch.puts.last().unwrap().0, keys::manifest(prefix));
+        store.apply(&batch);
+        assert_eq!(codes_keys(&store, prefix).len(), 2);
+        assert!(ns.commit().is_none());
+
+        // Reopened with int8 on: every segment searches on codes at once, nothing to build.
+        let mut back = reload(&store, prefix, metric, dim, ann_int8(500)).unwrap();
+        assert_eq!((back.graph_count(), back.int8_count()), (2, back.segment_count()));
+        assert_eq!(back.bytes_per_vector(), ns.bytes_per_vector());
+        let mut rng = Rng(52);
         let f = Filter::parse(&json!({"g": {"$in": ["1", "7"]}})).unwrap();
         for _ in 0..20 {
             let q = dense(rng.vector(dim));
-            assert_eq!(ids(&back, &q, 10, None), ids(&ns, &q, 10, None));
-            assert_eq!(ids(&back, &q, 10, Some(&f)), ids(&ns, &q, 10, Some(&f)));
+            assert_eq!(scored(&back, &q, 10, None), scored(&ns, &q, 10, None));
+            assert_eq!(scored(&back, &q, 10, Some(&f)), scored(&ns, &q, 10, Some(&f)));
+        }
+        assert_eq!(back.index_step_counted(usize::MAX), (0, false));
+        assert!(back.commit().is_none(), "loading wrote nothing");
+
+        // Reopened with int8 off: the codes are not even read.
+        let keys_off = Namespace::required_keys(
+            prefix,
+            &Namespace::decode_manifest("m", store.get(&keys::manifest(prefix)).unwrap()).unwrap(),
+            ann(500),
+        );
+        assert!(keys_off.iter().all(|k| !k.contains("/q/")), "{keys_off:?}");
+        let mut off = reload(&store, prefix, metric, dim, ann(500)).unwrap();
+        assert_eq!((off.graph_count(), off.int8_count()), (2, 0));
+        // Switched on again before any commit: quantized by index_step, not rewritten.
+        off.set_ann_config(ann_int8(500));
+        assert_eq!(off.int8_count(), 0, "switching on quantizes nothing by itself");
+        let (used, more) = off.index_step_counted(usize::MAX);
+        assert!(used > 0 && !more);
+        assert_eq!(off.int8_count(), 2);
+        for _ in 0..5 {
+            let q = dense(rng.vector(dim));
+            assert_eq!(scored(&off, &q, 10, None), scored(&ns, &q, 10, None));
+        }
+        assert!(off.commit().is_none(), "the stored codes are still named");
+    }
+}
+
+wasm_test! {
+    fn turning_int8_off_then_committing_deletes_the_codes_keys() {
+        let (dim, metric, prefix) = (8, Metric::Cosine, "n/00000000/00000002/");
+        let mut store = MemoryStore::new();
+        let mut ns = persistent(metric, dim, prefix, 2, 600, ann_int8(500), 61);
+        build_all(&mut ns);
+        commit(&mut ns, &mut store);
+        let stored = codes_keys(&store, prefix);
+        assert_eq!(stored.len(), 2);
+
+        ns.set_ann_config(ann(500));
+        assert_eq!((ns.graph_count(), ns.int8_count()), (2, 0));
+        let batch = ns.commit().expect("dropping stored codes is a commit");
+        assert!(batch.puts.iter().all(|(k, _)| !k.contains("/q/")));
+        for k in &stored {
+            assert!(batch.deletes.contains(k), "{k} is garbage");
+        }
+        store.apply(&batch);
+        assert!(codes_keys(&store, prefix).is_empty());
+        let m = Namespace::decode_manifest("m", store.get(&keys::manifest(prefix)).unwrap()).unwrap();
+        assert!(m.segments.iter().all(|s| s.codes_chunks == 0 && s.graph_chunks > 0));
+        assert!(Namespace::required_keys(prefix, &m, ann_int8(500)).iter().all(|k| !k.contains("/q/")));
+
+        // On again: quantized by index_step and written under the same keys, which the
+        // previous manifest still lists as garbage: this batch must not delete them.
+        ns.set_ann_config(ann_int8(500));
+        build_all(&mut ns);
+        let batch = ns.commit().expect("the codes are written again");
+        assert!(batch.deletes.iter().all(|k| !k.contains("/q/")), "{:?}", batch.deletes);
+        store.apply(&batch);
+        assert_eq!(codes_keys(&store, prefix), stored);
+        let back = reload(&store, prefix, metric, dim, ann_int8(500)).unwrap();
+        assert_eq!(back.int8_count(), 2);
+
+        // Off and on again with no commit in between: the stored codes stay named and are
+        // neither deleted nor rewritten.
+        ns.set_ann_config(ann(500));
+        ns.set_ann_config(ann_int8(500));
+        build_all(&mut ns);
+        assert_eq!(ns.int8_count(), 2);
+        let batch = ns.commit().expect("switching off marked the namespace dirty");
+        assert!(batch.puts.iter().all(|(k, _)| !k.contains("/q/")));
+        assert!(batch.deletes.iter().all(|k| !k.contains("/q/")));
+        store.apply(&batch);
+        assert_eq!(codes_keys(&store, prefix), stored);
+
+        // Merged away, a segment's codes are garbage with its other blobs.
+        let doomed: Vec<String> = (0..400).map(|i| format!("r{i:05}")).collect();
+        ns.delete_ids(doomed.iter().map(String::as_str));
+        ns.seal();
+        commit(&mut ns, &mut store);
+        ns.upsert(vec![record(9999, Rng(62).vector(dim))]);
+        commit(&mut ns, &mut store);
+        assert!(store.get(&keys::codes(prefix, 0, 0)).is_none(), "merged segment's codes");
+        assert!(store.get(&keys::codes(prefix, 1, 0)).is_some());
+    }
+}
+
+wasm_test! {
+    fn index_step_quantizes_in_bounded_slices_after_the_graph() {
+        let dim = 16;
+        let mut ns = namespace(Metric::Euclidean, dim, 2000, 0, 71);
+        ns.set_ann_config(ann_int8(500));
+        let mut graph_calls = 0;
+        while ns.graph_count() == 0 {
+            let (used, more) = ns.index_step_counted(500);
+            assert!(used <= 500 && more);
+            graph_calls += 1;
+        }
+        assert_eq!(graph_calls, 4, "2000 nodes in budgets of 500");
+        // The call that completed the graph used its whole budget on it: no codes yet.
+        assert_eq!(ns.int8_count(), 0);
+        let mut code_nodes = 0;
+        loop {
+            let (used, more) = ns.index_step_counted(10);
+            assert!((1..=10).contains(&used), "{used}");
+            code_nodes += used;
+            if !more {
+                break;
+            }
+            assert_eq!(ns.int8_count(), 0, "codes are searched only once complete");
+        }
+        assert_eq!(ns.int8_count(), 1);
+        // Two row passes per vector, 32 per node.
+        assert_eq!(code_nodes, (2 * 2000usize).div_ceil(32));
+        assert_eq!(ns.index_step_counted(10), (0, false));
+    }
+}
+
+wasm_test! {
+    fn a_damaged_codes_blob_is_corrupt() {
+        let (dim, metric, prefix) = (4, Metric::DotProduct, "d/");
+        let mut store = MemoryStore::new();
+        let mut ns = persistent(metric, dim, prefix, 1, 60, ann_int8(50), 81);
+        build_all(&mut ns);
+        commit(&mut ns, &mut store);
+        let key = keys::codes(prefix, 0, 0);
+        let good = store.get(&key).unwrap().to_vec();
+        assert!(reload(&store, prefix, metric, dim, ann_int8(50)).is_ok());
+        let with = |bytes: Vec<u8>| {
+            let mut s = store.clone();
+            s.apply(&larch::storage::WriteBatch {
+                puts: vec![(key.clone(), bytes)],
+                ..Default::default()
+            });
+            s
+        };
+        let is_corrupt = |s: &MemoryStore, what: &str| {
+            let r = reload(s, prefix, metric, dim, ann_int8(50));
+            matches!(r, Err(Error::Corrupt { what: ref w, .. }) if w == what)
+        };
+        // Any flipped byte, any truncation.
+        for i in 0..good.len() {
+            for mask in [0x01, 0x80] {
+                let mut bad = good.clone();
+                bad[i] ^= mask;
+                assert!(is_corrupt(&with(bad), &key), "flip {mask:#x} at {i} of {}", good.len());
+            }
+        }
+        for n in [0, 15, 16, 40, good.len() - 1] {
+            assert!(is_corrupt(&with(good[..n].to_vec()), &key), "truncated to {n}");
+        }
+        // A valid blob holding wrong codes: a non-finite scale, too few vectors, codes of
+        // another metric or dimension.
+        let payload = format::open_blob("q", BlobKind::CodesChunk, &good).unwrap().to_vec();
+        let mut nan_scale = payload.clone();
+        nan_scale[20..24].copy_from_slice(&f32::NAN.to_le_bytes());
+        let short = payload[..payload.len() - dim].to_vec();
+        let vectors: Vec<f32> = (0..60 * dim).map(|i| i as f32).collect();
+        let euclid = larch::index::quant::Int8Index::new(Metric::Euclidean, dim, &vectors, &[]).unwrap();
+        let wide = larch::index::quant::Int8Index::new(metric, dim * 2, &[1.0; 120 * 4], &[]).unwrap();
+        for p in [nan_scale, short, euclid.to_bytes(), wide.to_bytes()] {
+            assert!(is_corrupt(&with(format::seal_blob(BlobKind::CodesChunk, &p)), &key));
+        }
+        // A graph blob where codes belong is refused by its kind.
+        let graph = store.get(&keys::graph(prefix, 0, 0)).unwrap().to_vec();
+        assert!(is_corrupt(&with(graph), &key));
+        // A missing blob.
+        let mut gone = store.clone();
+        gone.apply(&larch::storage::WriteBatch { deletes: vec![key.clone()], ..Default::default() });
+        assert!(is_corrupt(&gone, &key));
+        // With int8 off the codes are not read, so the damage does not matter.
+        assert!(reload(&gone, prefix, metric, dim, ann(50)).is_ok());
+        // A manifest naming codes for a segment without a graph.
+        let mkey = keys::manifest(prefix);
+        let mut m = Namespace::decode_manifest("m", store.get(&mkey).unwrap()).unwrap();
+        m.segments[0].graph_chunks = 0;
+        let mut no_graph = store.clone();
+        no_graph.apply(&larch::storage::WriteBatch {
+            puts: vec![(mkey, format::encode_chunked(BlobKind::Manifest, &m).concat())],
+            ..Default::default()
+        });
+        assert!(is_corrupt(&no_graph, &key));
+    }
+}
+
+wasm_test! {
+    fn a_crash_at_any_step_of_a_codes_commit_leaves_a_loadable_namespace() {
+        let (dim, metric, prefix) = (6, Metric::Cosine, "k/");
+        let mut store = MemoryStore::new();
+        let mut ns = persistent(metric, dim, prefix, 1, 700, ann_int8(500), 91);
+        commit(&mut ns, &mut store);
+        let q = dense(Rng(92).vector(dim));
+        // 1. graph + codes; 2. int8 off (codes become garbage); 3. on again (rewritten under the
+        // same keys); 4. the segment merged away.
+        build_all(&mut ns);
+        let written = ns.commit().unwrap();
+        ns.set_ann_config(ann(500));
+        let dropped = ns.commit().unwrap();
+        ns.set_ann_config(ann_int8(500));
+        build_all(&mut ns);
+        let rewritten = ns.commit().unwrap();
+        let doomed: Vec<String> = (0..400).map(|i| format!("r{i:05}")).collect();
+        ns.delete_ids(doomed.iter().map(String::as_str));
+        ns.seal();
+        let merged = ns.commit().unwrap();
+        let batches = [
+            (&written, 700, 700, 1),
+            (&dropped, 700, 700, 0),
+            (&rewritten, 700, 700, 1),
+            (&merged, 700, 300, 0),
+        ];
+        for (b, (batch, before, after, codes_after)) in batches.into_iter().enumerate() {
+            let steps = batch.steps();
+            for cut in 0..=steps.len() {
+                let mut s = store.clone();
+                for step in &steps[..cut] {
+                    s.apply_step(*step);
+                }
+                let back = reload(&s, prefix, metric, dim, ann_int8(500))
+                    .unwrap_or_else(|e| panic!("batch {b} cut {cut}/{}: {e:?}", steps.len()));
+                let n = back.len();
+                assert!(n == before || n == after, "batch {b} cut {cut}: {n} records");
+                assert_eq!(back.query(&q, 10, None).len(), 10);
+                if cut == steps.len() {
+                    assert_eq!(back.int8_count(), codes_after, "batch {b}");
+                }
+            }
+            store.apply(batch);
         }
     }
 }

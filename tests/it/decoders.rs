@@ -1,10 +1,13 @@
 //! Damaged stored bytes never panic the engine: every decoder validates (the in-CI companion of
 //! the cargo-fuzz targets in `fuzz/`).
 
-use larch::storage::MemoryStore;
+use larch::index::quant::Int8Index;
+use larch::namespace::{AnnConfig, StorageConfig};
+use larch::storage::{MemoryStore, WriteBatch};
+use larch::{Db, IndexConfig, Metric};
 use proptest::prelude::*;
 
-use crate::storage::{TINY, run_apply, workload};
+use crate::storage::{TINY, rec, run_apply, workload};
 
 fn workload_store() -> MemoryStore {
     let mut store = MemoryStore::new();
@@ -13,6 +16,114 @@ fn workload_store() -> MemoryStore {
         let _ = run_apply(&mut db, &mut store, |db| op(db));
     }
     store
+}
+
+/// A store whose namespace has three segments of 40 records, each with a graph and int8 codes.
+fn int8_store() -> MemoryStore {
+    let mut store = MemoryStore::new();
+    let mut db = Db::open(StorageConfig {
+        seal_records: 40,
+        ..StorageConfig::default()
+    });
+    db.set_ann_config(AnnConfig {
+        min_records: 1,
+        int8: true,
+        ..AnnConfig::default()
+    });
+    run_apply(&mut db, &mut store, |db| {
+        db.create_index(IndexConfig::dense("ix", 3, Metric::DotProduct))
+            .map(|_| ())
+    })
+    .unwrap();
+    for s in 0..3 {
+        let recs: Vec<_> = (0..40)
+            .map(|i| rec(&format!("{s}-{i}"), (s * 40 + i) as f32 / 7.0, "x"))
+            .collect();
+        run_apply(&mut db, &mut store, |db| {
+            db.index_mut("ix")?.upsert("n", recs.clone()).map(|_| ())
+        })
+        .unwrap();
+    }
+    while db.index_step(1000) {}
+    for b in db.take_writes() {
+        store.apply(&b);
+    }
+    store
+}
+
+fn damaged(store: &MemoryStore, key: &str, blob: Vec<u8>) -> MemoryStore {
+    let mut damaged = store.clone();
+    damaged.apply(&WriteBatch {
+        puts: vec![(key.to_string(), blob)],
+        ..Default::default()
+    });
+    damaged
+}
+
+#[test]
+fn every_byte_of_a_codes_blob_is_checked() {
+    let store = int8_store();
+    assert_eq!(larch::db::read_everything(&store).unwrap(), 120);
+    let codes: Vec<String> = store
+        .keys()
+        .filter(|k| k.contains("/q/"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(codes.len(), 3);
+    for key in &codes {
+        let good = store.get(key).unwrap().to_vec();
+        for i in 0..good.len() {
+            let mut blob = good.clone();
+            blob[i] ^= 0x01;
+            assert!(
+                larch::db::read_everything(&damaged(&store, key, blob)).is_err(),
+                "flip at {i} of {key} went unnoticed"
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_damaged_blob_of_an_int8_store_gives_an_error_never_a_panic(
+        which in any::<prop::sample::Index>(),
+        at in any::<prop::sample::Index>(),
+        mask in 1u8..=255,
+        truncate in any::<bool>(),
+    ) {
+        let store = int8_store();
+        let keys: Vec<String> = store.keys().map(str::to_string).collect();
+        let key = &keys[which.index(keys.len())];
+        let mut blob = store.get(key).unwrap().to_vec();
+        let i = at.index(blob.len());
+        if truncate { blob.truncate(i) } else { blob[i] ^= mask }
+        let _ = larch::db::read_everything(&damaged(&store, key, blob));
+    }
+
+    #[test]
+    fn int8_code_bytes_never_panic_the_decoder(
+        metric in 0u8..4,
+        dim in 0u32..6,
+        n in 0u32..6,
+        scale in any::<f32>(),
+        rest in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let mut bytes = b"LQ8C".to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&[metric, 0, 0, 0]);
+        bytes.extend_from_slice(&dim.to_le_bytes());
+        bytes.extend_from_slice(&n.to_le_bytes());
+        bytes.extend_from_slice(&scale.to_le_bytes());
+        bytes.extend_from_slice(&rest);
+        for b in [&bytes[..], &rest[..]] {
+            if let Ok(q) = Int8Index::from_bytes(b) {
+                prop_assert_eq!((q.len(), q.dim()), (n as usize, dim as usize));
+                prop_assert_eq!(Int8Index::from_bytes(&q.to_bytes()).unwrap(), q);
+            }
+        }
+    }
 }
 
 proptest! {

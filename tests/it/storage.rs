@@ -320,6 +320,9 @@ fn workload_store() -> MemoryStore {
 
 /// Written by format version 1 with CRC-32 checksums (the first stored format). Must load forever.
 const FIXTURE_V1: &[u8] = include_bytes!("../fixtures/v1/workload.store");
+/// Written by format version 2 with XXH3 checksums (manifests with graph chunk counts, no int8
+/// codes). Must load forever.
+const FIXTURE_V2: &[u8] = include_bytes!("../fixtures/v2/workload.store");
 /// What this build writes for the workload, re-blessed (LARCH_BLESS=1) when the writer changes.
 const FIXTURE_CURRENT: &[u8] = include_bytes!("../fixtures/current/workload.store");
 
@@ -327,6 +330,20 @@ wasm_test! {
     fn format_v1_fixture_still_loads() {
         let store = MemoryStore::from_bytes(FIXTURE_V1).unwrap();
         assert_eq!(store.get("root").map(|b| b[7]), Some(0), "the v1 fixture uses CRC-32");
+        let mut mem = Db::new();
+        for op in workload() {
+            let _ = op(&mut mem);
+        }
+        assert_eq!(snapshot_of(&store, TINY), snapshot_mem(&mut mem));
+    }
+}
+
+wasm_test! {
+    fn format_v2_fixture_still_loads() {
+        let store = MemoryStore::from_bytes(FIXTURE_V2).unwrap();
+        assert_eq!(store.get("root").map(|b| b[7]), Some(1), "the v2 fixture uses XXH3");
+        let version = |k: &str| u16::from_le_bytes([store.get(k).unwrap()[4], store.get(k).unwrap()[5]]);
+        assert!(store.keys().all(|k| version(k) == 2), "every blob of the fixture is version 2");
         let mut mem = Db::new();
         for op in workload() {
             let _ = op(&mut mem);
@@ -464,10 +481,12 @@ wasm_test! {
             store.apply(&b);
         }
         assert!(store.keys().any(|k| k.contains("/g/")), "graphs were written");
-        // Namespaces with segments were rewritten as version 2; the others stay version 1.
+        // Namespaces with segments were rewritten with the current version; the others stay
+        // version 1.
         let version = |k: &str| u16::from_le_bytes([store.get(k).unwrap()[4], store.get(k).unwrap()[5]]);
         let manifests: Vec<u16> = store.keys().filter(|k| k.ends_with("/m")).map(version).collect();
-        assert!(manifests.contains(&2) && manifests.contains(&1), "{manifests:?}");
+        let current = larch::format::FORMAT_VERSION;
+        assert!(manifests.contains(&current) && manifests.contains(&1), "{manifests:?}");
         assert!(
             store.keys().any(|k| k.contains("/s/") && store.get(k).unwrap()[4..6] == 1u16.to_le_bytes()),
             "v1 segment blobs are kept as they are"
@@ -477,6 +496,81 @@ wasm_test! {
         let mut cold = Db::open(TINY);
         cold.set_ann_config(ann);
         load_all(&mut cold, &mut store);
+        assert!(!cold.index_step(usize::MAX));
+        assert!(cold.take_writes().is_empty());
+    }
+}
+
+wasm_test! {
+    fn a_v2_store_opened_with_int8_searches_correctly_and_gets_codes_from_index_step() {
+        use larch::db::{Query, QuerySource};
+        use larch::namespace::{AnnConfig, QueryVector};
+        let mut store = MemoryStore::from_bytes(FIXTURE_V2).unwrap();
+        let expected = snapshot_of(&store, TINY);
+        let mut mem = Db::new();
+        for op in workload() {
+            let _ = op(&mut mem);
+        }
+        // Tiny segments: every one of them gets a graph, then codes.
+        let ann = AnnConfig {
+            min_records: 1,
+            int8: true,
+            ..AnnConfig::default()
+        };
+        let queries: Vec<Query> = [[1.0, 1.0, -1.0], [40.0, 1.0, -40.0], [-3.0, 0.5, 2.0]]
+            .into_iter()
+            .map(|v| Query {
+                vector: QuerySource::Vector(QueryVector { values: Some(v.to_vec()), sparse_values: None }),
+                top_k: 4,
+                filter: None,
+                include_values: false,
+                include_metadata: false,
+            })
+            .collect();
+        let namespaces = ["a", "__default__", "empty"];
+        let answers = |db: &mut Db, store: &MemoryStore| -> Vec<Vec<(String, u32)>> {
+            let mut out = Vec::new();
+            for ns in namespaces {
+                for q in &queries {
+                    let found = run(db, store, |db| {
+                        let ix = db.index_mut("ix")?;
+                        ix.prepare(ns)?;
+                        ix.query(ns, q)
+                    })
+                    .0
+                    .unwrap();
+                    out.push(found.into_iter().map(|m| (m.id, m.score.to_bits())).collect());
+                }
+            }
+            out
+        };
+        let segments_and_codes = |db: &Db| -> (usize, usize, usize) {
+            let ix = db.index("ix").unwrap();
+            namespaces.iter().filter_map(|ns| ix.namespace(ns).unwrap()).fold((0, 0, 0), |(s, g, c), n| {
+                (s + n.segment_count(), g + n.graph_count(), c + n.int8_count())
+            })
+        };
+        let want = answers(&mut mem, &MemoryStore::new());
+        let mut db = Db::open(TINY);
+        db.set_ann_config(ann);
+        assert_eq!(answers(&mut db, &store), want, "exact before any index_step");
+        let (segments, graphs, codes) = segments_and_codes(&db);
+        assert!(segments > 0);
+        assert_eq!((graphs, codes), (0, 0), "loading builds nothing");
+        assert!(db.take_writes().is_empty(), "loading wrote nothing");
+        while db.index_step(1000) {}
+        for b in db.take_writes() {
+            store.apply(&b);
+        }
+        assert!(store.keys().any(|k| k.contains("/q/")), "codes were written");
+        assert_eq!(segments_and_codes(&db), (segments, segments, segments));
+        assert_eq!(answers(&mut db, &store), want, "on graphs and codes");
+        assert_eq!(snapshot_of(&store, TINY), expected);
+        // A cold database reads the graphs and codes and has nothing to build.
+        let mut cold = Db::open(TINY);
+        cold.set_ann_config(ann);
+        assert_eq!(answers(&mut cold, &store), want);
+        assert_eq!(segments_and_codes(&cold), (segments, segments, segments));
         assert!(!cold.index_step(usize::MAX));
         assert!(cold.take_writes().is_empty());
     }
