@@ -31,6 +31,9 @@ pub struct EngineOptions {
     /// Sealed segments of at least this many records get an HNSW graph (built by
     /// `indexStep`).
     pub ann_min_records: Option<usize>,
+    /// Also keep int8 codes of segments with a graph and search on them, rescoring in f32
+    /// (`AnnConfig::int8`; quantized by `indexStep`, stored with the segment).
+    pub int8: Option<bool>,
 }
 
 impl EngineOptions {
@@ -53,11 +56,17 @@ impl EngineOptions {
 
     /// The approximate-search configuration, when an option departs from the default.
     pub fn ann_config(&self) -> Option<AnnConfig> {
-        let v = self.ann_min_records?;
-        Some(AnnConfig {
-            min_records: v.max(1),
-            ..AnnConfig::default()
-        })
+        if self.ann_min_records.is_none() && self.int8.is_none() {
+            return None;
+        }
+        let mut c = AnnConfig::default();
+        if let Some(v) = self.ann_min_records {
+            c.min_records = v.max(1);
+        }
+        if let Some(on) = self.int8 {
+            c.int8 = on;
+        }
+        Some(c)
     }
 
     pub fn storage_config(&self) -> StorageConfig {

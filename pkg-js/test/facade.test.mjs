@@ -311,6 +311,7 @@ test("sealed segments get HNSW graphs in the background; queries keep their resu
   }
   const stats = await pc.index("ann").describeIndexStats();
   assert.equal(stats.totalRecordCount, 1000);
+  assert.ok(![...store.putKeys].some((k) => k.includes("/q/")), "no int8 codes unless asked for");
 
   // The graphs persist: a reopened store serves the same results.
   pc.close();
@@ -318,6 +319,32 @@ test("sealed segments get HNSW graphs in the background; queries keep their resu
   const ns2 = pc2.index("ann").namespace("n");
   for (const [i, vector] of probes.entries()) {
     assert.deepEqual((await ns2.query({ topK: 5, vector })).matches.map((m) => m.id), before[i]);
+  }
+  pc2.close();
+});
+
+test("the int8 option stores codes with the graphs and queries keep their results", async () => {
+  const store = trackingStore();
+  const pc = new Larch({ storage: store, sealRecords: 500, annMinRecords: 200, int8: true });
+  await pc.createIndex({ name: "q8", dimension: 4, metric: "cosine", spec });
+  const ns = pc.index("q8").namespace("n");
+  const all = records4(1000);
+  await ns.upsert({ records: all });
+  const probes = [all[3].values, all[517].values, [0.1, -0.2, 0.3, 0.05]];
+  const before = [];
+  for (const vector of probes) before.push((await ns.query({ topK: 5, vector, includeValues: false })).matches);
+  await pc.flushIndexing();
+  const codeKeys = [...store.putKeys].filter((k) => k.includes("/q/"));
+  assert.ok(codeKeys.length > 0, `int8 codes were committed: ${[...store.putKeys].join(" ")}`);
+  for (const [i, vector] of probes.entries()) {
+    // Rescored in f32: the same ids and scores as the exact scan before the graphs.
+    assert.deepEqual((await ns.query({ topK: 5, vector })).matches, before[i]);
+  }
+  pc.close();
+  // Reopened with int8 off: the codes are not needed, results unchanged.
+  const pc2 = new Larch({ storage: new MemoryBlobStore(store.snapshot()), annMinRecords: 200 });
+  for (const [i, vector] of probes.entries()) {
+    assert.deepEqual((await pc2.index("q8").namespace("n").query({ topK: 5, vector })).matches, before[i]);
   }
   pc2.close();
 });
