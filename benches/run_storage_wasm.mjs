@@ -35,9 +35,7 @@ const env = {
         .replace("wasm32+simd128 (node)", `wasm32+simd128 (node ${process.version})`),
     ),
 };
-const missing = WebAssembly.Module.imports(module).filter(
-  (i) => i.module !== "env" || !(i.name in env),
-);
+const missing = WebAssembly.Module.imports(module).filter((i) => i.module !== "env" || !(i.name in env));
 if (missing.length > 0) {
   console.error("unexpected imports:", missing);
   process.exit(1);

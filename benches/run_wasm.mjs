@@ -24,9 +24,7 @@ const env = {
     );
   },
 };
-const missing = WebAssembly.Module.imports(module).filter(
-  (i) => i.module !== "env" || !(i.name in env),
-);
+const missing = WebAssembly.Module.imports(module).filter((i) => i.module !== "env" || !(i.name in env));
 if (missing.length > 0) {
   console.error("unexpected imports:", missing);
   process.exit(1);

@@ -5,7 +5,7 @@
 // Calls made before init() resolves wait for it (init() runs on first use).
 
 import { indexedDbStorage } from "./idb.js";
-import { LarchCore, setRuntime, type LarchOptions, type StorageOption } from "./larch.js";
+import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";
 import initWasm, { Engine } from "./wasm/larch_js.js";
 
 let loading: Promise<void> | null = null;
@@ -51,10 +51,10 @@ export class Larch extends LarchCore {
 export const simd = (): boolean => Engine.simd();
 
 export * from "./errors.js";
-export type * from "./types.js";
 export type { BlobStore, WriteBatch } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
 export { Index } from "./larch.js";
 export { MemoryBlobStore } from "./memory_store.js";
+export type * from "./types.js";
 /** The raw REST engine and the engine's memory store, for hosts with their own storage. */
-export { Engine, MemoryStore, IdbStore } from "./wasm/larch_js.js";
+export { Engine, IdbStore, MemoryStore } from "./wasm/larch_js.js";

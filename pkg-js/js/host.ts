@@ -30,6 +30,7 @@ export interface BlobStore {
   /** The blobs under `keys`, in order (`undefined` for absent keys). */
   get(keys: string[]): Promise<Array<Uint8Array | undefined>>;
   /** Commits the batches, in order, atomically (all or nothing); may return a new generation. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: stores without a generation return Promise<void>.
   apply(batches: WriteBatch[]): Promise<number | void>;
   /** The store's commit counter, when other processes may write it too. */
   generation?(): Promise<number>;
@@ -198,7 +199,11 @@ export class Host {
     this.drop();
     if (!this.options.ownsStore) return;
     if (this.store) this.store.close?.();
-    else if (this.options.store) Promise.resolve(this.options.store).then((s) => s.close?.(), () => undefined);
+    else if (this.options.store)
+      Promise.resolve(this.options.store).then(
+        (s) => s.close?.(),
+        () => undefined,
+      );
   }
 
   private drop(): void {
@@ -227,7 +232,7 @@ export class Host {
         if ("needs" in r) {
           if (!store) throw new Error(`the engine needs blobs but has no store: ${r.needs.join(", ")}`);
           const blobs = await store.get(r.needs);
-          r.needs.forEach((key, i) => engine.provide(key, blobs[i] ?? undefined));
+          for (const [i, key] of r.needs.entries()) engine.provide(key, blobs[i] ?? undefined);
           continue;
         }
         await this.commit(engine, store);

@@ -34,8 +34,9 @@ export function indexedDbStorage(
 ): Partial<HostOptions> & { persistent: true; persisted: Promise<boolean> } {
   const nav = (globalThis as { navigator?: Nav }).navigator;
   const lockName = `larch:${name}`;
-  const lock: LockFn | undefined = nav?.locks
-    ? <T>(fn: () => Promise<T>) => nav.locks!.request(lockName, { mode: "exclusive" }, fn) as Promise<T>
+  const locks = nav?.locks;
+  const lock: LockFn | undefined = locks
+    ? <T>(fn: () => Promise<T>) => locks.request(lockName, { mode: "exclusive" }, fn) as Promise<T>
     : undefined;
   const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(lockName) : null;
   if (channel) {

@@ -4,7 +4,7 @@
 // the engine's (src/api/); nothing of Pinecone's semantics is repeated here.
 
 import { errorFromResponse, PineconeArgumentError, PineconeConflictError } from "./errors.js";
-import { Host, type BlobStore, type EngineResponse, type HostOptions } from "./host.js";
+import { type BlobStore, type EngineResponse, Host, type HostOptions } from "./host.js";
 import type {
   ConfigureIndexOptions,
   CreateIndexOptions,
@@ -187,6 +187,7 @@ export class LarchCore {
     return (json ?? {}) as Json;
   }
 
+  // biome-ignore lint/suspicious/noConfusingVoidType: the TS SDK's signature (void unless waitUntilReady).
   async createIndex(options: CreateIndexOptions): Promise<void | IndexModel> {
     const { waitUntilReady, suppressConflicts, timeout: _timeout, ...o } = options ?? ({} as CreateIndexOptions);
     const sparse = typeof o.vectorType === "string" && o.vectorType.toLowerCase() === "sparse";
@@ -226,7 +227,12 @@ export class LarchCore {
   async configureIndex(options: ConfigureIndexOptions): Promise<IndexModel> {
     const { name, deletionProtection, tags, readCapacity } = options ?? ({} as ConfigureIndexOptions);
     const spec = readCapacity === undefined ? undefined : { serverless: { read_capacity: readCapacity } };
-    const j = await this.request("PATCH", `/indexes/${enc(name)}`, "", defined({ spec, deletion_protection: deletionProtection, tags }));
+    const j = await this.request(
+      "PATCH",
+      `/indexes/${enc(name)}`,
+      "",
+      defined({ spec, deletion_protection: deletionProtection, tags }),
+    );
     return toIndexModel(j);
   }
 
@@ -246,7 +252,10 @@ export class LarchCore {
   }
 
   /** Alias of `index`, as in the SDK. */
-  Index<T extends RecordMetadata = RecordMetadata>(nameOrOptions: string | { name?: string; host?: string }, namespace?: string): Index<T> {
+  Index<T extends RecordMetadata = RecordMetadata>(
+    nameOrOptions: string | { name?: string; host?: string },
+    namespace?: string,
+  ): Index<T> {
     return this.index<T>(nameOrOptions, namespace);
   }
 
@@ -311,7 +320,14 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
   async fetch(options: FetchOptions | string[]): Promise<FetchResponse<T>> {
     const o = Array.isArray(options) ? { ids: options } : options;
     const namespace = o?.namespace ?? this.targetNamespace;
-    const j = await this.client.request("GET", `${this.base}/vectors/fetch`, query([["ids", o?.ids ?? []], ["namespace", namespace]]));
+    const j = await this.client.request(
+      "GET",
+      `${this.base}/vectors/fetch`,
+      query([
+        ["ids", o?.ids ?? []],
+        ["namespace", namespace],
+      ]),
+    );
     const records: Json = {};
     for (const [id, r] of Object.entries((j.vectors ?? {}) as Record<string, Json>)) records[id] = defined(r);
     return {
@@ -406,7 +422,9 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
   }
 
   async createNamespace(options: CreateNamespaceOptions): Promise<NamespaceDescription> {
-    return toNamespaceDescription(await this.post("/namespaces", defined({ name: options?.name, schema: options?.schema })));
+    return toNamespaceDescription(
+      await this.post("/namespaces", defined({ name: options?.name, schema: options?.schema })),
+    );
   }
 
   async deleteNamespace(namespace: string): Promise<void> {

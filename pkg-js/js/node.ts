@@ -5,7 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import { DirectoryStore } from "./directory_store.js";
-import { LarchCore, setRuntime, type LarchOptions, type StorageOption } from "./larch.js";
+import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";
 import { Engine, initSync } from "./wasm/larch_js.js";
 
 initSync({ module: readFileSync(new URL("./wasm/larch_js_bg.wasm", import.meta.url)) });
@@ -23,7 +23,7 @@ setRuntime({
       return { persistent: true, store: DirectoryStore.open(chosen.directory), ownsStore: true };
     }
     if (typeof chosen === "object" && "indexedDB" in chosen) {
-      throw new Error("larch: IndexedDB is not available in Node; use { directory: path } or \"memory\"");
+      throw new Error('larch: IndexedDB is not available in Node; use { directory: path } or "memory"');
     }
     return { persistent: true, store: chosen };
   },
@@ -39,12 +39,12 @@ export class Larch extends LarchCore {
 /** True when the loaded wasm uses SIMD128. */
 export const simd = (): boolean => Engine.simd();
 
+export { DirectoryStore } from "./directory_store.js";
 export * from "./errors.js";
-export type * from "./types.js";
 export type { BlobStore, WriteBatch } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
 export { Index } from "./larch.js";
 export { MemoryBlobStore } from "./memory_store.js";
+export type * from "./types.js";
 /** The raw REST engine and the engine's memory store, for hosts with their own storage. */
 export { Engine, MemoryStore } from "./wasm/larch_js.js";
-export { DirectoryStore } from "./directory_store.js";

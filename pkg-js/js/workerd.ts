@@ -2,7 +2,7 @@
 //   import { Larch } from "larch";          // resolves here through the "workerd" condition
 //   const pc = new Larch();                 // in memory, or { storage: yourBlobStore }
 
-import { LarchCore, setRuntime, type LarchOptions, type StorageOption } from "./larch.js";
+import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";
 import { Engine, initSync } from "./wasm/larch_js.js";
 import wasm from "./wasm/larch_js_bg.wasm";
 
@@ -18,7 +18,7 @@ setRuntime({
     const chosen = option ?? "memory";
     if (chosen === "memory") return { persistent: false };
     if (typeof chosen === "object" && ("directory" in chosen || "indexedDB" in chosen)) {
-      throw new Error("larch: in Workers use \"memory\" or a BlobStore (e.g. over Durable Object storage)");
+      throw new Error('larch: in Workers use "memory" or a BlobStore (e.g. over Durable Object storage)');
     }
     return { persistent: true, store: chosen };
   },
@@ -35,10 +35,10 @@ export class Larch extends LarchCore {
 export const simd = (): boolean => Engine.simd();
 
 export * from "./errors.js";
-export type * from "./types.js";
 export type { BlobStore, WriteBatch } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
 export { Index } from "./larch.js";
 export { MemoryBlobStore } from "./memory_store.js";
+export type * from "./types.js";
 /** The raw REST engine and the engine's memory store, for hosts with their own storage. */
 export { Engine, MemoryStore } from "./wasm/larch_js.js";

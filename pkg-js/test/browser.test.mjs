@@ -1,7 +1,8 @@
 // The package in headless Chromium: IndexedDB persistence across reloads and two tabs writing
 // the same database at once (Web Locks + generation counter + BroadcastChannel).
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { launch, serve, watch } from "./support.mjs";
 
@@ -34,7 +35,15 @@ test("reopening after a reload restores every namespace", async () => {
     const pc = new Larch({ storage: { indexedDB: "reload-test" } });
     await pc.createIndex({ name: "docs", dimension: 2, spec: { serverless: { cloud: "aws", region: "us-east-1" } } });
     for (const ns of ["a", "b", "c"]) {
-      await pc.index("docs").namespace(ns).upsert({ records: [{ id: `${ns}1`, values: [1, 0], metadata: { ns } }, { id: `${ns}2`, values: [0, 1] }] });
+      await pc
+        .index("docs")
+        .namespace(ns)
+        .upsert({
+          records: [
+            { id: `${ns}1`, values: [1, 0], metadata: { ns } },
+            { id: `${ns}2`, values: [0, 1] },
+          ],
+        });
     }
     return typeof (await pc.persisted);
   });
@@ -44,10 +53,17 @@ test("reopening after a reload restores every namespace", async () => {
   const after = await page.evaluate(async () => {
     const pc = new window.larch.Larch({ storage: { indexedDB: "reload-test" } });
     const stats = await pc.index("docs").describeIndexStats();
-    const f = await pc.index("docs").namespace("b").fetch({ ids: ["b1"] });
+    const f = await pc
+      .index("docs")
+      .namespace("b")
+      .fetch({ ids: ["b1"] });
     return { stats, meta: f.records.b1?.metadata };
   });
-  assert.deepEqual(after.stats.namespaces, { a: { recordCount: 2 }, b: { recordCount: 2 }, c: { recordCount: 2 } }, log.join("\n"));
+  assert.deepEqual(
+    after.stats.namespaces,
+    { a: { recordCount: 2 }, b: { recordCount: 2 }, c: { recordCount: 2 } },
+    log.join("\n"),
+  );
   assert.deepEqual(after.meta, { ns: "b" });
   await context.close();
 });
@@ -61,7 +77,12 @@ test("two tabs upserting at the same time lose nothing and corrupt nothing", asy
     page.evaluate(async (tab) => {
       const { Larch } = window.larch;
       window.pc = new Larch({ storage: { indexedDB: "two-tabs" }, sealRecords: 16 });
-      await window.pc.createIndex({ name: "shared", dimension: 3, spec: { serverless: { cloud: "aws", region: "us-east-1" } }, suppressConflicts: true });
+      await window.pc.createIndex({
+        name: "shared",
+        dimension: 3,
+        spec: { serverless: { cloud: "aws", region: "us-east-1" } },
+        suppressConflicts: true,
+      });
       return tab;
     }, tab);
   await Promise.all([setup(t1, "t1"), setup(t2, "t2")]);
@@ -72,7 +93,11 @@ test("two tabs upserting at the same time lose nothing and corrupt nothing", asy
         const jobs = [];
         for (let i = 0; i < N; i++) {
           // Both tabs write one common namespace and one of their own, interleaved.
-          jobs.push(ix.namespace("common").upsert({ records: [{ id: `${tab}-${i}`, values: [i, tab === "t1" ? 1 : 2, 0.5], metadata: { tab, i } }] }));
+          jobs.push(
+            ix.namespace("common").upsert({
+              records: [{ id: `${tab}-${i}`, values: [i, tab === "t1" ? 1 : 2, 0.5], metadata: { tab, i } }],
+            }),
+          );
           if (i % 4 === 0) jobs.push(ix.namespace(tab).upsert({ records: [{ id: `own-${i}`, values: [1, 1, i] }] }));
         }
         await Promise.all(jobs);
@@ -88,11 +113,18 @@ test("two tabs upserting at the same time lose nothing and corrupt nothing", asy
       const ids = [];
       for (const tab of ["t1", "t2"]) for (let i = 0; i < N; i++) ids.push(`${tab}-${i}`);
       const records = {};
-      for (let k = 0; k < ids.length; k += 50) Object.assign(records, (await ix.namespace("common").fetch({ ids: ids.slice(k, k + 50) })).records);
+      for (let k = 0; k < ids.length; k += 50)
+        Object.assign(records, (await ix.namespace("common").fetch({ ids: ids.slice(k, k + 50) })).records);
       const bad = ids.filter((id) => {
         const r = records[id];
         const [tab, i] = id.split("-");
-        return !r || r.values[0] !== Number(i) || r.values[1] !== (tab === "t1" ? 1 : 2) || r.metadata.tab !== tab || r.metadata.i !== Number(i);
+        return (
+          !r ||
+          r.values[0] !== Number(i) ||
+          r.values[1] !== (tab === "t1" ? 1 : 2) ||
+          r.metadata.tab !== tab ||
+          r.metadata.i !== Number(i)
+        );
       });
       return { stats: stats.namespaces, bad };
     }, N);
@@ -103,8 +135,22 @@ test("two tabs upserting at the same time lose nothing and corrupt nothing", asy
     assert.deepEqual(r.stats, expected, log.join("\n"));
   }
   // Tab 2 sees tab 1's next commit without reloading.
-  await t1.evaluate(() => window.pc.index("shared").namespace("late").upsert({ records: [{ id: "x", values: [1, 2, 3] }] }));
-  const seen = await t2.evaluate(async () => Object.keys((await window.pc.index("shared").namespace("late").fetch({ ids: ["x"] })).records));
+  await t1.evaluate(() =>
+    window.pc
+      .index("shared")
+      .namespace("late")
+      .upsert({ records: [{ id: "x", values: [1, 2, 3] }] }),
+  );
+  const seen = await t2.evaluate(async () =>
+    Object.keys(
+      (
+        await window.pc
+          .index("shared")
+          .namespace("late")
+          .fetch({ ids: ["x"] })
+      ).records,
+    ),
+  );
   assert.deepEqual(seen, ["x"]);
   // After reloading both tabs, everything is still there.
   for (const page of [t1, t2]) {

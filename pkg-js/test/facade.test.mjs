@@ -1,17 +1,18 @@
 // The facade in Node: the multitenant flow of @pinecone-database/pinecone code, errors with
 // codes, the wire format the SDK sends, and persistence to a directory.
-import { test } from "node:test";
+
 import assert from "node:assert/strict";
-import { mkdtemp, rm, readdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { test } from "node:test";
 import {
+  BasePineconeError,
   Larch,
   MemoryBlobStore,
-  BasePineconeError,
-  PineconeNotFoundError,
   PineconeBadRequestError,
   PineconeConflictError,
+  PineconeNotFoundError,
   simd,
 } from "../dist/node.js";
 
@@ -48,14 +49,25 @@ test("multitenant flow: queries never cross namespaces", async () => {
 
   const qa = await acme.query({ topK: 10, vector: [1, 0, 0], includeMetadata: true });
   assert.equal(qa.namespace, "acme");
-  assert.deepEqual(qa.matches.map((m) => m.id), ["a1", "a2", "a3"]);
+  assert.deepEqual(
+    qa.matches.map((m) => m.id),
+    ["a1", "a2", "a3"],
+  );
   assert.equal(qa.matches[0].metadata.kind, "invoice");
   assert.deepEqual(qa.matches[0].values ?? [], []); // Pinecone sends [] without includeValues
   const qg = await globex.query({ topK: 10, vector: [1, 0, 0] });
   assert.deepEqual(qg.matches.map((m) => m.id).sort(), ["g1", "g2"]);
 
-  const filtered = await acme.query({ topK: 5, vector: [1, 0, 0], filter: { kind: { $eq: "invoice" }, year: { $gte: 2023 } }, includeValues: true });
-  assert.deepEqual(filtered.matches.map((m) => m.id), ["a1"]);
+  const filtered = await acme.query({
+    topK: 5,
+    vector: [1, 0, 0],
+    filter: { kind: { $eq: "invoice" }, year: { $gte: 2023 } },
+    includeValues: true,
+  });
+  assert.deepEqual(
+    filtered.matches.map((m) => m.id),
+    ["a1"],
+  );
   assert.deepEqual(filtered.matches[0].values, [1, 0, 0]);
   const byId = await acme.query({ topK: 2, id: "a3" });
   assert.equal(byId.matches[0].id, "a3");
@@ -81,7 +93,13 @@ test("multitenant flow: queries never cross namespaces", async () => {
   assert.equal(stats.totalRecordCount, 5);
 
   const ns = await index.listNamespaces();
-  assert.deepEqual(ns.namespaces.map((n) => [n.name, n.recordCount]), [["acme", 3], ["globex", 2]]);
+  assert.deepEqual(
+    ns.namespaces.map((n) => [n.name, n.recordCount]),
+    [
+      ["acme", 3],
+      ["globex", 2],
+    ],
+  );
   const d = await index.describeNamespace("globex");
   assert.equal(d.name, "globex");
   assert.equal(d.recordCount, 2);
@@ -96,7 +114,10 @@ test("multitenant flow: queries never cross namespaces", async () => {
   assert.equal(after.totalRecordCount, 0);
 
   await index.deleteNamespace("acme");
-  await assert.rejects(index.describeNamespace("acme"), (e) => e instanceof PineconeNotFoundError && e.code === "NOT_FOUND");
+  await assert.rejects(
+    index.describeNamespace("acme"),
+    (e) => e instanceof PineconeNotFoundError && e.code === "NOT_FOUND",
+  );
   pc.close();
 });
 
@@ -117,7 +138,10 @@ test("listPaginated walks every id in order", async () => {
     pages++;
   } while (token);
   assert.equal(pages, 3);
-  assert.deepEqual(seen, records.map((r) => r.id));
+  assert.deepEqual(
+    seen,
+    records.map((r) => r.id),
+  );
 });
 
 test("control plane: describe, list, configure, delete; SDK result shapes", async () => {
@@ -134,11 +158,17 @@ test("control plane: describe, list, configure, delete; SDK result shapes", asyn
   assert.equal(d.spec.serverless.cloud, "aws");
   assert.deepEqual(d.tags, { team: "a" });
   const list = await pc.listIndexes();
-  assert.deepEqual(list.indexes.map((i) => i.name), ["ctl"]);
+  assert.deepEqual(
+    list.indexes.map((i) => i.name),
+    ["ctl"],
+  );
   const c = await pc.configureIndex({ name: "ctl", deletionProtection: "enabled", tags: { env: "dev" } });
   assert.equal(c.deletionProtection, "enabled");
   assert.equal(c.tags.env, "dev");
-  await assert.rejects(pc.deleteIndex("ctl"), (e) => e instanceof BasePineconeError && e.status === 403 && e.code === "FORBIDDEN");
+  await assert.rejects(
+    pc.deleteIndex("ctl"),
+    (e) => e instanceof BasePineconeError && e.status === 403 && e.code === "FORBIDDEN",
+  );
   await pc.configureIndex({ name: "ctl", deletionProtection: "disabled" });
   await pc.deleteIndex("ctl");
   assert.deepEqual((await pc.listIndexes()).indexes, []);
@@ -162,7 +192,10 @@ test("errors are Pinecone error classes with codes", async () => {
     return true;
   });
   await pc.createIndex({ name: "e", dimension: 3, spec });
-  await assert.rejects(pc.createIndex({ name: "e", dimension: 3, spec }), (e) => e instanceof PineconeConflictError && e.code === "ALREADY_EXISTS");
+  await assert.rejects(
+    pc.createIndex({ name: "e", dimension: 3, spec }),
+    (e) => e instanceof PineconeConflictError && e.code === "ALREADY_EXISTS",
+  );
   const ix = pc.index("e");
   await assert.rejects(ix.upsert({ records: [{ id: "x", values: [1, 2] }] }), (e) => {
     assert.ok(e instanceof PineconeBadRequestError);
@@ -170,8 +203,14 @@ test("errors are Pinecone error classes with codes", async () => {
     assert.match(e.message, /dimension/);
     return true;
   });
-  await assert.rejects(ix.query({ topK: 1, vector: [1, 0, 0], filter: { a: { $bogus: 1 } } }), (e) => e instanceof PineconeBadRequestError && e.code === "INVALID_ARGUMENT");
-  await assert.rejects(pc.index("ghost").query({ topK: 1, vector: [1, 0, 0] }), (e) => e instanceof PineconeNotFoundError && e.code === "NOT_FOUND");
+  await assert.rejects(
+    ix.query({ topK: 1, vector: [1, 0, 0], filter: { a: { $bogus: 1 } } }),
+    (e) => e instanceof PineconeBadRequestError && e.code === "INVALID_ARGUMENT",
+  );
+  await assert.rejects(
+    pc.index("ghost").query({ topK: 1, vector: [1, 0, 0] }),
+    (e) => e instanceof PineconeNotFoundError && e.code === "NOT_FOUND",
+  );
 });
 
 test("requests are the SDK's wire format", async () => {
@@ -185,8 +224,19 @@ test("requests are the SDK's wire format", async () => {
   await pc.createIndex({ name: "test-index", dimension: 8, metric: "cosine", spec });
   const ns = pc.index("test-index").namespace("ns1");
   const v = Array(8).fill(0.1);
-  await ns.upsert({ records: [{ id: "a", values: v, metadata: { genre: "x" } }, { id: "b", values: v, metadata: { genre: "y", year: 2020 } }] });
-  await ns.query({ topK: 3, filter: { genre: { $eq: "x" }, year: { $gte: 2019 } }, includeValues: false, includeMetadata: true, vector: v });
+  await ns.upsert({
+    records: [
+      { id: "a", values: v, metadata: { genre: "x" } },
+      { id: "b", values: v, metadata: { genre: "y", year: 2020 } },
+    ],
+  });
+  await ns.query({
+    topK: 3,
+    filter: { genre: { $eq: "x" }, year: { $gte: 2019 } },
+    includeValues: false,
+    includeMetadata: true,
+    vector: v,
+  });
   await ns.query({ topK: 2, id: "a" });
   await ns.fetch({ ids: ["a", "b"] });
   await ns.listPaginated({ prefix: "a", limit: 10 });
@@ -198,9 +248,24 @@ test("requests are the SDK's wire format", async () => {
   const b = "/index/test-index";
   const vs = JSON.stringify(v);
   assert.deepEqual(sent, [
-    ["POST", "/indexes", "", '{"name":"test-index","dimension":8,"metric":"cosine","spec":{"serverless":{"cloud":"aws","region":"us-east-1"}}}'],
-    ["POST", `${b}/vectors/upsert`, "", `{"vectors":[{"id":"a","values":${vs},"metadata":{"genre":"x"}},{"id":"b","values":${vs},"metadata":{"genre":"y","year":2020}}],"namespace":"ns1"}`],
-    ["POST", `${b}/query`, "", `{"namespace":"ns1","topK":3,"filter":{"genre":{"$eq":"x"},"year":{"$gte":2019}},"includeValues":false,"includeMetadata":true,"vector":${vs}}`],
+    [
+      "POST",
+      "/indexes",
+      "",
+      '{"name":"test-index","dimension":8,"metric":"cosine","spec":{"serverless":{"cloud":"aws","region":"us-east-1"}}}',
+    ],
+    [
+      "POST",
+      `${b}/vectors/upsert`,
+      "",
+      `{"vectors":[{"id":"a","values":${vs},"metadata":{"genre":"x"}},{"id":"b","values":${vs},"metadata":{"genre":"y","year":2020}}],"namespace":"ns1"}`,
+    ],
+    [
+      "POST",
+      `${b}/query`,
+      "",
+      `{"namespace":"ns1","topK":3,"filter":{"genre":{"$eq":"x"},"year":{"$gte":2019}},"includeValues":false,"includeMetadata":true,"vector":${vs}}`,
+    ],
     ["POST", `${b}/query`, "", '{"namespace":"ns1","topK":2,"id":"a"}'],
     ["GET", `${b}/vectors/fetch`, "ids=a&ids=b&namespace=ns1", undefined],
     ["GET", `${b}/vectors/list`, "prefix=a&limit=10&namespace=ns1", undefined],
@@ -217,11 +282,16 @@ test("concurrent calls are serialised and all land", async () => {
   await pc.createIndex({ name: "c", dimension: 2, spec });
   const ix = pc.index("c");
   await Promise.all(
-    Array.from({ length: 40 }, (_, i) => ix.namespace(`t${i % 4}`).upsert({ records: [{ id: `r${i}`, values: [i, 1] }] })),
+    Array.from({ length: 40 }, (_, i) =>
+      ix.namespace(`t${i % 4}`).upsert({ records: [{ id: `r${i}`, values: [i, 1] }] }),
+    ),
   );
   const stats = await ix.describeIndexStats();
   assert.equal(stats.totalRecordCount, 40);
-  assert.deepEqual(Object.values(stats.namespaces).map((n) => n.recordCount), [10, 10, 10, 10]);
+  assert.deepEqual(
+    Object.values(stats.namespaces).map((n) => n.recordCount),
+    [10, 10, 10, 10],
+  );
 });
 
 test("a BlobStore snapshot reopens with every namespace, loaded lazily", async () => {
@@ -233,13 +303,22 @@ test("a BlobStore snapshot reopens with every namespace, loaded lazily", async (
   const loads = [];
   const reopened = new MemoryBlobStore(store.snapshot());
   const get = reopened.get.bind(reopened);
-  reopened.get = (keys) => (loads.push(...keys), get(keys));
+  reopened.get = (keys) => {
+    loads.push(...keys);
+    return get(keys);
+  };
   const pc2 = new Larch({ storage: reopened });
-  const q = await pc2.index("docs").namespace("globex").query({ topK: 1, vector: [0, 0, 1] });
+  const q = await pc2
+    .index("docs")
+    .namespace("globex")
+    .query({ topK: 1, vector: [0, 0, 1] });
   assert.equal(q.matches[0].id, "g2");
   assert.ok(loads.includes("root"));
   const before = loads.length;
-  const qa = await pc2.index("docs").namespace("acme").query({ topK: 1, vector: [1, 0, 0] });
+  const qa = await pc2
+    .index("docs")
+    .namespace("acme")
+    .query({ topK: 1, vector: [1, 0, 0] });
   assert.equal(qa.matches[0].id, "a1");
   assert.ok(loads.length > before, "acme was loaded only when first used");
 });
@@ -249,13 +328,19 @@ test("directory storage persists across instances, atomically", async () => {
   try {
     const pc = new Larch({ storage: { directory: dir } });
     await multitenant(pc);
-    await pc.index("docs").namespace("acme").update({ id: "a1", metadata: { kind: "paid" } });
+    await pc
+      .index("docs")
+      .namespace("acme")
+      .update({ id: "a1", metadata: { kind: "paid" } });
     pc.close();
     assert.deepEqual(await readdir(dir), ["larch.snapshot"]);
     const pc2 = new Larch({ storage: { directory: dir } });
     const stats = await pc2.index("docs").describeIndexStats();
     assert.deepEqual(stats.namespaces, { acme: { recordCount: 3 }, globex: { recordCount: 2 } });
-    const f = await pc2.index("docs").namespace("acme").fetch({ ids: ["a1"] });
+    const f = await pc2
+      .index("docs")
+      .namespace("acme")
+      .fetch({ ids: ["a1"] });
     assert.equal(f.records.a1.metadata.kind, "paid");
     assert.equal((await pc2.describeIndex("docs")).dimension, 3);
     pc2.close();
@@ -283,7 +368,10 @@ function trackingStore() {
 /** `n` deterministic pseudo-random 4-d records. */
 function records4(n, from = 0) {
   let s = 12345 + from;
-  const r = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const r = () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return (s / 2147483648) * 2 - 1;
+  };
   return Array.from({ length: n }, (_, i) => ({ id: `v${from + i}`, values: [r(), r(), r(), r()] }));
 }
 
@@ -307,7 +395,10 @@ test("sealed segments get HNSW graphs in the background; queries keep their resu
   await pc.flushIndexing();
   assert.ok(graphKeys().length > 0, `a graph blob was committed: ${[...store.putKeys].join(" ")}`);
   for (const [i, vector] of probes.entries()) {
-    assert.deepEqual((await ns.query({ topK: 5, vector })).matches.map((m) => m.id), before[i]);
+    assert.deepEqual(
+      (await ns.query({ topK: 5, vector })).matches.map((m) => m.id),
+      before[i],
+    );
   }
   const stats = await pc.index("ann").describeIndexStats();
   assert.equal(stats.totalRecordCount, 1000);
@@ -318,7 +409,10 @@ test("sealed segments get HNSW graphs in the background; queries keep their resu
   const pc2 = new Larch({ storage: new MemoryBlobStore(store.snapshot()), annMinRecords: 200 });
   const ns2 = pc2.index("ann").namespace("n");
   for (const [i, vector] of probes.entries()) {
-    assert.deepEqual((await ns2.query({ topK: 5, vector })).matches.map((m) => m.id), before[i]);
+    assert.deepEqual(
+      (await ns2.query({ topK: 5, vector })).matches.map((m) => m.id),
+      before[i],
+    );
   }
   pc2.close();
 });
@@ -353,11 +447,17 @@ test("background indexing runs by itself between requests", async () => {
   const store = trackingStore();
   const pc = new Larch({ storage: store, sealRecords: 300, annMinRecords: 200 });
   await pc.createIndex({ name: "bg", dimension: 4, spec });
-  await pc.index("bg").namespace("n").upsert({ records: records4(300) });
+  await pc
+    .index("bg")
+    .namespace("n")
+    .upsert({ records: records4(300) });
   for (let i = 0; i < 200 && ![...store.putKeys].some((k) => k.includes("/g/")); i++) {
     await new Promise((r) => setTimeout(r, 5));
   }
-  assert.ok([...store.putKeys].some((k) => k.includes("/g/")), "the timer-driven steps committed a graph");
+  assert.ok(
+    [...store.putKeys].some((k) => k.includes("/g/")),
+    "the timer-driven steps committed a graph",
+  );
   await pc.flushIndexing();
   pc.close();
 });

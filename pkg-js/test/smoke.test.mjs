@@ -1,12 +1,13 @@
 // Packaging smoke tests: the packed tarball (npm pack) installed into a fresh project and used
 // by name from Node 20, a plain <script type="module"> page, a Vite build, and workerd
 // (wrangler dev). Needs `build.sh` to have run, Debian chromium, and pkg-js's devDependencies.
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, mkdir, rm, writeFile, readdir } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { launch, serve, watch } from "./support.mjs";
@@ -57,7 +58,10 @@ async function inBrowser(url) {
 
 test("Node 20 imports the package by name", async () => {
   const file = join(dir, "node-smoke.mjs");
-  await writeFile(file, `import { Larch, simd } from "larch";\n${PROGRAM.replace("OPTIONS", "")}\nconsole.log(JSON.stringify(result));`);
+  await writeFile(
+    file,
+    `import { Larch, simd } from "larch";\n${PROGRAM.replace("OPTIONS", "")}\nconsole.log(JSON.stringify(result));`,
+  );
   const { stdout } = await run(process.execPath, [file], { cwd: dir });
   assert.deepEqual(JSON.parse(stdout), EXPECTED);
 });
@@ -83,11 +87,32 @@ test("a plain <script type=module> page", async () => {
 test("a Vite build", async () => {
   const app = join(dir, "vite-app");
   await mkdir(app, { recursive: true });
-  await writeFile(join(app, "index.html"), `<!doctype html><meta charset="utf-8"><title>vite smoke</title><script type="module" src="./main.js"></script>`);
-  await writeFile(join(app, "main.js"), `import { init, Larch, simd } from "larch";\nawait init();\n${PROGRAM.replace("OPTIONS", '{ storage: "memory" }')}\nwindow.result = result;\n`);
-  await run(process.execPath, [join(pkg, "node_modules", "vite", "bin", "vite.js"), "build", "--logLevel", "warn", "--outDir", "dist", "--emptyOutDir"], { cwd: app });
+  await writeFile(
+    join(app, "index.html"),
+    `<!doctype html><meta charset="utf-8"><title>vite smoke</title><script type="module" src="./main.js"></script>`,
+  );
+  await writeFile(
+    join(app, "main.js"),
+    `import { init, Larch, simd } from "larch";\nawait init();\n${PROGRAM.replace("OPTIONS", '{ storage: "memory" }')}\nwindow.result = result;\n`,
+  );
+  await run(
+    process.execPath,
+    [
+      join(pkg, "node_modules", "vite", "bin", "vite.js"),
+      "build",
+      "--logLevel",
+      "warn",
+      "--outDir",
+      "dist",
+      "--emptyOutDir",
+    ],
+    { cwd: app },
+  );
   const assets = await readdir(join(app, "dist", "assets"));
-  assert.ok(assets.some((f) => f.endsWith(".wasm")), `the .wasm was emitted as an asset: ${assets}`);
+  assert.ok(
+    assets.some((f) => f.endsWith(".wasm")),
+    `the .wasm was emitted as an asset: ${assets}`,
+  );
   const server = await serve(join(app, "dist"));
   try {
     const { result, log } = await inBrowser(`${server.url}/index.html`);
@@ -100,7 +125,10 @@ test("a Vite build", async () => {
 test("workerd (wrangler dev) through the workerd entry", { timeout: 120_000 }, async () => {
   const worker = join(dir, "worker");
   await mkdir(worker, { recursive: true });
-  await writeFile(join(worker, "wrangler.toml"), `name = "larch-smoke"\nmain = "index.js"\ncompatibility_date = "2025-09-01"\n`);
+  await writeFile(
+    join(worker, "wrangler.toml"),
+    `name = "larch-smoke"\nmain = "index.js"\ncompatibility_date = "2025-09-01"\n`,
+  );
   await writeFile(
     join(worker, "index.js"),
     `import { Larch, simd } from "larch";\nexport default {\n  async fetch() {\n${PROGRAM.replace("OPTIONS", "")}\n    return Response.json(result);\n  },\n};\n`,

@@ -1,6 +1,7 @@
 // Test helpers: a static file server on 127.0.0.1 and headless Debian Chromium via playwright-core.
-import { createServer } from "node:http";
+
 import { readFile, stat } from "node:fs/promises";
+import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -17,12 +18,15 @@ const TYPES = {
 export async function serve(root) {
   const server = createServer(async (req, res) => {
     try {
-      let path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+      const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
       if (path.includes("..")) throw new Error("bad path");
       let file = join(root, path);
       if ((await stat(file)).isDirectory()) file = join(file, "index.html");
       const body = await readFile(file);
-      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+      res.writeHead(200, {
+        "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+        "cache-control": "no-store",
+      });
       res.end(body);
     } catch {
       res.writeHead(404).end("not found");

@@ -9,13 +9,16 @@
 //     deleted and created again never meets the old index's objects.
 
 import { DurableObject } from "cloudflare:workers";
-import { EngineHost, SqlBlobs, internal, jsonOf, type EngineRequest, type EngineResponse } from "./engine";
+import { EngineHost, type EngineRequest, type EngineResponse, internal, jsonOf, SqlBlobs } from "./engine";
 import type { Env } from "./env";
 import { canonicalNamespace, namespaceStub } from "./names";
 import type { Target } from "./namespace";
 
 /** What the Worker needs to route one data-plane request of an index. */
-export type Resolved = { target?: Omit<Target, "ns">; response?: EngineResponse };
+/** The index's current incarnation, or the engine's answer when there is none. */
+export type Resolved =
+  | { target: Omit<Target, "ns">; response?: undefined }
+  | { target?: undefined; response: EngineResponse };
 
 const encoder = new TextEncoder();
 
@@ -45,7 +48,9 @@ export class Catalog extends DurableObject<Env> {
   }
 
   private incarnation(index: string): number | null {
-    const rows = this.sql.exec<{ incarnation: number }>("SELECT incarnation FROM indexes WHERE name = ?", index).toArray();
+    const rows = this.sql
+      .exec<{ incarnation: number }>("SELECT incarnation FROM indexes WHERE name = ?", index)
+      .toArray();
     return rows.length ? rows[0].incarnation : null;
   }
 
@@ -71,7 +76,8 @@ export class Catalog extends DurableObject<Env> {
     if (method === "POST" && segments.length === 1 && response.status === 201) {
       const name = jsonOf(response)?.name as string;
       this.host.commit(writes, () => {
-        const next = (this.sql.exec<{ v: number }>("SELECT v FROM meta WHERE k = 'next_incarnation'").toArray()[0]?.v ?? 0) + 1;
+        const next =
+          (this.sql.exec<{ v: number }>("SELECT v FROM meta WHERE k = 'next_incarnation'").toArray()[0]?.v ?? 0) + 1;
         this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('next_incarnation', ?)", next);
         this.sql.exec("INSERT OR REPLACE INTO indexes (name, incarnation) VALUES (?, ?)", name, next);
       });
@@ -104,7 +110,10 @@ export class Catalog extends DurableObject<Env> {
     const incarnation = this.incarnation(index);
     if (r.status !== 200 || incarnation === null) {
       // The data plane's 404 (rpc-status body) for this index, in the engine's words.
-      const notFound = this.host.handle(internal("POST", `/index/${encodeURIComponent(index)}/describe_index_stats`), template);
+      const notFound = this.host.handle(
+        internal("POST", `/index/${encodeURIComponent(index)}/describe_index_stats`),
+        template,
+      );
       return { response: notFound };
     }
     const m = jsonOf(r);
@@ -113,7 +122,14 @@ export class Catalog extends DurableObject<Env> {
       : m.spec;
     const create: Record<string, unknown> = { name: m.name, metric: m.metric, vector_type: m.vector_type, spec };
     if (typeof m.dimension === "number") create.dimension = m.dimension;
-    const out = { target: { index, incarnation, create: JSON.stringify(create), dimension: typeof m.dimension === "number" ? m.dimension : null } };
+    const out = {
+      target: {
+        index,
+        incarnation,
+        create: JSON.stringify(create),
+        dimension: typeof m.dimension === "number" ? m.dimension : null,
+      },
+    };
     this.resolved.set(index, out);
     return out;
   }
@@ -147,7 +163,13 @@ export class Catalog extends DurableObject<Env> {
    * the reported counts. `countsFrom` overrides counts (stats with a filter, computed by the
    * namespace objects).
    */
-  async data(index: string, rest: string, req: EngineRequest, origin: string, countsFrom?: Record<string, number>): Promise<EngineResponse> {
+  async data(
+    index: string,
+    rest: string,
+    req: EngineRequest,
+    origin: string,
+    countsFrom?: Record<string, number>,
+  ): Promise<EngineResponse> {
     const path = `/index/${encodeURIComponent(index)}${rest}`;
     const method = req.method.toUpperCase();
     const isStats = rest === "/describe_index_stats";
@@ -158,7 +180,11 @@ export class Catalog extends DurableObject<Env> {
     if (method === "POST" && rest === "/namespaces" && response.status === 200 && incarnation !== null) {
       const name = jsonOf(response)?.name as string;
       this.host.commit(writes, () =>
-        this.sql.exec("INSERT OR IGNORE INTO ns_counts (idx, ns, count) VALUES (?, ?, 0)", index, canonicalNamespace(name)),
+        this.sql.exec(
+          "INSERT OR IGNORE INTO ns_counts (idx, ns, count) VALUES (?, ?, 0)",
+          index,
+          canonicalNamespace(name),
+        ),
       );
       return response;
     }
@@ -170,7 +196,8 @@ export class Catalog extends DurableObject<Env> {
     const answer = isStats && countsFrom ? this.host.handle({ ...req, path, body: new Uint8Array(0) }) : response;
     const body = jsonOf(answer);
     if (!body) return response;
-    const countOf = (name: string) => (countsFrom ? countsFrom[canonicalNamespace(name)] ?? 0 : this.count(index, name) ?? 0);
+    const countOf = (name: string) =>
+      countsFrom ? (countsFrom[canonicalNamespace(name)] ?? 0) : (this.count(index, name) ?? 0);
     if (isStats && body.namespaces && typeof body.namespaces === "object") {
       let total = 0;
       for (const name of Object.keys(body.namespaces)) {
@@ -205,7 +232,8 @@ export class Catalog extends DurableObject<Env> {
     const path = `/index/${encodeURIComponent(index)}/namespaces/${encodeURIComponent(ns)}`;
     const { response, writes } = this.host.run({ ...req, path }, this.template(origin));
     this.host.commit(writes, () => {
-      if (response.status === 200) this.sql.exec("DELETE FROM ns_counts WHERE idx = ? AND ns = ?", index, canonicalNamespace(ns));
+      if (response.status === 200)
+        this.sql.exec("DELETE FROM ns_counts WHERE idx = ? AND ns = ?", index, canonicalNamespace(ns));
     });
     return response;
   }

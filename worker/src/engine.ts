@@ -194,6 +194,8 @@ export function internal(method: string, path: string, body?: unknown, apiVersio
   };
 }
 
+/** The engine's own JSON response body (shapes pinned by the engine's API tests), or null. */
+// biome-ignore lint/suspicious/noExplicitAny: the engine's responses, read field by field by callers.
 export function jsonOf(r: EngineResponse): any {
   if (!r.body.length) return null;
   try {

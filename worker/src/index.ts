@@ -53,7 +53,10 @@ async function authorized(request: Request, env: Env): Promise<boolean> {
  */
 function unauthenticated(path: string): Response {
   if (path.replace(/^\/+/, "").startsWith("indexes")) {
-    return Response.json({ error: { code: "UNAUTHENTICATED", message: "Invalid API key." }, status: 401 }, { status: 401 });
+    return Response.json(
+      { error: { code: "UNAUTHENTICATED", message: "Invalid API key." }, status: 401 },
+      { status: 401 },
+    );
   }
   return new Response("Unauthorized", { status: 401, headers: { "content-type": "text/plain" } });
 }
@@ -61,7 +64,10 @@ function unauthenticated(path: string): Response {
 /** An unexpected failure (a bug or a platform error), in the plane's error shape. */
 function internalError(path: string): Response {
   if (path.startsWith("/indexes")) {
-    return Response.json({ error: { code: "UNKNOWN", message: "Internal server error" }, status: 500 }, { status: 500 });
+    return Response.json(
+      { error: { code: "UNKNOWN", message: "Internal server error" }, status: 500 },
+      { status: 500 },
+    );
   }
   return Response.json({ code: 13, message: "Internal server error", details: [] }, { status: 500 });
 }
@@ -72,7 +78,8 @@ function toResponse(r: EngineResponse): Response {
   return new Response(r.body.length ? r.body : null, { status: r.status, headers });
 }
 
-function parseJson(body: Uint8Array): any | undefined {
+/** A client's JSON body (`undefined` when it does not parse); untrusted, so `unknown`. */
+function parseJson(body: Uint8Array): unknown {
   if (body.length === 0) return {};
   try {
     return JSON.parse(new TextDecoder().decode(body));
@@ -98,7 +105,7 @@ export default {
       };
       return toResponse(await route(req, url.origin, env));
     } catch (e) {
-      console.error("larch: internal error", path, e instanceof Error ? e.stack ?? e.message : String(e));
+      console.error("larch: internal error", path, e instanceof Error ? (e.stack ?? e.message) : String(e));
       return internalError(path);
     }
   },
@@ -121,16 +128,19 @@ async function route(req: EngineRequest, origin: string, env: Env): Promise<Engi
       const j = op === "POST /vectors/upsert" && req.body.length > MAX_UPSERT_BYTES ? undefined : parseJson(req.body);
       // Oversized or malformed bodies: the catalog's engine answers (no namespace object wakes).
       if (j === undefined || j === null || typeof j !== "object") return catalog.data(index, rest, req, origin);
-      if (typeof j.namespace === "string") ns = j.namespace;
+      const named = (j as { namespace?: unknown }).namespace;
+      if (typeof named === "string") ns = named;
     }
-    const { target: t, response } = await catalog.resolve(index, origin);
-    if (!t) return response!;
+    const resolved = await catalog.resolve(index, origin);
+    if (!resolved.target) return resolved.response;
+    const t = resolved.target;
     return namespaceStub(env, index, t.incarnation, ns).handle({ ...t, ns }, rest, req, origin);
   }
 
   if (rest === "/describe_index_stats" && (req.method === "POST" || req.method === "GET")) {
     const j = parseJson(req.body);
-    const filtered = j && typeof j === "object" && j.filter && typeof j.filter === "object" && Object.keys(j.filter).length > 0;
+    const filter = j && typeof j === "object" ? (j as { filter?: unknown }).filter : undefined;
+    const filtered = !!filter && typeof filter === "object" && Object.keys(filter).length > 0;
     if (filtered) return filteredStats(catalog, env, index, rest, req, origin);
   }
 
@@ -150,8 +160,9 @@ async function filteredStats(
   req: EngineRequest,
   origin: string,
 ): Promise<EngineResponse> {
-  const { target: t, response } = await catalog.resolve(index, origin);
-  if (!t) return response!;
+  const resolved = await catalog.resolve(index, origin);
+  if (!resolved.target) return resolved.response;
+  const t = resolved.target;
   const { names } = await catalog.namespaces(index);
   const counts: Record<string, number> = {};
   const answers = await allLimited(names, 16, async (ns) => {

@@ -4,7 +4,15 @@
 // answers, so a namespace reads its own writes.
 
 import { DurableObject } from "cloudflare:workers";
-import { EngineHost, SqlBlobs, internal, jsonOf, wasmMemoryBytes, type EngineRequest, type EngineResponse } from "./engine";
+import {
+  EngineHost,
+  type EngineRequest,
+  type EngineResponse,
+  internal,
+  jsonOf,
+  SqlBlobs,
+  wasmMemoryBytes,
+} from "./engine";
 import type { Env } from "./env";
 import { canonicalNamespace, catalogStub } from "./names";
 
@@ -57,7 +65,12 @@ function touch(ns: Namespace, bytes: number, budget: number): void {
 /** Node insertions per alarm-driven indexing step (each ~ef_construction distance computations). */
 const INDEX_STEP_BUDGET = 200;
 
-const WRITES = new Set(["POST /vectors/upsert", "POST /vectors/update", "POST /vectors/delete", "DELETE /vectors/delete"]);
+const WRITES = new Set([
+  "POST /vectors/upsert",
+  "POST /vectors/update",
+  "POST /vectors/delete",
+  "DELETE /vectors/delete",
+]);
 
 export class Namespace extends DurableObject<Env> {
   private host!: EngineHost;
@@ -91,13 +104,19 @@ export class Namespace extends DurableObject<Env> {
     const rows = sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'target'").toArray();
     const id = `${t.index}\n${t.incarnation}`;
     if (rows.length) {
-      if (rows[0].v !== id) throw new Error(`namespace object of ${JSON.stringify(rows[0].v)} asked to serve ${JSON.stringify(id)}`);
+      if (rows[0].v !== id)
+        throw new Error(`namespace object of ${JSON.stringify(rows[0].v)} asked to serve ${JSON.stringify(id)}`);
       return;
     }
-    const { response, writes } = this.host.run({ ...internal("POST", "/indexes"), body: new TextEncoder().encode(t.create) });
+    const { response, writes } = this.host.run({
+      ...internal("POST", "/indexes"),
+      body: new TextEncoder().encode(t.create),
+    });
     if (response.status !== 201) {
       this.host.drop();
-      throw new Error(`cannot create index ${t.index} in its namespace object: ${new TextDecoder().decode(response.body)}`);
+      throw new Error(
+        `cannot create index ${t.index} in its namespace object: ${new TextDecoder().decode(response.body)}`,
+      );
     }
     this.host.commit(writes, () => sql.exec("INSERT INTO meta (k, v) VALUES ('target', ?)", id));
   }

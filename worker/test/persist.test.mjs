@@ -9,10 +9,18 @@ const KEY = process.env.LARCH_API_KEY ?? "larch-local-key";
 const h = { "Api-Key": KEY, "Content-Type": "application/json" };
 
 test("records and catalog survive a restart", async () => {
-  const s = await (await fetch(`${URL}/index/r-persist/describe_index_stats`, { method: "POST", headers: h, body: "{}" })).json();
+  const s = await (
+    await fetch(`${URL}/index/r-persist/describe_index_stats`, { method: "POST", headers: h, body: "{}" })
+  ).json();
   assert.equal(s.namespaces.keep.vectorCount, 30);
   const v = Array.from({ length: 3 }, (_, i) => Math.sin(7 * 7.31 + i * 0.37) + 0.01);
-  const q = await (await fetch(`${URL}/index/r-persist/query`, { method: "POST", headers: h, body: JSON.stringify({ vector: v, topK: 1, namespace: "keep", includeMetadata: true }) })).json();
+  const q = await (
+    await fetch(`${URL}/index/r-persist/query`, {
+      method: "POST",
+      headers: h,
+      body: JSON.stringify({ vector: v, topK: 1, namespace: "keep", includeMetadata: true }),
+    })
+  ).json();
   assert.equal(q.matches[0].id, "p7");
   assert.deepEqual(q.matches[0].metadata, { i: 7 });
   assert.equal((await fetch(`${URL}/indexes/r-persist`, { method: "DELETE", headers: h })).status, 202);

@@ -15,7 +15,11 @@ async function call(method, path, body, { key = KEY, version } = {}) {
   if (key !== null) headers["Api-Key"] = key;
   if (version) headers["X-Pinecone-Api-Version"] = version;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const r = await fetch(`${URL}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  const r = await fetch(`${URL}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
   const text = await r.text();
   let json;
   try {
@@ -35,12 +39,16 @@ async function recreate(name, dimension, metric = "cosine") {
   return r.json;
 }
 
-const stats = async (name, body = {}, version) => (await call("POST", `/index/${name}/describe_index_stats`, body, { version })).json;
+const stats = async (name, body = {}, version) =>
+  (await call("POST", `/index/${name}/describe_index_stats`, body, { version })).json;
 
 test("auth: missing key and wrong key get Pinecone's 401 on each plane", async () => {
-  for (const key of [null, "", "larch-local-kez", KEY + "x"]) {
+  for (const key of [null, "", "larch-local-kez", `${KEY}x`]) {
     const c = await call("GET", "/indexes", undefined, { key });
-    assert.deepEqual([c.status, c.json], [401, { error: { code: "UNAUTHENTICATED", message: "Invalid API key." }, status: 401 }]);
+    assert.deepEqual(
+      [c.status, c.json],
+      [401, { error: { code: "UNAUTHENTICATED", message: "Invalid API key." }, status: 401 }],
+    );
     const d = await call("POST", "/index/anything/query", { topK: 1 }, { key });
     assert.deepEqual([d.status, d.headers.get("content-type"), d.text], [401, "text/plain", "Unauthorized"]);
   }
@@ -50,7 +58,9 @@ test("auth: missing key and wrong key get Pinecone's 401 on each plane", async (
 test("host is the request's own origin + /index/{name}", async () => {
   const m = await recreate("r-host", 4);
   assert.equal(m.host, `${URL}/index/r-host`);
-  const viaLocalhost = await fetch(`${URL.replace("127.0.0.1", "localhost")}/indexes/r-host`, { headers: { "Api-Key": KEY } });
+  const viaLocalhost = await fetch(`${URL.replace("127.0.0.1", "localhost")}/indexes/r-host`, {
+    headers: { "Api-Key": KEY },
+  });
   assert.equal((await viaLocalhost.json()).host, `${URL.replace("127.0.0.1", "localhost")}/index/r-host`);
   assert.equal((await call("DELETE", "/indexes/r-host")).status, 202);
 });
@@ -89,8 +99,14 @@ test("a namespace object refuses growth beyond its memory budget, and nothing is
   const f = await call("GET", `/index/r-budget/vectors/fetch?ids=v${stored}&ids=v0&namespace=big`);
   assert.deepEqual(Object.keys(f.json.vectors), ["v0"]);
   // Overwrites that do not grow the namespace still work; other namespaces have their own budget.
-  assert.equal((await call("POST", "/index/r-budget/vectors/upsert", { vectors: batch(0, 10), namespace: "big" })).status, 200);
-  assert.equal((await call("POST", "/index/r-budget/vectors/upsert", { vectors: batch(0, 60), namespace: "other" })).status, 200);
+  assert.equal(
+    (await call("POST", "/index/r-budget/vectors/upsert", { vectors: batch(0, 10), namespace: "big" })).status,
+    200,
+  );
+  assert.equal(
+    (await call("POST", "/index/r-budget/vectors/upsert", { vectors: batch(0, 60), namespace: "other" })).status,
+    200,
+  );
   const q = await call("POST", "/index/r-budget/query", { vector: vec(dim, 3), topK: 1, namespace: "big" });
   assert.equal(q.json.matches[0].id, "v3");
   assert.equal((await call("DELETE", "/indexes/r-budget")).status, 202);
@@ -98,7 +114,10 @@ test("a namespace object refuses growth beyond its memory budget, and nothing is
 
 test("an index deleted and created again never sees the old index's records", async () => {
   await recreate("r-again", 4);
-  await call("POST", "/index/r-again/vectors/upsert", { vectors: [{ id: "old", values: [1, 2, 3, 4] }], namespace: "t" });
+  await call("POST", "/index/r-again/vectors/upsert", {
+    vectors: [{ id: "old", values: [1, 2, 3, 4] }],
+    namespace: "t",
+  });
   assert.equal((await call("DELETE", "/indexes/r-again")).status, 202);
   const d = await call("POST", "/index/r-again/query", { vector: [1, 2, 3, 4], topK: 1, namespace: "t" });
   assert.equal(d.status, 404);
@@ -116,16 +135,27 @@ test("catalog: created namespaces, counts, filtered stats, legacy default naming
   assert.equal(c.status, 200, c.text);
   assert.equal((await call("POST", "/index/r-cat/namespaces", { name: "empty" }, { version: "2025-10" })).status, 409);
   await call("POST", "/index/r-cat/vectors/upsert", {
-    vectors: [{ id: "a", values: [1, 0], metadata: { g: "x" } }, { id: "b", values: [0, 1], metadata: { g: "y" } }],
+    vectors: [
+      { id: "a", values: [1, 0], metadata: { g: "x" } },
+      { id: "b", values: [0, 1], metadata: { g: "y" } },
+    ],
   });
-  await call("POST", "/index/r-cat/vectors/upsert", { vectors: [{ id: "c", values: [1, 1], metadata: { g: "x" } }], namespace: "n2" });
+  await call("POST", "/index/r-cat/vectors/upsert", {
+    vectors: [{ id: "c", values: [1, 1], metadata: { g: "x" } }],
+    namespace: "n2",
+  });
   const list = await call("GET", "/index/r-cat/namespaces", undefined, { version: "2025-10" });
   const counts = Object.fromEntries(list.json.namespaces.map((n) => [n.name, Number(n.record_count)]));
   assert.deepEqual(counts, { __default__: 2, empty: 0, n2: 1 });
   assert.equal(list.json.total_count, 3);
   const page = await call("GET", "/index/r-cat/namespaces?limit=2", undefined, { version: "2025-10" });
   assert.equal(page.json.namespaces.length, 2);
-  const rest = await call("GET", `/index/r-cat/namespaces?limit=2&paginationToken=${page.json.pagination.next}`, undefined, { version: "2025-10" });
+  const rest = await call(
+    "GET",
+    `/index/r-cat/namespaces?limit=2&paginationToken=${page.json.pagination.next}`,
+    undefined,
+    { version: "2025-10" },
+  );
   assert.equal(rest.json.namespaces.length, 1);
   const s = await stats("r-cat");
   assert.equal(s.totalVectorCount, 3);
@@ -146,7 +176,9 @@ test("writes to one namespace are serialised; every acknowledged write is read b
   await recreate("r-conc", 2);
   const n = 24;
   const rs = await Promise.all(
-    Array.from({ length: n }, (_, i) => call("POST", "/index/r-conc/vectors/upsert", { vectors: [{ id: `id${i}`, values: [1, i + 1] }], namespace: "c" })),
+    Array.from({ length: n }, (_, i) =>
+      call("POST", "/index/r-conc/vectors/upsert", { vectors: [{ id: `id${i}`, values: [1, i + 1] }], namespace: "c" }),
+    ),
   );
   assert.ok(rs.every((r) => r.status === 200));
   const lsns = rs.map((r) => Number(r.headers.get("x-pinecone-request-lsn"))).sort((a, b) => a - b);
@@ -181,7 +213,11 @@ test("a sealed segment's graph is built by alarms between requests; results do n
     state = (await query(probes[0])).headers.get("x-larch-indexing");
   }
   assert.equal(state, "idle", "the alarms finished the build");
-  for (const [i, v] of probes.entries()) assert.deepEqual((await query(v)).json.matches.map((m) => m.id), before[i]);
+  for (const [i, v] of probes.entries())
+    assert.deepEqual(
+      (await query(v)).json.matches.map((m) => m.id),
+      before[i],
+    );
   await call("DELETE", "/indexes/r-ann");
 });
 

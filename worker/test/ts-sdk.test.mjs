@@ -15,7 +15,7 @@ const NAME = "ts-tenants";
 const DIM = 8;
 
 function vec(seed) {
-  let x = seed * 2654435761 % 2 ** 32;
+  let x = (seed * 2654435761) % 2 ** 32;
   return Array.from({ length: DIM }, () => {
     x = (x * 1664525 + 1013904223) % 2 ** 32;
     return x / 2 ** 31 - 1;
@@ -39,7 +39,11 @@ const close = (a, b) => a.length === b.length && a.every((x, i) => Math.abs(x - 
 async function raw(method, path, body, key = KEY, version) {
   const headers = { "Api-Key": key, "Content-Type": "application/json" };
   if (version) headers["X-Pinecone-Api-Version"] = version;
-  const r = await fetch(`${URL}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${URL}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await r.text();
   let json;
   try {
@@ -72,7 +76,12 @@ test("setup: no leftover index", async () => {
 });
 
 test("create a serverless index; host keeps the /index/{name} path", async () => {
-  const model = await pc.createIndex({ name: NAME, dimension: DIM, metric: "cosine", spec: { serverless: { cloud: "aws", region: "us-east-1" } } });
+  const model = await pc.createIndex({
+    name: NAME,
+    dimension: DIM,
+    metric: "cosine",
+    spec: { serverless: { cloud: "aws", region: "us-east-1" } },
+  });
   const d = await pc.describeIndex(NAME);
   assert.equal(d.host, `${URL}/index/${NAME}`);
   assert.equal(d.dimension, DIM);
@@ -90,7 +99,10 @@ test("upsert two tenants into two namespaces", async () => {
 });
 
 test("query never crosses tenants", async () => {
-  for (const [n, recs, prefix] of [["tenant-a", A, "a#"], ["tenant-b", B, "b#"]]) {
+  for (const [n, recs, prefix] of [
+    ["tenant-a", A, "a#"],
+    ["tenant-b", B, "b#"],
+  ]) {
     const r = await ns(n).query({ vector: recs[3].values, topK: 50, includeMetadata: true });
     assert.equal(r.matches[0].id, recs[3].id);
     assert.equal(r.matches.length, recs.length);
@@ -98,7 +110,12 @@ test("query never crosses tenants", async () => {
   }
   const r = await ns("tenant-a").query({ vector: B[0].values, topK: 5 });
   assert.ok(r.matches.every((m) => m.id.startsWith("a#")));
-  const f = await ns("tenant-a").query({ vector: A[0].values, topK: 50, filter: { kind: { $eq: "even" } }, includeMetadata: true });
+  const f = await ns("tenant-a").query({
+    vector: A[0].values,
+    topK: 50,
+    filter: { kind: { $eq: "even" } },
+    includeMetadata: true,
+  });
   assert.equal(f.matches.length, 12);
 });
 
@@ -160,7 +177,10 @@ test("describe stats", async () => {
   const s = await index.describeIndexStats();
   assert.equal(s.dimension, DIM);
   assert.equal(s.namespaces["tenant-b"].recordCount, 4);
-  assert.equal(s.totalRecordCount, Object.values(s.namespaces).reduce((t, n) => t + n.recordCount, 0));
+  assert.equal(
+    s.totalRecordCount,
+    Object.values(s.namespaces).reduce((t, n) => t + n.recordCount, 0),
+  );
   assert.deepEqual((await ns("tenant-b").fetch({ ids: ["b#doc5"] })).records, {});
 });
 
@@ -173,7 +193,10 @@ test("default namespace: '' and '__default__' are one", async () => {
 });
 
 test("freshness headers", async () => {
-  const w = await raw("POST", `/index/${NAME}/vectors/upsert`, { vectors: [{ id: "lsn", values: vec(5) }], namespace: "fresh" });
+  const w = await raw("POST", `/index/${NAME}/vectors/upsert`, {
+    vectors: [{ id: "lsn", values: vec(5) }],
+    namespace: "fresh",
+  });
   const lsn = Number(w.headers.get("x-pinecone-request-lsn"));
   assert.ok(lsn > 0);
   const q = await raw("POST", `/index/${NAME}/query`, { vector: vec(5), topK: 1, namespace: "fresh" });
@@ -185,20 +208,31 @@ test("freshness headers", async () => {
 
 test("error: wrong dimension", async () => {
   const before = await countOf("tenant-b");
-  await rejects(ns("tenant-b").upsert({ records: [{ id: "bad", values: [0.1, 0.2, 0.3] }] }), PineconeBadRequestError, (e) =>
-    assert.match(e.message, /Vector dimension 3 does not match the dimension of the index 8/),
+  await rejects(
+    ns("tenant-b").upsert({ records: [{ id: "bad", values: [0.1, 0.2, 0.3] }] }),
+    PineconeBadRequestError,
+    (e) => assert.match(e.message, /Vector dimension 3 does not match the dimension of the index 8/),
   );
-  const r = await raw("POST", `/index/${NAME}/vectors/upsert`, { vectors: [{ id: "bad", values: [1, 2, 3] }], namespace: "tenant-b" });
+  const r = await raw("POST", `/index/${NAME}/vectors/upsert`, {
+    vectors: [{ id: "bad", values: [1, 2, 3] }],
+    namespace: "tenant-b",
+  });
   assert.equal(r.status, 400);
-  assert.deepEqual(r.json, { code: 3, message: "Vector dimension 3 does not match the dimension of the index 8", details: [] });
+  assert.deepEqual(r.json, {
+    code: 3,
+    message: "Vector dimension 3 does not match the dimension of the index 8",
+    details: [],
+  });
   assert.equal(await countOf("tenant-b"), before);
   assert.deepEqual((await ns("tenant-b").fetch({ ids: ["bad"] })).records, {});
 });
 
 test("error: malformed filter", async () => {
   const before = await countOf("tenant-b");
-  await rejects(ns("tenant-b").query({ vector: vec(1), topK: 3, filter: { kind: { $regex: "x" } } }), PineconeBadRequestError, (e) =>
-    assert.match(e.message, /Invalid filter/),
+  await rejects(
+    ns("tenant-b").query({ vector: vec(1), topK: 3, filter: { kind: { $regex: "x" } } }),
+    PineconeBadRequestError,
+    (e) => assert.match(e.message, /Invalid filter/),
   );
   const r = await raw("POST", `/index/${NAME}/vectors/delete`, { filter: { $and: "nope" }, namespace: "tenant-b" });
   assert.equal(r.status, 400);
@@ -210,7 +244,13 @@ test("error: malformed filter", async () => {
 test("error: wrong key", async () => {
   const bad = new Pinecone({ apiKey: "wrong-key", controllerHostUrl: URL, maxRetries: 0 });
   await rejects(bad.listIndexes(), PineconeAuthorizationError);
-  await rejects(bad.index({ name: NAME, host: `${URL}/index/${NAME}` }).namespace("tenant-b").upsert({ records: [{ id: "x", values: vec(1) }] }), PineconeAuthorizationError);
+  await rejects(
+    bad
+      .index({ name: NAME, host: `${URL}/index/${NAME}` })
+      .namespace("tenant-b")
+      .upsert({ records: [{ id: "x", values: vec(1) }] }),
+    PineconeAuthorizationError,
+  );
   const c = await raw("GET", "/indexes", undefined, "wrong");
   assert.equal(c.status, 401);
   assert.deepEqual(c.json, { error: { code: "UNAUTHENTICATED", message: "Invalid API key." }, status: 401 });
@@ -224,15 +264,25 @@ test("error: wrong key", async () => {
 test("error: unknown index", async () => {
   await rejects(pc.describeIndex("no-such-index"), PineconeNotFoundError);
   const c = await raw("GET", "/indexes/no-such-index");
-  assert.deepEqual([c.status, c.json], [404, { error: { code: "NOT_FOUND", message: "Index no-such-index not found." }, status: 404 }]);
-  await rejects(pc.index({ name: "x", host: `${URL}/index/no-such-index` }).query({ vector: vec(1), topK: 1 }), PineconeNotFoundError);
+  assert.deepEqual(
+    [c.status, c.json],
+    [404, { error: { code: "NOT_FOUND", message: "Index no-such-index not found." }, status: 404 }],
+  );
+  await rejects(
+    pc.index({ name: "x", host: `${URL}/index/no-such-index` }).query({ vector: vec(1), topK: 1 }),
+    PineconeNotFoundError,
+  );
   const d = await raw("POST", "/index/no-such-index/query", { vector: vec(1), topK: 1 });
   assert.deepEqual([d.status, d.json], [404, { code: 5, message: "Index no-such-index not found.", details: [] }]);
 });
 
 test("error: oversized body", async () => {
   const before = await countOf("tenant-b");
-  const big = Array.from({ length: 800 }, (_, i) => ({ id: `big${i}`, values: vec(i), metadata: { text: "x".repeat(3000) } }));
+  const big = Array.from({ length: 800 }, (_, i) => ({
+    id: `big${i}`,
+    values: vec(i),
+    metadata: { text: "x".repeat(3000) },
+  }));
   await rejects(ns("tenant-b").upsert({ records: big }), PineconeBadRequestError, (e) =>
     assert.match(e.message, /exceeds the maximum supported size of 2097152 bytes/),
   );
@@ -247,11 +297,17 @@ test("API versions 2025-01 … 2026-07 are accepted", async () => {
     assert.equal(d.json.host, `${URL}/index/${NAME}`);
   }
   // The 2026-07 create body (schema + deployment), as Python 10.x sends it.
-  const c = await raw("POST", "/indexes", {
-    schema: { fields: { _values: { type: "dense_vector", dimension: 4, metric: "euclidean" } } },
-    name: "ts-v2607",
-    deployment: { deployment_type: "managed", cloud: "aws", region: "us-east-1" },
-  }, KEY, "2026-07");
+  const c = await raw(
+    "POST",
+    "/indexes",
+    {
+      schema: { fields: { _values: { type: "dense_vector", dimension: 4, metric: "euclidean" } } },
+      name: "ts-v2607",
+      deployment: { deployment_type: "managed", cloud: "aws", region: "us-east-1" },
+    },
+    KEY,
+    "2026-07",
+  );
   assert.equal(c.status, 201, c.text);
   assert.equal(c.json.dimension, 4);
   assert.equal((await raw("DELETE", "/indexes/ts-v2607")).status, 202);
