@@ -3,9 +3,11 @@
 #   1. cargo build --profile wasm-release --target wasm32-unknown-unknown -p larch-js
 #      (+simd128 from .cargo/config.toml; the profile in the root Cargo.toml: opt-level z, LTO)
 #   2. wasm-bindgen --target web            → js/wasm/larch_js.js, larch_js_bg.wasm, .d.ts
-#   3. wasm-opt -Oz (npm binaryen 132; Debian's 108 breaks wasm-bindgen output)
+#   3. wasm-opt -Oz --converge (npm binaryen 132; Debian's 108 breaks wasm-bindgen output)
 #   4. tsc                                  → dist/*.js + .d.ts; js/wasm/ copied to dist/wasm/
-#   5. size report: gzipped wasm + JS a browser loads
+#   5. esbuild --minify of every dist/ .js, module by module (exports and imports unchanged;
+#      the readable sources are js/*.ts and the .d.ts next to each module)
+#   6. size report: gzipped wasm + JS a browser loads
 #
 #   pkg-js/build.sh [--skip-cargo]    (--skip-cargo: reuse the last cargo build)
 set -euo pipefail
@@ -20,7 +22,7 @@ for arg in "$@"; do
   esac
 done
 
-[ -x node_modules/.bin/wasm-opt ] && [ -x node_modules/.bin/tsc ] ||
+[ -x node_modules/.bin/wasm-opt ] && [ -x node_modules/.bin/tsc ] && [ -x node_modules/.bin/esbuild ] ||
   { echo "build.sh: run 'npm install' in pkg-js/ first (scripts/setup.sh does)" >&2; exit 1; }
 
 target_dir=$(cd .. && cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
@@ -31,7 +33,7 @@ raw="$target_dir/wasm32-unknown-unknown/wasm-release/larch_js.wasm"
 
 rm -rf js/wasm && mkdir -p js/wasm
 wasm-bindgen --target web --out-dir js/wasm --out-name larch_js "$raw"
-node_modules/.bin/wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+node_modules/.bin/wasm-opt -Oz --converge --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   --strip-debug --strip-producers js/wasm/larch_js_bg.wasm -o js/wasm/larch_js_bg.opt.wasm
 mv js/wasm/larch_js_bg.opt.wasm js/wasm/larch_js_bg.wasm
@@ -40,6 +42,10 @@ rm -rf dist
 node_modules/.bin/tsc -p tsconfig.json
 mkdir -p dist/wasm
 cp js/wasm/larch_js.js js/wasm/larch_js.d.ts js/wasm/larch_js_bg.wasm js/wasm/larch_js_bg.wasm.d.ts dist/wasm/
+for f in dist/*.js dist/wasm/*.js; do
+  node_modules/.bin/esbuild "$f" --minify --format=esm --log-level=warning --outfile="$f.min"
+  mv "$f.min" "$f"
+done
 
 # What a browser loads: the wasm, wasm-bindgen's glue, and the facade modules browser.js imports.
 gz() { gzip -9 -c "$1" | wc -c; }

@@ -179,6 +179,19 @@ for dir in "${npm_dirs[@]}"; do
   installed "$label"
 done
 
+# Biome (the JS/TS linter and formatter of the js-lint stage), pinned, in its own prefix: the
+# registry here serves only this platform's build of its native binary, so as a devDependency
+# it would leave pkg-js's lockfile without the other platforms' entries and break `npm ci`.
+biome_version=2.6.8
+biome_dir=.tools/biome
+if [ "$("$biome_dir/node_modules/.bin/biome" --version 2>/dev/null)" = "Version: $biome_version" ]; then
+  present "biome $biome_version"
+else
+  mkdir -p "$biome_dir"
+  npm install --prefix "$biome_dir" --no-audit --no-fund --no-save "@biomejs/biome@$biome_version"
+  installed "biome $biome_version"
+fi
+
 # ---------------------------------------------------------------------------------------------
 # Browser tests: Debian's chromium + chromedriver (a test tool's own browser download fails here).
 apt_updated=0

@@ -134,9 +134,10 @@ stage setup bash scripts/setup.sh "${setup_args[@]}"
 stage fmt cargo fmt --all --check -- --color=never
 stage clippy-native cargo clippy --workspace --all-targets -- -D warnings
 stage clippy-wasm32 cargo clippy --workspace --lib --tests --target wasm32-unknown-unknown -- -D warnings
-# JS/TS lint and format (Biome, from pkg-js's devDependencies; biome.json at the root lists the
-# files). `biome check --write` applies its formatting and safe fixes.
-stage js-lint pkg-js/node_modules/.bin/biome ci --colors=off
+# JS/TS lint and format (Biome, installed by setup.sh into .tools/; biome.json at the root lists
+# the files). `.tools/biome/node_modules/.bin/biome check --write` applies its formatting and
+# safe fixes.
+stage js-lint .tools/biome/node_modules/.bin/biome ci --colors=off
 stage engine-deps engine_deps_clean
 # Native tests in the debug profile: measured on 2 cores (Nov 2026), a cold debug build + run took
 # ~62 s CPU + 10 s, a cold --release one ~138 s CPU + 0.7 s. Switch to --release once the debug
