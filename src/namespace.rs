@@ -774,7 +774,8 @@ impl Namespace {
         let ef = (self.ann.hnsw.ef_search as usize).max(k);
         if let Some(q8) = sealed.int8() {
             // The same plan as `search_filtered`, walking the graph on codes and rescoring in
-            // f32; short (fewer than k accepted found) means the exact scan of accepted slots,
+            // f32; the exact plan, and a graph answer that came back short (fewer than k
+            // accepted found), scan the accepted slots' codes and rescore the best `ef` in f32,
             // which returns min(k, accepted).
             let plan = search_filtered_plan(view.len(), view.dim(), k, ef, fraction);
             let found = match plan {
@@ -787,7 +788,10 @@ impl Namespace {
             };
             return match found {
                 Some(found) if found.len() >= k => found,
-                _ => flat::scan(self.metric, q, vectors, norms, k, accept),
+                _ => q8
+                    .scan(&view, q, vectors, norms, k, ef, accept)
+                    // Unreachable (codes, graph and segment were checked together).
+                    .unwrap_or_else(|_| flat::scan(self.metric, q, vectors, norms, k, accept)),
             };
         }
         match view.search_filtered(q, vectors, norms, k, ef, accept, fraction, scratch) {

@@ -17,6 +17,7 @@
 
 use crate::distance::{self, Metric, int8};
 use crate::error::{Error, Result};
+use crate::index::flat;
 use crate::index::hnsw::{HnswView, SearchScratch};
 
 mod format;
@@ -179,6 +180,44 @@ impl Int8Index {
                 "int8 codes do not match the graph (metric, dimension or size)",
             ));
         }
+        let qc = self.query_code(query);
+        let pool = ef.max(k);
+        let found = graph.knn_by_key(pool, pool, |s| self.key(&qc, s), accept, two_hop, scratch);
+        Ok(graph.rescore(query, vectors, norms, k, found.into_iter().map(|(_, s)| s)))
+    }
+
+    /// The exact scan's int8 counterpart: every accepted slot's code is scored (a quarter of
+    /// the bytes of its f32 row), the best `max(pool, k)` are rescored with `vectors` / `norms`
+    /// and the best `k` of those returned, with exact scores. Returns `min(k, accepted)` slots;
+    /// unlike the exact scan, a true top-`k` slot ranked below the pool by its code is missed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn scan(
+        &self,
+        graph: &HnswView<'_>,
+        query: &[f32],
+        vectors: &[f32],
+        norms: &[f32],
+        k: usize,
+        pool: usize,
+        accept: impl Fn(u32) -> bool,
+    ) -> Result<Vec<(f32, u32)>> {
+        graph.check_inputs(query, vectors, norms)?;
+        if graph.metric() != self.metric || graph.dim() != self.dim || graph.len() > self.len() {
+            return Err(Error::invalid(
+                "int8 codes do not match the graph (metric, dimension or size)",
+            ));
+        }
+        let qc = self.query_code(query);
+        let mut top = flat::TopK::new(pool.max(k), false);
+        for s in (0..graph.len() as u32).filter(|&s| accept(s)) {
+            top.push(self.key(&qc, s), s);
+        }
+        let found = top.into_sorted();
+        Ok(graph.rescore(query, vectors, norms, k, found.into_iter().map(|(_, s)| s)))
+    }
+
+    /// The query's code (of the unit vector, for cosine).
+    fn query_code(&self, query: &[f32]) -> Vec<u8> {
         let mut qv = query.to_vec();
         if self.metric == Metric::Cosine {
             let n = distance::norm(query);
@@ -187,9 +226,7 @@ impl Int8Index {
         }
         let mut qc = Vec::with_capacity(self.dim);
         self.encode(&qv, &mut qc);
-        let pool = ef.max(k);
-        let found = graph.knn_by_key(pool, pool, |s| self.key(&qc, s), accept, two_hop, scratch);
-        Ok(graph.rescore(query, vectors, norms, k, found.into_iter().map(|(_, s)| s)))
+        qc
     }
 }
 
@@ -457,6 +494,46 @@ mod tests {
                 };
                 assert!(recall >= floor, "{metric:?}: recall@10 {recall}");
             }
+        }
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn code_scan_returns_min_k_accepted_with_exact_scores_and_high_recall() {
+        let (n, dim) = (1500, 24);
+        let (vectors, norms) = dataset(31, n, dim);
+        let mut rng = TestRng::new(32);
+        for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
+            let q8 = Int8Index::new(metric, dim, &vectors, &norms).unwrap();
+            let g = Hnsw::build(HnswConfig::default(), metric, dim, &vectors, &norms).unwrap();
+            let exact_all = |q: &[f32]| flat::scan(metric, q, &vectors, &norms, n, |_| true);
+            let (mut hits, mut wanted) = (0, 0);
+            // Every 3rd slot, every 97th (15 accepted: fewer than the pool), and just 4.
+            for (step, k) in [(3u32, 10usize), (97, 10), (400, 10), (1, 1)] {
+                let accept = |s: u32| s.is_multiple_of(step);
+                let accepted = (0..n as u32).filter(|&s| accept(s)).count();
+                for _ in 0..20 {
+                    let q = rng.vec(dim);
+                    let got = q8
+                        .scan(&g.view(), &q, &vectors, &norms, k, 64, accept)
+                        .unwrap();
+                    assert_eq!(got.len(), k.min(accepted), "{metric:?} step {step}");
+                    assert!(
+                        got.iter().all(|&(_, s)| accept(s)),
+                        "{metric:?}: rejected slot"
+                    );
+                    let exact = exact_all(&q);
+                    for (score, slot) in &got {
+                        let e = exact.iter().find(|e| e.1 == *slot).unwrap();
+                        assert_eq!(score.to_bits(), e.0.to_bits(), "{metric:?} slot {slot}");
+                    }
+                    let want = flat::scan(metric, &q, &vectors, &norms, k, accept);
+                    hits += got.iter().filter(|r| want.contains(r)).count();
+                    wanted += want.len();
+                }
+            }
+            let recall = hits as f64 / wanted as f64;
+            assert!(recall >= 0.97, "{metric:?}: recall {recall}");
         }
     }
 
