@@ -82,6 +82,15 @@ pub struct AnnConfig {
     /// segment searches its graph on f32. Off, codes are neither read nor kept, and stored
     /// ones become garbage at the next commit.
     pub int8: bool,
+    /// Consolidate the sealed segments into one while their live records number at most this
+    /// (0: never). A query searches every segment's graph, so fewer, larger segments answer
+    /// faster at the same recall. [`Namespace::index_step`] starts a consolidation when no
+    /// other index work is pending and the segments other than the largest hold at least half
+    /// as many live records as it does (so each record is rebuilt a logarithmic number of
+    /// times); it copies their live records into a new segment and builds its graph in bounded
+    /// steps while the old segments keep answering, then swaps it in, carrying over the
+    /// deletes and overwrites made meanwhile. Memory peaks at about twice the segments' size.
+    pub merge_records: usize,
 }
 
 impl Default for AnnConfig {
@@ -90,6 +99,7 @@ impl Default for AnnConfig {
             min_records: 2048,
             hnsw: HnswConfig::default(),
             int8: false,
+            merge_records: 200_000,
         }
     }
 }
@@ -114,6 +124,17 @@ impl AnnConfig {
 /// dimension, so the ratio holds across dimensions. Quantizing a whole segment as one unit
 /// would not be bounded: merged segments grow past 100k records (~0.4 s in wasm).
 const CODE_ROWS_PER_NODE: usize = 32;
+
+/// A background merge of sealed segments into one ([`AnnConfig::merge_records`]).
+#[derive(Debug, Clone)]
+struct Consolidation {
+    /// The input segments' ids, with their tombstones when the merge began.
+    inputs: Vec<(u64, Tombstones)>,
+    /// Their live records then, id-sorted.
+    segment: Segment,
+    /// The new segment's graph, being built.
+    builder: Box<HnswBuilder>,
+}
 
 /// A segment's approximate index.
 #[derive(Debug, Clone)]
@@ -264,6 +285,8 @@ pub struct Namespace {
     scratch: ScratchCell,
     memtable: Memtable,
     segments: Vec<Sealed>,
+    /// A merge of sealed segments in progress (in memory only; see [`AnnConfig::merge_records`]).
+    consolidation: Option<Consolidation>,
     next_segment: u64,
     lsn: u64,
     persist: Option<Persist>,
@@ -285,6 +308,7 @@ impl Namespace {
             scratch: ScratchCell::default(),
             memtable: Memtable::new(dimension),
             segments: Vec::new(),
+            consolidation: None,
             next_segment: 0,
             lsn: 0,
             persist: None,
@@ -440,10 +464,144 @@ impl Namespace {
         if let Some(p) = self.persist.as_mut().filter(|_| completed) {
             p.dirty = true;
         }
-        let pending = self.segments.iter().any(|s| {
-            matches!(s.graph, Graph::Building(_)) || matches!(s.codes, Codes::Building(_))
-        });
+        let building = |ns: &Self| {
+            ns.segments.iter().any(|s| {
+                matches!(s.graph, Graph::Building(_)) || matches!(s.codes, Codes::Building(_))
+            })
+        };
+        if left > 0 && !building(self) {
+            if self.consolidation.is_none() {
+                self.consolidation = self.plan_consolidation();
+            }
+            left -= self.consolidate_step(left);
+        }
+        let pending = building(self) || self.consolidation.is_some();
         (budget_nodes - left, pending)
+    }
+
+    /// A consolidation of every sealed segment, when [`AnnConfig::merge_records`] allows it
+    /// and it pays: at least two segments, at most `merge_records` live records, and the
+    /// segments besides the largest holding at least half as many as it does.
+    fn plan_consolidation(&self) -> Option<Consolidation> {
+        let live: Vec<usize> = self.segments.iter().map(Sealed::live).collect();
+        let total: usize = live.iter().sum();
+        let largest = live.iter().copied().max().unwrap_or(0);
+        if self.segments.len() < 2
+            || total > self.ann.merge_records
+            || total < self.ann.min_records
+            || (total - largest) * 2 < largest
+            || self.dimension == 0
+        {
+            return None;
+        }
+        let builder = HnswBuilder::new(self.ann.hnsw, self.metric, self.dimension).ok()?;
+        let mut records = Vec::with_capacity(total);
+        for s in &self.segments {
+            records.extend(
+                (0..s.segment.len() as u32)
+                    .filter(|&slot| !s.tombstones.contains(slot))
+                    .map(|slot| s.segment.record(slot)),
+            );
+        }
+        records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Some(Consolidation {
+            inputs: self
+                .segments
+                .iter()
+                .map(|s| (s.id, s.tombstones.clone()))
+                .collect(),
+            segment: Segment::from_sorted(self.dimension, records),
+            builder: Box::new(builder),
+        })
+    }
+
+    /// Inserts up to `budget` nodes into the consolidation's graph; on completion swaps the
+    /// new segment in for its inputs. Returns the nodes inserted.
+    fn consolidate_step(&mut self, budget: usize) -> usize {
+        let Some(c) = self.consolidation.as_mut() else {
+            return 0;
+        };
+        let n = c.segment.len();
+        let target = (c.builder.len() + budget).min(n);
+        let done = target - c.builder.len();
+        if c.builder
+            .insert_until(target, c.segment.all_vectors(), c.segment.norms())
+            .is_err()
+        {
+            // Unreachable (the builder was made for this dimension).
+            self.consolidation = None;
+            return done;
+        }
+        if target == n {
+            let c = self.consolidation.take().expect("present");
+            self.finish_consolidation(c);
+        }
+        done
+    }
+
+    /// Replaces the consolidation's inputs by its segment, tombstoning there every record
+    /// deleted or overwritten in an input since the merge began. Drops the consolidation
+    /// instead when an input is gone (merged or dropped by compaction meanwhile).
+    fn finish_consolidation(&mut self, c: Consolidation) {
+        let Consolidation {
+            inputs,
+            segment,
+            builder,
+        } = c;
+        let mut positions = Vec::with_capacity(inputs.len());
+        for (id, _) in &inputs {
+            match self.segments.iter().position(|s| s.id == *id) {
+                Some(i) => positions.push(i),
+                None => return,
+            }
+        }
+        let mut tombstones = Tombstones::new(segment.len());
+        for ((_, then), &i) in inputs.iter().zip(&positions) {
+            let s = &self.segments[i];
+            for (w, (&now, &before)) in s.tombstones.words().iter().zip(then.words()).enumerate() {
+                let mut died = now & !before;
+                while died != 0 {
+                    let slot = (w * 64) as u32 + died.trailing_zeros();
+                    died &= died - 1;
+                    if let Some(new) = segment.slot_of(s.segment.id(slot)) {
+                        tombstones.insert(new);
+                    }
+                }
+            }
+        }
+        positions.sort_unstable_by(|a, b| b.cmp(a));
+        for i in positions {
+            let s = self.segments.remove(i);
+            self.drop_blobs(&s);
+        }
+        let dirty = tombstones.count() > 0;
+        self.segments.push(Sealed {
+            id: self.next_segment,
+            segment,
+            tombstones,
+            chunks: None,
+            persisted_tombstones: None,
+            tombstones_dirty: dirty,
+            graph: Graph::Ready(builder.finish().to_bytes()),
+            graph_chunks: None,
+            graph_dirty: true,
+            codes: Codes::None,
+            codes_chunks: None,
+            postings: std::sync::OnceLock::new(),
+            sparse_index: std::sync::OnceLock::new(),
+        });
+        self.next_segment += 1;
+        self.sync_int8(self.segments.len() - 1);
+        if let Some(p) = &mut self.persist {
+            p.sealed_since_commit = true;
+            p.dirty = true;
+        }
+    }
+
+    /// True while a consolidation of sealed segments is in progress
+    /// ([`AnnConfig::merge_records`]).
+    pub fn consolidating(&self) -> bool {
+        self.consolidation.is_some()
     }
 
     /// Number of segments whose graph is ready (built or loaded).

@@ -65,7 +65,9 @@ fn ann(min_records: usize) -> AnnConfig {
             ef_search: 48,
             ..HnswConfig::default()
         },
-        int8: false,
+        // These tests are about one segment's graph; consolidation has its own tests.
+        merge_records: 0,
+        ..AnnConfig::default()
     }
 }
 
@@ -156,7 +158,7 @@ fn namespace_recall_at_10_against_exact_scan() {
                 ef_search: 10,
                 ..HnswConfig::default()
             },
-            int8: false,
+            ..AnnConfig::default()
         });
         build_all(&mut weak);
         let w = recall(&weak, &exact, &queries, 10, None);
@@ -356,7 +358,7 @@ fn hybrid_graph_queries_score_exactly_and_recall_against_exact_hybrid() {
             ef_search: 2,
             ..HnswConfig::default()
         },
-        int8: false,
+        ..AnnConfig::default()
     });
     build_all(&mut weak);
     let w = recall(&weak, &exact, &queries, 10, None);
@@ -1104,6 +1106,206 @@ wasm_test! {
                 }
             }
             store.apply(batch);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consolidation: sealed segments merged into one in the background (AnnConfig::merge_records).
+
+fn ann_merging(min_records: usize) -> AnnConfig {
+    AnnConfig {
+        merge_records: 1_000_000,
+        ..ann(min_records)
+    }
+}
+
+/// `segments` sealed segments of `per` records each (ids r00000…), graphs built, no
+/// consolidation yet; and the same records in an exact-only namespace.
+fn segmented(
+    metric: Metric,
+    dim: usize,
+    segments: usize,
+    per: usize,
+    seed: u64,
+    prefix: Option<&str>,
+) -> (Namespace, Namespace) {
+    let mut rng = Rng(seed);
+    let mut ns = match prefix {
+        Some(p) => Namespace::new_persistent(dim, metric, NEVER_SEAL, p.into(), 0),
+        None => Namespace::with_config(dim, metric, NEVER_SEAL),
+    };
+    ns.set_ann_config(ann(300));
+    let mut exact = Namespace::with_config(dim, metric, NEVER_SEAL);
+    exact.set_ann_config(AnnConfig::disabled());
+    for s in 0..segments {
+        let batch: Vec<Record> = (s * per..(s + 1) * per)
+            .map(|i| record(i, rng.vector(dim)))
+            .collect();
+        ns.upsert(batch.clone());
+        ns.seal();
+        exact.upsert(batch);
+    }
+    build_all(&mut ns);
+    assert_eq!((ns.segment_count(), ns.graph_count()), (segments, segments));
+    ns.set_ann_config(ann_merging(300));
+    (ns, exact)
+}
+
+wasm_test! {
+    fn segments_consolidate_into_one_graph_in_bounded_steps_and_answer_like_before() {
+        let dim = 12;
+        let (mut ns, exact) = segmented(Metric::Cosine, dim, 4, 400, 61, None);
+        let mut rng = Rng(62);
+        let queries: Vec<QueryVector> = (0..30).map(|_| dense(rng.vector(dim))).collect();
+        let before: Vec<Vec<String>> = queries.iter().map(|q| ids(&ns, q, 10, None)).collect();
+        // Bounded: each call inserts at most its budget, and the old segments answer meanwhile.
+        let mut calls = 0;
+        loop {
+            let (done, more) = ns.index_step_counted(100);
+            assert!(done <= 100, "index_step({done}) over its budget");
+            calls += 1;
+            if ns.consolidating() {
+                assert_eq!(ns.segment_count(), 4, "inputs serve queries until the swap");
+                let q = &queries[calls % queries.len()];
+                assert_eq!(ids(&ns, q, 10, None), before[calls % queries.len()]);
+            }
+            if !more {
+                break;
+            }
+        }
+        assert!(calls >= 1600 / 100, "{calls} calls for 1,600 nodes at 100 per call");
+        assert_eq!((ns.segment_count(), ns.graph_count(), ns.len()), (1, 1, 1600));
+        let r = recall(&ns, &exact, &queries, 10, None);
+        assert!(r >= 0.9, "recall@10 after consolidation {r}");
+        let f = Filter::parse(&json!({"g": {"$in": ["1", "7"]}})).unwrap();
+        assert_eq!(ns.count(Some(&f)), exact.count(Some(&f)));
+        let r = recall(&ns, &exact, &queries, 10, Some(&f));
+        assert!(r >= 0.9, "filtered recall@10 after consolidation {r}");
+        // One large segment and few small ones do not consolidate (the rebuild would not pay).
+        let mut more = Rng(63);
+        ns.upsert((1600..1700).map(|i| record(i, more.vector(dim))).collect());
+        ns.seal();
+        build_all(&mut ns);
+        assert_eq!(ns.segment_count(), 2);
+    }
+}
+
+wasm_test! {
+    fn deletes_and_overwrites_made_during_a_consolidation_are_carried_over() {
+        let dim = 8;
+        let (mut ns, mut exact) = segmented(Metric::Euclidean, dim, 3, 400, 71, None);
+        while !ns.consolidating() {
+            assert!(ns.index_step(50), "a consolidation starts");
+        }
+        ns.index_step(200);
+        assert!(ns.consolidating());
+        // Meanwhile: deletes, overwrites (new vectors), deletes of ids overwritten earlier in a
+        // segment, a delete by filter and new records.
+        let mut rng = Rng(72);
+        let deleted: Vec<String> = (0..1200).step_by(9).map(|i| format!("r{i:05}")).collect();
+        let overwritten: Vec<Record> = (1..1200)
+            .step_by(11)
+            .filter(|i| i % 9 != 0)
+            .map(|i| record(i, rng.vector(dim)))
+            .collect();
+        let fresh: Vec<Record> = (5000..5050).map(|i| record(i, rng.vector(dim))).collect();
+        let f = Filter::parse(&json!({"g": "3"})).unwrap();
+        for n in [&mut ns, &mut exact] {
+            n.delete_ids(deleted.iter().map(String::as_str));
+            n.upsert(overwritten.clone());
+            n.upsert(fresh.clone());
+            n.delete_where(&f);
+        }
+        build_all(&mut ns);
+        assert!(!ns.consolidating());
+        assert_eq!(ns.segment_count(), 1);
+        assert_eq!(ns.len(), exact.len());
+        for i in (0..1200).chain(5000..5050) {
+            let id = format!("r{i:05}");
+            let (a, e) = (ns.locate(&id), exact.locate(&id));
+            assert_eq!(a.is_some(), e.is_some(), "{id}: live in one and not the other");
+            if let (Some(a), Some(e)) = (a, e) {
+                assert_eq!(ns.record(a), exact.record(e), "{id}: a stale version");
+            }
+        }
+        let mut rng = Rng(73);
+        let queries: Vec<QueryVector> = (0..30).map(|_| dense(rng.vector(dim))).collect();
+        for q in &queries {
+            for s in ns.query(q, 20, None) {
+                let id = ns.id(s.loc);
+                assert_eq!(ns.locate(id), Some(s.loc), "{id}: dead or stale version returned");
+            }
+        }
+        assert!(recall(&ns, &exact, &queries, 10, None) >= 0.9);
+    }
+}
+
+wasm_test! {
+    fn a_consolidation_is_dropped_when_compaction_takes_an_input_and_data_stays_intact() {
+        let dim = 8;
+        let (mut ns, mut exact) = segmented(Metric::DotProduct, dim, 3, 400, 81, None);
+        while !ns.consolidating() {
+            assert!(ns.index_step(50));
+        }
+        // Kill most of the first segment: the next seal's compaction rewrites it.
+        let doomed: Vec<String> = (0..400).filter(|i| i % 5 != 0).map(|i| format!("r{i:05}")).collect();
+        let mut rng = Rng(82);
+        let fresh: Vec<Record> = (9000..9010).map(|i| record(i, rng.vector(dim))).collect();
+        for n in [&mut ns, &mut exact] {
+            n.delete_ids(doomed.iter().map(String::as_str));
+            n.upsert(fresh.clone());
+            n.seal();
+        }
+        build_all(&mut ns);
+        assert_eq!(ns.len(), exact.len());
+        let mut rng = Rng(83);
+        let queries: Vec<QueryVector> = (0..20).map(|_| dense(rng.vector(dim))).collect();
+        for q in &queries {
+            for s in ns.query(q, 10, None) {
+                assert_eq!(ns.locate(ns.id(s.loc)), Some(s.loc));
+            }
+        }
+        assert!(recall(&ns, &exact, &queries, 10, None) >= 0.9);
+        for id in &doomed {
+            assert!(ns.locate(id).is_none(), "{id} came back");
+        }
+    }
+}
+
+wasm_test! {
+    fn a_consolidated_segment_is_committed_and_reloads_and_its_inputs_become_garbage() {
+        let (dim, metric, prefix) = (10, Metric::Cosine, "n/00000000/00000002/");
+        let mut store = MemoryStore::new();
+        let (mut ns, _) = segmented(metric, dim, 3, 400, 91, Some(prefix));
+        commit(&mut ns, &mut store);
+        let old_keys: Vec<String> = store.keys().map(str::to_string).collect();
+        while !ns.consolidating() {
+            assert!(ns.index_step(50));
+        }
+        ns.delete_ids(["r00007", "r00408"]);
+        // A commit in the middle writes the delete, nothing of the consolidation.
+        commit(&mut ns, &mut store);
+        let mid = reload(&store, prefix, metric, dim, ann(300)).unwrap();
+        assert_eq!((mid.segment_count(), mid.len()), (3, 1198));
+        build_all(&mut ns);
+        ns.delete_ids(["r00801"]);
+        commit(&mut ns, &mut store);
+        let back = reload(&store, prefix, metric, dim, ann(300)).unwrap();
+        assert_eq!((back.segment_count(), back.graph_count(), back.len()), (1, 1, 1197));
+        for id in ["r00007", "r00408", "r00801"] {
+            assert!(back.locate(id).is_none(), "{id} came back after reload");
+        }
+        let mut rng = Rng(92);
+        for _ in 0..10 {
+            let q = dense(rng.vector(dim));
+            assert_eq!(scored(&back, &q, 10, None), scored(&ns, &q, 10, None));
+        }
+        // The inputs' blobs are deleted by that commit.
+        let segment_blobs = |k: &&String| k.contains("/s/") || k.contains("/v/") || k.contains("/g/");
+        assert!(old_keys.iter().filter(segment_blobs).count() >= 9, "{old_keys:?}");
+        for k in old_keys.iter().filter(segment_blobs) {
+            assert!(store.get(k).is_none(), "{k} of an input segment is still stored");
         }
     }
 }

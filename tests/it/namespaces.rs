@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use larch::db::{DeleteSelector, Index, Match, Query, QuerySource};
-use larch::namespace::{QueryVector, StorageConfig};
+use larch::namespace::{AnnConfig, QueryVector, StorageConfig};
 use larch::storage::MemoryStore;
 use larch::{Db, Error, Filter, IndexConfig, Metadata, Metric, Record, Value as MdValue};
 use proptest::collection::vec;
@@ -192,8 +192,15 @@ enum Mode {
     /// `Db::new()`: memory only, default thresholds (nothing is ever sealed here).
     Memory,
     /// `Db::open` over a [`MemoryStore`] with tiny thresholds. With `evict`, every namespace is
-    /// evicted after each step, so each operation first reloads what it touches.
-    Persistent { config: StorageConfig, evict: bool },
+    /// evicted after each step, so each operation first reloads what it touches. `ann`: graphs
+    /// for segments of at least this many records, int8 codes or not, and consolidation of
+    /// sealed segments — all built by [`Op::IndexStep`], never changing an answer (segments
+    /// this small are answered by exact scans of the graph's codes or vectors).
+    Persistent {
+        config: StorageConfig,
+        evict: bool,
+        ann: (usize, bool),
+    },
 }
 
 /// A database plus, when persistent, the host store its writes go to.
@@ -203,11 +210,22 @@ struct Harness {
     store: MemoryStore,
 }
 
+fn open(config: StorageConfig, (min_records, int8): (usize, bool)) -> Db {
+    let mut db = Db::open(config);
+    db.set_ann_config(AnnConfig {
+        min_records,
+        int8,
+        merge_records: 1_000,
+        ..AnnConfig::default()
+    });
+    db
+}
+
 impl Harness {
     fn new(mode: Mode, metric: Metric) -> Self {
         let db = match mode {
             Mode::Memory => Db::new(),
-            Mode::Persistent { config, .. } => Db::open(config),
+            Mode::Persistent { config, ann, .. } => open(config, ann),
         };
         let mut h = Harness {
             mode,
@@ -248,8 +266,8 @@ impl Harness {
 
     /// Forgets everything in memory and reopens the database from its store.
     fn reopen(&mut self) {
-        if let Mode::Persistent { config, .. } = self.mode {
-            self.db = Db::open(config);
+        if let Mode::Persistent { config, ann, .. } = self.mode {
+            self.db = open(config, ann);
         }
     }
 
@@ -354,6 +372,10 @@ enum Op {
     },
     /// Persistent mode: drop the in-memory database and reopen it from the store.
     Reopen,
+    /// Background index work: graphs, int8 codes, consolidation (`Db::index_step`).
+    IndexStep {
+        budget: usize,
+    },
 }
 
 fn floats(v: &Vector) -> Vec<f32> {
@@ -699,6 +721,10 @@ fn apply(h: &mut Harness, model: &mut Model, metric: Metric, op: &Op) -> TestRes
             prop_assert_eq!(stats.namespaces, want);
         }
         Op::Reopen => h.reopen(),
+        Op::IndexStep { budget } => {
+            h.run_db(|db| Ok(db.index_step(*budget)))
+                .map_err(|e| TestCaseError::fail(format!("index_step: {e}")))?;
+        }
     }
     Ok(())
 }
@@ -982,16 +1008,24 @@ fn metric() -> impl Strategy<Value = Metric> {
 
 /// In memory, or persistent with thresholds small enough to seal and compact every few writes.
 fn mode() -> impl Strategy<Value = Mode> {
-    let persistent = (1usize..5, 1usize..6, 1usize..4, any::<bool>()).prop_map(
-        |(seal_records, max_log_entries, max_segments, evict)| Mode::Persistent {
-            config: StorageConfig {
-                seal_records,
-                max_log_entries,
-                max_segments,
+    let persistent = (
+        1usize..5,
+        1usize..6,
+        1usize..4,
+        any::<bool>(),
+        (1usize..4, any::<bool>()),
+    )
+        .prop_map(
+            |(seal_records, max_log_entries, max_segments, evict, ann)| Mode::Persistent {
+                config: StorageConfig {
+                    seal_records,
+                    max_log_entries,
+                    max_segments,
+                },
+                evict,
+                ann,
             },
-            evict,
-        },
-    );
+        );
     prop_oneof![1 => Just(Mode::Memory), 2 => persistent]
 }
 
@@ -1162,6 +1196,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => list,
         1 => maybe_filter().prop_map(|filter| Op::Stats { filter }),
         1 => Just(Op::Reopen),
+        3 => (1usize..40).prop_map(|budget| Op::IndexStep { budget }),
     ]
 }
 
