@@ -82,15 +82,16 @@ pub struct AnnConfig {
     /// segment searches its graph on f32. Off, codes are neither read nor kept, and stored
     /// ones become garbage at the next commit.
     pub int8: bool,
-    /// Consolidate the sealed segments into one while their live records number at most this
-    /// (0: never). A query searches every segment's graph, so fewer, larger segments answer
+    /// Consolidate the sealed segments into one while their live records' vectors take at most
+    /// this many bytes, 4 per dimension per record (0: never; the default, 256 MiB, is 174k
+    /// records at 384 dimensions, 1.3M at 50). A query searches every segment's graph, so fewer, larger segments answer
     /// faster at the same recall. [`Namespace::index_step`] starts a consolidation when no
     /// other index work is pending and the segments other than the largest hold at least half
     /// as many live records as it does (so each record is rebuilt a logarithmic number of
     /// times); it copies their live records into a new segment and builds its graph in bounded
     /// steps while the old segments keep answering, then swaps it in, carrying over the
     /// deletes and overwrites made meanwhile. Memory peaks at about twice the segments' size.
-    pub merge_records: usize,
+    pub merge_bytes: usize,
 }
 
 impl Default for AnnConfig {
@@ -99,7 +100,7 @@ impl Default for AnnConfig {
             min_records: 2048,
             hnsw: HnswConfig::default(),
             int8: false,
-            merge_records: 200_000,
+            merge_bytes: 256 << 20,
         }
     }
 }
@@ -125,7 +126,7 @@ impl AnnConfig {
 /// would not be bounded: merged segments grow past 100k records (~0.4 s in wasm).
 const CODE_ROWS_PER_NODE: usize = 32;
 
-/// A background merge of sealed segments into one ([`AnnConfig::merge_records`]).
+/// A background merge of sealed segments into one ([`AnnConfig::merge_bytes`]).
 #[derive(Debug, Clone)]
 struct Consolidation {
     /// The input segments' ids, with their tombstones when the merge began.
@@ -285,7 +286,7 @@ pub struct Namespace {
     scratch: ScratchCell,
     memtable: Memtable,
     segments: Vec<Sealed>,
-    /// A merge of sealed segments in progress (in memory only; see [`AnnConfig::merge_records`]).
+    /// A merge of sealed segments in progress (in memory only; see [`AnnConfig::merge_bytes`]).
     consolidation: Option<Consolidation>,
     next_segment: u64,
     lsn: u64,
@@ -479,15 +480,15 @@ impl Namespace {
         (budget_nodes - left, pending)
     }
 
-    /// A consolidation of every sealed segment, when [`AnnConfig::merge_records`] allows it
-    /// and it pays: at least two segments, at most `merge_records` live records, and the
+    /// A consolidation of every sealed segment, when [`AnnConfig::merge_bytes`] allows it
+    /// and it pays: at least two segments, live vectors of at most `merge_bytes`, and the
     /// segments besides the largest holding at least half as many as it does.
     fn plan_consolidation(&self) -> Option<Consolidation> {
         let live: Vec<usize> = self.segments.iter().map(Sealed::live).collect();
         let total: usize = live.iter().sum();
         let largest = live.iter().copied().max().unwrap_or(0);
         if self.segments.len() < 2
-            || total > self.ann.merge_records
+            || total.saturating_mul(self.dimension * 4) > self.ann.merge_bytes
             || total < self.ann.min_records
             || (total - largest) * 2 < largest
             || self.dimension == 0
@@ -599,7 +600,7 @@ impl Namespace {
     }
 
     /// True while a consolidation of sealed segments is in progress
-    /// ([`AnnConfig::merge_records`]).
+    /// ([`AnnConfig::merge_bytes`]).
     pub fn consolidating(&self) -> bool {
         self.consolidation.is_some()
     }

@@ -66,7 +66,7 @@ fn ann(min_records: usize) -> AnnConfig {
             ..HnswConfig::default()
         },
         // These tests are about one segment's graph; consolidation has its own tests.
-        merge_records: 0,
+        merge_bytes: 0,
         ..AnnConfig::default()
     }
 }
@@ -1111,11 +1111,11 @@ wasm_test! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Consolidation: sealed segments merged into one in the background (AnnConfig::merge_records).
+// Consolidation: sealed segments merged into one in the background (AnnConfig::merge_bytes).
 
 fn ann_merging(min_records: usize) -> AnnConfig {
     AnnConfig {
-        merge_records: 1_000_000,
+        merge_bytes: 1 << 30,
         ..ann(min_records)
     }
 }

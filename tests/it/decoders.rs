@@ -26,7 +26,7 @@ fn int8_store() -> MemoryStore {
         ..StorageConfig::default()
     });
     db.set_ann_config(AnnConfig {
-        merge_records: 0,
+        merge_bytes: 0,
         min_records: 1,
         int8: true,
         ..AnnConfig::default()

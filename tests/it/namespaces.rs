@@ -215,7 +215,7 @@ fn open(config: StorageConfig, (min_records, int8): (usize, bool)) -> Db {
     db.set_ann_config(AnnConfig {
         min_records,
         int8,
-        merge_records: 1_000,
+        merge_bytes: 1 << 20,
         ..AnnConfig::default()
     });
     db

@@ -458,7 +458,7 @@ wasm_test! {
         let expected = snapshot_of(&store, TINY);
         // Tiny segments: every one of them gets a graph.
         let ann = AnnConfig {
-            merge_records: 0,
+            merge_bytes: 0,
             min_records: 1,
             ..AnnConfig::default()
         };
@@ -514,7 +514,7 @@ wasm_test! {
         }
         // Tiny segments: every one of them gets a graph, then codes.
         let ann = AnnConfig {
-            merge_records: 0,
+            merge_bytes: 0,
             min_records: 1,
             int8: true,
             ..AnnConfig::default()
