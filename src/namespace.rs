@@ -471,30 +471,35 @@ impl Namespace {
             })
         };
         if left > 0 && !building(self) {
-            if self.consolidation.is_none() {
+            if self.consolidation.is_none() && self.consolidation_pays() {
                 self.consolidation = self.plan_consolidation();
             }
             left -= self.consolidate_step(left);
         }
-        let pending = building(self) || self.consolidation.is_some();
+        let pending = building(self)
+            || self.consolidation.is_some()
+            || (left == 0 && self.consolidation_pays());
         (budget_nodes - left, pending)
     }
 
-    /// A consolidation of every sealed segment, when [`AnnConfig::merge_bytes`] allows it
-    /// and it pays: at least two segments, live vectors of at most `merge_bytes`, and the
-    /// segments besides the largest holding at least half as many as it does.
-    fn plan_consolidation(&self) -> Option<Consolidation> {
+    /// True when [`AnnConfig::merge_bytes`] allows consolidating the sealed segments and it
+    /// pays: at least two segments, live vectors of at most `merge_bytes`, enough records for
+    /// a graph, and the segments besides the largest holding at least half as many as it does.
+    fn consolidation_pays(&self) -> bool {
         let live: Vec<usize> = self.segments.iter().map(Sealed::live).collect();
         let total: usize = live.iter().sum();
         let largest = live.iter().copied().max().unwrap_or(0);
-        if self.segments.len() < 2
-            || total.saturating_mul(self.dimension * 4) > self.ann.merge_bytes
-            || total < self.ann.min_records
-            || (total - largest) * 2 < largest
-            || self.dimension == 0
-        {
-            return None;
-        }
+        self.segments.len() >= 2
+            && self.dimension > 0
+            && total.saturating_mul(self.dimension * 4) <= self.ann.merge_bytes
+            && total >= self.ann.min_records
+            && (total - largest) * 2 >= largest
+    }
+
+    /// A consolidation of every sealed segment: their live records copied, id-sorted, into
+    /// a new segment, and an empty builder for its graph.
+    fn plan_consolidation(&self) -> Option<Consolidation> {
+        let total: usize = self.segments.iter().map(Sealed::live).sum();
         let builder = HnswBuilder::new(self.ann.hnsw, self.metric, self.dimension).ok()?;
         let mut records = Vec::with_capacity(total);
         for s in &self.segments {

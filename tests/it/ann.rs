@@ -1309,3 +1309,23 @@ wasm_test! {
         }
     }
 }
+
+wasm_test! {
+    fn index_step_reports_a_consolidation_still_to_start_as_pending_work() {
+        let dim = 6;
+        let mut rng = Rng(101);
+        let mut ns = Namespace::with_config(dim, Metric::Euclidean, NEVER_SEAL);
+        ns.set_ann_config(ann_merging(300));
+        for s in 0..2 {
+            ns.upsert((s * 400..(s + 1) * 400).map(|i| record(i, rng.vector(dim))).collect());
+            ns.seal();
+        }
+        // Exactly the graphs' work: the budget is spent when the last graph completes, and the
+        // consolidation that follows is still reported, so a host keeps stepping.
+        assert_eq!(ns.index_step_counted(800), (800, true));
+        assert_eq!(ns.graph_count(), 2);
+        build_all(&mut ns);
+        assert_eq!((ns.segment_count(), ns.graph_count(), ns.len()), (1, 1, 800));
+        assert!(!ns.index_step(1000), "nothing left");
+    }
+}
