@@ -409,6 +409,20 @@ impl Namespace {
     pub fn index_step_counted(&mut self, budget_nodes: usize) -> (usize, bool) {
         let mut left = budget_nodes;
         let mut completed = false;
+        if budget_nodes > 0 && self.consolidation.is_none() && self.consolidation_pays() {
+            // The segments are about to be merged: graphs and codes still to build for them
+            // would be thrown away, so they are not built (those segments are scanned exactly
+            // until the swap), and the consolidation starts now.
+            for s in &mut self.segments {
+                if matches!(s.graph, Graph::Building(_)) {
+                    s.graph = Graph::None;
+                }
+                if matches!(s.codes, Codes::Building(_)) {
+                    s.codes = Codes::None;
+                }
+            }
+            self.consolidation = self.plan_consolidation();
+        }
         for i in 0..self.segments.len() {
             if left == 0 {
                 break;
@@ -558,7 +572,13 @@ impl Namespace {
         for (id, _) in &inputs {
             match self.segments.iter().position(|s| s.id == *id) {
                 Some(i) => positions.push(i),
-                None => return,
+                None => {
+                    // Abandoned: the remaining inputs get the graphs and codes skipped for it.
+                    for i in 0..self.segments.len() {
+                        self.schedule_graph(i);
+                    }
+                    return;
+                }
             }
         }
         let mut tombstones = Tombstones::new(segment.len());

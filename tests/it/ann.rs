@@ -1311,20 +1311,30 @@ wasm_test! {
 }
 
 wasm_test! {
-    fn index_step_reports_a_consolidation_still_to_start_as_pending_work() {
+    fn a_due_consolidation_skips_its_inputs_graphs_and_builds_only_the_merged_one() {
         let dim = 6;
         let mut rng = Rng(101);
         let mut ns = Namespace::with_config(dim, Metric::Euclidean, NEVER_SEAL);
+        let mut exact = Namespace::with_config(dim, Metric::Euclidean, NEVER_SEAL);
+        exact.set_ann_config(AnnConfig::disabled());
         ns.set_ann_config(ann_merging(300));
         for s in 0..2 {
-            ns.upsert((s * 400..(s + 1) * 400).map(|i| record(i, rng.vector(dim))).collect());
+            let batch: Vec<Record> =
+                (s * 400..(s + 1) * 400).map(|i| record(i, rng.vector(dim))).collect();
+            ns.upsert(batch.clone());
             ns.seal();
+            exact.upsert(batch);
         }
-        // Exactly the graphs' work: the budget is spent when the last graph completes, and the
-        // consolidation that follows is still reported, so a host keeps stepping.
-        assert_eq!(ns.index_step_counted(800), (800, true));
-        assert_eq!(ns.graph_count(), 2);
-        build_all(&mut ns);
+        // Half the merged graph: the inputs have no graph and answer exactly meanwhile.
+        assert_eq!(ns.index_step_counted(400), (400, true));
+        assert!(ns.consolidating());
+        assert_eq!((ns.segment_count(), ns.graph_count()), (2, 0));
+        let queries: Vec<QueryVector> = (0..10).map(|_| dense(rng.vector(dim))).collect();
+        for q in &queries {
+            assert_eq!(scored(&ns, q, 10, None), scored(&exact, q, 10, None));
+        }
+        // 800 nodes in all: one build of the merged segment, none of its inputs.
+        assert_eq!(ns.index_step_counted(400), (400, false));
         assert_eq!((ns.segment_count(), ns.graph_count(), ns.len()), (1, 1, 800));
         assert!(!ns.index_step(1000), "nothing left");
     }
