@@ -43,7 +43,10 @@ pub fn validate_values(id: &str, values: &[f32]) -> Result<()> {
     if let Some(v) = values.iter().find(|v| !v.is_finite()) {
         return Err(Error::InvalidVector {
             id: truncate_for_message(id),
-            reason: format!("dense vector values must be finite numbers, got {v}"),
+            reason: format!(
+                "dense vector values must be finite numbers, got {}",
+                zmij::Buffer::new().format(*v)
+            ),
         });
     }
     if !values.is_empty() && values.iter().all(|v| v.abs() < MIN_MAGNITUDE) {

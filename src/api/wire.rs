@@ -1,8 +1,6 @@
 //! Wire helpers shared by the route handlers: query strings, pagination tokens, and the JSON
 //! forms of records and sparse vectors.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
@@ -85,15 +83,26 @@ const TOKEN_PREFIX: &str = "larch1:";
 
 /// Encodes a pagination position (the last id returned) as an opaque token.
 pub fn encode_token(after: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{TOKEN_PREFIX}{after}"))
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(2 * (TOKEN_PREFIX.len() + after.len()));
+    for b in TOKEN_PREFIX.bytes().chain(after.bytes()) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Decodes a token made by [`encode_token`].
 pub fn decode_token(token: &str) -> Result<String> {
     let bad = || Error::invalid(format!("Invalid pagination token: '{token}'"));
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token.trim_end_matches('='))
-        .map_err(|_| bad())?;
+    let hex = token.as_bytes();
+    if !hex.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    let digit = |c: u8| (c as char).to_digit(16).ok_or_else(bad);
+    let bytes = hex
+        .chunks_exact(2)
+        .map(|p| Ok((digit(p[0])? * 16 + digit(p[1])?) as u8))
+        .collect::<Result<Vec<u8>>>()?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     text.strip_prefix(TOKEN_PREFIX)
         .map(str::to_string)
@@ -124,8 +133,9 @@ pub(crate) fn to_f32s(what: &str, values: &[f64]) -> Result<Vec<f32>> {
                 Ok(f)
             } else {
                 Err(Error::invalid(format!(
-                    "{what}: value {v:e} is out of range for a 32-bit float (|v| must be at most {:e})",
-                    f32::MAX
+                    "{what}: value {} is out of range for a 32-bit float (|v| must be at most {})",
+                    zmij::Buffer::new().format(v),
+                    zmij::Buffer::new().format(f32::MAX)
                 )))
             }
         })
@@ -156,7 +166,10 @@ pub(crate) fn metadata_from(json: Option<&Json>) -> Result<Option<Metadata>> {
 /// An `f32` as the shortest JSON number that reads back as the same `f32` (`0.1`, not
 /// `0.10000000149011612`), as Pinecone's gateway prints floats.
 pub(crate) fn f32_json(x: f32) -> Json {
-    let shortest: f64 = x.to_string().parse().unwrap_or(f64::from(x));
+    let shortest: f64 = zmij::Buffer::new()
+        .format(x)
+        .parse()
+        .unwrap_or(f64::from(x));
     serde_json::Number::from_f64(shortest).map_or(Json::Null, Json::Number)
 }
 
@@ -208,6 +221,70 @@ mod tests {
         let t = encode_token("doc#17");
         assert_eq!(decode_token(&t).unwrap(), "doc#17");
         assert!(decode_token("not a token").is_err());
-        assert!(decode_token(&URL_SAFE_NO_PAD.encode("other:x")).is_err());
+        assert!(
+            decode_token("6f746865723a78").is_err(),
+            "hex of another prefix"
+        );
+        assert!(decode_token("6c617263").is_err(), "a prefix cut short");
+        assert!(decode_token("6c6").is_err(), "odd length");
+        assert!(decode_token("zz").is_err(), "not hex");
+        let t = encode_token("é/ü 1");
+        assert!(
+            t.bytes().all(|c| c.is_ascii_hexdigit()),
+            "{t}: URL-safe as it is"
+        );
+        assert_eq!(decode_token(&t).unwrap(), "é/ü 1");
+    }
+
+    /// The shortest form comes from zmij (not core's float `Display`, kept out of the wasm):
+    /// for every f32 it reads back as the same f32 and has no more significant digits than
+    /// `Display`'s shortest form (the two differ only in exact ties, e.g. 312985.125 prints
+    /// as 312985.12, round-half-even like Ryu and numpy, where `Display` gives 312985.13).
+    #[test]
+    fn f32_json_is_the_shortest_round_trip_form() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        // Significant digits: the mantissa's digits without leading or trailing zeros.
+        let digits = |s: &str| {
+            let mantissa = s.split(['e', 'E']).next().unwrap();
+            let d: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+            d.trim_matches('0').len()
+        };
+        let check = |f: f32| {
+            let Json::Number(n) = f32_json(f) else {
+                panic!("{f:?} is not a number")
+            };
+            let back = n.as_f64().unwrap();
+            assert_eq!(
+                (back as f32).to_bits(),
+                f.to_bits(),
+                "{f:?} does not read back"
+            );
+            let (ours, std) = (n.to_string(), f.to_string());
+            assert!(
+                digits(&ours) <= digits(&std).max(1),
+                "{f:?}: {ours} is longer than {std}"
+            );
+        };
+        for f in [
+            0.0,
+            -0.0,
+            0.1,
+            1e-7,
+            3.4028235e38,
+            f32::MIN_POSITIVE,
+            1e-45,
+            123456.79,
+        ] {
+            check(f);
+        }
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f32::from_bits(x as u32);
+            if f.is_finite() {
+                check(f);
+            }
+        }
     }
 }

@@ -70,7 +70,10 @@ fn finite_floats(b: &[u8], what: &str) -> Result<Vec<f32>> {
             if x.is_finite() {
                 Ok(x)
             } else {
-                Err(corrupt(format!("{what} {i} is {x}, not finite")))
+                Err(corrupt(format!(
+                    "{what} {i} is {}, not finite",
+                    zmij::Buffer::new().format(x)
+                )))
             }
         })
         .collect()
