@@ -54,6 +54,15 @@ impl Segment {
         }
     }
 
+    /// A segment of columns filled in id order (ids unique).
+    pub(crate) fn from_columns(columns: Columns) -> Self {
+        debug_assert!(columns.ids.windows(2).all(|w| w[0] < w[1]));
+        Segment {
+            columns,
+            bytes: std::cell::OnceCell::new(),
+        }
+    }
+
     /// The slot of `id`, if present.
     pub fn slot_of(&self, id: &str) -> Option<u32> {
         self.ids
