@@ -336,20 +336,12 @@ impl Db {
     }
 }
 
-fn metric_code(m: Metric) -> u8 {
-    match m {
-        Metric::Cosine => 0,
-        Metric::Euclidean => 1,
-        Metric::DotProduct => 2,
-    }
-}
-
 fn config_to_stored(c: &IndexConfig) -> StoredConfig {
     StoredConfig {
         name: c.name.clone(),
         vector_type: u8::from(c.vector_type == VectorType::Sparse),
         dimension: c.vector_type.dimension().unwrap_or(0),
-        metric: metric_code(c.metric),
+        metric: c.metric.code(),
         deletion_protection: c.deletion_protection == DeletionProtection::Enabled,
         tags: c.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         cloud: c.cloud.clone(),
@@ -366,17 +358,10 @@ fn config_to_stored(c: &IndexConfig) -> StoredConfig {
 }
 
 fn config_from_stored(s: &StoredConfig) -> Result<IndexConfig> {
-    let metric = match s.metric {
-        0 => Metric::Cosine,
-        1 => Metric::Euclidean,
-        2 => Metric::DotProduct,
-        m => {
-            return Err(Error::Corrupt {
-                what: ROOT_KEY.into(),
-                reason: format!("unknown metric code {m}"),
-            });
-        }
-    };
+    let metric = Metric::from_code(s.metric).ok_or_else(|| Error::Corrupt {
+        what: ROOT_KEY.into(),
+        reason: format!("unknown metric code {}", s.metric),
+    })?;
     let vector_type = match s.vector_type {
         0 => VectorType::Dense {
             dimension: s.dimension,

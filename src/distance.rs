@@ -53,6 +53,25 @@ impl Metric {
     pub fn higher_is_better(self) -> bool {
         !matches!(self, Metric::Euclidean)
     }
+
+    /// The metric's byte in stored data (the root, graphs, int8 codes).
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Metric::Cosine => 0,
+            Metric::Euclidean => 1,
+            Metric::DotProduct => 2,
+        }
+    }
+
+    /// The metric a stored byte names, if any.
+    pub(crate) fn from_code(code: u8) -> Option<Metric> {
+        match code {
+            0 => Some(Metric::Cosine),
+            1 => Some(Metric::Euclidean),
+            2 => Some(Metric::DotProduct),
+            _ => None,
+        }
+    }
 }
 
 /// Calls `$f` of the kernel module chosen for this build (and, on x86_64, this CPU).

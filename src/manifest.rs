@@ -8,15 +8,17 @@ use rkyv::{Archive, Deserialize, Serialize};
 
 use crate::segment::stored::StoredRecord;
 
-/// A namespace's commit record.
+/// A namespace's commit record, generic over its segment references so the manifests of older
+/// format versions, which differ only there, share the definition (and so the archived layout)
+/// of the current one.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct Manifest {
+pub struct ManifestOf<S> {
     /// Sequence number of the last committed write.
     pub lsn: u64,
     /// Live records.
     pub count: u64,
     /// Sealed segments, oldest first.
-    pub segments: Vec<SegmentRef>,
+    pub segments: Vec<S>,
     /// Write-log entries not yet sealed, in order.
     pub log: Vec<LogRef>,
     /// Next log sequence number.
@@ -25,6 +27,28 @@ pub struct Manifest {
     pub next_segment: u64,
     /// Keys made obsolete by this commit.
     pub garbage: Vec<String>,
+}
+
+/// The current (format version 3) manifest.
+pub type Manifest = ManifestOf<SegmentRef>;
+/// A format-version-2 manifest (segments without int8 codes), converted on read.
+pub type ManifestV2 = ManifestOf<SegmentRefV2>;
+/// A format-version-1 manifest (segments without graphs), converted on read.
+pub type ManifestV1 = ManifestOf<SegmentRefV1>;
+
+impl<S: Into<SegmentRef>> ManifestOf<S> {
+    /// The same manifest with current segment references.
+    pub fn upgrade(self) -> Manifest {
+        ManifestOf {
+            lsn: self.lsn,
+            count: self.count,
+            segments: self.segments.into_iter().map(Into::into).collect(),
+            log: self.log,
+            next_seq: self.next_seq,
+            next_segment: self.next_segment,
+            garbage: self.garbage,
+        }
+    }
 }
 
 /// One sealed segment and its blobs.
@@ -43,18 +67,6 @@ pub struct SegmentRef {
     pub codes_chunks: u32,
 }
 
-/// A format-version-2 manifest (segments without int8 codes), converted on read.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct ManifestV2 {
-    pub lsn: u64,
-    pub count: u64,
-    pub segments: Vec<SegmentRefV2>,
-    pub log: Vec<LogRef>,
-    pub next_seq: u64,
-    pub next_segment: u64,
-    pub garbage: Vec<String>,
-}
-
 /// A format-version-2 segment reference.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct SegmentRefV2 {
@@ -66,42 +78,18 @@ pub struct SegmentRefV2 {
     pub graph_chunks: u32,
 }
 
-impl From<ManifestV2> for Manifest {
-    fn from(m: ManifestV2) -> Self {
-        Manifest {
-            lsn: m.lsn,
-            count: m.count,
-            segments: m
-                .segments
-                .into_iter()
-                .map(|s| SegmentRef {
-                    id: s.id,
-                    records: s.records,
-                    structured_chunks: s.structured_chunks,
-                    vector_chunks: s.vector_chunks,
-                    tombstones: s.tombstones,
-                    graph_chunks: s.graph_chunks,
-                    codes_chunks: 0,
-                })
-                .collect(),
-            log: m.log,
-            next_seq: m.next_seq,
-            next_segment: m.next_segment,
-            garbage: m.garbage,
+impl From<SegmentRefV2> for SegmentRef {
+    fn from(s: SegmentRefV2) -> Self {
+        SegmentRef {
+            id: s.id,
+            records: s.records,
+            structured_chunks: s.structured_chunks,
+            vector_chunks: s.vector_chunks,
+            tombstones: s.tombstones,
+            graph_chunks: s.graph_chunks,
+            codes_chunks: 0,
         }
     }
-}
-
-/// A format-version-1 manifest (segments without graphs), converted on read.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct ManifestV1 {
-    pub lsn: u64,
-    pub count: u64,
-    pub segments: Vec<SegmentRefV1>,
-    pub log: Vec<LogRef>,
-    pub next_seq: u64,
-    pub next_segment: u64,
-    pub garbage: Vec<String>,
 }
 
 /// A format-version-1 segment reference.
@@ -114,28 +102,16 @@ pub struct SegmentRefV1 {
     pub tombstones: Option<(u32, u32)>,
 }
 
-impl From<ManifestV1> for Manifest {
-    fn from(m: ManifestV1) -> Self {
-        Manifest {
-            lsn: m.lsn,
-            count: m.count,
-            segments: m
-                .segments
-                .into_iter()
-                .map(|s| SegmentRef {
-                    id: s.id,
-                    records: s.records,
-                    structured_chunks: s.structured_chunks,
-                    vector_chunks: s.vector_chunks,
-                    tombstones: s.tombstones,
-                    graph_chunks: 0,
-                    codes_chunks: 0,
-                })
-                .collect(),
-            log: m.log,
-            next_seq: m.next_seq,
-            next_segment: m.next_segment,
-            garbage: m.garbage,
+impl From<SegmentRefV1> for SegmentRef {
+    fn from(s: SegmentRefV1) -> Self {
+        SegmentRef {
+            id: s.id,
+            records: s.records,
+            structured_chunks: s.structured_chunks,
+            vector_chunks: s.vector_chunks,
+            tombstones: s.tombstones,
+            graph_chunks: 0,
+            codes_chunks: 0,
         }
     }
 }

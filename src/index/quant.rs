@@ -174,12 +174,7 @@ impl Int8Index {
         two_hop: bool,
         scratch: &mut SearchScratch,
     ) -> Result<Vec<(f32, u32)>> {
-        graph.check_inputs(query, vectors, norms)?;
-        if graph.metric() != self.metric || graph.dim() != self.dim || graph.len() > self.len() {
-            return Err(Error::invalid(
-                "int8 codes do not match the graph (metric, dimension or size)",
-            ));
-        }
+        self.check(graph, query, vectors, norms)?;
         let qc = self.query_code(query);
         let pool = ef.max(k);
         let found = graph.knn_by_key(pool, pool, |s| self.key(&qc, s), accept, two_hop, scratch);
@@ -201,12 +196,7 @@ impl Int8Index {
         pool: usize,
         accept: impl Fn(u32) -> bool,
     ) -> Result<Vec<(f32, u32)>> {
-        graph.check_inputs(query, vectors, norms)?;
-        if graph.metric() != self.metric || graph.dim() != self.dim || graph.len() > self.len() {
-            return Err(Error::invalid(
-                "int8 codes do not match the graph (metric, dimension or size)",
-            ));
-        }
+        self.check(graph, query, vectors, norms)?;
         let qc = self.query_code(query);
         let mut top = flat::TopK::new(pool.max(k), false);
         for s in (0..graph.len() as u32).filter(|&s| accept(s)) {
@@ -214,6 +204,24 @@ impl Int8Index {
         }
         let found = top.into_sorted();
         Ok(graph.rescore(query, vectors, norms, k, found.into_iter().map(|(_, s)| s)))
+    }
+
+    /// The inputs of a search: the graph's (see `HnswView::check_inputs`), and codes made for
+    /// that graph's metric, dimension and slots.
+    fn check(
+        &self,
+        graph: &HnswView<'_>,
+        query: &[f32],
+        vectors: &[f32],
+        norms: &[f32],
+    ) -> Result<()> {
+        graph.check_inputs(query, vectors, norms)?;
+        if graph.metric() != self.metric || graph.dim() != self.dim || graph.len() > self.len() {
+            return Err(Error::invalid(
+                "int8 codes do not match the graph (metric, dimension or size)",
+            ));
+        }
+        Ok(())
     }
 
     /// The query's code (of the unit vector, for cosine).

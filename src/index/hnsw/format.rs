@@ -28,6 +28,7 @@
 use super::{Hnsw, HnswConfig, HnswView, MAX_LEVEL, MAX_M, Words};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
+use crate::index::{check_prelude, u32_at};
 
 /// Bytes before the arrays.
 pub(crate) const HEADER: usize = 56;
@@ -39,7 +40,7 @@ pub(super) fn encode(g: &Hnsw) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + g.graph_bytes());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&[metric_code(g.metric), 0, 0, 0]);
+    out.extend_from_slice(&[g.metric.code(), 0, 0, 0]);
     let upper_lists = g.upper.len() / (g.config.m as usize + 1);
     for w in [
         g.dim,
@@ -63,25 +64,11 @@ pub(super) fn encode(g: &Hnsw) -> Vec<u8> {
     out
 }
 
-fn metric_code(m: Metric) -> u8 {
-    match m {
-        Metric::Cosine => 0,
-        Metric::Euclidean => 1,
-        Metric::DotProduct => 2,
-    }
-}
-
 fn corrupt(reason: impl Into<String>) -> Error {
     Error::Corrupt {
         what: "HNSW graph".into(),
         reason: reason.into(),
     }
-}
-
-/// Reads a header field; the caller has checked the header is present.
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
 pub(super) fn decode(b: &[u8]) -> Result<HnswView<'_>> {
@@ -98,27 +85,9 @@ pub(super) fn decode_trusted(b: &[u8]) -> Result<HnswView<'_>> {
 }
 
 fn decode_header(b: &[u8]) -> Result<HnswView<'_>> {
-    if b.len() < HEADER {
-        return Err(corrupt(format!(
-            "{} bytes, shorter than the {HEADER}-byte header",
-            b.len()
-        )));
-    }
-    if b[..4] != MAGIC {
-        return Err(corrupt("bad magic"));
-    }
-    let version = u32_at(b, 4);
-    if version != VERSION {
-        return Err(corrupt(format!(
-            "unknown version {version} (this build reads {VERSION})"
-        )));
-    }
-    let metric = match b[8] {
-        0 => Metric::Cosine,
-        1 => Metric::Euclidean,
-        2 => Metric::DotProduct,
-        x => return Err(corrupt(format!("unknown metric code {x}"))),
-    };
+    check_prelude(b, HEADER, &MAGIC, VERSION).map_err(corrupt)?;
+    let metric =
+        Metric::from_code(b[8]).ok_or_else(|| corrupt(format!("unknown metric code {}", b[8])))?;
     if b[9..12] != [0, 0, 0] || u32_at(b, 52) != 0 {
         return Err(corrupt("reserved header bytes are not zero"));
     }

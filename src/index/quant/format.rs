@@ -21,6 +21,7 @@
 use super::Int8Index;
 use crate::distance::Metric;
 use crate::error::{Error, Result};
+use crate::index::{check_prelude, u32_at};
 
 /// Bytes before the arrays.
 pub(super) const HEADER: usize = 24;
@@ -32,12 +33,7 @@ pub(super) fn encode(q: &Int8Index) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + q.bytes());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    let metric = match q.metric {
-        Metric::Cosine => 0,
-        Metric::Euclidean => 1,
-        Metric::DotProduct => 2,
-    };
-    out.extend_from_slice(&[metric, 0, 0, 0]);
+    out.extend_from_slice(&[q.metric.code(), 0, 0, 0]);
     out.extend_from_slice(&(q.dim as u32).to_le_bytes());
     out.extend_from_slice(&(q.len() as u32).to_le_bytes());
     out.extend_from_slice(&q.scale.to_le_bytes());
@@ -54,11 +50,6 @@ fn corrupt(reason: impl Into<String>) -> Error {
         what: "int8 codes".into(),
         reason: reason.into(),
     }
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
 /// Little-endian f32s, each checked finite.
@@ -80,27 +71,9 @@ fn finite_floats(b: &[u8], what: &str) -> Result<Vec<f32>> {
 }
 
 pub(super) fn decode(b: &[u8]) -> Result<Int8Index> {
-    if b.len() < HEADER {
-        return Err(corrupt(format!(
-            "{} bytes, shorter than the {HEADER}-byte header",
-            b.len()
-        )));
-    }
-    if b[..4] != MAGIC {
-        return Err(corrupt("bad magic"));
-    }
-    let version = u32_at(b, 4);
-    if version != VERSION {
-        return Err(corrupt(format!(
-            "unknown version {version} (this build reads {VERSION})"
-        )));
-    }
-    let metric = match b[8] {
-        0 => Metric::Cosine,
-        1 => Metric::Euclidean,
-        2 => Metric::DotProduct,
-        x => return Err(corrupt(format!("unknown metric code {x}"))),
-    };
+    check_prelude(b, HEADER, &MAGIC, VERSION).map_err(corrupt)?;
+    let metric =
+        Metric::from_code(b[8]).ok_or_else(|| corrupt(format!("unknown metric code {}", b[8])))?;
     if b[9..12] != [0, 0, 0] {
         return Err(corrupt("reserved header bytes are not zero"));
     }
