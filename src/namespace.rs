@@ -235,6 +235,25 @@ struct Sealed {
 }
 
 impl Sealed {
+    /// A segment not written yet, with no graph or codes.
+    fn new(id: u64, segment: Segment, tombstones: Tombstones) -> Self {
+        Sealed {
+            id,
+            segment,
+            tombstones,
+            chunks: None,
+            persisted_tombstones: None,
+            tombstones_dirty: false,
+            graph: Graph::None,
+            graph_chunks: None,
+            graph_dirty: false,
+            codes: Codes::None,
+            codes_chunks: None,
+            postings: std::sync::OnceLock::new(),
+            sparse_index: std::sync::OnceLock::new(),
+        }
+    }
+
     fn live(&self) -> usize {
         self.segment.len() - self.tombstones.count()
     }
@@ -417,7 +436,7 @@ impl Namespace {
     pub fn index_step_counted(&mut self, budget_nodes: usize) -> (usize, bool) {
         let mut left = budget_nodes;
         let mut completed = false;
-        if budget_nodes > 0 && self.consolidation.is_none() && self.consolidation_pays() {
+        if self.consolidation.is_none() && self.consolidation_pays() {
             // The segments are about to be merged: graphs and codes still to build for them
             // would be thrown away, so they are not built (those segments are scanned exactly
             // until the swap), and the consolidation starts now.
@@ -493,14 +512,9 @@ impl Namespace {
             })
         };
         if left > 0 && !building(self) {
-            if self.consolidation.is_none() && self.consolidation_pays() {
-                self.consolidation = self.plan_consolidation();
-            }
             left -= self.consolidate_step(left);
         }
-        let pending = building(self)
-            || self.consolidation.is_some()
-            || (left == 0 && self.consolidation_pays());
+        let pending = building(self) || self.consolidation.is_some();
         (budget_nodes - left, pending)
     }
 
@@ -583,12 +597,7 @@ impl Namespace {
         {
             let Some(rows) = self.consolidation_copy(budget.saturating_mul(COPY_ROWS_PER_NODE))
             else {
-                // An input is gone (compaction merged or dropped it): abandoned, and the
-                // remaining segments get the graphs and codes skipped for it.
-                self.consolidation = None;
-                for i in 0..self.segments.len() {
-                    self.schedule_graph(i);
-                }
+                self.abandon_consolidation();
                 return 0;
             };
             used = rows.div_ceil(COPY_ROWS_PER_NODE).min(budget);
@@ -618,6 +627,15 @@ impl Namespace {
         used + done
     }
 
+    /// Drops the consolidation because an input is gone (compaction merged or dropped it); the
+    /// remaining segments get the graphs and codes skipped for it.
+    fn abandon_consolidation(&mut self) {
+        self.consolidation = None;
+        for i in 0..self.segments.len() {
+            self.schedule_graph(i);
+        }
+    }
+
     /// Replaces the consolidation's inputs by its segment, tombstoning there every record
     /// deleted or overwritten in an input since the merge began. Drops the consolidation
     /// instead when an input is gone (merged or dropped by compaction meanwhile).
@@ -635,13 +653,7 @@ impl Namespace {
         for (id, _) in &inputs {
             match self.segments.iter().position(|s| s.id == *id) {
                 Some(i) => positions.push(i),
-                None => {
-                    // Abandoned: the remaining inputs get the graphs and codes skipped for it.
-                    for i in 0..self.segments.len() {
-                        self.schedule_graph(i);
-                    }
-                    return;
-                }
+                None => return self.abandon_consolidation(),
             }
         }
         let mut tombstones = Tombstones::new(segment.len());
@@ -665,19 +677,10 @@ impl Namespace {
         }
         let dirty = tombstones.count() > 0;
         self.segments.push(Sealed {
-            id: self.next_segment,
-            segment,
-            tombstones,
-            chunks: None,
-            persisted_tombstones: None,
             tombstones_dirty: dirty,
             graph: Graph::Ready(builder.finish().to_bytes()),
-            graph_chunks: None,
             graph_dirty: true,
-            codes: Codes::None,
-            codes_chunks: None,
-            postings: std::sync::OnceLock::new(),
-            sparse_index: std::sync::OnceLock::new(),
+            ..Sealed::new(self.next_segment, segment, tombstones)
         });
         self.next_segment += 1;
         self.sync_int8(self.segments.len() - 1);
@@ -1274,21 +1277,8 @@ impl Namespace {
     fn push_segment(&mut self, records: Vec<Record>) {
         let segment = Segment::from_sorted(self.dimension, records);
         let tombstones = Tombstones::new(segment.len());
-        self.segments.push(Sealed {
-            id: self.next_segment,
-            segment,
-            tombstones,
-            chunks: None,
-            persisted_tombstones: None,
-            tombstones_dirty: false,
-            graph: Graph::None,
-            graph_chunks: None,
-            graph_dirty: false,
-            codes: Codes::None,
-            codes_chunks: None,
-            postings: std::sync::OnceLock::new(),
-            sparse_index: std::sync::OnceLock::new(),
-        });
+        self.segments
+            .push(Sealed::new(self.next_segment, segment, tombstones));
         self.next_segment += 1;
         self.schedule_graph(self.segments.len() - 1);
     }
@@ -1515,11 +1505,11 @@ impl Namespace {
         match version {
             1 => {
                 let m: ManifestV1 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
-                Ok(m.into())
+                Ok(m.upgrade())
             }
             2 => {
                 let m: ManifestV2 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
-                Ok(m.into())
+                Ok(m.upgrade())
             }
             _ => format::decode_chunked(what, BlobKind::Manifest, &[bytes]),
         }
@@ -1630,19 +1620,13 @@ impl Namespace {
             };
             let codes = ns.load_codes(&prefix, s, &segment, &graph, &get)?;
             ns.segments.push(Sealed {
-                id: s.id,
-                segment,
-                tombstones,
                 chunks: Some((s.structured_chunks, s.vector_chunks)),
                 persisted_tombstones: s.tombstones,
-                tombstones_dirty: false,
                 graph_chunks: matches!(graph, Graph::Ready(_)).then_some(s.graph_chunks),
                 graph,
-                graph_dirty: false,
                 codes,
                 codes_chunks: (s.codes_chunks > 0).then_some(s.codes_chunks),
-                postings: std::sync::OnceLock::new(),
-                sparse_index: std::sync::OnceLock::new(),
+                ..Sealed::new(s.id, segment, tombstones)
             });
             ns.schedule_graph(ns.segments.len() - 1);
         }
