@@ -308,6 +308,53 @@ fn row(
     ));
 }
 
+/// One row per `ef` of `o.efs`: recall@10 and latency of `search(query, ef)` over the first
+/// `nq` queries, one at a time. Returns each `ef`'s (p50 ms, QPS).
+#[allow(clippy::too_many_arguments)]
+fn sweep(
+    ds: &Dataset,
+    o: &Opts,
+    nq: usize,
+    now: &dyn Fn() -> f64,
+    out: &mut dyn FnMut(String),
+    mode: &str,
+    build_s: f64,
+    bytes: f64,
+    mut search: impl FnMut(&[f32], usize) -> Vec<(f32, u32)>,
+) -> HashMap<usize, (f64, f64)> {
+    let mut p50 = HashMap::new();
+    for &ef in &o.efs {
+        let (mut lat, mut rec) = (
+            Lat {
+                ms: Vec::with_capacity(nq),
+            },
+            0.0,
+        );
+        for i in 0..nq {
+            let t = now();
+            let found = search(black_box(ds.query(i)), ef);
+            lat.ms.push(now() - t);
+            let ids: Vec<u32> = found.iter().map(|r| r.1).collect();
+            rec += recall_at_k(&ids, &ds.gt[i]);
+        }
+        p50.insert(ef, (lat.pct(0.5), lat.qps()));
+        let recall = rec / nq as f64;
+        row(
+            out,
+            "larch hnsw",
+            &o.label,
+            mode,
+            ef,
+            recall,
+            &lat,
+            build_s,
+            ds.n(),
+            bytes,
+        );
+    }
+    p50
+}
+
 // ------------------------------------------------------------------------------ the run
 
 fn bench(
@@ -356,135 +403,42 @@ fn bench(
     let f32_bytes = (dim * 4 + 4) as f64 + bytes.len() as f64 / n as f64;
     header(out);
     let mut scratch = SearchScratch::new();
-    let mut unfiltered_p50 = HashMap::new();
-    for &ef in &o.efs {
-        let (mut lat, mut rec) = (
-            Lat {
-                ms: Vec::with_capacity(nq),
-            },
-            0.0,
-        );
-        for i in 0..nq {
-            let t = now();
-            let found = view
-                .search(
-                    black_box(ds.query(i)),
-                    &ds.base,
-                    &norms,
-                    K,
-                    ef,
-                    |_| true,
-                    &mut scratch,
-                )
-                .expect("search");
-            lat.ms.push(now() - t);
-            let ids: Vec<u32> = found.iter().map(|r| r.1).collect();
-            rec += recall_at_k(&ids, &ds.gt[i]);
-        }
-        unfiltered_p50.insert(ef, (lat.pct(0.5), lat.qps()));
-        row(
-            out,
-            "larch hnsw",
-            &o.label,
-            "f32",
-            ef,
-            rec / nq as f64,
-            &lat,
-            build_s,
-            n,
-            f32_bytes,
-        );
-    }
+    let unfiltered_p50 = sweep(ds, o, nq, now, out, "f32", build_s, f32_bytes, |q, ef| {
+        view.search(q, &ds.base, &norms, K, ef, |_| true, &mut scratch)
+            .expect("search")
+    });
 
     if o.int8 {
         let t0 = now();
         let q8 = Int8Index::new(metric, dim, &ds.base, &norms).expect("quantize");
         let quant_s = (now() - t0) / 1e3;
         let int8_bytes = q8.bytes_per_vector() as f64 + bytes.len() as f64 / n as f64;
-        for &ef in &o.efs {
-            let (mut lat, mut rec) = (
-                Lat {
-                    ms: Vec::with_capacity(nq),
-                },
-                0.0,
-            );
-            for i in 0..nq {
-                let t = now();
-                let found = q8
-                    .search(
-                        &view,
-                        black_box(ds.query(i)),
-                        &ds.base,
-                        &norms,
-                        K,
-                        ef,
-                        |_| true,
-                        &mut scratch,
-                    )
-                    .expect("search");
-                lat.ms.push(now() - t);
-                let ids: Vec<u32> = found.iter().map(|r| r.1).collect();
-                rec += recall_at_k(&ids, &ds.gt[i]);
-            }
-            let mode = "int8 + f32 rescore";
-            row(
-                out,
-                "larch hnsw",
-                &o.label,
-                mode,
-                ef,
-                rec / nq as f64,
-                &lat,
-                build_s + quant_s,
-                n,
-                int8_bytes,
-            );
-        }
+        let mode = "int8 + f32 rescore";
+        sweep(
+            ds,
+            o,
+            nq,
+            now,
+            out,
+            mode,
+            build_s + quant_s,
+            int8_bytes,
+            |q, ef| {
+                q8.search(&view, q, &ds.base, &norms, K, ef, |_| true, &mut scratch)
+                    .expect("search")
+            },
+        );
         if o.int8_build {
             // The graph built on the codes (faster build), searched on codes + rescore.
             let t0 = now();
             let g8 = Hnsw::build_on_codes(config, &q8).expect("build on codes");
             let build8_s = (now() - t0) / 1e3 + quant_s;
             let view8 = g8.view();
-            for &ef in &o.efs {
-                let (mut lat, mut rec) = (
-                    Lat {
-                        ms: Vec::with_capacity(nq),
-                    },
-                    0.0,
-                );
-                for i in 0..nq {
-                    let t = now();
-                    let found = q8
-                        .search(
-                            &view8,
-                            black_box(ds.query(i)),
-                            &ds.base,
-                            &norms,
-                            K,
-                            ef,
-                            |_| true,
-                            &mut scratch,
-                        )
-                        .expect("search");
-                    lat.ms.push(now() - t);
-                    let ids: Vec<u32> = found.iter().map(|r| r.1).collect();
-                    rec += recall_at_k(&ids, &ds.gt[i]);
-                }
-                let mode = "int8-built graph, int8 + f32 rescore";
-                row(
-                    out,
-                    "larch hnsw",
-                    &o.label,
-                    mode,
-                    ef,
-                    rec / nq as f64,
-                    &lat,
-                    build8_s,
-                    n,
-                    int8_bytes,
-                );
-            }
+            let mode = "int8-built graph, int8 + f32 rescore";
+            sweep(ds, o, nq, now, out, mode, build8_s, int8_bytes, |q, ef| {
+                q8.search(&view8, q, &ds.base, &norms, K, ef, |_| true, &mut scratch)
+                    .expect("search")
+            });
         }
     }
 
