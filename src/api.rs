@@ -11,6 +11,7 @@
 //!   `/vectors/fetch`, `/vectors/fetch_by_metadata`, `/vectors/update`, `/vectors/delete`,
 //!   `/vectors/list`, `/describe_index_stats`, `/namespaces`, `/namespaces/{ns}`, `/bulk/imports…`.
 
+mod classify;
 mod control;
 mod data;
 mod error;
@@ -19,8 +20,12 @@ mod wire;
 
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::host::{Provide, Rounds, with_blobs};
+use crate::storage::MemoryStore;
 
+pub use classify::{RouteInfo, Scope};
 pub use error::{Plane, error_body, error_status};
+pub use namespaces::KnownNamespaces;
 pub use wire::{decode_token, encode_token};
 
 /// API versions Larch answers (the `X-Pinecone-Api-Version` header). Shapes are the same for
@@ -45,6 +50,9 @@ pub struct Request<'a> {
     pub api_version: Option<&'a str>,
     /// The index a data-plane request targets, when the host resolved it from the hostname.
     pub index: Option<&'a str>,
+    /// The target index's namespaces as the host knows them: stats and namespace listings
+    /// are rendered from these instead of the engine's catalog (see [`KnownNamespaces`]).
+    pub namespaces: Option<&'a KnownNamespaces>,
 }
 
 /// A transport-neutral HTTP response.
@@ -114,6 +122,8 @@ impl Default for ApiOptions {
 pub struct Api {
     db: Db,
     options: ApiOptions,
+    /// The blobs provided to the request in progress (the host loop's termination rule).
+    rounds: Rounds,
 }
 
 /// Request context passed to route handlers.
@@ -121,6 +131,7 @@ pub struct Api {
 pub(crate) struct Ctx<'a> {
     pub api_version: &'a str,
     pub options: &'a ApiOptions,
+    pub namespaces: Option<&'a KnownNamespaces>,
 }
 
 impl Ctx<'_> {
@@ -136,6 +147,7 @@ impl Api {
         Api {
             db: Db::new(),
             options,
+            rounds: Rounds::default(),
         }
     }
 
@@ -145,12 +157,8 @@ impl Api {
         Api {
             db: Db::open(storage),
             options,
+            rounds: Rounds::default(),
         }
-    }
-
-    /// An API over an existing database.
-    pub fn with_db(db: Db, options: ApiOptions) -> Self {
-        Api { db, options }
     }
 
     /// The database.
@@ -173,15 +181,44 @@ impl Api {
         }
     }
 
-    /// Handles one request, or names the blobs the host must [`Api::provide`] first. Nothing
-    /// changes before every needed blob is present, so the host can simply retry.
+    /// Handles one request, or names the blobs the host must [`Api::provide`] before calling
+    /// again with the same request. Nothing changes before every needed blob is present. A
+    /// request that asks again for a blob it was given is answered with an internal error
+    /// ([`Rounds`]), so a host loops only while this returns keys.
     pub fn try_handle(&mut self, req: &Request<'_>) -> std::result::Result<Response, Vec<String>> {
-        let r = self.dispatch(req);
-        match r {
-            Err((_, Error::NotLoaded { keys })) => Err(keys),
-            Err((plane, e)) => Ok(error::respond(plane, &e)),
-            Ok(r) => Ok(r),
+        match self.dispatch(req) {
+            Err((plane, Error::NotLoaded { keys })) => match self.rounds.next(keys) {
+                Ok(keys) => Err(keys),
+                Err(e) => Ok(error::respond(plane, &e)),
+            },
+            other => {
+                self.rounds.reset();
+                Ok(other.unwrap_or_else(|(plane, e)| error::respond(plane, &e)))
+            }
         }
+    }
+
+    /// Handles one request over an in-memory host store (the host loop of [`crate::host`]):
+    /// provides blobs until the request runs, then applies its writes to the store.
+    pub fn serve(&mut self, store: &mut MemoryStore, req: &Request<'_>) -> Response {
+        let mut plane = Plane::Data;
+        let r = with_blobs(
+            self,
+            |k| store.get(k).map(<[u8]>::to_vec),
+            |api| {
+                api.dispatch(req).or_else(|(p, e)| {
+                    plane = p;
+                    match e {
+                        Error::NotLoaded { .. } => Err(e),
+                        e => Ok(error::respond(p, &e)),
+                    }
+                })
+            },
+        );
+        for batch in self.take_writes() {
+            store.apply(&batch);
+        }
+        r.unwrap_or_else(|e| error::respond(plane, &e))
     }
 
     /// Evicts idle namespaces until at most `keep` per index stay in memory; they reload
@@ -190,11 +227,18 @@ impl Api {
         self.db.evict_idle(keep)
     }
 
-    /// Background work between requests: advances pending HNSW builds by at most `budget`
-    /// inserted nodes (see [`Db::index_step`]); the host then applies [`Api::take_writes`].
-    /// Returns true while more work is pending.
+    /// Background work between requests: advances pending HNSW builds, int8 quantization and
+    /// consolidation by at most `budget` inserted nodes (see [`Db::index_step`];
+    /// [`crate::host::INDEX_STEP_BUDGET`] is the hosts' budget); the host then applies
+    /// [`Api::take_writes`]. Returns true while more work is pending.
     pub fn index_step(&mut self, budget: usize) -> bool {
         self.db.index_step(budget)
+    }
+
+    /// True when [`Api::index_step`] has work to do. A pure probe, cheap enough to call after
+    /// every request.
+    pub fn indexing_pending(&self) -> bool {
+        self.db.indexing_pending()
     }
 
     /// Hands over a blob the host fetched (`None` when the store has no such key).
@@ -208,43 +252,14 @@ impl Api {
         self.db.take_writes()
     }
 
-    /// Handles a request against an in-memory host store: provides blobs until the request
-    /// can run, then applies its writes.
-    pub fn handle_with_store(
-        &mut self,
-        store: &mut crate::storage::MemoryStore,
-        req: &Request<'_>,
-    ) -> Response {
-        for _ in 0..16 {
-            match self.try_handle(req) {
-                Ok(r) => {
-                    for batch in self.take_writes() {
-                        store.apply(&batch);
-                    }
-                    return r;
-                }
-                Err(keys) => {
-                    for k in keys {
-                        let bytes = store.get(&k).map(<[u8]>::to_vec);
-                        self.provide(k, bytes);
-                    }
-                }
-            }
-        }
-        error::respond(
-            Plane::Data,
-            &Error::Internal {
-                message: "blobs still missing after repeated loading".into(),
-            },
-        )
-    }
-
+    /// One attempt at a request: its response, or the error (with its plane) that stopped it.
     fn dispatch(&mut self, req: &Request<'_>) -> std::result::Result<Response, (Plane, Error)> {
         let (plane, route) = route(req)?;
         let api_version = req.api_version.unwrap_or(DEFAULT_API_VERSION);
         let ctx = Ctx {
             api_version,
             options: &self.options,
+            namespaces: req.namespaces,
         };
         let result = match route {
             Route::Control(c) => control::handle(&mut self.db, ctx, c, req.body),
@@ -308,4 +323,10 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
     serde_json::from_slice(body).map_err(|e| Error::Malformed {
         reason: e.to_string(),
     })
+}
+
+impl Provide for Api {
+    fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
+        Api::provide(self, key, bytes);
+    }
 }

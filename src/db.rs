@@ -20,7 +20,9 @@ use crate::namespace::{AnnConfig, StorageConfig};
 use crate::record;
 use crate::storage::{ROOT_KEY, WriteBatch, keys};
 
-pub use index::{DeleteSelector, Index, IndexStats, Match, Page, Query, QuerySource, UpsertRecord};
+pub use index::{
+    DeleteSelector, Index, IndexStats, Match, Needs, Page, Query, QuerySource, name_page, page_start,
+};
 
 /// Most records one upsert may carry.
 pub const MAX_UPSERT_RECORDS: usize = 1000;
@@ -54,6 +56,8 @@ pub struct Db {
     indexes: BTreeMap<String, Index>,
     storage: StorageConfig,
     ann: AnnConfig,
+    /// Most resident bytes one namespace may grow to (see [`Db::set_namespace_budget`]).
+    namespace_budget: Option<usize>,
     persistent: bool,
     /// False until the host provided the root (persistent only).
     root_loaded: bool,
@@ -62,9 +66,6 @@ pub struct Db {
     root_dirty: bool,
     /// Prefixes named for reclaiming by the last root commit.
     reclaim: Vec<String>,
-    /// Prefixes reclaimed in the last batches, to drop from the root next.
-    reclaimed: Vec<String>,
-    garbage: Vec<String>,
     outbox: Vec<WriteBatch>,
 }
 
@@ -105,6 +106,18 @@ impl Db {
         }
     }
 
+    /// Caps every namespace's resident bytes (vectors, metadata, ids, graphs, codes and the
+    /// other in-memory structures): an upsert that would take a namespace beyond `bytes` fails
+    /// with [`Error::LimitExceeded`] before anything changes. Writes that do not grow a
+    /// namespace (deletes, overwrites no larger than what they replace) always succeed. Hosts
+    /// with a hard memory ceiling set it (the Worker: one Durable Object's share of 128 MB).
+    pub fn set_namespace_budget(&mut self, bytes: Option<usize>) {
+        self.namespace_budget = bytes;
+        for ix in self.indexes.values_mut() {
+            ix.namespace_budget = bytes;
+        }
+    }
+
     /// Builds approximate indexes in the background: advances pending graph builds of loaded
     /// namespaces by at most `budget` inserted nodes in all. Hosts call it between requests
     /// (a node costs roughly `ef_construction` distance computations); completed graphs are
@@ -121,9 +134,10 @@ impl Db {
         pending
     }
 
-    /// True for a persistent database.
-    pub fn is_persistent(&self) -> bool {
-        self.persistent
+    /// True when [`Db::index_step`] has work to do. A pure probe: it plans nothing and keeps
+    /// every build in progress, so hosts may call it after every request.
+    pub fn indexing_pending(&self) -> bool {
+        self.indexes.values().any(Index::indexing_pending)
     }
 
     /// Hands over a blob the host fetched (`None`: the store has no such key).
@@ -132,10 +146,7 @@ impl Db {
             self.root_bytes = Some(bytes);
             return;
         }
-        let id = key
-            .split('/')
-            .nth(1)
-            .and_then(|h| u64::from_str_radix(h, 16).ok());
+        let id = keys::index_of(&key);
         if let Some(ix) = self.indexes.values_mut().find(|ix| Some(ix.id) == id) {
             ix.provide(key, bytes);
         }
@@ -173,13 +184,13 @@ impl Db {
                     id: stored.id,
                     config,
                     catalog,
+                    namespace_budget: self.namespace_budget,
                 },
             );
         }
         self.indexes = indexes;
         self.next_index = root.next_index;
         self.reclaim = root.reclaim;
-        self.garbage = root.garbage;
         self.root_loaded = true;
         Ok(())
     }
@@ -197,6 +208,7 @@ impl Db {
         let name = config.name.clone();
         let mut index = Index::new(id, config, self.storage, self.persistent);
         index.catalog.set_ann(self.ann);
+        index.namespace_budget = self.namespace_budget;
         let index = self.indexes.entry(name).or_insert(index);
         Ok(&index.config)
     }
@@ -296,7 +308,6 @@ impl Db {
                 delete_prefixes: prefixes.clone(),
                 ..WriteBatch::default()
             });
-            self.reclaimed = prefixes;
             self.root_dirty = true;
         }
         let mut batch = WriteBatch::default();
@@ -308,7 +319,6 @@ impl Db {
             self.root_dirty |= changed;
         }
         if self.root_dirty {
-            self.reclaimed.clear();
             let root = Root {
                 next_index: self.next_index,
                 indexes: self
@@ -321,7 +331,7 @@ impl Db {
                     })
                     .collect(),
                 reclaim: self.reclaim.clone(),
-                garbage: Vec::new(),
+                reserved: Vec::new(),
             };
             batch.puts.push((
                 ROOT_KEY.to_string(),
@@ -400,43 +410,20 @@ fn config_from_stored(s: &StoredConfig) -> Result<IndexConfig> {
 /// every index, with [`AnnConfig::int8`] on so stored int8 codes are decoded too (the fuzz
 /// targets and corruption tests use it). Returns the number of records.
 pub fn read_everything(store: &crate::storage::MemoryStore) -> Result<usize> {
-    fn with_blobs<T>(
-        db: &mut Db,
-        store: &crate::storage::MemoryStore,
-        mut op: impl FnMut(&mut Db) -> Result<T>,
-    ) -> Result<T> {
-        loop {
-            match op(db) {
-                Err(Error::NotLoaded { keys }) => {
-                    let mut progress = false;
-                    for k in keys {
-                        let bytes = store.get(&k).map(<[u8]>::to_vec);
-                        progress |= bytes.is_some();
-                        db.provide(k, bytes);
-                    }
-                    if !progress {
-                        // Every missing key is absent: the next attempt reports corruption
-                        // or finishes; retrying further could not make progress.
-                        return op(db);
-                    }
-                }
-                other => return other,
-            }
-        }
-    }
+    use crate::host::with_store;
     let mut db = Db::open(StorageConfig::default());
     db.set_ann_config(AnnConfig {
         int8: true,
         ..AnnConfig::default()
     });
-    let names: Vec<String> = with_blobs(&mut db, store, |db| {
+    let names: Vec<String> = with_store(&mut db, store, |db| {
         Ok(db.list_indexes()?.map(|c| c.name.clone()).collect())
     })?;
     let mut total = 0;
     for name in names {
-        total += with_blobs(&mut db, store, |db| {
+        total += with_store(&mut db, store, |db| {
             let ix = db.index_mut(&name)?;
-            ix.prepare_all()?;
+            ix.load(Needs::Everything)?;
             let mut n = 0;
             for (ns, _) in ix.stats(None)?.namespaces {
                 let ids = ix.list(&ns, "", None, usize::MAX - 1)?.items;
@@ -448,4 +435,10 @@ pub fn read_everything(store: &crate::storage::MemoryStore) -> Result<usize> {
         })?;
     }
     Ok(total)
+}
+
+impl crate::host::Provide for Db {
+    fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
+        Db::provide(self, key, bytes);
+    }
 }

@@ -102,6 +102,10 @@ pub enum Error {
     /// A bug: an invariant the engine relies on does not hold.
     #[error("Internal error: {message}")]
     Internal { message: String },
+
+    /// The host failed outside the engine (a platform error); nothing more is said to clients.
+    #[error("Internal server error")]
+    HostFailure,
 }
 
 /// Stable, transport-independent error codes. These names are Pinecone's control-plane codes.
@@ -166,7 +170,7 @@ impl Error {
             Error::Unimplemented { .. } => ErrorCode::Unimplemented,
             Error::Corrupt { .. } => ErrorCode::DataLoss,
             Error::NotLoaded { .. } => ErrorCode::Unavailable,
-            Error::Internal { .. } => ErrorCode::Internal,
+            Error::Internal { .. } | Error::HostFailure => ErrorCode::Internal,
         }
     }
 

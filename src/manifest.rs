@@ -146,8 +146,9 @@ pub struct Root {
     pub indexes: Vec<StoredIndex>,
     /// Key prefixes of dropped indexes and namespaces still to reclaim.
     pub reclaim: Vec<String>,
-    /// Keys made obsolete by this commit.
-    pub garbage: Vec<String>,
+    /// Always empty: no root commit makes single keys obsolete (dropped indexes and namespaces
+    /// go through `reclaim`). Kept only so every stored root has the same archived layout.
+    pub reserved: Vec<String>,
 }
 
 /// One index in the root.

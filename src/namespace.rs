@@ -1718,3 +1718,36 @@ impl Namespace {
         Ok(Codes::Ready(Box::new(q)))
     }
 }
+
+impl Namespace {
+    /// True when [`Namespace::index_step`] has work to do: a graph or codes build in progress,
+    /// or a consolidation running or due. A pure probe (`index_step(0)` may plan).
+    pub fn indexing_pending(&self) -> bool {
+        self.consolidation.is_some()
+            || self.consolidation_pays()
+            || self.segments.iter().any(|s| {
+                matches!(s.graph, Graph::Building(_)) || matches!(s.codes, Codes::Building(_))
+            })
+    }
+
+    /// Resident bytes of the namespace (see [`Namespace::approximate_bytes`]).
+    pub fn resident_bytes(&self) -> usize {
+        self.approximate_bytes()
+    }
+
+    /// Bytes one record adds to a namespace in memory: its id, values, norm, sparse values,
+    /// metadata and the per-record structures (slot maps, graph links).
+    pub fn estimate_record_bytes(r: &Record) -> usize {
+        const PER_RECORD: usize = 24 + 4 + 64;
+        r.id.len()
+            + r.values.len() * 4
+            + r.sparse_values.as_ref().map_or(0, |s| s.len() * 8)
+            + r.metadata.as_ref().map_or(0, Metadata::json_size)
+            + PER_RECORD
+    }
+
+    /// [`Namespace::estimate_record_bytes`] of a stored record.
+    pub fn record_bytes(&self, loc: Loc) -> usize {
+        Self::estimate_record_bytes(&self.record(loc))
+    }
+}

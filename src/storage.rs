@@ -176,6 +176,15 @@ const SNAPSHOT_MAGIC: &[u8; 4] = b"LRST";
 
 /// Key builders. Numbers are zero-padded hex so keys sort in numeric order.
 pub mod keys {
+    /// The index a catalog (`c/…`) or namespace (`n/…`) key belongs to; `None` for the root
+    /// and for keys of no index.
+    pub fn index_of(key: &str) -> Option<u64> {
+        let mut parts = key.split('/');
+        match (parts.next(), parts.next()) {
+            (Some("c" | "n"), Some(hex)) if hex.len() == 8 => u64::from_str_radix(hex, 16).ok(),
+            _ => None,
+        }
+    }
     /// Prefix of every blob of an index's catalog.
     pub fn catalog_prefix(index: u64) -> String {
         format!("c/{index:08x}/")

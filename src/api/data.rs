@@ -233,7 +233,6 @@ fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
         include_metadata: req.include_metadata.unwrap_or(false),
     };
     let ns = req.namespace.unwrap_or_default();
-    index.prepare(&ns)?;
     let matches = index.query(&ns, &query)?;
     let matches: Vec<Json> = matches
         .into_iter()
@@ -277,7 +276,6 @@ fn fetch(index: &mut Index, query: &str) -> Result<Response> {
     let ns = wire::query_param(&pairs, &["namespace"])
         .unwrap_or("")
         .to_string();
-    index.prepare(&ns)?;
     let records = index.fetch(&ns, &ids)?;
     let read_units = records.len().div_ceil(10).max(1);
     let vectors: Map<String, Json> = records
@@ -327,7 +325,6 @@ fn fetch_by_metadata(index: &mut Index, body: &[u8]) -> Result<Response> {
         Some(t) => Some(wire::decode_token(t)?),
     };
     let ns = req.namespace.unwrap_or_default();
-    index.prepare(&ns)?;
     let page = index.fetch_where(&ns, &filter, after.as_deref(), limit)?;
     let vectors: Map<String, Json> = page
         .items
@@ -447,7 +444,6 @@ fn list(index: &mut Index, query: &str) -> Result<Response> {
     let prefix = wire::query_param(&pairs, &["prefix"]).unwrap_or("");
     let limit = wire::int_param(&pairs, &["limit"], LIST_DEFAULT, LIST_MAX)?;
     let after = wire::token_param(&pairs)?;
-    index.prepare(&ns)?;
     let page = index.list(&ns, prefix, after.as_deref(), limit)?;
     let vectors: Vec<Json> = page.items.iter().map(|id| json!({ "id": id })).collect();
     let mut out = json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": 1}});
@@ -466,11 +462,10 @@ struct StatsBody {
 fn stats(index: &mut Index, ctx: Ctx<'_>, body: &[u8]) -> Result<Response> {
     let req: StatsBody = super::parse_body(body)?;
     let filter = parse_filter(req.filter.as_ref())?;
-    match &filter {
-        Some(f) if !f.is_match_all() => index.prepare_all()?,
-        _ => index.prepare_all_manifests()?,
-    }
-    let stats = index.stats(filter.as_ref())?;
+    let stats = match ctx.namespaces {
+        Some(known) => known.stats(),
+        None => index.stats(filter.as_ref())?,
+    };
     let namespaces: Map<String, Json> = stats
         .namespaces
         .iter()

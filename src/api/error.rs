@@ -62,7 +62,7 @@ pub fn error_body(plane: Plane, err: &Error) -> serde_json::Value {
             let code = match err {
                 // Pinecone reports a protected delete as FORBIDDEN.
                 Error::DeletionProtected { .. } => "FORBIDDEN",
-                Error::Internal { .. } => "UNKNOWN",
+                Error::Internal { .. } | Error::HostFailure => "UNKNOWN",
                 _ => err.code().as_str(),
             };
             json!({"error": {"code": code, "message": message}, "status": error_status(plane, err)})
@@ -87,12 +87,7 @@ pub(crate) fn respond(plane: Plane, err: &Error) -> Response {
 impl super::Api {
     /// The response a host sends when authentication fails, shaped for the request's plane.
     pub fn unauthenticated(path: &str) -> Response {
-        let plane = if path.trim_start_matches('/').starts_with("indexes") {
-            Plane::Control
-        } else {
-            Plane::Data
-        };
-        respond(plane, &Error::Unauthenticated)
+        respond(super::classify::plane_of(path), &Error::Unauthenticated)
     }
 }
 

@@ -1,12 +1,14 @@
 //! The namespaces API: `/namespaces` and `/namespaces/{namespace}` (snake_case bodies,
 //! camelCase query parameters).
 
+use std::ops::Bound;
+
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use super::wire;
 use super::{Ctx, Response};
-use crate::db::{DEFAULT_NAMESPACE, Index};
+use crate::db::{DEFAULT_NAMESPACE, Index, IndexStats, Page, name_page, page_start};
 use crate::error::{Error, Result};
 
 const LIST_DEFAULT: usize = 100;
@@ -66,9 +68,13 @@ pub(crate) fn handle(
             let limit = wire::int_param(&pairs, &["limit"], LIST_DEFAULT, LIST_MAX)?;
             let prefix = wire::query_param(&pairs, &["prefix"]).unwrap_or("");
             let after = wire::token_param(&pairs)?;
-            let names = index.namespace_names_page(prefix, after.as_deref(), limit)?;
-            index.prepare_manifests(&names)?;
-            let page = index.list_namespaces(prefix, after.as_deref(), limit)?;
+            let (page, total) = match ctx.namespaces {
+                Some(known) => known.page(prefix, after.as_deref(), limit),
+                None => (
+                    index.list_namespaces(prefix, after.as_deref(), limit)?,
+                    index.count_namespaces(prefix)?,
+                ),
+            };
             let namespaces: Vec<Json> = page
                 .items
                 .iter()
@@ -76,7 +82,7 @@ pub(crate) fn handle(
                 .collect();
             let mut out = json!({
                 "namespaces": namespaces,
-                "total_count": index.count_namespaces(prefix)?,
+                "total_count": total,
             });
             if let Some(p) = wire::pagination(page.next_after.as_deref()) {
                 out["pagination"] = p;
@@ -95,8 +101,10 @@ pub(crate) fn handle(
             Ok(Response::json(200, &description(ctx, &name, 0)))
         }
         Op::Describe(name) => {
-            index.prepare_manifests(&[crate::db::canonical_namespace(&name)?.to_string()])?;
-            let (name, count) = index.describe_namespace(&name)?;
+            let (name, count) = match ctx.namespaces {
+                Some(known) => known.describe(&name)?,
+                None => index.describe_namespace(&name)?,
+            };
             Ok(Response::json(200, &description(ctx, &name, count)))
         }
         Op::Delete(name) => {
@@ -132,4 +140,60 @@ fn validate_schema(schema: &Json) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The namespaces of the target index as the host knows them, for hosts that keep an index's
+/// namespaces in separate engines (the Worker: one Durable Object per namespace, which reports
+/// its committed record count). A request that carries them gets stats, namespace listings and
+/// namespace descriptions rendered from them instead of from the engine's own catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KnownNamespaces {
+    /// Canonical names in byte order, each once, with their record counts.
+    items: Vec<(String, usize)>,
+}
+
+impl KnownNamespaces {
+    /// Namespaces and record counts in any order; `""` and `"__default__"` are one namespace
+    /// (the last count wins). Fails on a name no namespace can have.
+    pub fn new(items: impl IntoIterator<Item = (String, usize)>) -> Result<Self> {
+        let mut map = std::collections::BTreeMap::new();
+        for (name, count) in items {
+            map.insert(crate::db::canonical_namespace(&name)?.to_string(), count);
+        }
+        Ok(KnownNamespaces {
+            items: map.into_iter().collect(),
+        })
+    }
+
+    pub(crate) fn stats(&self) -> IndexStats {
+        IndexStats {
+            namespaces: self.items.clone(),
+            total: self.items.iter().map(|(_, n)| n).sum(),
+        }
+    }
+
+    fn describe(&self, name: &str) -> Result<(String, usize)> {
+        let canon = crate::db::canonical_namespace(name)?;
+        match self.items.binary_search_by(|(n, _)| n.as_str().cmp(canon)) {
+            Ok(i) => Ok(self.items[i].clone()),
+            Err(_) => Err(Error::NamespaceNotFound {
+                name: canon.to_string(),
+            }),
+        }
+    }
+
+    /// A page of [`Op::List`] and the number of namespaces with `prefix`.
+    fn page(&self, prefix: &str, after: Option<&str>, limit: usize) -> (Page<(String, usize)>, usize) {
+        let names = || self.items.iter().map(|(n, _)| n.as_str());
+        let from = match page_start(prefix, after) {
+            Bound::Included(s) => names().position(|n| n >= s),
+            Bound::Excluded(s) => names().position(|n| n > s),
+            Bound::Unbounded => Some(0),
+        }
+        .unwrap_or(self.items.len());
+        let (page, more) = name_page(names().skip(from), prefix, limit);
+        let items: Vec<(String, usize)> = self.items[from..from + page.len()].to_vec();
+        let total = names().filter(|n| n.starts_with(prefix)).count();
+        (Page::of(items, more, |(n, _)| n.clone()), total)
+    }
 }

@@ -107,6 +107,14 @@ impl Catalog {
 
     /// Advances the graph builds of loaded namespaces by at most `budget` nodes in all and
     /// commits the namespaces whose graphs completed. Returns (nodes inserted, more pending).
+    /// True when a loaded namespace has background indexing to do (a pure probe).
+    pub fn indexing_pending(&self) -> bool {
+        self.entries.iter().flat_map(|e| e.values()).any(|e| match &e.state {
+            NsState::Loaded(ns) => ns.indexing_pending(),
+            _ => false,
+        })
+    }
+
     pub fn index_step(&mut self, budget: usize) -> (usize, bool) {
         let mut used = 0;
         let mut pending = false;
@@ -280,20 +288,16 @@ impl Catalog {
     /// Reads the manifests of every namespace whose name is in `names`, in one round.
     pub fn load_manifests<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
         self.load()?;
-        let mut missing = Vec::new();
         let names: Vec<&str> = names.into_iter().collect();
-        for name in &names {
-            match self.load_manifest(name) {
-                Ok(()) => {}
-                Err(Error::NotLoaded { keys }) => missing.extend(keys),
-                Err(e) => return Err(e),
-            }
-        }
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::NotLoaded { keys: missing })
-        }
+        all_or_missing(names.iter().map(|name| self.load_manifest(name)))
+    }
+
+    /// Loads the named namespaces fully (with [`Catalog::load_namespace`]), asking for the
+    /// blobs of all of them at once.
+    pub fn load_namespaces<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        self.load()?;
+        let names: Vec<&str> = names.into_iter().collect();
+        all_or_missing(names.iter().map(|name| self.load_namespace(name).map(|_| ())))
     }
 
     /// Names of every namespace (catalog must be loaded).
@@ -325,7 +329,7 @@ impl Catalog {
                 state: NsState::Loaded(ns),
                 ..
             }) => Ok(Some(ns)),
-            Some(e) => Err(self.not_loaded(name, e)),
+            Some(e) => Err(self.not_loaded(e)),
         }
     }
 
@@ -341,14 +345,13 @@ impl Catalog {
         }
     }
 
-    fn not_loaded(&self, name: &str, e: &Entry) -> Error {
+    fn not_loaded(&self, e: &Entry) -> Error {
         let prefix = self.prefix(e.id);
         let keys = match &e.state {
             NsState::Unloaded => vec![keys::manifest(&prefix)],
             NsState::Manifest(m) => Namespace::required_keys(&prefix, m, self.ann),
             NsState::Loaded(_) => Vec::new(),
         };
-        let _ = name;
         Error::NotLoaded { keys }
     }
 
@@ -364,7 +367,7 @@ impl Catalog {
                 state: NsState::Manifest(m),
                 ..
             }) => Ok(Some((m.count as usize, m.lsn))),
-            Some(e) => Err(self.not_loaded(name, e)),
+            Some(e) => Err(self.not_loaded(e)),
         }
     }
 
@@ -561,5 +564,23 @@ impl Catalog {
                 .filter(|e| matches!(e.state, NsState::Loaded(_)))
                 .count()
         })
+    }
+}
+
+/// Runs every load, then fails once with the blobs all of them still need (so the host fetches
+/// them in one round), or with the first other error.
+fn all_or_missing(loads: impl Iterator<Item = Result<()>>) -> Result<()> {
+    let mut missing = Vec::new();
+    for r in loads {
+        match r {
+            Ok(()) => {}
+            Err(Error::NotLoaded { keys }) => missing.extend(keys),
+            Err(e) => return Err(e),
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::NotLoaded { keys: missing })
     }
 }

@@ -1,9 +1,9 @@
 //! The data plane of one index: validated operations on its namespaces.
 //!
 //! Every operation validates its whole input before changing anything, so a rejected request
-//! leaves the index exactly as it was. Reads need their namespace prepared
-//! ([`Index::prepare`]); writes prepare it themselves. Either fails with
-//! [`Error::NotLoaded`] when the host has not provided the blobs yet.
+//! leaves the index exactly as it was. Each operation declares what it needs in memory
+//! ([`Needs`]) and loads it through [`Index::load`], failing with [`Error::NotLoaded`] when the
+//! host has not provided the blobs yet; callers never prepare anything.
 
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -17,8 +17,6 @@ use crate::metadata::Metadata;
 use crate::namespace::{Namespace, QueryVector, StorageConfig};
 use crate::record::{self, Record, SparseVector};
 
-/// A record as an upsert carries it, before validation against the index.
-pub type UpsertRecord = Record;
 
 /// What `delete` removes.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +60,52 @@ pub struct Page<T> {
     pub next_after: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page of `items`; when `more`, it continues after the key of its last item.
+    pub fn of(items: Vec<T>, more: bool, key: impl Fn(&T) -> String) -> Self {
+        let next_after = if more { items.last().map(key) } else { None };
+        Page { items, next_after }
+    }
+}
+
+/// Where a page of names in byte order starts: after `after` if it is within `prefix`'s
+/// range, else at `prefix`.
+pub fn page_start<'a>(prefix: &'a str, after: Option<&'a str>) -> Bound<&'a str> {
+    match after {
+        Some(a) if a >= prefix => Bound::Excluded(a),
+        _ => Bound::Included(prefix),
+    }
+}
+
+/// The first `limit` names starting with `prefix` of `names` (in byte order, from the page
+/// start), and whether more follow.
+pub fn name_page<'a>(
+    names: impl Iterator<Item = &'a str>,
+    prefix: &str,
+    limit: usize,
+) -> (Vec<&'a str>, bool) {
+    let mut page: Vec<&str> = names
+        .take_while(|name| name.starts_with(prefix))
+        .take(limit.saturating_add(1))
+        .collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    (page, more)
+}
+
+/// What an operation needs in memory before it runs (see [`Index::load`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Needs<'a> {
+    /// One namespace's records (and the catalog and its manifest).
+    Namespace(&'a str),
+    /// The manifests (record counts, LSNs) of these canonical namespace names.
+    Manifests(&'a [String]),
+    /// Every namespace's manifest.
+    AllManifests,
+    /// Every namespace's records.
+    Everything,
+}
+
 /// Per-namespace record counts and index facts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexStats {
@@ -75,6 +119,7 @@ pub struct Index {
     pub(super) id: u64,
     pub(super) config: IndexConfig,
     pub(super) catalog: Catalog,
+    pub(super) namespace_budget: Option<usize>,
 }
 
 impl Index {
@@ -90,6 +135,7 @@ impl Index {
             id,
             config,
             catalog,
+            namespace_budget: None,
         }
     }
 
@@ -98,6 +144,11 @@ impl Index {
     /// into the next write batch. Returns true while more work is pending.
     pub fn index_step(&mut self, budget: usize) -> bool {
         self.catalog.index_step(budget).1
+    }
+
+    /// True when [`Index::index_step`] has work to do (a pure probe).
+    pub fn indexing_pending(&self) -> bool {
+        self.catalog.indexing_pending()
     }
 
     pub(super) fn index_step_counted(&mut self, budget: usize) -> (usize, bool) {
@@ -113,19 +164,28 @@ impl Index {
         self.config.vector_type.dimension().unwrap_or(0) as usize
     }
 
-    /// Loads what operations on `namespace` need (catalog, manifest, segments). Fails with
-    /// [`Error::NotLoaded`] naming the blobs the host must provide first.
-    pub fn prepare(&mut self, namespace: &str) -> Result<()> {
-        let canon = canonical_namespace(namespace)?;
-        self.catalog.load_namespace(canon).map(|_| ())
-    }
-
-    /// Loads the catalog and every namespace's manifest (for stats and listings).
-    pub fn prepare_all_manifests(&mut self) -> Result<()> {
-        self.catalog.load()?;
-        let names: Vec<String> = self.catalog.names()?.map(str::to_string).collect();
-        self.catalog
-            .load_manifests(names.iter().map(String::as_str))
+    /// Loads what an operation needs, or fails with [`Error::NotLoaded`] naming every blob
+    /// the host must provide first. This is the data plane's one loading entry point: each
+    /// operation below declares its [`Needs`] and calls it before reading, so no caller has to
+    /// prepare anything (hosts may call it to warm a namespace up).
+    pub fn load(&mut self, needs: Needs<'_>) -> Result<()> {
+        match needs {
+            Needs::Namespace(name) => {
+                let canon = canonical_namespace(name)?;
+                self.catalog.load_namespace(canon).map(|_| ())
+            }
+            Needs::Manifests(names) => self.catalog.load_manifests(names.iter().map(String::as_str)),
+            Needs::AllManifests => {
+                self.catalog.load()?;
+                let names: Vec<String> = self.catalog.names()?.map(str::to_string).collect();
+                self.catalog.load_manifests(names.iter().map(String::as_str))
+            }
+            Needs::Everything => {
+                self.catalog.load()?;
+                let names: Vec<String> = self.catalog.names()?.map(str::to_string).collect();
+                self.catalog.load_namespaces(names.iter().map(String::as_str))
+            }
+        }
     }
 
     /// Drops a namespace's records from memory; they reload on next use.
@@ -168,7 +228,7 @@ impl Index {
 
     /// Inserts or replaces records; creates the namespace on first use. Returns how many
     /// records were upserted. Nothing changes unless every record is valid.
-    pub fn upsert(&mut self, namespace: &str, records: Vec<UpsertRecord>) -> Result<usize> {
+    pub fn upsert(&mut self, namespace: &str, records: Vec<Record>) -> Result<usize> {
         let canon = canonical_namespace(namespace)?.to_string();
         if records.is_empty() || records.len() > MAX_UPSERT_RECORDS {
             return Err(Error::invalid(format!(
@@ -184,6 +244,9 @@ impl Index {
             }
         }
         let n = records.len();
+        if let Some(budget) = self.namespace_budget {
+            self.check_budget(&canon, &records, budget)?;
+        }
         let ns = match self.namespace_mut(&canon)? {
             Some(ns) => ns,
             None => self.catalog.create(&canon)?,
@@ -191,6 +254,37 @@ impl Index {
         ns.upsert(records);
         self.catalog.commit(&canon);
         Ok(n)
+    }
+
+    /// Refuses an upsert that would take namespace `canon` beyond `budget` resident bytes:
+    /// the records' bytes, less those of the live versions they replace, on top of what the
+    /// namespace holds now.
+    fn check_budget(&mut self, canon: &str, records: &[Record], budget: usize) -> Result<()> {
+        let (now, replaced) = match self.namespace_mut(canon)? {
+            Some(ns) => {
+                let replaced: usize = records
+                    .iter()
+                    .filter_map(|r| ns.locate(&r.id))
+                    .map(|loc| ns.record_bytes(loc))
+                    .sum();
+                (ns.resident_bytes(), replaced)
+            }
+            None => (0, 0),
+        };
+        let added: usize = records.iter().map(Namespace::estimate_record_bytes).sum();
+        let after = now.saturating_add(added).saturating_sub(replaced);
+        if added > replaced && after > budget {
+            return Err(Error::LimitExceeded {
+                message: format!(
+                    "Namespace '{canon}' of index '{}' would grow to {after} bytes in memory, \
+                     above this deployment's limit of {budget} bytes per namespace ({} MiB). \
+                     Spread the records over more namespaces; nothing was written.",
+                    self.config.name,
+                    budget >> 20
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn validate_record(&self, r: &Record) -> Result<()> {
@@ -312,7 +406,7 @@ impl Index {
     }
 
     /// Fetches records by id; unknown ids are omitted.
-    pub fn fetch(&self, namespace: &str, ids: &[String]) -> Result<Vec<Record>> {
+    pub fn fetch(&mut self, namespace: &str, ids: &[String]) -> Result<Vec<Record>> {
         if ids.is_empty() || ids.len() > MAX_IDS_PER_REQUEST {
             return Err(Error::invalid(format!(
                 "A fetch must name between 1 and {MAX_IDS_PER_REQUEST} ids, got {}",
@@ -322,6 +416,7 @@ impl Index {
         for id in ids {
             record::validate_id(id)?;
         }
+        self.load(Needs::Namespace(namespace))?;
         let Some(ns) = self.namespace(namespace)? else {
             return Ok(Vec::new());
         };
@@ -334,12 +429,13 @@ impl Index {
 
     /// Records matching `filter`, in id order, at most `limit`, after id `after`.
     pub fn fetch_where(
-        &self,
+        &mut self,
         namespace: &str,
         filter: &Filter,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<Record>> {
+        self.load(Needs::Namespace(namespace))?;
         let Some(ns) = self.namespace(namespace)? else {
             return Ok(Page {
                 items: Vec::new(),
@@ -348,22 +444,18 @@ impl Index {
         };
         let (locs, more) = ns.scan_where(filter, after, limit);
         let items: Vec<Record> = locs.into_iter().map(|l| ns.record(l)).collect();
-        let next_after = if more {
-            items.last().map(|r| r.id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next_after })
+        Ok(Page::of(items, more, |r| r.id.clone()))
     }
 
     /// Ids with `prefix` in lexicographic order, `limit` per page, after id `after`.
     pub fn list(
-        &self,
+        &mut self,
         namespace: &str,
         prefix: &str,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<String>> {
+        self.load(Needs::Namespace(namespace))?;
         let Some(ns) = self.namespace(namespace)? else {
             return Ok(Page {
                 items: Vec::new(),
@@ -371,9 +463,7 @@ impl Index {
             });
         };
         let (ids, more) = ns.list(prefix, after, limit);
-        let items: Vec<String> = ids;
-        let next_after = if more { items.last().cloned() } else { None };
-        Ok(Page { items, next_after })
+        Ok(Page::of(ids, more, String::clone))
     }
 
     /// Deletes records. Deleting everything drops the namespace. A missing namespace is an
@@ -406,7 +496,7 @@ impl Index {
     }
 
     /// Runs a query. A missing namespace, or a query id that is not stored, yields no matches.
-    pub fn query(&self, namespace: &str, query: &Query) -> Result<Vec<Match>> {
+    pub fn query(&mut self, namespace: &str, query: &Query) -> Result<Vec<Match>> {
         if !(1..=MAX_TOP_K).contains(&query.top_k) {
             return Err(Error::invalid(format!(
                 "Invalid value for topK: {}. topK must be between 1 and {MAX_TOP_K}",
@@ -416,6 +506,7 @@ impl Index {
         if let QuerySource::Vector(v) = &query.vector {
             self.validate_query_vector(v)?;
         }
+        self.load(Needs::Namespace(namespace))?;
         let Some(ns) = self.namespace(namespace)? else {
             return Ok(Vec::new());
         };
@@ -497,10 +588,15 @@ impl Index {
         }
     }
 
-    /// Record counts per namespace (matching `filter`, if given). Needs every manifest
-    /// prepared ([`Index::prepare_all_manifests`]), and with a filter every namespace.
-    pub fn stats(&self, filter: Option<&Filter>) -> Result<IndexStats> {
+    /// Record counts per namespace (matching `filter`, if given): reads every manifest, and
+    /// with a filter every namespace.
+    pub fn stats(&mut self, filter: Option<&Filter>) -> Result<IndexStats> {
         let filter = filter.filter(|f| !f.is_match_all());
+        self.load(if filter.is_some() {
+            Needs::Everything
+        } else {
+            Needs::AllManifests
+        })?;
         let mut namespaces = Vec::new();
         for name in self.catalog.names()? {
             let n = match filter {
@@ -515,87 +611,33 @@ impl Index {
         Ok(IndexStats { namespaces, total })
     }
 
-    /// Prepares every namespace fully (filtered stats).
-    pub fn prepare_all(&mut self) -> Result<()> {
-        self.catalog.load()?;
-        let names: Vec<String> = self.catalog.names()?.map(str::to_string).collect();
-        let mut missing = Vec::new();
-        for name in &names {
-            match self.catalog.load_namespace(name) {
-                Ok(_) => {}
-                Err(Error::NotLoaded { keys }) => missing.extend(keys),
-                Err(e) => return Err(e),
-            }
-        }
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::NotLoaded { keys: missing })
-        }
-    }
-
     /// Namespaces whose names start with `prefix`, in byte order, after `after`, with their
-    /// record counts (their manifests must be prepared).
+    /// record counts.
     pub fn list_namespaces(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<(String, usize)>> {
-        let start = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
-        let names: Vec<&str> = self
-            .catalog
-            .names_from(start)?
-            .take_while(|name| name.starts_with(prefix))
-            .take(limit + 1)
-            .collect();
-        let more = names.len() > limit;
-        let mut items = Vec::new();
-        for name in names.into_iter().take(limit) {
-            let n = self.catalog.count_and_lsn(name)?.map_or(0, |(n, _)| n);
-            items.push((name.to_string(), n));
-        }
-        let next_after = if more {
-            items.last().map(|(n, _)| n.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next_after })
-    }
-
-    /// Names of the namespaces a [`Index::list_namespaces`] call would return (to prepare
-    /// their manifests first).
-    pub fn namespace_names_page(
         &mut self,
         prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Page<(String, usize)>> {
         self.catalog.load()?;
-        let start = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
-        Ok(self
-            .catalog
-            .names_from(start)?
-            .take_while(|name| name.starts_with(prefix))
-            .take(limit)
-            .map(str::to_string)
-            .collect())
-    }
-
-    /// Loads the manifests of the named namespaces.
-    pub fn prepare_manifests(&mut self, names: &[String]) -> Result<()> {
-        self.catalog
-            .load_manifests(names.iter().map(String::as_str))
+        let (names, more) = name_page(
+            self.catalog.names_from(page_start(prefix, after))?,
+            prefix,
+            limit,
+        );
+        let names: Vec<String> = names.into_iter().map(str::to_string).collect();
+        self.load(Needs::Manifests(&names))?;
+        let mut items = Vec::with_capacity(names.len());
+        for name in names {
+            let n = self.catalog.count_and_lsn(&name)?.map_or(0, |(n, _)| n);
+            items.push((name, n));
+        }
+        Ok(Page::of(items, more, |(n, _)| n.clone()))
     }
 
     /// Number of namespaces whose names start with `prefix`.
-    pub fn count_namespaces(&self, prefix: &str) -> Result<usize> {
+    pub fn count_namespaces(&mut self, prefix: &str) -> Result<usize> {
+        self.catalog.load()?;
         Ok(self
             .catalog
             .names_from(Bound::Included(prefix))?
@@ -603,9 +645,10 @@ impl Index {
             .count())
     }
 
-    /// Record count of one namespace (its manifest must be prepared).
-    pub fn describe_namespace(&self, namespace: &str) -> Result<(String, usize)> {
+    /// Record count of one namespace.
+    pub fn describe_namespace(&mut self, namespace: &str) -> Result<(String, usize)> {
         let canon = canonical_namespace(namespace)?.to_string();
+        self.load(Needs::Manifests(std::slice::from_ref(&canon)))?;
         match self.catalog.count_and_lsn(&canon)? {
             Some((n, _)) => Ok((canon, n)),
             None => Err(Error::NamespaceNotFound { name: canon }),
