@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use larch::db::Needs;
 use larch::db::{Query, QuerySource};
 use larch::format::{self, BlobKind};
 use larch::index::hnsw::HnswConfig;
@@ -38,7 +39,7 @@ use larch::manifest::{ArchivedCatalogBase, CatalogBase, CatalogDelta};
 use larch::namespace::{AnnConfig, QueryVector, StorageConfig};
 use larch::segment::stored::{ArchivedStoredSegment, StoredSegment};
 use larch::storage::{MemoryStore, WriteBatch};
-use larch::{Db, Error, IndexConfig, Metadata, Metric, Record, Result};
+use larch::{Db, IndexConfig, Metadata, Metric, Record, Result};
 
 // ------------------------------------------------------------------------- allocator
 
@@ -177,25 +178,30 @@ fn run<T>(
     now: &dyn Fn() -> f64,
     mut op: impl FnMut(&mut Db) -> Result<T>,
 ) -> (T, Fetch) {
-    let mut fetch = Fetch::default();
-    for _ in 0..16 {
-        match op(db) {
-            Err(Error::NotLoaded { keys }) => {
-                let t = now();
-                for k in keys {
-                    let bytes = store.get(&k).map(<[u8]>::to_vec);
-                    fetch.bytes += bytes.as_ref().map_or(0, Vec::len);
-                    fetch.blobs += 1;
-                    db.provide(k, bytes);
-                }
-                fetch.ms += now() - t;
-                fetch.rounds += 1;
-            }
-            Err(e) => panic!("benchmark operation failed: {e}"),
-            Ok(v) => return (v, fetch),
-        }
+    let fetch = std::cell::RefCell::new(Fetch::default());
+    let mut attempts = 0;
+    let r = larch::host::with_blobs(
+        db,
+        |k| {
+            let t = now();
+            let bytes = store.get(k).map(<[u8]>::to_vec);
+            let mut f = fetch.borrow_mut();
+            f.bytes += bytes.as_ref().map_or(0, Vec::len);
+            f.blobs += 1;
+            f.ms += now() - t;
+            bytes
+        },
+        |db| {
+            attempts += 1;
+            op(db)
+        },
+    );
+    let mut fetch = fetch.into_inner();
+    fetch.rounds = attempts - 1;
+    match r {
+        Ok(v) => (v, fetch),
+        Err(e) => panic!("benchmark operation failed: {e}"),
     }
-    panic!("blobs still missing after 16 rounds");
 }
 
 fn apply(store: &mut MemoryStore, batches: &[WriteBatch]) {
@@ -394,14 +400,12 @@ fn bench_lazy(env: &mut Env<'_>, max_namespaces: usize) {
             let mut fresh = Db::open(cfg);
             let (count, f) = run(&mut fresh, &store, now, |db| {
                 let ix = db.index_mut("ix")?;
-                ix.namespace_names_page("", None, 0)?;
                 ix.count_namespaces("")
             });
             open.push(now() - t);
             if count != n && open.len() == 1 {
                 let (names, _) = run(&mut fresh, &store, now, |db| {
-                    db.index_mut("ix")?
-                        .namespace_names_page("", None, usize::MAX)
+                    db.index_mut("ix")?.namespace_names("", usize::MAX)
                 });
                 let missing: Vec<String> = (0..n)
                     .map(lazy_name)
@@ -441,14 +445,14 @@ fn bench_lazy(env: &mut Env<'_>, max_namespaces: usize) {
         let before = live_bytes();
         let mut fresh = Db::open(cfg);
         run(&mut fresh, &store, now, |db| {
-            db.index_mut("ix")?.namespace_names_page("", None, 0)
+            db.index_mut("ix")?.namespace_names("", 0)
         });
         let catalog = live_bytes() - before;
         let one = lazy_name(n / 2);
         let q = query(rng.vector(LAZY_DIM));
         let (found, _) = run(&mut fresh, &store, now, |db| {
             let ix = db.index_mut("ix")?;
-            ix.prepare(&one)?;
+            ix.load(Needs::Namespace(&one))?;
             ix.query(&one, &q)
         });
         assert_eq!(found.len(), 10);
@@ -470,7 +474,7 @@ fn bench_lazy(env: &mut Env<'_>, max_namespaces: usize) {
         // (b) create: one upsert of 10 records into a new namespace, committed.
         let mut db = Db::open(cfg);
         run(&mut db, &store, now, |db| {
-            db.index_mut("ix")?.namespace_names_page("", None, 0)
+            db.index_mut("ix")?.namespace_names("", 0)
         });
         let (mut times, mut bytes, mut blobs) = (Vec::new(), Vec::new(), Vec::new());
         let names: Vec<String> = (0..LAZY_OPS)
@@ -512,7 +516,7 @@ fn bench_lazy(env: &mut Env<'_>, max_namespaces: usize) {
         for name in &names {
             let (_, f) = run(&mut db, &store, now, |db| {
                 db.index_mut("ix")?
-                    .prepare_manifests(std::slice::from_ref(name))
+                    .load(Needs::Manifests(std::slice::from_ref(name)))
             });
             fetch.push(f.ms);
             let t = now();
@@ -546,7 +550,7 @@ fn bench_lazy(env: &mut Env<'_>, max_namespaces: usize) {
         // Continue building on a fresh view of the store (the measurements changed it).
         builder = Db::open(cfg);
         run(&mut builder, &store, now, |db| {
-            db.index_mut("ix")?.namespace_names_page("", None, 0)
+            db.index_mut("ix")?.namespace_names("", 0)
         });
     }
 }
@@ -698,9 +702,9 @@ fn bench_offboard(env: &mut Env<'_>, max_records: usize) {
             run(&mut db, &s, now, |db| {
                 let ix = db.index_mut("ix")?;
                 if loaded {
-                    ix.prepare("big")
+                    ix.load(Needs::Namespace("big"))
                 } else {
-                    ix.prepare_manifests(&["big".to_string()])
+                    ix.load(Needs::Manifests(&["big".to_string()]))
                 }
             });
             let t = now();
@@ -718,7 +722,7 @@ fn bench_offboard(env: &mut Env<'_>, max_records: usize) {
             // The namespace is gone for a fresh reader, and only its blobs were removed.
             let mut check = Db::open(cfg);
             let (names, _) = run(&mut check, &s, now, |db| {
-                db.index_mut("ix")?.namespace_names_page("", None, 10)
+                db.index_mut("ix")?.namespace_names("", 10)
             });
             assert_eq!(names, vec!["small".to_string()]);
             let freed = (len - s.len(), size - s.total_bytes());
@@ -809,11 +813,11 @@ fn bench_cold(env: &mut Env<'_>) {
             let t0 = now();
             let mut db = Db::open(cfg);
             let (_, f) = run(&mut db, &store, now, |db| {
-                db.index_mut("ix")?.prepare("docs")
+                db.index_mut("ix")?.load(Needs::Namespace("docs"))
             });
             let t1 = now();
             let found = db
-                .index("ix")
+                .index_mut("ix")
                 .and_then(|ix| ix.query("docs", &q))
                 .expect("query");
             let t2 = now();
@@ -1009,7 +1013,7 @@ fn bench_cold_int8(env: &mut Env<'_>) {
     let mut db = Db::open(cfg);
     db.set_ann_config(int8_ann());
     run(&mut db, &store, now, |db| {
-        db.index_mut("ix")?.prepare("docs")
+        db.index_mut("ix")?.load(Needs::Namespace("docs"))
     });
     while db.index_step(5_000) {
         apply(&mut store, &db.take_writes());
@@ -1044,11 +1048,11 @@ fn bench_cold_int8(env: &mut Env<'_>) {
         let mut db = Db::open(cfg);
         db.set_ann_config(ann);
         let (_, f) = run(&mut db, &store, now, |db| {
-            db.index_mut("ix")?.prepare("docs")
+            db.index_mut("ix")?.load(Needs::Namespace("docs"))
         });
         let t1 = now();
         let found = db
-            .index("ix")
+            .index_mut("ix")
             .and_then(|ix| ix.query("docs", &q))
             .expect("query");
         let t2 = now();

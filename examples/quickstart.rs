@@ -16,6 +16,7 @@ fn call(api: &mut Api, method: &str, path: &str, index: Option<&str>, body: Valu
         body: &body,
         api_version: Some("2025-10"),
         index,
+        namespaces: None,
     })
 }
 

@@ -21,7 +21,8 @@ use crate::record;
 use crate::storage::{ROOT_KEY, WriteBatch, keys};
 
 pub use index::{
-    DeleteSelector, Index, IndexStats, Match, Needs, Page, Query, QuerySource, name_page, page_start,
+    DeleteSelector, Index, IndexStats, Match, Needs, Page, Query, QuerySource, name_page,
+    page_start,
 };
 
 /// Most records one upsert may carry.

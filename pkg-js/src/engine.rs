@@ -71,6 +71,7 @@ impl Engine {
             body,
             api_version: api_version.as_deref(),
             index: None,
+            namespaces: None,
         };
         match self.api.try_handle(&req) {
             Ok(response) => to_js(&JsResponse::from(response)),

@@ -98,7 +98,8 @@ impl Api {
                 true,
             ),
         };
-        let Some(namespace) = namespace.and_then(|n| canonical_namespace(&n).ok().map(str::to_string))
+        let Some(namespace) =
+            namespace.and_then(|n| canonical_namespace(&n).ok().map(str::to_string))
         else {
             return Ok(control);
         };

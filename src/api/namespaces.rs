@@ -183,7 +183,12 @@ impl KnownNamespaces {
     }
 
     /// A page of [`Op::List`] and the number of namespaces with `prefix`.
-    fn page(&self, prefix: &str, after: Option<&str>, limit: usize) -> (Page<(String, usize)>, usize) {
+    fn page(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> (Page<(String, usize)>, usize) {
         let names = || self.items.iter().map(|(n, _)| n.as_str());
         let from = match page_start(prefix, after) {
             Bound::Included(s) => names().position(|n| n >= s),

@@ -109,10 +109,13 @@ impl Catalog {
     /// commits the namespaces whose graphs completed. Returns (nodes inserted, more pending).
     /// True when a loaded namespace has background indexing to do (a pure probe).
     pub fn indexing_pending(&self) -> bool {
-        self.entries.iter().flat_map(|e| e.values()).any(|e| match &e.state {
-            NsState::Loaded(ns) => ns.indexing_pending(),
-            _ => false,
-        })
+        self.entries
+            .iter()
+            .flat_map(|e| e.values())
+            .any(|e| match &e.state {
+                NsState::Loaded(ns) => ns.indexing_pending(),
+                _ => false,
+            })
     }
 
     pub fn index_step(&mut self, budget: usize) -> (usize, bool) {
@@ -297,7 +300,11 @@ impl Catalog {
     pub fn load_namespaces<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
         self.load()?;
         let names: Vec<&str> = names.into_iter().collect();
-        all_or_missing(names.iter().map(|name| self.load_namespace(name).map(|_| ())))
+        all_or_missing(
+            names
+                .iter()
+                .map(|name| self.load_namespace(name).map(|_| ())),
+        )
     }
 
     /// Names of every namespace (catalog must be loaded).

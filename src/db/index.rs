@@ -17,7 +17,6 @@ use crate::metadata::Metadata;
 use crate::namespace::{Namespace, QueryVector, StorageConfig};
 use crate::record::{self, Record, SparseVector};
 
-
 /// What `delete` removes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeleteSelector {
@@ -174,16 +173,20 @@ impl Index {
                 let canon = canonical_namespace(name)?;
                 self.catalog.load_namespace(canon).map(|_| ())
             }
-            Needs::Manifests(names) => self.catalog.load_manifests(names.iter().map(String::as_str)),
+            Needs::Manifests(names) => self
+                .catalog
+                .load_manifests(names.iter().map(String::as_str)),
             Needs::AllManifests => {
                 self.catalog.load()?;
                 let names: Vec<String> = self.catalog.names()?.map(str::to_string).collect();
-                self.catalog.load_manifests(names.iter().map(String::as_str))
+                self.catalog
+                    .load_manifests(names.iter().map(String::as_str))
             }
             Needs::Everything => {
                 self.catalog.load()?;
                 let names: Vec<String> = self.catalog.names()?.map(str::to_string).collect();
-                self.catalog.load_namespaces(names.iter().map(String::as_str))
+                self.catalog
+                    .load_namespaces(names.iter().map(String::as_str))
             }
         }
     }
@@ -633,6 +636,18 @@ impl Index {
             items.push((name, n));
         }
         Ok(Page::of(items, more, |(n, _)| n.clone()))
+    }
+
+    /// Names of at most `limit` namespaces starting with `prefix`, in byte order (reads only
+    /// the catalog).
+    pub fn namespace_names(&mut self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        self.catalog.load()?;
+        let (names, _) = name_page(
+            self.catalog.names_from(Bound::Included(prefix))?,
+            prefix,
+            limit,
+        );
+        Ok(names.into_iter().map(str::to_string).collect())
     }
 
     /// Number of namespaces whose names start with `prefix`.

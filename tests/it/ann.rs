@@ -570,6 +570,7 @@ fn request<'a>(
         body,
         api_version: Some(VERSION),
         index,
+        namespaces: None,
     }
 }
 
@@ -582,7 +583,7 @@ fn call(
     body: Value,
 ) -> Value {
     let body = serde_json::to_vec(&body).unwrap();
-    let r = api.handle_with_store(store, &request(method, path, index, &body));
+    let r = api.serve(store, &request(method, path, index, &body));
     assert!(
         r.status < 300,
         "{} {}",

@@ -25,6 +25,7 @@ pub fn control(api: &mut Api, method: &str, path: &str, body: Option<Value>) -> 
         body: &body,
         api_version: Some(VERSION),
         index: None,
+        namespaces: None,
     })
 }
 
@@ -41,6 +42,7 @@ pub fn data(api: &mut Api, index: &str, method: &str, path: &str, body: Option<V
         body: &body,
         api_version: Some(VERSION),
         index: Some(index),
+        namespaces: None,
     })
 }
 
@@ -88,6 +90,7 @@ pub fn raw_versioned(
         body,
         api_version: version,
         index,
+        namespaces: None,
     })
 }
 

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use larch::db::Needs;
 use larch::db::{DeleteSelector, Index, Match, Query, QuerySource};
 use larch::namespace::{AnnConfig, QueryVector, StorageConfig};
 use larch::storage::MemoryStore;
@@ -240,24 +241,12 @@ impl Harness {
 
     /// Runs `f`, providing the blobs it asks for until it can run, then applies its writes to
     /// the store (as a host does).
-    fn run_db<T>(&mut self, mut f: impl FnMut(&mut Db) -> larch::Result<T>) -> larch::Result<T> {
-        for _ in 0..16 {
-            match f(&mut self.db) {
-                Err(Error::NotLoaded { keys, .. }) => {
-                    for k in keys {
-                        let bytes = self.store.get(&k).map(<[u8]>::to_vec);
-                        self.db.provide(k, bytes);
-                    }
-                }
-                r => {
-                    for batch in self.db.take_writes() {
-                        self.store.apply(&batch);
-                    }
-                    return r;
-                }
-            }
+    fn run_db<T>(&mut self, f: impl FnMut(&mut Db) -> larch::Result<T>) -> larch::Result<T> {
+        let r = larch::host::with_store(&mut self.db, &self.store, f);
+        for batch in self.db.take_writes() {
+            self.store.apply(&batch);
         }
-        panic!("blobs still missing after 16 rounds of loading");
+        r
     }
 
     fn run<T>(&mut self, mut f: impl FnMut(&mut Index) -> larch::Result<T>) -> larch::Result<T> {
@@ -636,7 +625,7 @@ fn apply(h: &mut Harness, model: &mut Model, metric: Metric, op: &Op) -> TestRes
             let ef = engine_filter(filter.as_ref());
             let page = |h: &mut Harness, after: Option<&str>| {
                 h.run(|ix| {
-                    ix.prepare(name)?;
+                    ix.load(Needs::Namespace(name))?;
                     ix.fetch_where(name, &ef, after, *limit)
                 })
             };
@@ -677,7 +666,7 @@ fn apply(h: &mut Harness, model: &mut Model, metric: Metric, op: &Op) -> TestRes
         } => {
             let (name, prefix, after) = (NAMES[*ns], PREFIXES[*prefix], after.map(|i| IDS[i]));
             let got = h.run(|ix| {
-                ix.prepare(name)?;
+                ix.load(Needs::Namespace(name))?;
                 ix.list(name, prefix, after, *limit)
             });
             if canonical(name).is_none() {
@@ -700,7 +689,7 @@ fn apply(h: &mut Harness, model: &mut Model, metric: Metric, op: &Op) -> TestRes
             let ef = engine_filter(filter.as_ref());
             let stats = h
                 .run(|ix| {
-                    ix.prepare_all()?;
+                    ix.load(Needs::Everything)?;
                     ix.stats(Some(&ef))
                 })
                 .expect("stats");
@@ -763,7 +752,7 @@ fn walk_list(h: &mut Harness, name: &str, prefix: &str) -> Result<Vec<String>, T
     for _ in 0..=STORED_IDS {
         let page = h
             .run(|ix| {
-                ix.prepare(name)?;
+                ix.load(Needs::Namespace(name))?;
                 ix.list(name, prefix, after.as_deref(), LIST_LIMIT)
             })
             .expect("list");
@@ -815,7 +804,7 @@ fn check_query(
         include_metadata: include,
     };
     let got = h.run(|ix| {
-        ix.prepare(name)?;
+        ix.load(Needs::Namespace(name))?;
         ix.query(name, &query)
     });
     if top_k == 0 || canonical(name).is_none() {
@@ -915,7 +904,7 @@ fn check_all(h: &mut Harness, model: &Model, metric: Metric) -> TestResult {
         .collect();
     let stats = h
         .run(|ix| {
-            ix.prepare_all_manifests()?;
+            ix.load(Needs::AllManifests)?;
             ix.stats(None)
         })
         .expect("stats");
@@ -923,7 +912,7 @@ fn check_all(h: &mut Harness, model: &Model, metric: Metric) -> TestResult {
     prop_assert_eq!(stats.total, want.iter().map(|(_, n)| n).sum::<usize>());
 
     let count = h.run(|ix| {
-        ix.prepare_all_manifests()?;
+        ix.load(Needs::AllManifests)?;
         ix.count_namespaces("")
     });
     prop_assert_eq!(count, Ok(want.len()));
@@ -932,7 +921,7 @@ fn check_all(h: &mut Harness, model: &Model, metric: Metric) -> TestResult {
     for _ in 0..=VALID_NAMES {
         let page = h
             .run(|ix| {
-                ix.prepare_all_manifests()?;
+                ix.load(Needs::AllManifests)?;
                 ix.list_namespaces("", after.as_deref(), 1)
             })
             .expect("list_namespaces");
@@ -949,7 +938,7 @@ fn check_all(h: &mut Harness, model: &Model, metric: Metric) -> TestResult {
         let canon = canonical(name).expect("valid name");
         let space = model.space(name);
         let exists = h.run(|ix| {
-            ix.prepare(name)?;
+            ix.load(Needs::Namespace(name))?;
             Ok(ix.namespace(name)?.is_some())
         });
         prop_assert_eq!(exists, Ok(space.is_some()));
@@ -972,7 +961,7 @@ fn check_all(h: &mut Harness, model: &Model, metric: Metric) -> TestResult {
 
         let fetched = h
             .run(|ix| {
-                ix.prepare(name)?;
+                ix.load(Needs::Namespace(name))?;
                 ix.fetch(name, &all_ids)
             })
             .expect("fetch");
@@ -1268,7 +1257,7 @@ proptest! {
             };
             let matches = h
                 .run(|ix| {
-                    ix.prepare(name)?;
+                    ix.load(Needs::Namespace(name))?;
                     ix.query(name, &query)
                 })
                 .expect("query");

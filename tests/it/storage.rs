@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use larch::db::DeleteSelector;
+use larch::db::Needs;
 use larch::namespace::StorageConfig;
 use larch::storage::{MemoryStore, WriteBatch};
 use larch::{Db, Error, Filter, IndexConfig, Metadata, Metric, Record, Result};
@@ -22,19 +23,10 @@ pub const TINY: StorageConfig = StorageConfig {
 pub fn run<T>(
     db: &mut Db,
     store: &MemoryStore,
-    mut op: impl FnMut(&mut Db) -> Result<T>,
+    op: impl FnMut(&mut Db) -> Result<T>,
 ) -> (Result<T>, Vec<WriteBatch>) {
-    for _ in 0..16 {
-        match op(db) {
-            Err(Error::NotLoaded { keys }) => {
-                for k in keys {
-                    db.provide(k.clone(), store.get(&k).map(<[u8]>::to_vec));
-                }
-            }
-            other => return (other, db.take_writes()),
-        }
-    }
-    panic!("blobs still missing after 16 rounds");
+    let r = larch::host::with_store(db, store, op);
+    (r, db.take_writes())
 }
 
 /// Like [`run`], applying the batches.
@@ -68,7 +60,7 @@ pub fn snapshot_of(store: &MemoryStore, storage: StorageConfig) -> Snapshot {
     for ix in names {
         let (r, w) = run(&mut db, store, |db| {
             let index = db.index_mut(&ix)?;
-            index.prepare_all()?;
+            index.load(Needs::Everything)?;
             let stats = index.stats(None)?;
             let mut all = Vec::new();
             for (ns, _) in stats.namespaces {
@@ -228,27 +220,23 @@ wasm_test! {
         // A fresh open asks for the root, then the catalog, then one namespace.
         let mut fresh = Db::open(TINY);
         let mut asked = Vec::new();
-        let r = loop {
-            let attempt = fresh.index_mut("ix").and_then(|ix| {
-                ix.prepare("tenant-07")?;
-                ix.query("tenant-07", &larch::db::Query {
+        let r = larch::host::with_blobs(
+            &mut fresh,
+            |k| {
+                asked.push(k.to_string());
+                store.get(k).map(<[u8]>::to_vec)
+            },
+            |db| {
+                db.index_mut("ix")?.query("tenant-07", &larch::db::Query {
                     vector: larch::db::QuerySource::Id("3".into()),
                     top_k: 1,
                     filter: None,
                     include_values: false,
                     include_metadata: false,
                 })
-            });
-            match attempt {
-                Err(Error::NotLoaded { keys }) => {
-                    for k in keys {
-                        asked.push(k.clone());
-                        fresh.provide(k.clone(), store.get(&k).map(<[u8]>::to_vec));
-                    }
-                }
-                other => break other.unwrap(),
-            }
-        };
+            },
+        )
+        .unwrap();
         assert_eq!(r[0].id, "3");
         assert_eq!(fresh.index("ix").unwrap().loaded_namespaces(), 1);
         let manifests = asked.iter().filter(|k| k.ends_with("/m")).count();
@@ -299,7 +287,7 @@ wasm_test! {
             last = lsn;
         }
         let mut fresh = Db::open(TINY);
-        run(&mut fresh, &store, |db| db.index_mut("ix")?.prepare("n")).0.unwrap();
+        run(&mut fresh, &store, |db| db.index_mut("ix")?.load(Needs::Namespace("n"))).0.unwrap();
         assert_eq!(fresh.index("ix").unwrap().namespace_lsn("n"), last);
         // Dropping and re-creating a namespace never moves its LSN backwards.
         run_apply(&mut db, &mut store, |db| db.index_mut("ix")?.delete("n", &DeleteSelector::All).map(|_| ())).unwrap();
@@ -391,7 +379,7 @@ wasm_test! {
         for ns in ["a", "b", "c"] {
             run_apply(&mut db, &mut store, |db| db.index_mut("ix")?.upsert(ns, vec![rec(ns, 1.0, "x")]).map(|_| ())).unwrap();
         }
-        run(&mut db, &store, |db| db.index_mut("ix")?.prepare("a")).0.unwrap();
+        run(&mut db, &store, |db| db.index_mut("ix")?.load(Needs::Namespace("a"))).0.unwrap();
         assert_eq!(db.index("ix").unwrap().loaded_namespaces(), 3);
         assert_eq!(db.evict_idle(1), 2);
         let ix = db.index("ix").unwrap();
@@ -399,7 +387,7 @@ wasm_test! {
         assert!(matches!(ix.namespace("b"), Err(Error::NotLoaded { .. })));
         let got = run(&mut db, &store, |db| {
             let ix = db.index_mut("ix")?;
-            ix.prepare("b")?;
+            ix.load(Needs::Namespace("b"))?;
             ix.fetch("b", &["b".to_string()])
         })
         .0
@@ -441,11 +429,11 @@ wasm_test! {
         let mut store = MemoryStore::new();
         let create = br#"{"name":"ix","dimension":2,"metric":"cosine","spec":{"serverless":{"cloud":"aws","region":"us-east-1"}}}"#;
         let mut api = Api::open(ApiOptions::default(), TINY);
-        let r = api.handle_with_store(&mut store, &Request { method: "POST", path: "/indexes", body: create, ..Request::default() });
+        let r = api.serve(&mut store, &Request { method: "POST", path: "/indexes", body: create, ..Request::default() });
         assert_eq!(r.status, 201);
         for (method, body) in [("GET", &b""[..]), ("PATCH", &br#"{"tags":{"a":"b"}}"#[..]), ("DELETE", &b""[..])] {
             let mut cold = Api::open(ApiOptions::default(), TINY);
-            let r = cold.handle_with_store(&mut store, &Request { method, path: "/indexes/ix", body, ..Request::default() });
+            let r = cold.serve(&mut store, &Request { method, path: "/indexes/ix", body, ..Request::default() });
             assert!(r.status < 300, "{method}: {} {}", r.status, String::from_utf8_lossy(&r.body));
         }
     }
@@ -469,7 +457,7 @@ wasm_test! {
             .0
             .unwrap();
             for ix in names {
-                run_apply(db, store, |db| db.index_mut(&ix)?.prepare_all()).unwrap();
+                run_apply(db, store, |db| db.index_mut(&ix)?.load(Needs::Everything)).unwrap();
             }
         };
         let mut db = Db::open(TINY);
@@ -536,7 +524,7 @@ wasm_test! {
                 for q in &queries {
                     let found = run(db, store, |db| {
                         let ix = db.index_mut("ix")?;
-                        ix.prepare(ns)?;
+                        ix.load(Needs::Namespace(ns))?;
                         ix.query(ns, q)
                     })
                     .0
