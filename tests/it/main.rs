@@ -17,6 +17,7 @@ mod crash;
 #[cfg(not(target_arch = "wasm32"))]
 mod decoders;
 mod engine;
+mod hosts;
 #[cfg(not(target_arch = "wasm32"))]
 mod namespaces;
 mod storage;
