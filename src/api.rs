@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::host::{Provide, Rounds, with_blobs};
 use crate::storage::MemoryStore;
 
-pub use classify::{RouteInfo, Scope};
+pub use classify::{RouteInfo, Scope, max_body_bytes};
 pub use error::{Plane, error_body, error_status};
 pub use namespaces::KnownNamespaces;
 pub use wire::{decode_token, encode_token};

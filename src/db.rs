@@ -135,6 +135,14 @@ impl Db {
         pending
     }
 
+    /// Resident bytes of every loaded namespace (what [`Db::set_namespace_budget`] counts).
+    pub fn resident_bytes(&self) -> usize {
+        self.indexes
+            .values()
+            .map(|ix| ix.catalog.resident_bytes())
+            .sum()
+    }
+
     /// True when [`Db::index_step`] has work to do. A pure probe: it plans nothing and keeps
     /// every build in progress, so hosts may call it after every request.
     pub fn indexing_pending(&self) -> bool {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use larch::api::{ApiOptions, Response};
+use larch::api::{ApiOptions, KnownNamespaces, Plane, Response, RouteInfo, Scope};
 use larch::namespace::{AnnConfig, StorageConfig};
 use larch::storage::WriteBatch;
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,9 @@ pub struct EngineOptions {
     /// Also keep int8 codes of segments with a graph and search on them, rescoring in f32
     /// (`AnnConfig::int8`; quantized by `indexStep`, stored with the segment).
     pub int8: Option<bool>,
+    /// Refuse upserts that would take a namespace beyond this many resident bytes
+    /// (`Db::set_namespace_budget`), with Pinecone's quota error.
+    pub max_namespace_bytes: Option<usize>,
 }
 
 impl EngineOptions {
@@ -160,4 +163,82 @@ pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&SERIALIZER)
         .map_err(|e| invalid_argument(&format!("cannot convert to JS: {e}")))
+}
+
+/// One entry of the `namespaces` argument of `Engine.handle`: `{name, recordCount}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsNamespace {
+    name: String,
+    record_count: usize,
+}
+
+/// Reads the host-supplied namespaces of `Engine.handle` (`undefined`: none).
+pub fn known_namespaces(value: JsValue) -> Result<Option<KnownNamespaces>, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let items: Vec<JsNamespace> = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| invalid_argument(&format!("invalid namespaces: {e}")))?;
+    KnownNamespaces::new(items.into_iter().map(|n| (n.name, n.record_count)))
+        .map(Some)
+        .map_err(|e| invalid_argument(&e.to_string()))
+}
+
+/// `Engine.classify`'s answer: `{plane, scope: "control"|"index"|"namespace", index?,
+/// namespace?, write}`, or `{response}` when the request is answered without any engine.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JsRoute {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plane: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub write: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<JsResponse>,
+}
+
+impl From<Result<RouteInfo, Response>> for JsRoute {
+    fn from(r: Result<RouteInfo, Response>) -> Self {
+        let mut out = JsRoute {
+            plane: None,
+            scope: None,
+            index: None,
+            namespace: None,
+            write: false,
+            response: None,
+        };
+        match r {
+            Err(response) => out.response = Some(response.into()),
+            Ok(info) => {
+                out.plane = Some(match info.plane {
+                    Plane::Control => "control",
+                    Plane::Data => "data",
+                });
+                match info.scope {
+                    Scope::Control => out.scope = Some("control"),
+                    Scope::Index { index } => {
+                        out.scope = Some("index");
+                        out.index = Some(index);
+                    }
+                    Scope::Namespace {
+                        index,
+                        namespace,
+                        write,
+                    } => {
+                        out.scope = Some("namespace");
+                        out.index = Some(index);
+                        out.namespace = Some(namespace);
+                        out.write = write;
+                    }
+                }
+            }
+        }
+        out
+    }
 }

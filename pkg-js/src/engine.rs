@@ -6,9 +6,12 @@
 //! Validation, routing and response shapes are the engine's: nothing Pinecone-specific here.
 
 use larch::api::{Api, Request};
+use larch::host::INDEX_STEP_BUDGET;
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{EngineOptions, JsNeeds, JsResponse, JsWriteBatch, to_js};
+use crate::convert::{
+    EngineOptions, JsNeeds, JsResponse, JsRoute, JsWriteBatch, known_namespaces, to_js,
+};
 
 /// The Larch engine behind one database.
 #[wasm_bindgen]
@@ -35,6 +38,8 @@ impl Engine {
         if let Some(ann) = options.ann_config() {
             api.db_mut().set_ann_config(ann);
         }
+        api.db_mut()
+            .set_namespace_budget(options.max_namespace_bytes);
         Ok(Engine {
             api,
             persistent: options.persistent,
@@ -55,7 +60,11 @@ impl Engine {
 
     /// Handles one request. Returns `{status, contentType, body: Uint8Array, headers}`, or
     /// `{needs: [key, ...]}`: fetch those blobs, `provide` each (absent ones as `undefined`),
-    /// and call again with the same request. Nothing changes until every blob is present.
+    /// and call again with the same request. Nothing changes until every blob is present, and
+    /// the engine never asks twice for a blob it was given during one request (it answers
+    /// with an internal error instead), so hosts loop only while it names keys.
+    /// `namespaces` (`[{name, recordCount}]`, optional) are the index's namespaces as the host
+    /// knows them: stats and namespace listings are rendered from them.
     pub fn handle(
         &mut self,
         method: &str,
@@ -63,7 +72,9 @@ impl Engine {
         query: &str,
         body: &[u8],
         #[wasm_bindgen(js_name = apiVersion)] api_version: Option<String>,
+        namespaces: JsValue,
     ) -> Result<JsValue, JsValue> {
+        let known = known_namespaces(namespaces)?;
         let req = Request {
             method,
             path,
@@ -71,7 +82,7 @@ impl Engine {
             body,
             api_version: api_version.as_deref(),
             index: None,
-            namespaces: None,
+            namespaces: known.as_ref(),
         };
         match self.api.try_handle(&req) {
             Ok(response) => to_js(&JsResponse::from(response)),
@@ -91,13 +102,66 @@ impl Engine {
         self.api.evict_idle(keep)
     }
 
-    /// Background indexing between requests: advances pending HNSW graph builds by at most
-    /// `budget` node insertions. Completed graphs are committed by the next `takeWrites()`
-    /// (apply them like any other batch). Returns true while more work is pending. Until a
-    /// segment's graph is ready it is searched exactly, so calling this is optional.
+    /// Background indexing between requests: advances pending HNSW graph builds, int8
+    /// quantization and consolidation by at most `budget` node insertions (default: the
+    /// engine's step budget, a few milliseconds of work). Completed work is committed by the
+    /// next `takeWrites()` (apply it like any other batch). Returns true while more work is
+    /// pending. Until a segment's graph is ready it is searched exactly, so calling this is
+    /// optional.
     #[wasm_bindgen(js_name = indexStep)]
-    pub fn index_step(&mut self, budget: usize) -> bool {
-        self.api.index_step(budget)
+    pub fn index_step(&mut self, budget: Option<usize>) -> bool {
+        self.api.index_step(budget.unwrap_or(INDEX_STEP_BUDGET))
+    }
+
+    /// True when `indexStep` has work to do. A pure probe: it changes nothing, so hosts call
+    /// it after every request to decide whether to schedule background indexing.
+    #[wasm_bindgen(js_name = indexingPending)]
+    pub fn indexing_pending(&self) -> bool {
+        self.api.indexing_pending()
+    }
+
+    /// Bytes the loaded namespaces keep in memory (what `maxNamespaceBytes` limits).
+    #[wasm_bindgen(js_name = residentBytes)]
+    pub fn resident_bytes(&self) -> usize {
+        self.api.db().resident_bytes()
+    }
+
+    /// Which engine serves a request, for hosts that keep namespaces in separate engines:
+    /// `{plane, scope: "control" | "index" | "namespace", index?, namespace?, write}`, or
+    /// `{response}` for a request answered without any engine (a malformed path, an unknown
+    /// route). `namespace` is canonical (`""` is `"__default__"`).
+    pub fn classify(
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+    ) -> Result<JsValue, JsValue> {
+        let req = Request {
+            method,
+            path,
+            query,
+            body,
+            ..Request::default()
+        };
+        to_js(&JsRoute::from(Api::classify(&req)))
+    }
+
+    /// The largest body a request may carry; hosts refuse larger ones (with `tooLarge`)
+    /// before reading them.
+    #[wasm_bindgen(js_name = maxBodyBytes)]
+    pub fn max_body_bytes(method: &str, path: &str) -> usize {
+        larch::api::max_body_bytes(method, path)
+    }
+
+    /// Pinecone's answer to a failed authentication, in the plane's shape.
+    pub fn unauthenticated(path: &str) -> Result<JsValue, JsValue> {
+        to_js(&JsResponse::from(Api::unauthenticated(path)))
+    }
+
+    /// The answer to a failure outside the engine (a platform error), in the plane's shape.
+    #[wasm_bindgen(js_name = internalError)]
+    pub fn internal_error(path: &str) -> Result<JsValue, JsValue> {
+        to_js(&JsResponse::from(Api::internal_error(path)))
     }
 
     /// The write batches of everything handled since the last call, oldest first, as

@@ -128,3 +128,8 @@ pub(crate) fn plane_of(path: &str) -> Plane {
         Plane::Data
     }
 }
+
+/// The largest body a request may carry (placeholder until per-route limits land).
+pub fn max_body_bytes(_method: &str, _path: &str) -> usize {
+    data::MAX_UPSERT_BYTES
+}

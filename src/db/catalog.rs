@@ -107,6 +107,18 @@ impl Catalog {
 
     /// Advances the graph builds of loaded namespaces by at most `budget` nodes in all and
     /// commits the namespaces whose graphs completed. Returns (nodes inserted, more pending).
+    /// Resident bytes of the loaded namespaces.
+    pub fn resident_bytes(&self) -> usize {
+        self.entries
+            .iter()
+            .flat_map(|e| e.values())
+            .map(|e| match &e.state {
+                NsState::Loaded(ns) => ns.resident_bytes(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// True when a loaded namespace has background indexing to do (a pure probe).
     pub fn indexing_pending(&self) -> bool {
         self.entries
