@@ -4,13 +4,11 @@
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use super::wire;
+use super::limits::{MAX_SCHEMA_FIELDS, NAMESPACES_LIST_DEFAULT, NAMESPACES_LIST_MAX};
+use super::wire::{self, QueryParams};
 use super::{Ctx, Response};
 use crate::db::{DEFAULT_NAMESPACE, Index};
 use crate::error::{Error, Result};
-
-const LIST_DEFAULT: usize = 100;
-const LIST_MAX: usize = 100;
 
 /// A namespaces operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,15 +20,15 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    /// Resolves the segments after `/namespaces`.
-    pub fn parse(method: &str, rest: &[&str]) -> Option<Op> {
-        match (method, rest) {
+    /// Resolves the segments after `/namespaces`; the name is percent-decoded strictly.
+    pub fn parse(method: &str, rest: &[&str]) -> Result<Option<Op>> {
+        Ok(match (method, rest) {
             ("GET", []) => Some(Op::List),
             ("POST", []) => Some(Op::Create),
-            ("GET", [ns]) => Some(Op::Describe(wire::percent_decode(ns))),
-            ("DELETE", [ns]) => Some(Op::Delete(wire::percent_decode(ns))),
+            ("GET", [ns]) => Some(Op::Describe(wire::percent_decode(ns)?)),
+            ("DELETE", [ns]) => Some(Op::Delete(wire::percent_decode(ns)?)),
             _ => None,
-        }
+        })
     }
 }
 
@@ -62,10 +60,10 @@ pub(crate) fn handle(
 ) -> Result<Response> {
     match op {
         Op::List => {
-            let pairs = wire::parse_query(query);
-            let limit = wire::int_param(&pairs, &["limit"], LIST_DEFAULT, LIST_MAX)?;
-            let prefix = wire::query_param(&pairs, &["prefix"]).unwrap_or("");
-            let after = wire::token_param(&pairs)?;
+            let params = QueryParams::parse(query)?;
+            let limit = params.int(&["limit"], NAMESPACES_LIST_DEFAULT, NAMESPACES_LIST_MAX)?;
+            let prefix = params.one(&["prefix"])?.unwrap_or("");
+            let after = params.token()?;
             let names = index.namespace_names_page(prefix, after.as_deref(), limit)?;
             index.prepare_manifests(&names)?;
             let page = index.list_namespaces(prefix, after.as_deref(), limit)?;
@@ -113,9 +111,9 @@ fn validate_schema(schema: &Json) -> Result<()> {
         .get("fields")
         .and_then(Json::as_object)
         .ok_or_else(|| Error::invalid("schema must be an object with a 'fields' object"))?;
-    if fields.len() > 50 {
+    if fields.len() > MAX_SCHEMA_FIELDS {
         return Err(Error::invalid(format!(
-            "A metadata schema may define at most 50 fields, got {}",
+            "A metadata schema may define at most {MAX_SCHEMA_FIELDS} fields, got {}",
             fields.len()
         )));
     }
