@@ -186,7 +186,7 @@ wasm_test! {
             f["vectors"],
             json!({
                 "new": {"id": "new", "values": [1.0, 1.0]},
-                "dup": {"id": "dup", "values": [0.5, 0.5], "metadata": {"n": 4.0}},
+                "dup": {"id": "dup", "values": [0.5, 0.5], "metadata": {"n": 4}},
                 "m1": {"id": "m1", "values": [1.0, 1.0]},
             })
         );
