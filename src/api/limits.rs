@@ -21,6 +21,7 @@
 //! | index name | 1–45 characters of `a-z0-9-` | D-limits |
 //! | metadata per record | 40 KiB | D-limits |
 //! | `$in` / `$nin` values | 10000 | D-limits |
+//! | `$and` / `$or` nesting | 64 | none (Larch's guard against hostile input) |
 //! | dense dimension | 1–20000 | D-limits |
 //! | sparse non-zeros | 2048 | D-limits |
 
@@ -57,6 +58,8 @@ pub const MAX_SCHEMA_FIELDS: usize = 50;
 /// engine refuses it anyway, before parsing anything. Paths that match no route get the
 /// largest limit (the engine answers them 404).
 pub fn max_body_bytes(method: &str, path: &str) -> usize {
+    // Tolerate a query string left on the path.
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
     let req = Request {
         method,
         path,
@@ -103,6 +106,7 @@ mod tests {
             ("PATCH", "/indexes/ix"),
             ("GET", "/no/such/route"),
             ("GET", "/index/%FF/query"),
+            ("GET", "/vectors/fetch?ids=a"),
         ] {
             assert_eq!(max_body_bytes(method, path), 2_097_152, "{method} {path}");
         }
