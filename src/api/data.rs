@@ -256,10 +256,7 @@ fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
 
 fn fetch(index: &mut Index, query: &str) -> Result<Response> {
     let params = QueryParams::parse(query)?;
-    let ids: Vec<String> = params
-        .all(&["ids", "ids[]"])
-        .map(str::to_string)
-        .collect();
+    let ids: Vec<String> = params.all(&["ids", "ids[]"]).map(str::to_string).collect();
     let ns = params.one(&["namespace"])?.unwrap_or("").to_string();
     index.prepare(&ns)?;
     let records = index.fetch(&ns, &ids)?;

@@ -250,7 +250,17 @@ mod tests {
         assert_eq!(percent_decode("caf%C3%A9").unwrap(), "caf\u{e9}");
         assert_eq!(percent_decode("a+b").unwrap(), "a+b");
         assert_eq!(percent_decode("%2e%2E").unwrap(), "..");
-        for bad in ["%", "%F", "%zz", "a%2", "%FF", "%E0%A4%A", "%E0%A4", "%C3%28", "%ED%A0%80"] {
+        for bad in [
+            "%",
+            "%F",
+            "%zz",
+            "a%2",
+            "%FF",
+            "%E0%A4%A",
+            "%E0%A4",
+            "%C3%28",
+            "%ED%A0%80",
+        ] {
             let e = percent_decode(bad).unwrap_err();
             assert!(
                 matches!(&e, Error::InvalidPercentEncoding { raw, .. } if raw == bad),

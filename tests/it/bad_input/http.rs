@@ -24,7 +24,11 @@ fn assert_data_400(api: &mut Api, before: &Value, r: &Response, message: &str) {
         r.json_body(),
         json!({"code": 3, "message": message, "details": []})
     );
-    assert_eq!(world(api), *before, "state changed after a rejected request");
+    assert_eq!(
+        world(api),
+        *before,
+        "state changed after a rejected request"
+    );
 }
 
 /// Asserts Pinecone's control-plane 400 with exactly `message`, and that nothing changed.
@@ -35,7 +39,11 @@ fn assert_control_400(api: &mut Api, before: &Value, r: &Response, message: &str
         r.json_body(),
         json!({"error": {"code": "INVALID_ARGUMENT", "message": message}, "status": 400})
     );
-    assert_eq!(world(api), *before, "state changed after a rejected request");
+    assert_eq!(
+        world(api),
+        *before,
+        "state changed after a rejected request"
+    );
 }
 
 fn bad_encoding(what: &str, raw: &str) -> String {
