@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::host::{Provide, Rounds, with_blobs};
 use crate::storage::MemoryStore;
 
-pub use classify::{RouteInfo, Scope, max_body_bytes};
+pub use classify::{RouteInfo, Scope};
 pub use error::{Plane, error_body, error_status};
 pub use namespaces::KnownNamespaces;
 pub use wire::{decode_token, encode_token};
@@ -297,11 +297,14 @@ fn route(req: &Request<'_>) -> std::result::Result<(Plane, Route), (Plane, Error
         let op = control::Op::parse(&method, &segments[1..])
             .map_err(|e| (Plane::Control, e))?
             .ok_or_else(|| not_found(Plane::Control))?;
-        return Ok((Plane::Control, Route::Control(op)));
+        return within_body_limit(req, Plane::Control, Route::Control(op));
     }
     // Data plane, addressed by path prefix or by the host.
     let (index, rest) = match segments.as_slice() {
-        ["index", name, rest @ ..] => (wire::percent_decode(name), rest),
+        ["index", name, rest @ ..] => (
+            wire::percent_decode(name).map_err(|e| (Plane::Data, e))?,
+            rest,
+        ),
         rest => match req.index {
             Some(name) => (name.to_string(), rest),
             None => return Err(not_found(Plane::Data)),
@@ -310,7 +313,7 @@ fn route(req: &Request<'_>) -> std::result::Result<(Plane, Route), (Plane, Error
     let op = data::Op::parse(&method, rest)
         .map_err(|e| (Plane::Data, e))?
         .ok_or_else(|| not_found(Plane::Data))?;
-    Ok((Plane::Data, Route::Data { index, op }))
+    within_body_limit(req, Plane::Data, Route::Data { index, op })
 }
 
 /// Parses a JSON body, mapping syntax errors to [`Error::Malformed`].
@@ -329,4 +332,32 @@ impl Provide for Api {
     fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
         Api::provide(self, key, bytes);
     }
+}
+
+pub mod limits;
+
+pub use limits::max_body_bytes;
+
+/// Resolves a request's route without looking at its body (for [`limits::max_body_bytes`]).
+fn route_of(req: &Request<'_>) -> std::result::Result<(Plane, Route), (Plane, Error)> {
+    route(&Request { body: &[], ..*req })
+}
+
+/// The route, unless the body is over its limit (checked before anything parses the body).
+fn within_body_limit(
+    req: &Request<'_>,
+    plane: Plane,
+    route: Route,
+) -> std::result::Result<(Plane, Route), (Plane, Error)> {
+    let limit = limits::body_limit(&route);
+    if req.body.len() > limit {
+        return Err((
+            plane,
+            Error::RequestTooLarge {
+                size: req.body.len(),
+                limit,
+            },
+        ));
+    }
+    Ok((plane, route))
 }

@@ -36,19 +36,31 @@ pub const MAX_NAMESPACE_LEN: usize = 512;
 /// The name the default namespace is stored and reported under.
 pub const DEFAULT_NAMESPACE: &str = "__default__";
 
-/// Maps `""` and `"__default__"` to the one default namespace and checks the name.
+/// Maps `""` and `"__default__"` to the one default namespace and checks the name: Pinecone's
+/// rule (at most [`MAX_NAMESPACE_LEN`] ASCII characters without NUL), and not `.` or `..`,
+/// which clients and runtimes remove from URL paths (also as `%2e`), so that
+/// `/namespaces/{namespace}` could never describe or delete such a namespace. Every other
+/// name is addressable: `/` and the rest travel percent-encoded in a path segment.
 pub fn canonical_namespace(name: &str) -> Result<&str> {
     if name.is_empty() {
         return Ok(DEFAULT_NAMESPACE);
     }
-    if name.len() > MAX_NAMESPACE_LEN || !name.is_ascii() || name.contains('\0') {
-        return Err(Error::invalid(format!(
-            "Invalid namespace name '{}': namespaces must be at most {MAX_NAMESPACE_LEN} ASCII \
-             characters without the null character",
-            record::truncate_for_message(name)
-        )));
-    }
-    Ok(name)
+    let reason = if name.len() > MAX_NAMESPACE_LEN || !name.is_ascii() || name.contains('\0') {
+        format!(
+            "namespaces must be at most {MAX_NAMESPACE_LEN} ASCII characters without the null \
+             character"
+        )
+    } else if name == "." || name == ".." {
+        "'.' and '..' are not allowed, as URL paths cannot carry them (clients and runtimes \
+         remove them), so /namespaces/{namespace} could never reach such a namespace"
+            .to_string()
+    } else {
+        return Ok(name);
+    };
+    Err(Error::InvalidNamespace {
+        name: record::truncate_for_message(name),
+        reason,
+    })
 }
 
 /// All indexes.

@@ -24,10 +24,6 @@ pub enum Error {
     #[error("Invalid id {id:?}: {reason}")]
     InvalidId { id: String, reason: String },
 
-    /// The same id appears twice in one upsert.
-    #[error("Duplicate id '{id}' in upsert request: each id may appear only once per request")]
-    DuplicateId { id: String },
-
     /// Metadata of an unsupported shape or type.
     #[error("Invalid metadata at '{path}': {reason}")]
     InvalidMetadata { path: String, reason: String },
@@ -43,6 +39,34 @@ pub enum Error {
     /// A request argument is out of range or inconsistent with another.
     #[error("{message}")]
     InvalidArgument { message: String },
+
+    /// A namespace name Pinecone refuses, or one no route could address again (`.` and `..`
+    /// are removed from URL paths by clients and runtimes).
+    #[error("Invalid namespace name '{name}': {reason}")]
+    InvalidNamespace { name: String, reason: String },
+
+    /// A path segment or query string whose `%` escapes are malformed or do not decode to
+    /// UTF-8.
+    #[error(
+        "Invalid percent-encoding in {what} '{raw}': each '%' must start an escape of two hex \
+         digits, and the escapes must decode to UTF-8"
+    )]
+    InvalidPercentEncoding { what: &'static str, raw: String },
+
+    /// A query parameter that takes one value was given more than once.
+    #[error("Query parameter '{name}' was given {count} times; it takes a single value")]
+    RepeatedQueryParameter { name: String, count: usize },
+
+    /// A request body larger than its route accepts (see `api::limits`).
+    #[error("Request size {size} bytes exceeds the maximum supported size of {limit} bytes")]
+    RequestTooLarge { size: usize, limit: usize },
+
+    /// `describe_index_stats` with a metadata filter: serverless indexes do not support it.
+    #[error(
+        "Serverless and Starter indexes do not support describing index stats with metadata \
+         filtering."
+    )]
+    StatsFilterUnsupported,
 
     /// A request body that cannot be decoded into the expected shape.
     #[error("Failed to deserialize the JSON body into the target type: {reason}")]
@@ -151,10 +175,14 @@ impl Error {
             Error::DimensionMismatch { .. }
             | Error::InvalidVector { .. }
             | Error::InvalidId { .. }
-            | Error::DuplicateId { .. }
             | Error::InvalidMetadata { .. }
             | Error::MetadataTooLarge { .. }
             | Error::InvalidFilter { .. }
+            | Error::InvalidNamespace { .. }
+            | Error::InvalidPercentEncoding { .. }
+            | Error::RepeatedQueryParameter { .. }
+            | Error::RequestTooLarge { .. }
+            | Error::StatsFilterUnsupported
             | Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             Error::Malformed { .. } => ErrorCode::UnprocessableEntity,
             Error::IndexNotFound { .. }

@@ -146,11 +146,18 @@ impl Engine {
         to_js(&JsRoute::from(Api::classify(&req)))
     }
 
-    /// The largest body a request may carry; hosts refuse larger ones (with `tooLarge`)
+    /// The largest body a request may carry; hosts refuse larger ones (with `bodyTooLarge`)
     /// before reading them.
     #[wasm_bindgen(js_name = maxBodyBytes)]
     pub fn max_body_bytes(method: &str, path: &str) -> usize {
         larch::api::max_body_bytes(method, path)
+    }
+
+    /// Pinecone's answer to a body of `size` bytes over `maxBodyBytes` (the engine's own
+    /// answer when handed such a body), for hosts that refuse it from `Content-Length`.
+    #[wasm_bindgen(js_name = bodyTooLarge)]
+    pub fn body_too_large(method: &str, path: &str, size: usize) -> Result<JsValue, JsValue> {
+        to_js(&JsResponse::from(Api::body_too_large(method, path, size)))
     }
 
     /// Pinecone's answer to a failed authentication, in the plane's shape.

@@ -69,14 +69,12 @@ impl Api {
                 .ok()
                 .map(|b| b.namespace.unwrap_or_default())
         };
+        // A query string the handler refuses (a repeated `namespace`, bad encoding) is left
+        // to it.
         let from_query = || {
-            let pairs = super::wire::parse_query(req.query);
-            let mut named = pairs.iter().filter(|(k, _)| k == "namespace");
-            match (named.next(), named.next()) {
-                (Some(_), Some(_)) => None, // refused by the handler
-                (Some((_, v)), None) => Some(v.clone()),
-                (None, _) => Some(String::new()),
-            }
+            super::wire::QueryParams::parse(req.query)
+                .and_then(|p| p.one(&["namespace"]).map(|n| n.unwrap_or("").to_string()))
+                .ok()
         };
         let (namespace, write) = match &op {
             data::Op::Upsert | data::Op::Update | data::Op::Delete => (from_body(), true),
@@ -116,20 +114,6 @@ impl Api {
     /// The response a host sends when the request failed outside the engine (a platform
     /// error, a bug in the host), in the plane's error shape.
     pub fn internal_error(path: &str) -> Response {
-        error::respond(plane_of(path), &crate::error::Error::HostFailure)
+        error::respond(error::plane_of(path), &crate::error::Error::HostFailure)
     }
-}
-
-/// The plane of a path, for answers given before routing (authentication, host failures).
-pub(crate) fn plane_of(path: &str) -> Plane {
-    if path.trim_start_matches('/').starts_with("indexes") {
-        Plane::Control
-    } else {
-        Plane::Data
-    }
-}
-
-/// The largest body a request may carry (placeholder until per-route limits land).
-pub fn max_body_bytes(_method: &str, _path: &str) -> usize {
-    data::MAX_UPSERT_BYTES
 }

@@ -36,9 +36,9 @@ impl Op {
                     what: "Integrated embedding (create-for-model)".into(),
                 });
             }
-            ("GET", [name]) => Some(Op::Describe(super::wire::percent_decode(name))),
-            ("PATCH", [name]) => Some(Op::Configure(super::wire::percent_decode(name))),
-            ("DELETE", [name]) => Some(Op::Delete(super::wire::percent_decode(name))),
+            ("GET", [name]) => Some(Op::Describe(super::wire::percent_decode(name)?)),
+            ("PATCH", [name]) => Some(Op::Configure(super::wire::percent_decode(name)?)),
+            ("DELETE", [name]) => Some(Op::Delete(super::wire::percent_decode(name)?)),
             _ => None,
         })
     }

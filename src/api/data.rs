@@ -6,22 +6,14 @@
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
-use super::wire::{self, SparseJson, metadata_from, record_json, sparse_json};
+use super::limits::{FETCH_BY_METADATA_DEFAULT, FETCH_BY_METADATA_MAX, LIST_DEFAULT, LIST_MAX};
+use super::wire::{self, QueryParams, SparseJson, metadata_from, record_json, sparse_json};
 use super::{Ctx, Response, namespaces};
 use crate::db::{DEFAULT_NAMESPACE, DeleteSelector, Index, Query, QuerySource};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::namespace::QueryVector;
 use crate::record::Record;
-
-/// Pinecone's request-size limit for upserts.
-pub const MAX_UPSERT_BYTES: usize = 2 * 1024 * 1024;
-/// Default and largest page size of `/vectors/list`.
-const LIST_DEFAULT: usize = 100;
-const LIST_MAX: usize = 100;
-/// Default and largest page size of `/vectors/fetch_by_metadata`.
-const FETCH_BY_METADATA_DEFAULT: usize = 100;
-const FETCH_BY_METADATA_MAX: usize = 10_000;
 
 /// A data-plane operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +42,7 @@ impl Op {
             ("GET", ["vectors", "list"]) => Some(Op::List),
             ("POST" | "GET", ["describe_index_stats"]) => Some(Op::Stats),
             (_, ["namespaces", ..]) => {
-                namespaces::Op::parse(method, &rest[1..]).map(Op::Namespaces)
+                namespaces::Op::parse(method, &rest[1..])?.map(Op::Namespaces)
             }
             (_, ["bulk", "imports", ..]) => {
                 return Err(Error::Unimplemented {
@@ -141,13 +133,8 @@ struct VectorBody {
     metadata: Option<Json>,
 }
 
+/// The body's size was checked against `api::limits` before routing got here.
 fn upsert(index: &mut Index, body: &[u8]) -> Result<Response> {
-    if body.len() > MAX_UPSERT_BYTES {
-        return Err(Error::invalid(format!(
-            "Request size {} bytes exceeds the maximum supported size of {MAX_UPSERT_BYTES} bytes",
-            body.len()
-        )));
-    }
     let req: UpsertBody = super::parse_body(body)?;
     let records = req
         .vectors
@@ -267,15 +254,9 @@ fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
 }
 
 fn fetch(index: &mut Index, query: &str) -> Result<Response> {
-    let pairs = wire::parse_query(query);
-    let ids: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k == "ids" || k == "ids[]")
-        .map(|(_, v)| v.clone())
-        .collect();
-    let ns = wire::query_param(&pairs, &["namespace"])
-        .unwrap_or("")
-        .to_string();
+    let params = QueryParams::parse(query)?;
+    let ids: Vec<String> = params.all(&["ids", "ids[]"]).map(str::to_string).collect();
+    let ns = params.one(&["namespace"])?.unwrap_or("").to_string();
     let records = index.fetch(&ns, &ids)?;
     let read_units = records.len().div_ceil(10).max(1);
     let vectors: Map<String, Json> = records
@@ -437,13 +418,11 @@ fn delete(index: &mut Index, body: &[u8]) -> Result<Response> {
 }
 
 fn list(index: &mut Index, query: &str) -> Result<Response> {
-    let pairs = wire::parse_query(query);
-    let ns = wire::query_param(&pairs, &["namespace"])
-        .unwrap_or("")
-        .to_string();
-    let prefix = wire::query_param(&pairs, &["prefix"]).unwrap_or("");
-    let limit = wire::int_param(&pairs, &["limit"], LIST_DEFAULT, LIST_MAX)?;
-    let after = wire::token_param(&pairs)?;
+    let params = QueryParams::parse(query)?;
+    let ns = params.one(&["namespace"])?.unwrap_or("").to_string();
+    let prefix = params.one(&["prefix"])?.unwrap_or("");
+    let limit = params.int(&["limit"], LIST_DEFAULT, LIST_MAX)?;
+    let after = params.token()?;
     let page = index.list(&ns, prefix, after.as_deref(), limit)?;
     let vectors: Vec<Json> = page.items.iter().map(|id| json!({ "id": id })).collect();
     let mut out = json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": 1}});
@@ -455,16 +434,21 @@ fn list(index: &mut Index, query: &str) -> Result<Response> {
 
 #[derive(Deserialize)]
 struct StatsBody {
+    /// An object (a filter must be one); `null` reads as absent.
     #[serde(default)]
-    filter: Option<Json>,
+    filter: Option<Map<String, Json>>,
 }
 
+/// Every Larch index is serverless, and serverless indexes refuse a metadata filter here
+/// (Pinecone's 400, whatever the filter says); an absent, `null` or empty `{}` filter is none.
 fn stats(index: &mut Index, ctx: Ctx<'_>, body: &[u8]) -> Result<Response> {
     let req: StatsBody = super::parse_body(body)?;
-    let filter = parse_filter(req.filter.as_ref())?;
+    if req.filter.is_some_and(|f| !f.is_empty()) {
+        return Err(Error::StatsFilterUnsupported);
+    }
     let stats = match ctx.namespaces {
         Some(known) => known.stats(),
-        None => index.stats(filter.as_ref())?,
+        None => index.stats(None)?,
     };
     let namespaces: Map<String, Json> = stats
         .namespaces

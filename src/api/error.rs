@@ -84,10 +84,28 @@ pub(crate) fn respond(plane: Plane, err: &Error) -> Response {
     Response::json(error_status(plane, err), &error_body(plane, err))
 }
 
+/// The plane of a path, as the host sees it before routing.
+pub(crate) fn plane_of(path: &str) -> Plane {
+    if path.trim_start_matches('/').starts_with("indexes") {
+        Plane::Control
+    } else {
+        Plane::Data
+    }
+}
+
 impl super::Api {
     /// The response a host sends when authentication fails, shaped for the request's plane.
     pub fn unauthenticated(path: &str) -> Response {
-        respond(super::classify::plane_of(path), &Error::Unauthenticated)
+        respond(plane_of(path), &Error::Unauthenticated)
+    }
+
+    /// The response a host sends when it refuses a body of `size` bytes (from
+    /// `Content-Length`, before reading it) because it exceeds
+    /// [`max_body_bytes`](super::max_body_bytes) of the route: the same answer the engine gives
+    /// when handed such a body.
+    pub fn body_too_large(method: &str, path: &str, size: usize) -> Response {
+        let limit = super::max_body_bytes(method, path);
+        respond(plane_of(path), &Error::RequestTooLarge { size, limit })
     }
 }
 

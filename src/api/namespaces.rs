@@ -6,13 +6,11 @@ use std::ops::Bound;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use super::wire;
+use super::limits::{MAX_SCHEMA_FIELDS, NAMESPACES_LIST_DEFAULT, NAMESPACES_LIST_MAX};
+use super::wire::{self, QueryParams};
 use super::{Ctx, Response};
 use crate::db::{DEFAULT_NAMESPACE, Index, IndexStats, Page, name_page, page_start};
 use crate::error::{Error, Result};
-
-const LIST_DEFAULT: usize = 100;
-const LIST_MAX: usize = 100;
 
 /// A namespaces operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,15 +22,15 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    /// Resolves the segments after `/namespaces`.
-    pub fn parse(method: &str, rest: &[&str]) -> Option<Op> {
-        match (method, rest) {
+    /// Resolves the segments after `/namespaces`; the name is percent-decoded strictly.
+    pub fn parse(method: &str, rest: &[&str]) -> Result<Option<Op>> {
+        Ok(match (method, rest) {
             ("GET", []) => Some(Op::List),
             ("POST", []) => Some(Op::Create),
-            ("GET", [ns]) => Some(Op::Describe(wire::percent_decode(ns))),
-            ("DELETE", [ns]) => Some(Op::Delete(wire::percent_decode(ns))),
+            ("GET", [ns]) => Some(Op::Describe(wire::percent_decode(ns)?)),
+            ("DELETE", [ns]) => Some(Op::Delete(wire::percent_decode(ns)?)),
             _ => None,
-        }
+        })
     }
 }
 
@@ -64,10 +62,10 @@ pub(crate) fn handle(
 ) -> Result<Response> {
     match op {
         Op::List => {
-            let pairs = wire::parse_query(query);
-            let limit = wire::int_param(&pairs, &["limit"], LIST_DEFAULT, LIST_MAX)?;
-            let prefix = wire::query_param(&pairs, &["prefix"]).unwrap_or("");
-            let after = wire::token_param(&pairs)?;
+            let params = QueryParams::parse(query)?;
+            let limit = params.int(&["limit"], NAMESPACES_LIST_DEFAULT, NAMESPACES_LIST_MAX)?;
+            let prefix = params.one(&["prefix"])?.unwrap_or("");
+            let after = params.token()?;
             let (page, total) = match ctx.namespaces {
                 Some(known) => known.page(prefix, after.as_deref(), limit),
                 None => (
@@ -121,9 +119,9 @@ fn validate_schema(schema: &Json) -> Result<()> {
         .get("fields")
         .and_then(Json::as_object)
         .ok_or_else(|| Error::invalid("schema must be an object with a 'fields' object"))?;
-    if fields.len() > 50 {
+    if fields.len() > MAX_SCHEMA_FIELDS {
         return Err(Error::invalid(format!(
-            "A metadata schema may define at most 50 fields, got {}",
+            "A metadata schema may define at most {MAX_SCHEMA_FIELDS} fields, got {}",
             fields.len()
         )));
     }

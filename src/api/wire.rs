@@ -8,74 +8,108 @@ use crate::error::{Error, Result};
 use crate::metadata::Metadata;
 use crate::record::{Record, SparseVector};
 
-/// Decodes `%XX` escapes (and `+` as space when `plus_is_space`). Invalid escapes are kept.
-fn decode(s: &str, plus_is_space: bool) -> String {
+/// Decodes `%XX` escapes (and `+` as space when `plus_is_space`), strictly: a `%` not followed
+/// by two hex digits, or escapes that do not form UTF-8, are an error naming `what` and the raw
+/// text.
+fn decode(s: &str, plus_is_space: bool, what: &'static str) -> Result<String> {
+    let bad = || Error::InvalidPercentEncoding {
+        what,
+        raw: crate::record::truncate_for_message(s),
+    };
+    let hex = |b: u8| (b as char).to_digit(16);
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
+            b'%' => {
+                let hi = bytes.get(i + 1).copied().and_then(hex).ok_or_else(bad)?;
+                let lo = bytes.get(i + 2).copied().and_then(hex).ok_or_else(bad)?;
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
             }
-            b'+' if plus_is_space => out.push(b' '),
-            b => out.push(b),
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
         }
-        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).map_err(|_| bad())
 }
 
-/// Decodes a percent-encoded path segment.
-pub(crate) fn percent_decode(s: &str) -> String {
-    decode(s, false)
+/// Decodes a percent-encoded path segment (an index or namespace name).
+pub(crate) fn percent_decode(segment: &str) -> Result<String> {
+    decode(segment, false, "path segment")
 }
 
-/// Parses a query string into decoded key/value pairs, in order.
-pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k, true), decode(v, true))
-        })
-        .collect()
-}
+/// A query string decoded into key/value pairs, in order.
+pub(crate) struct QueryParams(Vec<(String, String)>);
 
-/// The last value of a query parameter, accepting a camelCase or snake_case name.
-pub(crate) fn query_param<'a>(pairs: &'a [(String, String)], names: &[&str]) -> Option<&'a str> {
-    pairs
-        .iter()
-        .rev()
-        .find(|(k, _)| names.contains(&k.as_str()))
-        .map(|(_, v)| v.as_str())
-}
+impl QueryParams {
+    /// Parses a query string; malformed percent-encoding is an error.
+    pub fn parse(query: &str) -> Result<Self> {
+        query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                Ok((
+                    decode(k, true, "query string")?,
+                    decode(v, true, "query string")?,
+                ))
+            })
+            .collect::<Result<_>>()
+            .map(QueryParams)
+    }
 
-/// Parses an optional integer parameter within bounds.
-pub(crate) fn int_param(
-    pairs: &[(String, String)],
-    names: &[&str],
-    default: usize,
-    max: usize,
-) -> Result<usize> {
-    let Some(raw) = query_param(pairs, names) else {
-        return Ok(default);
-    };
-    match raw.parse::<usize>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(Error::invalid(format!(
-            "Invalid value for {}: '{raw}'. It must be an integer between 1 and {max}",
-            names[0]
-        ))),
+    /// Every value of a repeatable parameter, in order.
+    pub fn all<'a>(&'a self, names: &[&str]) -> impl Iterator<Item = &'a str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| names.contains(&k.as_str()))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a single-valued parameter (under any of its `names`, e.g. camelCase and
+    /// snake_case). Given more than once, it is an error rather than a silent pick: the answer
+    /// would otherwise be labelled with one value and computed from another.
+    pub fn one(&self, names: &[&str]) -> Result<Option<&str>> {
+        let mut values = self.all(names);
+        let first = values.next();
+        let more = values.count();
+        if more > 0 {
+            return Err(Error::RepeatedQueryParameter {
+                name: names[0].to_string(),
+                count: more + 1,
+            });
+        }
+        Ok(first)
+    }
+
+    /// An optional integer parameter within `1..=max`.
+    pub fn int(&self, names: &[&str], default: usize, max: usize) -> Result<usize> {
+        let Some(raw) = self.one(names)? else {
+            return Ok(default);
+        };
+        match raw.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(Error::invalid(format!(
+                "Invalid value for {}: '{raw}'. It must be an integer between 1 and {max}",
+                names[0]
+            ))),
+        }
+    }
+
+    /// The optional pagination token, decoded. An empty token means "from the start".
+    pub fn token(&self) -> Result<Option<String>> {
+        match self.one(&["paginationToken", "pagination_token"])? {
+            None | Some("") => Ok(None),
+            Some(t) => decode_token(t).map(Some),
+        }
     }
 }
 
@@ -107,14 +141,6 @@ pub fn decode_token(token: &str) -> Result<String> {
     text.strip_prefix(TOKEN_PREFIX)
         .map(str::to_string)
         .ok_or_else(bad)
-}
-
-/// An optional token parameter, decoded. An empty token means "from the start".
-pub(crate) fn token_param(pairs: &[(String, String)]) -> Result<Option<String>> {
-    match query_param(pairs, &["paginationToken", "pagination_token"]) {
-        None | Some("") => Ok(None),
-        Some(t) => decode_token(t).map(Some),
-    }
 }
 
 /// `{"next": token}` or nothing.
@@ -203,11 +229,44 @@ mod tests {
 
     #[test]
     fn query_strings_decode() {
-        let q = parse_query("ids=a%20b&ids=c+d&namespace=&x");
-        assert_eq!(q[0], ("ids".into(), "a b".into()));
-        assert_eq!(q[1], ("ids".into(), "c d".into()));
-        assert_eq!(query_param(&q, &["namespace"]), Some(""));
-        assert_eq!(percent_decode("a%2Fb%zz%"), "a/b%zz%");
+        let q = QueryParams::parse("ids=a%20b&ids=c+d&namespace=&x").unwrap();
+        assert_eq!(q.all(&["ids"]).collect::<Vec<_>>(), ["a b", "c d"]);
+        assert_eq!(q.one(&["namespace"]).unwrap(), Some(""));
+        assert_eq!(q.one(&["x"]).unwrap(), Some(""));
+        assert_eq!(q.one(&["y"]).unwrap(), None);
+        assert!(matches!(
+            q.one(&["ids"]),
+            Err(Error::RepeatedQueryParameter { count: 2, .. })
+        ));
+        // Aliases count together.
+        let q = QueryParams::parse("paginationToken=&pagination_token=").unwrap();
+        assert!(q.token().is_err());
+        assert!(QueryParams::parse("namespace=%FF").is_err());
+    }
+
+    #[test]
+    fn percent_decoding_is_strict() {
+        assert_eq!(percent_decode("a%2Fb").unwrap(), "a/b");
+        assert_eq!(percent_decode("caf%C3%A9").unwrap(), "caf\u{e9}");
+        assert_eq!(percent_decode("a+b").unwrap(), "a+b");
+        assert_eq!(percent_decode("%2e%2E").unwrap(), "..");
+        for bad in [
+            "%",
+            "%F",
+            "%zz",
+            "a%2",
+            "%FF",
+            "%E0%A4%A",
+            "%E0%A4",
+            "%C3%28",
+            "%ED%A0%80",
+        ] {
+            let e = percent_decode(bad).unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidPercentEncoding { raw, .. } if raw == bad),
+                "{bad}: {e:?}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! ([`Needs`]) and loads it through [`Index::load`], failing with [`Error::NotLoaded`] when the
 //! host has not provided the blobs yet; callers never prepare anything.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ops::Bound;
 
 use super::catalog::Catalog;
@@ -230,7 +230,9 @@ impl Index {
     }
 
     /// Inserts or replaces records; creates the namespace on first use. Returns how many
-    /// records were upserted. Nothing changes unless every record is valid.
+    /// records the request carried. Nothing changes unless every record is valid. An id given
+    /// more than once is written once, with its last occurrence, as if the records were
+    /// upserted one after another (Pinecone's behaviour).
     pub fn upsert(&mut self, namespace: &str, records: Vec<Record>) -> Result<usize> {
         let canon = canonical_namespace(namespace)?.to_string();
         if records.is_empty() || records.len() > MAX_UPSERT_RECORDS {
@@ -239,14 +241,11 @@ impl Index {
                 records.len()
             )));
         }
-        let mut seen = HashSet::with_capacity(records.len());
         for r in &records {
             self.validate_record(r)?;
-            if !seen.insert(r.id.as_str()) {
-                return Err(Error::DuplicateId { id: r.id.clone() });
-            }
         }
         let n = records.len();
+        let records = last_occurrences(records);
         if let Some(budget) = self.namespace_budget {
             self.check_budget(&canon, &records, budget)?;
         }
@@ -708,4 +707,25 @@ impl Index {
             .and_then(|n| self.catalog.get(n).ok().flatten())
             .map_or(0, Namespace::approximate_bytes)
     }
+}
+
+/// The records with each id's earlier occurrences dropped, in request order.
+fn last_occurrences(records: Vec<Record>) -> Vec<Record> {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        last.insert(r.id.as_str(), i);
+    }
+    if last.len() == records.len() {
+        return records;
+    }
+    let keep: Vec<bool> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| last[r.id.as_str()] == i)
+        .collect();
+    records
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect()
 }

@@ -164,6 +164,47 @@ wasm_test! {
 }
 
 wasm_test! {
+    fn upsert_with_a_repeated_id_keeps_its_last_occurrence() {
+        // Pinecone accepts a batch that repeats an id; the record is the last occurrence, as if
+        // the vectors were upserted one after another. `upsertedCount` counts the request's
+        // vectors.
+        let mut api = movies();
+        let r = upsert(
+            &mut api,
+            json!({"namespace": "movies", "vectors": [
+                {"id": "new", "values": [1, 1]},
+                {"id": "dup", "values": [1, 0], "metadata": {"n": 1}},
+                {"id": "m1", "values": [0, 1], "metadata": {"n": 2}},
+                {"id": "dup", "values": [0, 1], "metadata": {"n": 3}},
+                {"id": "m1", "values": [1, 1]},
+                {"id": "dup", "values": [0.5, 0.5], "metadata": {"n": 4}}
+            ]}),
+        );
+        assert_eq!(r.json_body(), json!({"upsertedCount": 6}));
+        let f = fetch(&mut api, "ids=new&ids=dup&ids=m1&namespace=movies");
+        assert_eq!(
+            f["vectors"],
+            json!({
+                "new": {"id": "new", "values": [1.0, 1.0]},
+                "dup": {"id": "dup", "values": [0.5, 0.5], "metadata": {"n": 4}},
+                "m1": {"id": "m1", "values": [1.0, 1.0]},
+            })
+        );
+        // Five records before, two new ids.
+        assert_eq!(stats(&mut api)["namespaces"]["movies"]["vectorCount"], 7);
+        let q = query(&mut api, json!({"namespace": "movies", "topK": 10, "vector": [1, 1]}));
+        let mut ids = ids_of(&q["matches"]);
+        ids.sort();
+        assert_eq!(ids, ["dup", "m1", "m2", "m3", "m4", "m5", "new"]);
+        // A repeated id in a new namespace, and across the default namespace's aliases.
+        let r = upsert(&mut api, json!({"vectors": [{"id": "x", "values": [1, 0]}, {"id": "x", "values": [0, 1]}]}));
+        assert_eq!(r.json_body(), json!({"upsertedCount": 2}));
+        assert_eq!(fetch(&mut api, "ids=x")["vectors"]["x"]["values"], json!([0.0, 1.0]));
+        assert_eq!(stats(&mut api)["namespaces"]["__default__"]["vectorCount"], 1);
+    }
+}
+
+wasm_test! {
     fn request_lsn_keeps_growing_across_every_kind_of_write() {
         // D-fresh: LSNs are per namespace and monotonic.
         let mut api = api();
@@ -657,13 +698,18 @@ wasm_test! {
 }
 
 wasm_test! {
-    fn describe_index_stats_with_a_filter_counts_matches() {
+    fn describe_index_stats_with_an_empty_or_null_filter_counts_everything() {
+        // Serverless refuses a non-empty filter (bad_input::http); `{}` and `null` are none.
         let mut api = movies();
         upsert(&mut api, json!({"namespace": "other", "vectors": [{"id": "o", "values": [1, 0], "metadata": {"genre": "drama"}}]}));
-        let b = ok(post(&mut api, "/describe_index_stats", json!({"filter": {"genre": "drama"}})));
-        assert_eq!(b["namespaces"]["movies"]["vectorCount"], 3, "{b}");
-        assert_eq!(b["namespaces"]["other"]["vectorCount"], 1, "{b}");
-        assert_eq!(b["dimension"], 2);
+        let plain = stats(&mut api);
+        assert_eq!(plain["totalVectorCount"], 6, "{plain}");
+        for body in [json!({"filter": {}}), json!({"filter": null})] {
+            for method in ["POST", "GET"] {
+                let b = ok(data(&mut api, IX, method, "/describe_index_stats", Some(body.clone())));
+                assert_eq!(b, plain, "{method} {body}");
+            }
+        }
     }
 }
 
@@ -700,6 +746,61 @@ wasm_test! {
             json!({"name": "beta", "schema": {"fields": {"genre": {"filterable": true}}}}),
         ));
         assert_eq!(b["name"], "beta");
+    }
+}
+
+/// Percent-encodes every byte outside RFC 3986's unreserved set, as clients encode a path
+/// segment.
+fn encode_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+wasm_test! {
+    fn namespace_names_with_url_syntax_round_trip_through_every_route() {
+        // `/`, `?`, `#`, `%`, `\` and spaces travel percent-encoded in a path segment (URL
+        // normalisation leaves `%2F` alone), so such namespaces can be described and deleted.
+        let mut api = api();
+        create_dense(&mut api, IX, 2, "cosine");
+        for ns in ["a/b", "/lead", "trail/", "q?x=1&y", "h#1", "p%20q", "back\\slash", " sp ", "a/../b", ".../"] {
+            let enc = encode_segment(ns);
+            upsert(&mut api, json!({"namespace": ns, "vectors": [{"id": "r", "values": [1, 0]}, {"id": "s", "values": [0, 1]}]}));
+            let b = ok(data(&mut api, IX, "GET", &format!("/namespaces/{enc}"), None));
+            assert_eq!(b, json!({"name": ns, "record_count": 2}), "{ns}");
+            let b = ok(raw(&mut api, None, "GET", &format!("/index/ix/namespaces/{enc}"), b""));
+            assert_eq!(b, json!({"name": ns, "record_count": 2}), "{ns}");
+            let listed = ok(data(&mut api, IX, "GET", "/namespaces", None));
+            assert!(listed["namespaces"].as_array().unwrap().iter().any(|d| d["name"] == ns), "{ns}: {listed}");
+            let f = fetch(&mut api, &format!("ids=r&namespace={enc}"));
+            assert_eq!(f["namespace"], ns);
+            assert_eq!(f["vectors"]["r"]["values"], json!([1.0, 0.0]), "{ns}");
+            let l = ok(data(&mut api, IX, "GET", &format!("/vectors/list?namespace={enc}"), None));
+            assert_eq!(l["vectors"], json!([{"id": "r"}, {"id": "s"}]), "{ns}");
+            let q = query(&mut api, json!({"namespace": ns, "topK": 1, "vector": [0, 1]}));
+            assert_eq!(ids_of(&q["matches"]), ["s"], "{ns}");
+            assert_eq!(stats(&mut api)["namespaces"][ns]["vectorCount"], 2, "{ns}");
+            let b = ok(raw(&mut api, None, "DELETE", &format!("/index/ix/namespaces/{enc}"), b""));
+            assert_eq!(b, json!({}));
+            let r = data(&mut api, IX, "GET", &format!("/namespaces/{enc}"), None);
+            assert_eq!(r.status, 404, "{ns}: {}", text(&r));
+            assert!(fetch(&mut api, &format!("ids=r&namespace={enc}"))["vectors"].as_object().unwrap().is_empty());
+            // Created explicitly, deleted through the host-addressed route.
+            ok(post(&mut api, "/namespaces", json!({"name": ns})));
+            ok(data(&mut api, IX, "DELETE", &format!("/namespaces/{enc}"), None));
+        }
+        assert_eq!(stats(&mut api)["totalVectorCount"], 0);
+        // Unencoded, `a/b` is two path segments: no route, not the namespace.
+        upsert(&mut api, json!({"namespace": "a/b", "vectors": [{"id": "r", "values": [1, 0]}]}));
+        let r = data(&mut api, IX, "GET", "/namespaces/a/b", None);
+        assert_eq!(r.status, 404, "{}", text(&r));
+        assert_eq!(r.json_body()["message"], "Not found: GET /namespaces/a/b");
+        assert_eq!(ok(data(&mut api, IX, "GET", "/namespaces/a%2fb", None))["record_count"], 1);
     }
 }
 
