@@ -8,9 +8,14 @@
 // manifest. Each commit bumps the counter in the same IndexedDB transaction and is broadcast so
 // other tabs drop their cached engine early.
 //
+// The loop itself is `runRequest` (exported for other hosts, e.g. the Worker over Durable Object
+// storage): hosts differ only in how they read and write blobs. The engine owns its rules: it
+// never asks twice for a blob it was given during a request (it answers with an internal error
+// instead), sets the background step budget, and says when indexing is pending.
+//
 // Background indexing: sealed segments get HNSW graphs built in bounded steps
-// (`engine.indexStep(budget)`, docs/format.md "index_step"). After a request leaves pending
-// builds, one `setTimeout(…, 0)` task is scheduled; it goes through the same queue and lock as
+// (`engine.indexStep()`, docs/format.md "index_step"). After a request leaves pending
+// builds (`engine.indexingPending()`), one `setTimeout(…, 0)` task is scheduled; it goes through the same queue and lock as
 // requests (never concurrently with one), checks the generation like a request, runs one
 // bounded step, commits its batches through the same path, and re-schedules itself while work
 // remains. Its timer is `unref()`ed in Node, so it never keeps the process alive; a build cut
@@ -47,6 +52,41 @@ export type EngineResponse = {
   headers: Record<string, string>;
 };
 
+/** A transport-neutral request, as the engine takes it. */
+export type EngineRequest = {
+  method: string;
+  /** Path without the query string, e.g. `/index/docs/vectors/upsert`. */
+  path: string;
+  /** Raw query string without `?`. */
+  query: string;
+  body: Uint8Array;
+  /** The `X-Pinecone-Api-Version` header, if sent. */
+  apiVersion?: string | null;
+  /** The index's namespaces as the host knows them (stats and namespace listings). */
+  namespaces?: Array<{ name: string; recordCount: number }>;
+};
+
+/** Reads blobs for the engine: synchronously (Durable Object SQLite) or not (IndexedDB). */
+export type GetBlobs = (keys: string[]) => Array<Uint8Array | undefined> | Promise<Array<Uint8Array | undefined>>;
+
+/**
+ * The host loop, the same for every host: runs `req` through `engine`, handing over the blobs
+ * it names, until it answers. The caller then applies `engine.takeWrites()` (each batch in one
+ * atomic step) before acknowledging. The engine ends the loop itself when retrying cannot make
+ * progress, so there is no round limit here.
+ */
+export async function runRequest(engine: Engine, req: EngineRequest, get: GetBlobs | null): Promise<EngineResponse> {
+  for (;;) {
+    const r = engine.handle(req.method, req.path, req.query, req.body, req.apiVersion ?? undefined, req.namespaces) as
+      | EngineResponse
+      | { needs: string[] };
+    if (!("needs" in r)) return r;
+    if (!get) throw new Error(`the engine needs blobs but has no store: ${r.needs.join(", ")}`);
+    const blobs = await get(r.needs);
+    for (const [i, key] of r.needs.entries()) engine.provide(key, blobs[i] ?? undefined);
+  }
+}
+
 export type HostOptions = {
   /** Options for `new Engine(...)`: persistent, hostTemplate, sealRecords, ... */
   engine: Record<string, unknown>;
@@ -64,9 +104,6 @@ export type HostOptions = {
 };
 
 export const API_VERSION = "2026-04";
-const MAX_LOAD_ROUNDS = 64;
-/** Node insertions per background indexing step (each ~ef_construction distance computations). */
-export const INDEX_STEP_BUDGET = 256;
 
 export class Host {
   private engine: Engine | null = null;
@@ -155,7 +192,7 @@ export class Host {
       }
       const engine = this.engine;
       if (!engine) return false;
-      const more = engine.indexStep(INDEX_STEP_BUDGET);
+      const more = engine.indexStep();
       await this.commit(engine, store);
       return more;
     } finally {
@@ -227,21 +264,12 @@ export class Host {
       }
       if (!this.engine) this.engine = new Engine(this.options.engine);
       const engine = this.engine;
-      for (let round = 0; round < MAX_LOAD_ROUNDS; round++) {
-        const r = engine.handle(method, path, query, body, API_VERSION) as EngineResponse | { needs: string[] };
-        if ("needs" in r) {
-          if (!store) throw new Error(`the engine needs blobs but has no store: ${r.needs.join(", ")}`);
-          const blobs = await store.get(r.needs);
-          for (const [i, key] of r.needs.entries()) engine.provide(key, blobs[i] ?? undefined);
-          continue;
-        }
-        await this.commit(engine, store);
-        // Segments sealed or loaded without a graph: build them in the background.
-        // (`indexStep(0)` does no work; it only reports whether any is pending.)
-        if (this.engine === engine && engine.indexStep(0)) this.scheduleIndexing();
-        return r;
-      }
-      throw new Error(`blobs still missing after ${MAX_LOAD_ROUNDS} rounds of loading`);
+      const get = store ? (keys: string[]) => store.get(keys) : null;
+      const r = await runRequest(engine, { method, path, query, body, apiVersion: API_VERSION }, get);
+      await this.commit(engine, store);
+      // Segments sealed or loaded without a graph: build them in the background.
+      if (this.engine === engine && engine.indexingPending()) this.scheduleIndexing();
+      return r;
     } finally {
       this.busy = false;
     }

@@ -6,7 +6,10 @@ import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./
 import { Engine, initSync } from "./wasm/larch_js.js";
 import wasm from "./wasm/larch_js_bg.wasm";
 
-initSync({ module: wasm });
+const instance = initSync({ module: wasm }) as unknown as { memory?: WebAssembly.Memory };
+
+/** Bytes of the engine's wasm linear memory (shared by every engine of this isolate). */
+export const wasmMemoryBytes = (): number => instance.memory?.buffer.byteLength ?? 0;
 
 /** Nothing to do in Workers (the wasm loaded at import); kept so code runs unchanged. */
 export function init(_input?: unknown): Promise<void> {
@@ -35,7 +38,9 @@ export class Larch extends LarchCore {
 export const simd = (): boolean => Engine.simd();
 
 export * from "./errors.js";
-export type { BlobStore, WriteBatch } from "./host.js";
+export type { BlobStore, EngineRequest, EngineResponse, GetBlobs, WriteBatch } from "./host.js";
+/** The host loop, for hosts with their own storage (the Worker over Durable Object SQLite). */
+export { runRequest } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
 export { Index } from "./larch.js";
 export { MemoryBlobStore } from "./memory_store.js";

@@ -165,7 +165,14 @@ async fn send(
 ) -> serde_json::Value {
     loop {
         let r = e
-            .handle(method, path, query, body.as_bytes(), None)
+            .handle(
+                method,
+                path,
+                query,
+                body.as_bytes(),
+                None,
+                JsValue::UNDEFINED,
+            )
             .unwrap();
         let needs = Reflect::get(&r, &"needs".into()).unwrap();
         if needs.is_undefined() {

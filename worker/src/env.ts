@@ -6,6 +6,6 @@ export interface Env {
   NAMESPACE: DurableObjectNamespace<Namespace>;
   /** The API key clients send as `Api-Key` (a secret; `.dev.vars` locally). */
   LARCH_API_KEY?: string;
-  /** Largest namespace per object, MiB of estimated resident bytes. */
+  /** Largest namespace per object, MiB of resident bytes as the engine counts them. */
   LARCH_NAMESPACE_BUDGET_MIB?: string;
 }

@@ -1,35 +1,22 @@
 // The Worker: authentication, then routing to Durable Objects. Pinecone semantics (validation,
-// shapes, errors, freshness headers) are the engine's; see README.md for the routing table.
+// shapes, errors, limits, which engine serves a request) are the engine's: `Engine.classify`
+// names the scope of a request, and every error body comes from the engine.
 //
-//   /indexes…                              → Catalog (control plane)
-//   /index/{name}/{vectors op}             → Namespace object of (name, namespace of the request)
-//   /index/{name}/describe_index_stats     → Catalog (counts reported by namespace objects;
-//                                            with a filter: fan-out to the namespace objects)
-//   /index/{name}/namespaces[/{ns}]        → Catalog (DELETE also drops the namespace object)
-//   anything else                          → Catalog's engine (its 404 / 501 in Pinecone's shape)
+//   scope "control"   (/indexes…, and requests no namespace needs)  → Catalog
+//   scope "index"     (describe_index_stats, GET /namespaces)        → Catalog: counts from every
+//                                                                      namespace object
+//   scope "namespace" (vectors API, describe/create/delete one namespace)
+//                                                                    → that namespace's object,
+//                                                                      one hop when warm
 
-import { allLimited, type Catalog } from "./catalog";
-import type { EngineRequest, EngineResponse } from "./engine";
+import { Engine, type EngineResponse } from "larch";
+import type { EngineRequest } from "./engine";
 import type { Env } from "./env";
 import { catalogStub, namespaceStub } from "./names";
+import type { Target } from "./namespace";
 
 export { Catalog } from "./catalog";
 export { Namespace } from "./namespace";
-
-/** Pinecone's upsert request limit; larger upserts get the engine's 400 from the catalog. */
-const MAX_UPSERT_BYTES = 2 * 1024 * 1024;
-
-/** Data-plane operations served by one namespace object; the namespace comes from the body or the query. */
-const NAMESPACE_OPS: Record<string, "body" | "query"> = {
-  "POST /vectors/upsert": "body",
-  "POST /query": "body",
-  "POST /vectors/update": "body",
-  "POST /vectors/delete": "body",
-  "DELETE /vectors/delete": "body",
-  "POST /vectors/fetch_by_metadata": "body",
-  "GET /vectors/fetch": "query",
-  "GET /vectors/list": "query",
-};
 
 const encoder = new TextEncoder();
 let expectedDigest: { key: string; digest: ArrayBuffer } | null = null;
@@ -47,57 +34,60 @@ async function authorized(request: Request, env: Env): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(await digest(given), expectedDigest.digest);
 }
 
-/**
- * Pinecone's 401: JSON on the control plane, plain text on the data plane. These are the
- * engine's `Api::unauthenticated` bodies, repeated here until the binding exposes it (README).
- */
-function unauthenticated(path: string): Response {
-  if (path.replace(/^\/+/, "").startsWith("indexes")) {
-    return Response.json(
-      { error: { code: "UNAUTHENTICATED", message: "Invalid API key." }, status: 401 },
-      { status: 401 },
-    );
-  }
-  return new Response("Unauthorized", { status: 401, headers: { "content-type": "text/plain" } });
-}
-
-/** An unexpected failure (a bug or a platform error), in the plane's error shape. */
-function internalError(path: string): Response {
-  if (path.startsWith("/indexes")) {
-    return Response.json(
-      { error: { code: "UNKNOWN", message: "Internal server error" }, status: 500 },
-      { status: 500 },
-    );
-  }
-  return Response.json({ code: 13, message: "Internal server error", details: [] }, { status: 500 });
-}
-
 function toResponse(r: EngineResponse): Response {
   const headers = new Headers(r.headers);
   headers.set("content-type", r.contentType);
   return new Response(r.body.length ? r.body : null, { status: r.status, headers });
 }
 
-/** A client's JSON body (`undefined` when it does not parse); untrusted, so `unknown`. */
-function parseJson(body: Uint8Array): unknown {
-  if (body.length === 0) return {};
-  try {
-    return JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    return undefined;
+/** The body, or null when it is longer than `limit` (read no further than that). */
+async function readBody(request: Request, limit: number): Promise<Uint8Array | null> {
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
   }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
+
+/**
+ * Index name → its incarnation and create request, per isolate. Entries are never trusted
+ * blindly: a namespace object of a deleted incarnation answers `stale` (fresh objects check
+ * with the catalog, and a deleted index's objects are dropped before the delete is
+ * acknowledged), and the entry is then resolved again.
+ */
+const targets = new Map<string, Target>();
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname;
+    const method = request.method.toUpperCase();
     // Never log keys: nothing here logs requests or headers.
-    if (!(await authorized(request, env))) return unauthenticated(path);
+    if (!(await authorized(request, env))) return toResponse(Engine.unauthenticated(path) as EngineResponse);
     try {
-      const body = new Uint8Array(await request.arrayBuffer());
+      const limit = Engine.maxBodyBytes(method, path);
+      const declared = Number(request.headers.get("Content-Length") ?? "0");
+      if (declared > limit) return toResponse(Engine.bodyTooLarge(method, path, declared) as EngineResponse);
+      const body = await readBody(request, limit);
+      if (body === null) return toResponse(Engine.bodyTooLarge(method, path, limit + 1) as EngineResponse);
       const req: EngineRequest = {
-        method: request.method.toUpperCase(),
+        method,
         path,
         query: url.search.replace(/^\?/, ""),
         body,
@@ -106,74 +96,39 @@ export default {
       return toResponse(await route(req, url.origin, env));
     } catch (e) {
       console.error("larch: internal error", path, e instanceof Error ? (e.stack ?? e.message) : String(e));
-      return internalError(path);
+      return toResponse(Engine.internalError(path) as EngineResponse);
     }
   },
 } satisfies ExportedHandler<Env>;
 
+type Route =
+  | { response: EngineResponse }
+  | { scope: "control" }
+  | { scope: "index"; index: string }
+  | { scope: "namespace"; index: string; namespace: string; write: boolean };
+
 async function route(req: EngineRequest, origin: string, env: Env): Promise<EngineResponse> {
+  const r = Engine.classify(req.method, req.path, req.query, req.body) as Route;
   const catalog = catalogStub(env);
-  const m = /^\/index\/([^/]+)(\/.*)?$/.exec(req.path);
-  if (!m) return catalog.control(req, origin); // /indexes… and anything else (engine: 404)
-  const index = decodeURIComponent(m[1]);
-  const rest = (m[2] ?? "").replace(/\/+$/, "");
-  const op = `${req.method} ${rest}`;
-
-  const where = NAMESPACE_OPS[op];
-  if (where) {
-    let ns = "";
-    if (where === "query") {
-      ns = new URLSearchParams(req.query).get("namespace") ?? "";
-    } else {
-      const j = op === "POST /vectors/upsert" && req.body.length > MAX_UPSERT_BYTES ? undefined : parseJson(req.body);
-      // Oversized or malformed bodies: the catalog's engine answers (no namespace object wakes).
-      if (j === undefined || j === null || typeof j !== "object") return catalog.data(index, rest, req, origin);
-      const named = (j as { namespace?: unknown }).namespace;
-      if (typeof named === "string") ns = named;
+  if ("response" in r) return r.response;
+  if (r.scope === "control") return catalog.control(req, origin);
+  if (r.scope === "index") return catalog.indexWide(r.index, req, origin);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let target = targets.get(r.index);
+    if (!target) {
+      const resolved = await catalog.resolve(r.index);
+      if (!resolved.target) return resolved.response;
+      target = resolved.target;
+      targets.set(r.index, target);
     }
-    const resolved = await catalog.resolve(index, origin);
-    if (!resolved.target) return resolved.response;
-    const t = resolved.target;
-    return namespaceStub(env, index, t.incarnation, ns).handle({ ...t, ns }, rest, req, origin);
+    const answer = await namespaceStub(env, r.index, target.incarnation, r.namespace).handle(
+      target,
+      r.namespace,
+      r.write,
+      req,
+    );
+    if (!("stale" in answer)) return answer;
+    targets.delete(r.index); // the index was deleted (and perhaps created again): resolve anew
   }
-
-  if (rest === "/describe_index_stats" && (req.method === "POST" || req.method === "GET")) {
-    const j = parseJson(req.body);
-    const filter = j && typeof j === "object" ? (j as { filter?: unknown }).filter : undefined;
-    const filtered = !!filter && typeof filter === "object" && Object.keys(filter).length > 0;
-    if (filtered) return filteredStats(catalog, env, index, rest, req, origin);
-  }
-
-  const nsMatch = /^\/namespaces\/([^/]+)$/.exec(rest);
-  if (nsMatch && req.method === "DELETE") {
-    return catalog.deleteNamespace(index, decodeURIComponent(nsMatch[1]), req, origin);
-  }
-  return catalog.data(index, rest, req, origin);
-}
-
-/** describe_index_stats with a filter: each namespace object counts its matches. */
-async function filteredStats(
-  catalog: DurableObjectStub<Catalog>,
-  env: Env,
-  index: string,
-  rest: string,
-  req: EngineRequest,
-  origin: string,
-): Promise<EngineResponse> {
-  const resolved = await catalog.resolve(index, origin);
-  if (!resolved.target) return resolved.response;
-  const t = resolved.target;
-  const { names } = await catalog.namespaces(index);
-  const counts: Record<string, number> = {};
-  const answers = await allLimited(names, 16, async (ns) => {
-    const r = await namespaceStub(env, index, t.incarnation, ns).handle({ ...t, ns }, rest, req, origin);
-    return { ns, r };
-  });
-  for (const { ns, r } of answers) {
-    if (r.status !== 200) return r; // e.g. the engine rejects the filter
-    const j = JSON.parse(new TextDecoder().decode(r.body));
-    const n = Object.values((j.namespaces ?? {}) as Record<string, { vectorCount?: number }>)[0]?.vectorCount ?? 0;
-    counts[ns] = n;
-  }
-  return catalog.data(index, rest, req, origin, counts);
+  throw new Error(`index ${r.index} changed twice while one request was routed`);
 }

@@ -2,17 +2,12 @@
 
 import type { Env } from "./env";
 
-/** `""` and `"__default__"` name the same namespace (Pinecone 2025-04+); one object serves both. */
-export function canonicalNamespace(ns: string): string {
-  return ns === "" ? "__default__" : ns;
-}
-
-/** The one catalog object of the deployment. */
+/** The one catalog object of the deployment (control plane, namespace registry). */
 export function catalogStub(env: Env) {
   return env.CATALOG.get(env.CATALOG.idFromName("catalog"));
 }
 
-/** The object of one (index incarnation, namespace). */
+/** The object of one (index incarnation, namespace); `ns` is canonical (`__default__`, never `""`). */
 export function namespaceStub(env: Env, index: string, incarnation: number, ns: string) {
-  return env.NAMESPACE.get(env.NAMESPACE.idFromName(`${index}\n${incarnation}\n${canonicalNamespace(ns)}`));
+  return env.NAMESPACE.get(env.NAMESPACE.idFromName(`${index}\n${incarnation}\n${ns}`));
 }

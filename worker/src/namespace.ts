@@ -1,41 +1,37 @@
 // The Namespace Durable Object: one per (index incarnation, namespace). Its SQLite storage holds
 // that namespace's engine blobs only; its engine's database holds that index's configuration and
-// that one namespace. Requests to one object run one at a time and each commits before it
-// answers, so a namespace reads its own writes.
+// that one namespace. It is the source of truth for the namespace: its record count (stats,
+// listings) is read from its committed state, never copied elsewhere. Requests to one object run
+// one at a time between awaits, and each commits before it answers, so a namespace reads its own
+// writes.
+//
+// The catalog keeps a registry of the namespaces that may exist: a superset of those that do.
+// A write to a namespace that may not exist yet registers it first (one catalog hop per object
+// lifetime); listings ask each registered object for its committed count and prune the names of
+// objects that hold nothing and have no write in flight.
 
 import { DurableObject } from "cloudflare:workers";
-import {
-  EngineHost,
-  type EngineRequest,
-  type EngineResponse,
-  internal,
-  jsonOf,
-  SqlBlobs,
-  wasmMemoryBytes,
-} from "./engine";
+import { wasmMemoryBytes } from "larch";
+import { EngineHost, type EngineRequest, type EngineResponse, internal, jsonOf, SqlBlobs } from "./engine";
 import type { Env } from "./env";
-import { canonicalNamespace, catalogStub } from "./names";
+import { catalogStub } from "./names";
 
-/** Which namespace of which index an object serves (from the catalog's `resolve`). */
+/** Which index incarnation an object serves (from the catalog's `resolve`, cached per isolate). */
 export type Target = {
   index: string;
   incarnation: number;
-  /** The create-index body (JSON text) that reproduces the index's configuration. */
+  /** The create-index request (body and API version) that made the index. */
   create: string;
-  dimension: number | null;
-  ns: string;
+  apiVersion: string;
 };
 
-const MIB = 1024 * 1024;
-/** Estimated resident bytes per record beyond its dense values (id, norm, slot maps). */
-const RECORD_OVERHEAD = 64;
-/** Estimated resident bytes per record of a sparse index. */
-const SPARSE_RECORD_BYTES = 1024;
+/** The answer of an object whose index incarnation no longer exists: resolve again. */
+export type Stale = { stale: true };
 
-/** Bytes one record is assumed to keep resident. */
-function recordBytes(dimension: number | null): number {
-  return dimension === null ? SPARSE_RECORD_BYTES : dimension * 4 + RECORD_OVERHEAD;
-}
+/** A namespace's committed record count (`null`: it does not exist), and whether a write is in flight. */
+export type Count = { count: number | null; busy: boolean };
+
+const MIB = 1024 * 1024;
 
 export function namespaceBudget(env: Env): number {
   const mib = Number(env.LARCH_NAMESPACE_BUDGET_MIB ?? "24");
@@ -44,8 +40,8 @@ export function namespaceBudget(env: Env): number {
 
 /**
  * Engines resident in this isolate. Objects of one class can share an isolate (and so one wasm
- * memory of at most 128 MB): when the estimated total passes the isolate budget, the least
- * recently used other engines are freed; they reload from storage on their next request.
+ * memory of at most 128 MB): when the engines' resident bytes together pass the isolate budget,
+ * the least recently used other engines are freed; they reload from storage on their next use.
  */
 const resident = new Map<Namespace, number>();
 
@@ -62,20 +58,12 @@ function touch(ns: Namespace, bytes: number, budget: number): void {
   }
 }
 
-/** Node insertions per alarm-driven indexing step (each ~ef_construction distance computations). */
-const INDEX_STEP_BUDGET = 200;
-
-const WRITES = new Set([
-  "POST /vectors/upsert",
-  "POST /vectors/update",
-  "POST /vectors/delete",
-  "DELETE /vectors/delete",
-]);
-
 export class Namespace extends DurableObject<Env> {
   private host!: EngineHost;
-  /** Record count last reported to the catalog (undefined: unknown since load). */
-  private reported: number | null | undefined;
+  /** True once the catalog's registry names this namespace (since this object woke). */
+  private registered = false;
+  /** Writes between their start and their commit. */
+  private writing = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -83,7 +71,7 @@ export class Namespace extends DurableObject<Env> {
   }
 
   private init(): void {
-    this.host = new EngineHost(new SqlBlobs(this.ctx.storage));
+    this.host = new EngineHost(new SqlBlobs(this.ctx.storage), { maxNamespaceBytes: namespaceBudget(this.env) });
     this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
   }
 
@@ -93,24 +81,25 @@ export class Namespace extends DurableObject<Env> {
     resident.delete(this);
   }
 
-  /** True once this object's database holds its index (it has served a write). */
-  private initialized(): boolean {
-    return this.ctx.storage.sql.exec("SELECT 1 FROM meta WHERE k = 'target'").toArray().length > 0;
+  /** `index\nincarnation\nnamespace` once this object's database holds its index, else null. */
+  private served(): string | null {
+    const rows = this.ctx.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'target'").toArray();
+    return rows.length ? rows[0].v : null;
   }
 
   /** Creates the index in this object's database on first use. */
-  private ensureIndex(t: Target): void {
-    const sql = this.ctx.storage.sql;
-    const rows = sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'target'").toArray();
-    const id = `${t.index}\n${t.incarnation}`;
-    if (rows.length) {
-      if (rows[0].v !== id)
-        throw new Error(`namespace object of ${JSON.stringify(rows[0].v)} asked to serve ${JSON.stringify(id)}`);
+  private async ensureIndex(t: Target, ns: string): Promise<void> {
+    const id = `${t.index}\n${t.incarnation}\n${ns}`;
+    const served = this.served();
+    if (served !== null) {
+      if (served !== id)
+        throw new Error(`namespace object of ${JSON.stringify(served)} asked to serve ${JSON.stringify(id)}`);
       return;
     }
-    const { response, writes } = this.host.run({
+    const { response, writes } = await this.host.run({
       ...internal("POST", "/indexes"),
       body: new TextEncoder().encode(t.create),
+      apiVersion: t.apiVersion,
     });
     if (response.status !== 201) {
       this.host.drop();
@@ -118,63 +107,74 @@ export class Namespace extends DurableObject<Env> {
         `cannot create index ${t.index} in its namespace object: ${new TextDecoder().decode(response.body)}`,
       );
     }
-    this.host.commit(writes, () => sql.exec("INSERT INTO meta (k, v) VALUES ('target', ?)", id));
+    this.host.commit(writes, () =>
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('target', ?)", id),
+    );
   }
 
-  /** The namespace's record count in this object (`null`: it does not exist). */
-  private count(t: Target): number | null {
-    const ns = encodeURIComponent(canonicalNamespace(t.ns));
-    const r = this.host.handle(internal("GET", `/index/${encodeURIComponent(t.index)}/namespaces/${ns}`));
+  /** The committed record count of the namespace this object serves (`null`: none). */
+  private async committedCount(): Promise<number | null> {
+    const served = this.served();
+    if (served === null) return null;
+    const [index, , ns] = served.split("\n");
+    const path = `/index/${encodeURIComponent(index)}/namespaces/${encodeURIComponent(ns)}`;
+    const r = await this.host.handle(internal("GET", path));
     if (r.status !== 200) return null;
     const n = Number(jsonOf(r)?.record_count);
     return Number.isFinite(n) ? n : null;
   }
 
-  /** One data-plane request of this namespace; `rest` is the path after `/index/{name}`. */
-  async handle(t: Target, rest: string, req: EngineRequest, origin: string): Promise<EngineResponse> {
-    const budget = namespaceBudget(this.env);
-    const perRecord = recordBytes(t.dimension);
-    const fresh = !this.initialized();
-    this.ensureIndex(t);
-    const path = `/index/${encodeURIComponent(t.index)}${rest}`;
-    const { response, writes } = this.host.run({ ...req, path }, `${origin}/index/{name}`);
-    const isWrite = WRITES.has(`${req.method.toUpperCase()} ${rest}`);
-    const out = response;
-    if (isWrite && response.status === 200) {
-      const count = this.count(t);
-      const maxRecords = Math.floor(budget / perRecord);
-      if (count !== null && count > maxRecords && count > (this.reported ?? 0)) {
-        // Over budget: discard the write (the engine reloads the committed state).
-        this.host.drop();
-        resident.delete(this);
-        return limitExceeded(t, count, maxRecords, budget);
-      }
-      this.host.commit(writes);
-      if (count !== this.reported) {
-        await catalogStub(this.env).noteCount(t.index, t.incarnation, t.ns, count);
-        this.reported = count;
-      }
-    } else {
-      this.host.commit(writes);
+  /** For listings: the committed count; an object that holds nothing and writes nothing may be pruned. */
+  async count(): Promise<Count> {
+    const count = await this.committedCount();
+    const busy = this.writing > 0;
+    if (count === null && !busy) this.registered = false; // the catalog may prune the name now
+    return { count, busy };
+  }
+
+  /** One data-plane request of namespace `ns` (canonical) of the target index. */
+  async handle(t: Target, ns: string, write: boolean, req: EngineRequest): Promise<EngineResponse | Stale> {
+    if (write) this.writing++;
+    try {
+      return await this.serve(t, ns, write, req);
+    } finally {
+      if (write) this.writing--;
     }
-    if (fresh && !(isWrite && response.status === 200 && typeof this.reported === "number")) {
-      // A read, a rejected write or a no-op delete of a namespace that does not exist: leave no
-      // object behind.
+  }
+
+  private async serve(t: Target, ns: string, write: boolean, req: EngineRequest): Promise<EngineResponse | Stale> {
+    const catalog = catalogStub(this.env);
+    const fresh = this.served() === null;
+    // A fresh object checks that its index incarnation is alive (a stale isolate cache can
+    // name a deleted index's); a warm one was checked when it woke, and a deleted index's
+    // objects are dropped before the delete is acknowledged.
+    if (fresh && !(await catalog.alive(t.index, t.incarnation))) return { stale: true };
+    if (write && !this.registered) {
+      if (!(await catalog.register(t.index, t.incarnation, ns))) return { stale: true };
+      this.registered = true;
+    }
+    await this.ensureIndex(t, ns);
+    const { response, writes } = await this.host.run(req);
+    this.host.commit(writes);
+    // A read of a namespace that does not exist, a rejected write, or a delete that dropped
+    // the namespace: leave no storage behind (offboarding).
+    const deletes = write && /\/(vectors\/delete|namespaces\/[^/]+)$/.test(req.path);
+    if ((fresh || deletes) && (await this.committedCount()) === null) {
       await this.drop();
-      return out;
+      return response;
     }
-    if (this.reported === undefined) this.reported = this.count(t);
-    touch(this, (this.reported ?? 0) * perRecord, budget * 1.34);
+    const budget = namespaceBudget(this.env);
+    touch(this, this.host.residentBytes(), budget * 1.5);
     // Sealed segments (after a write, or loaded without their graph) get HNSW graphs built in
     // bounded steps, one per alarm, between requests. Until then they are searched exactly.
     const indexing = this.host.indexingPending();
     if (indexing && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
     const headers = {
-      ...out.headers,
+      ...response.headers,
       "x-larch-wasm-memory-bytes": String(wasmMemoryBytes()),
       "x-larch-indexing": indexing ? "pending" : "idle",
     };
-    return { ...out, headers };
+    return { ...response, headers };
   }
 
   /**
@@ -183,33 +183,16 @@ export class Namespace extends DurableObject<Env> {
    * and schedules the build again.
    */
   async alarm(): Promise<void> {
-    if (this.host.indexStep(INDEX_STEP_BUDGET)) await this.ctx.storage.setAlarm(Date.now());
+    if (this.host.indexStep()) await this.ctx.storage.setAlarm(Date.now());
   }
 
-  /** Offboarding: drops this namespace's storage entirely. */
+  /** Deletes all of this object's storage (namespace or index deleted). */
   async drop(): Promise<void> {
-    this.evict();
+    this.host.drop();
+    resident.delete(this);
+    this.registered = false;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.reported = undefined;
     this.init();
   }
-}
-
-/**
- * Pinecone's data-plane quota error (HTTP 403, gRPC RESOURCE_EXHAUSTED), as the engine renders
- * `Error::LimitExceeded`. Rendered here until the engine enforces the budget itself (README).
- */
-function limitExceeded(t: Target, count: number, maxRecords: number, budget: number): EngineResponse {
-  const dims = t.dimension === null ? "sparse records" : `records of dimension ${t.dimension}`;
-  const message =
-    `Namespace '${t.ns}' of index '${t.index}' would hold ${count} ${dims}, above this deployment's limit of ` +
-    `${maxRecords} per namespace (${budget / MIB} MiB of vectors per namespace object). ` +
-    `Spread the records over more namespaces; nothing was written.`;
-  return {
-    status: 403,
-    contentType: "application/json",
-    body: new TextEncoder().encode(JSON.stringify({ code: 8, message, details: [] })),
-    headers: {},
-  };
 }
