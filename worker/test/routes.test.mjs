@@ -252,3 +252,95 @@ test("persistence: write an index the restart test reads back", async () => {
   });
   assert.equal(r.status, 200);
 });
+
+test("hostile paths and bodies get Pinecone's 4xx, never a 500", async () => {
+  await recreate("r-hostile", 2);
+  for (const path of ["/index/%FF/query", "/index/%E0%A4%A/query", "/index/%/query"]) {
+    const r = await call("POST", path, { topK: 1, vector: [1, 2] });
+    assert.equal(r.status, 400, `${path}: ${r.text}`);
+    assert.equal(r.json.code, 3, r.text);
+    assert.match(r.json.message, /percent-encoding/);
+  }
+  const ns = await call("DELETE", "/index/r-hostile/namespaces/%FF");
+  assert.deepEqual([ns.status, ns.json.code], [400, 3], ns.text);
+  // A 40 MB body is refused on every route before it is read, in Pinecone's words.
+  const huge = "x".repeat(40 * 1024 * 1024);
+  for (const [method, path] of [
+    ["POST", "/index/r-hostile/query"],
+    ["POST", "/index/r-hostile/vectors/update"],
+    ["POST", "/index/r-hostile/vectors/upsert"],
+    ["POST", "/indexes"],
+  ]) {
+    const r = await call(method, path, huge);
+    assert.ok(r.status === 400 || r.status === 413, `${method} ${path}: ${r.status} ${r.text.slice(0, 200)}`);
+    assert.match(r.text, /exceeds the maximum supported size of 2097152 bytes/);
+  }
+  // Names no route could address again are refused where they enter.
+  for (const name of [".", ".."]) {
+    const r = await call("POST", "/index/r-hostile/vectors/upsert", {
+      vectors: [{ id: "a", values: [1, 2] }],
+      namespace: name,
+    });
+    assert.deepEqual([r.status, r.json.code], [400, 3], r.text);
+  }
+  // A repeated namespace parameter is refused, not read from one and labelled with the other.
+  await call("POST", "/index/r-hostile/vectors/upsert", { vectors: [{ id: "s1", values: [1, 2] }], namespace: "t1" });
+  const twice = await call("GET", "/index/r-hostile/vectors/fetch?ids=s1&namespace=t1&namespace=t2");
+  assert.deepEqual([twice.status, twice.json.code], [400, 3], twice.text);
+  assert.match(twice.json.message, /'namespace'/);
+  assert.equal((await stats("r-hostile")).totalVectorCount, 1, "nothing was written by the refused requests");
+  await call("DELETE", "/indexes/r-hostile");
+});
+
+test("a stale index resolution is never served: writes and reads after delete and re-create", async () => {
+  await recreate("r-stale", 2);
+  const up = (ns, id) =>
+    call("POST", "/index/r-stale/vectors/upsert", { vectors: [{ id, values: [1, 2] }], namespace: ns });
+  assert.equal((await up("t", "old")).status, 200);
+  assert.equal(
+    (await call("POST", "/index/r-stale/query", { vector: [1, 2], topK: 3, namespace: "t" })).json.matches.length,
+    1,
+  );
+  // This isolate cached the first incarnation; both calls below go through that stale entry.
+  assert.equal((await call("DELETE", "/indexes/r-stale")).status, 202);
+  assert.equal((await call("POST", "/indexes", { name: "r-stale", dimension: 2, metric: "cosine", spec })).status, 201);
+  assert.equal((await up("t", "new")).status, 200);
+  const q = await call("POST", "/index/r-stale/query", { vector: [1, 2], topK: 3, namespace: "t" });
+  assert.deepEqual(
+    q.json.matches.map((m) => m.id),
+    ["new"],
+  );
+  const other = await call("POST", "/index/r-stale/query", { vector: [1, 2], topK: 3, namespace: "never-written" });
+  assert.deepEqual(other.json.matches, []);
+  assert.equal((await stats("r-stale")).totalVectorCount, 1);
+  await call("DELETE", "/indexes/r-stale");
+});
+
+test("counts never disagree with the records when upserts race DELETE /namespaces/{ns}", async () => {
+  await recreate("r-race", 2);
+  for (let round = 0; round < 24; round++) {
+    const ns = `race${round}`;
+    const vectors = Array.from({ length: 40 }, (_, i) => ({ id: `r${i}`, values: [1, i + 1] }));
+    await call("POST", "/index/r-race/vectors/upsert", { vectors: vectors.slice(0, 10), namespace: ns });
+    const [u, d] = await Promise.all([
+      call("POST", "/index/r-race/vectors/upsert", { vectors, namespace: ns }),
+      call("DELETE", `/index/r-race/namespaces/${ns}`),
+    ]);
+    assert.equal(u.status, 200, u.text);
+    assert.equal(d.status, 200, d.text);
+    const held = (await call("GET", `/index/r-race/vectors/list?namespace=${ns}&limit=100`)).json.vectors.length;
+    const described = await call("GET", `/index/r-race/namespaces/${ns}`);
+    const listed = (await call("GET", "/index/r-race/namespaces?limit=100")).json.namespaces.find((n) => n.name === ns);
+    const s = (await stats("r-race")).namespaces[ns];
+    if (held === 0) {
+      assert.equal(described.status, 404, `round ${round}: described ${described.text} while holding nothing`);
+      assert.equal(listed, undefined, `round ${round}: listed while holding nothing`);
+      assert.equal(s, undefined, `round ${round}: in stats while holding nothing`);
+    } else {
+      assert.equal(Number(described.json.record_count), held, `round ${round}`);
+      assert.equal(Number(listed.record_count), held, `round ${round}`);
+      assert.equal(s.vectorCount, held, `round ${round}`);
+    }
+  }
+  await call("DELETE", "/indexes/r-race");
+});
