@@ -1,0 +1,127 @@
+//! A sealed segment as a namespace holds it: the immutable records, their tombstones, the
+//! derived indexes (HNSW graph, int8 codes, metadata postings, sparse inverted index) and what
+//! the last commit wrote of it.
+
+use crate::filter::Filter;
+use crate::index::hnsw::{HnswBuilder, HnswView, SearchScratch};
+use crate::index::quant::{Int8Builder, Int8Index};
+use crate::index::sparse;
+use crate::segment::postings::{Postings, SlotSet};
+use crate::segment::{Segment, Tombstones};
+
+#[cfg(doc)]
+use super::{AnnConfig, Namespace};
+
+/// A segment's approximate index.
+#[derive(Debug, Clone)]
+pub(super) enum Graph {
+    /// Exact scans only (too small, or ANN disabled).
+    None,
+    /// Being built by [`Namespace::index_step`]; searched exactly meanwhile.
+    Building(Box<HnswBuilder>),
+    /// Validated bytes of [`crate::index::hnsw::Hnsw::to_bytes`], searched in place.
+    Ready(Vec<u8>),
+}
+
+/// A segment's int8 codes ([`AnnConfig::int8`]).
+#[derive(Debug, Clone)]
+pub(super) enum Codes {
+    /// None in memory: int8 is off, the graph is not ready, or the dimension is 0.
+    None,
+    /// Being quantized by [`Namespace::index_step`]; the graph is searched on f32 meanwhile.
+    Building(Box<Int8Builder>),
+    /// Searched with the graph.
+    Ready(Box<Int8Index>),
+}
+
+/// The graph search scratch (visited marks sized to the largest segment), kept between
+/// queries so a query does not allocate and zero it again. A clone starts empty.
+#[derive(Debug, Default)]
+pub(super) struct ScratchCell(pub(super) std::sync::Mutex<SearchScratch>);
+
+impl Clone for ScratchCell {
+    fn clone(&self) -> Self {
+        ScratchCell::default()
+    }
+}
+
+/// A sealed segment with its tombstones, derived indexes and persistence bookkeeping.
+#[derive(Debug, Clone)]
+pub(super) struct Sealed {
+    pub(super) id: u64,
+    pub(super) segment: Segment,
+    pub(super) tombstones: Tombstones,
+    /// Blob counts once written: (structured chunks, vector chunks).
+    pub(super) chunks: Option<(u32, u32)>,
+    /// Persisted tombstones (version, chunks).
+    pub(super) persisted_tombstones: Option<(u32, u32)>,
+    pub(super) tombstones_dirty: bool,
+    pub(super) graph: Graph,
+    /// Persisted graph chunks.
+    pub(super) graph_chunks: Option<u32>,
+    /// The graph is ready but not written yet.
+    pub(super) graph_dirty: bool,
+    /// int8 codes of the segment's vectors ([`AnnConfig::int8`], graph ready).
+    pub(super) codes: Codes,
+    /// Code chunks the last manifest names (written or loaded). They stay named while int8 is
+    /// on, even while the codes are not in memory (loaded with int8 off, then switched on:
+    /// they are quantized again but not rewritten), and become garbage at the first commit
+    /// with int8 off.
+    pub(super) codes_chunks: Option<u32>,
+    /// The metadata index, built on the first filtered query.
+    pub(super) postings: std::sync::OnceLock<Postings>,
+    /// Sparse dimension → slots, built on the first hybrid graph query.
+    pub(super) sparse_index: std::sync::OnceLock<sparse::InvertedIndex>,
+}
+
+impl Sealed {
+    /// A segment not written yet, with no graph or codes.
+    pub(super) fn new(id: u64, segment: Segment, tombstones: Tombstones) -> Self {
+        Sealed {
+            id,
+            segment,
+            tombstones,
+            chunks: None,
+            persisted_tombstones: None,
+            tombstones_dirty: false,
+            graph: Graph::None,
+            graph_chunks: None,
+            graph_dirty: false,
+            codes: Codes::None,
+            codes_chunks: None,
+            postings: std::sync::OnceLock::new(),
+            sparse_index: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub(super) fn live(&self) -> usize {
+        self.segment.len() - self.tombstones.count()
+    }
+
+    /// The live slots `filter` matches, from the metadata index (built on first use).
+    pub(super) fn select(&self, filter: &Filter) -> SlotSet {
+        let n = self.segment.len();
+        let postings = self
+            .postings
+            .get_or_init(|| Postings::build((0..n as u32).map(|slot| self.segment.metadata(slot))));
+        let mut set = postings.select(filter);
+        set.remove_words(self.tombstones.words());
+        set
+    }
+
+    /// The graph, when ready.
+    pub(super) fn graph_view(&self) -> Option<HnswView<'_>> {
+        match &self.graph {
+            Graph::Ready(bytes) => HnswView::from_validated_bytes(bytes).ok(),
+            _ => None,
+        }
+    }
+
+    /// The int8 codes, when ready.
+    pub(super) fn int8(&self) -> Option<&Int8Index> {
+        match &self.codes {
+            Codes::Ready(q) => Some(q),
+            _ => None,
+        }
+    }
+}
