@@ -26,6 +26,7 @@
 
 mod background;
 mod compaction;
+mod component;
 mod consolidation;
 mod memory;
 mod persist;

@@ -84,6 +84,11 @@ impl Segment {
 
     /// Encodes the segment: (structured chunks, vector chunks).
     pub fn encode(&self) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        (self.encode_structured(), self.encode_vectors())
+    }
+
+    /// Encodes the structured part (ids, sparse values, metadata) as chunk blobs.
+    pub fn encode_structured(&self) -> Vec<Vec<u8>> {
         let stored = StoredSegment {
             dimension: self.dimension as u32,
             records: (0..self.len())
@@ -92,10 +97,12 @@ impl Segment {
                 })
                 .collect(),
         };
-        (
-            format::encode_chunked(BlobKind::SegmentChunk, &stored),
-            format::encode_vectors(&self.vectors),
-        )
+        format::encode_chunked(BlobKind::SegmentChunk, &stored)
+    }
+
+    /// Encodes the dense vectors as chunk blobs.
+    pub fn encode_vectors(&self) -> Vec<Vec<u8>> {
+        format::encode_vectors(&self.vectors)
     }
 
     /// Decodes a segment from its chunk blobs, validating everything.

@@ -2,6 +2,7 @@
 //! consolidation of sealed segments ([`Namespace::index_step`]).
 
 use super::Namespace;
+use super::component::SegmentComponent;
 use super::sealed::{Codes, Graph};
 use crate::index::hnsw::HnswBuilder;
 use crate::index::quant::Int8Builder;
@@ -48,7 +49,7 @@ impl Namespace {
             if let Some(p) = self
                 .persist
                 .as_mut()
-                .filter(|_| !on && s.codes_chunks.is_some())
+                .filter(|_| !on && s.blobs.named(SegmentComponent::Codes).is_some())
             {
                 p.dirty = true;
             }
@@ -109,7 +110,7 @@ impl Namespace {
                         continue;
                     };
                     s.graph = Graph::Ready(b.finish().to_bytes());
-                    s.graph_dirty = true;
+                    s.blobs.touch(SegmentComponent::Graph);
                     completed = true;
                     self.sync_int8(i);
                 }
@@ -136,7 +137,7 @@ impl Namespace {
                     s.codes = Codes::Ready(Box::new(q));
                     // Codes the manifest already names (quantized again after a load with
                     // int8 off) are not rewritten.
-                    completed |= s.codes_chunks.is_none();
+                    completed |= s.blobs.named(SegmentComponent::Codes).is_none();
                 }
             }
         }

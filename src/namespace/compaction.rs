@@ -5,7 +5,6 @@ use super::Namespace;
 use super::sealed::Sealed;
 use crate::record::Record;
 use crate::segment::{Segment, Tombstones};
-use crate::storage::keys;
 
 impl Namespace {
     /// Seals the memtable into a segment and compacts.
@@ -75,25 +74,10 @@ impl Namespace {
         }
     }
 
+    /// Lists the blobs of a segment that is merged away or dropped as garbage for the next
+    /// commit.
     pub(super) fn drop_blobs(&mut self, s: &Sealed) {
         let Some(p) = &mut self.persist else { return };
-        if let Some((sc, vc)) = s.chunks {
-            p.dropped
-                .extend((0..sc).map(|c| keys::segment(&p.prefix, s.id, c)));
-            p.dropped
-                .extend((0..vc).map(|c| keys::vectors(&p.prefix, s.id, c)));
-        }
-        if let Some((ver, tc)) = s.persisted_tombstones {
-            p.dropped
-                .extend((0..tc).map(|c| keys::tombstones(&p.prefix, s.id, ver, c)));
-        }
-        if let Some(gc) = s.graph_chunks {
-            p.dropped
-                .extend((0..gc).map(|c| keys::graph(&p.prefix, s.id, c)));
-        }
-        if let Some(qc) = s.codes_chunks {
-            p.dropped
-                .extend((0..qc).map(|c| keys::codes(&p.prefix, s.id, c)));
-        }
+        p.dropped.extend(s.blobs.keys(&p.prefix, s.id, |_| true));
     }
 }

@@ -2,6 +2,7 @@
 //! ([`AnnConfig::merge_bytes`]).
 
 use super::Namespace;
+use super::component::SegmentComponent;
 use super::sealed::{Graph, Sealed};
 use crate::index::hnsw::HnswBuilder;
 use crate::segment::columns::Columns;
@@ -188,12 +189,15 @@ impl Namespace {
             self.drop_blobs(&s);
         }
         let dirty = tombstones.count() > 0;
-        self.segments.push(Sealed {
-            tombstones_dirty: dirty,
+        let mut merged = Sealed {
             graph: Graph::Ready(builder.finish().to_bytes()),
-            graph_dirty: true,
             ..Sealed::new(self.next_segment, segment, tombstones)
-        });
+        };
+        if dirty {
+            merged.blobs.touch(SegmentComponent::Tombstones);
+        }
+        merged.blobs.touch(SegmentComponent::Graph);
+        self.segments.push(merged);
         self.next_segment += 1;
         self.sync_int8(self.segments.len() - 1);
         if let Some(p) = &mut self.persist {

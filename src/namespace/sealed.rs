@@ -2,6 +2,7 @@
 //! derived indexes (HNSW graph, int8 codes, metadata postings, sparse inverted index) and what
 //! the last commit wrote of it.
 
+use super::component::SegmentBlobs;
 use crate::filter::Filter;
 use crate::index::hnsw::{HnswBuilder, HnswView, SearchScratch};
 use crate::index::quant::{Int8Builder, Int8Index};
@@ -51,23 +52,13 @@ pub(super) struct Sealed {
     pub(super) id: u64,
     pub(super) segment: Segment,
     pub(super) tombstones: Tombstones,
-    /// Blob counts once written: (structured chunks, vector chunks).
-    pub(super) chunks: Option<(u32, u32)>,
-    /// Persisted tombstones (version, chunks).
-    pub(super) persisted_tombstones: Option<(u32, u32)>,
-    pub(super) tombstones_dirty: bool,
     pub(super) graph: Graph,
-    /// Persisted graph chunks.
-    pub(super) graph_chunks: Option<u32>,
-    /// The graph is ready but not written yet.
-    pub(super) graph_dirty: bool,
     /// int8 codes of the segment's vectors ([`AnnConfig::int8`], graph ready).
     pub(super) codes: Codes,
-    /// Code chunks the last manifest names (written or loaded). They stay named while int8 is
-    /// on, even while the codes are not in memory (loaded with int8 off, then switched on:
-    /// they are quantized again but not rewritten), and become garbage at the first commit
-    /// with int8 off.
-    pub(super) codes_chunks: Option<u32>,
+    /// What the store holds of the segment. Codes stay named while int8 is on, even while
+    /// they are not in memory (loaded with int8 off, then switched on: they are quantized
+    /// again but not rewritten), and become garbage at the first commit with int8 off.
+    pub(super) blobs: SegmentBlobs,
     /// The metadata index, built on the first filtered query.
     pub(super) postings: std::sync::OnceLock<Postings>,
     /// Sparse dimension → slots, built on the first hybrid graph query.
@@ -81,14 +72,9 @@ impl Sealed {
             id,
             segment,
             tombstones,
-            chunks: None,
-            persisted_tombstones: None,
-            tombstones_dirty: false,
             graph: Graph::None,
-            graph_chunks: None,
-            graph_dirty: false,
             codes: Codes::None,
-            codes_chunks: None,
+            blobs: SegmentBlobs::default(),
             postings: std::sync::OnceLock::new(),
             sparse_index: std::sync::OnceLock::new(),
         }

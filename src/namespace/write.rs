@@ -2,6 +2,7 @@
 //! namespace is persistent, record their physical effect for the write log.
 
 use super::Namespace;
+use super::component::SegmentComponent;
 use crate::filter::Filter;
 use crate::manifest::LogOp;
 use crate::metadata::Metadata;
@@ -27,7 +28,7 @@ impl Namespace {
             if let Some(slot) = s.segment.slot_of(id)
                 && s.tombstones.insert(slot)
             {
-                s.tombstones_dirty = true;
+                s.blobs.touch(SegmentComponent::Tombstones);
                 return true;
             }
         }
