@@ -25,10 +25,13 @@
 //! ([`Namespace::index_step`]), `persist.rs` (commit and load) and `memory.rs` (sizes).
 
 mod background;
-mod compaction;
 mod component;
 mod consolidation;
+mod job;
 mod memory;
+mod merge;
+mod merge_policy;
+mod merger;
 mod persist;
 mod query;
 mod read;
@@ -42,7 +45,7 @@ use crate::record::SparseVector;
 use crate::segment::memtable::Memtable;
 use consolidation::Consolidation;
 use persist::Persist;
-use sealed::{Graph, ScratchCell, Sealed};
+use sealed::{ScratchCell, Sealed};
 /// A query vector: dense, sparse, or both (hybrid).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct QueryVector {
@@ -168,10 +171,7 @@ impl Namespace {
 
     /// Number of segments whose graph is ready (built or loaded).
     pub fn graph_count(&self) -> usize {
-        self.segments
-            .iter()
-            .filter(|s| matches!(s.graph, Graph::Ready(_)))
-            .count()
+        self.segments.iter().filter(|s| s.graph.is_ready()).count()
     }
 
     /// Starts LSNs after `lsn` (a re-created namespace continues where the dropped one ended).

@@ -3,23 +3,12 @@
 
 use super::Namespace;
 use super::component::SegmentComponent;
-use super::sealed::{Codes, Graph};
+use super::job::{self, Codes, Graph, Job, Progress};
 use crate::index::hnsw::HnswBuilder;
 use crate::index::quant::Int8Builder;
 
 #[cfg(doc)]
 use super::AnnConfig;
-
-/// Row passes of int8 quantization ([`Int8Builder::step`], two per vector) that cost one node
-/// of an [`Namespace::index_step`] budget. At dimension 384 a row pass takes ~0.9 µs natively
-/// and ~1.9 µs in wasm, inserting a node with the default `ef_construction` of 100 ~90 µs
-/// (natively, into a 3k-node graph) to ~460 µs (wasm, 116k nodes): 100–250 row passes per node.
-/// 32 keeps quantizing inside the time the same budget of graph work takes, also with cheaper
-/// graph settings, and still quantizes a segment in far fewer calls than its graph took (a
-/// Worker's `indexStep(200)` does 6,400 row passes, ~12 ms in wasm). Both costs grow with the
-/// dimension, so the ratio holds across dimensions. Quantizing a whole segment as one unit
-/// would not be bounded: merged segments grow past 100k records (~0.4 s in wasm).
-const CODE_ROWS_PER_NODE: usize = 32;
 
 impl Namespace {
     pub(super) fn schedule_graph(&mut self, i: usize) {
@@ -63,96 +52,98 @@ impl Namespace {
 
     /// Advances pending graph builds by inserting at most `budget_nodes` nodes in all (so a
     /// host can bound the CPU time of one call), then quantizes segments whose graph is ready
-    /// when [`AnnConfig::int8`] is on ([`CODE_ROWS_PER_NODE`] row passes cost one node). A
-    /// graph or codes that complete are searched from then on and written by the next
+    /// when [`AnnConfig::int8`] is on, then consolidates (see `merge_policy.rs`); each job
+    /// converts the budget at its own cost ratio ([`Job::UNITS_PER_NODE`]). A graph or codes
+    /// that complete are searched from then on and written by the next
     /// [`Namespace::commit`]. Returns true while more work is pending.
+    ///
+    /// Even with a budget of 0 it starts a consolidation that has become due, dropping the
+    /// inputs' pending builds; [`Namespace::indexing_pending`] only asks.
     pub fn index_step(&mut self, budget_nodes: usize) -> bool {
         self.index_step_counted(budget_nodes).1
     }
 
     /// [`Namespace::index_step`], also returning how many nodes of the budget it used.
     pub fn index_step_counted(&mut self, budget_nodes: usize) -> (usize, bool) {
+        if let Some(m) = self.consolidation_due() {
+            self.start_consolidation(&m);
+        }
         let mut left = budget_nodes;
         let mut completed = false;
-        if self.consolidation.is_none() && self.consolidation_pays() {
-            // The segments are about to be merged: graphs and codes still to build for them
-            // would be thrown away, so they are not built (those segments are scanned exactly
-            // until the swap), and the consolidation starts now.
-            for s in &mut self.segments {
-                if matches!(s.graph, Graph::Building(_)) {
-                    s.graph = Graph::None;
-                }
-                if matches!(s.codes, Codes::Building(_)) {
-                    s.codes = Codes::None;
-                }
-            }
-            self.consolidation = self.plan_consolidation();
-        }
+        // The pending jobs: each segment's graph, then its codes (scheduled when the graph
+        // completes), then the consolidation once no segment has a build pending.
         for i in 0..self.segments.len() {
             if left == 0 {
                 break;
             }
             let s = &mut self.segments[i];
-            if let Graph::Building(b) = &mut s.graph {
-                let n = s.segment.len();
-                let target = (b.len() + left).min(n);
-                let done = target - b.len();
-                if b.insert_until(target, s.segment.all_vectors(), s.segment.norms())
-                    .is_err()
-                {
-                    // Unreachable (the builder was made for this dimension); stay exact.
-                    s.graph = Graph::None;
-                    continue;
-                }
-                left -= done;
-                if target == n {
-                    let Graph::Building(b) = std::mem::replace(&mut s.graph, Graph::None) else {
-                        continue;
-                    };
-                    s.graph = Graph::Ready(b.finish().to_bytes());
-                    s.blobs.touch(SegmentComponent::Graph);
-                    completed = true;
-                    self.sync_int8(i);
-                }
+            let progress = s.graph.advance(&s.segment, left);
+            left -= progress.used();
+            if let Progress::Finished(_) = progress {
+                s.blobs.touch(SegmentComponent::Graph);
+                completed = true;
+                self.sync_int8(i);
             }
             let s = &mut self.segments[i];
-            let Codes::Building(b) = &mut s.codes else {
+            if !s.codes.is_building() {
                 continue;
-            };
+            }
             if left == 0 {
                 break;
             }
-            let rows = left.saturating_mul(CODE_ROWS_PER_NODE);
-            let Ok(did) = b.step(s.segment.all_vectors(), s.segment.norms(), rows) else {
-                // Unreachable (the builder was made for this segment); stay on f32.
-                s.codes = Codes::None;
-                continue;
-            };
-            left -= did.div_ceil(CODE_ROWS_PER_NODE).min(left);
-            if b.is_done() {
-                let Codes::Building(b) = std::mem::replace(&mut s.codes, Codes::None) else {
-                    continue;
-                };
-                if let Ok(q) = b.finish() {
-                    s.codes = Codes::Ready(Box::new(q));
-                    // Codes the manifest already names (quantized again after a load with
-                    // int8 off) are not rewritten.
-                    completed |= s.blobs.named(SegmentComponent::Codes).is_none();
-                }
+            let progress = s.codes.advance(&s.segment, left);
+            left -= progress.used();
+            if let Progress::Finished(_) = progress {
+                // Codes the manifest already names (quantized again after a load with int8
+                // off) are not rewritten.
+                completed |= s.blobs.named(SegmentComponent::Codes).is_none();
             }
         }
         if let Some(p) = self.persist.as_mut().filter(|_| completed) {
             p.dirty = true;
         }
-        let building = |ns: &Self| {
-            ns.segments.iter().any(|s| {
-                matches!(s.graph, Graph::Building(_)) || matches!(s.codes, Codes::Building(_))
-            })
-        };
-        if left > 0 && !building(self) {
+        if left > 0 && !self.building() {
             left -= self.consolidate_step(left);
         }
-        let pending = building(self) || self.consolidation.is_some();
-        (budget_nodes - left, pending)
+        (
+            budget_nodes - left,
+            self.building() || self.consolidation.is_some(),
+        )
+    }
+
+    /// True when [`Namespace::index_step`] has work to do: a graph or codes to build, a
+    /// consolidation running or due. A pure probe: unlike `index_step(0)`, it plans nothing
+    /// and drops no build.
+    pub fn indexing_pending(&self) -> bool {
+        self.building()
+            || self.consolidation.is_some()
+            || (self.consolidation_due().is_some()
+                && HnswBuilder::new(self.ann.hnsw, self.metric, self.dimension).is_ok())
+    }
+
+    /// True while a segment's graph or codes are being built.
+    fn building(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| s.graph.is_building() || s.codes.is_building())
+    }
+
+    /// Advances the consolidation by at most `budget` nodes and swaps it in when done; drops
+    /// it when an input is gone. Returns the nodes used.
+    fn consolidate_step(&mut self, budget: usize) -> usize {
+        let Some(c) = self.consolidation.as_mut() else {
+            return 0;
+        };
+        let Some(used) = job::run(c, &self.segments, budget) else {
+            self.abandon_consolidation();
+            return 0;
+        };
+        if c.is_done(&self.segments) {
+            let c = self.consolidation.take();
+            if let Some((merged, graph)) = c.and_then(Job::finish) {
+                self.finish_consolidation(merged, graph);
+            }
+        }
+        used
     }
 }

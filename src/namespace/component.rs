@@ -8,7 +8,8 @@
 //! [`SegmentRef`] field, its commit rule, its encoding and its decoding).
 
 use super::AnnConfig;
-use super::sealed::{Codes, Graph, Sealed};
+use super::job::{Codes, Graph};
+use super::sealed::Sealed;
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};

@@ -1,6 +1,7 @@
 //! Sizes: the bytes a namespace keeps resident.
 
-use super::sealed::{Graph, Sealed};
+use super::job::Graph;
+use super::sealed::Sealed;
 use super::{Namespace, VectorBytes};
 use crate::distance::Metric;
 use crate::index::quant::Int8Index;

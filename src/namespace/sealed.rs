@@ -3,37 +3,16 @@
 //! the last commit wrote of it.
 
 use super::component::SegmentBlobs;
+use super::job::{Codes, Graph};
 use crate::filter::Filter;
-use crate::index::hnsw::{HnswBuilder, HnswView, SearchScratch};
-use crate::index::quant::{Int8Builder, Int8Index};
+use crate::index::hnsw::{HnswView, SearchScratch};
+use crate::index::quant::Int8Index;
 use crate::index::sparse;
 use crate::segment::postings::{Postings, SlotSet};
 use crate::segment::{Segment, Tombstones};
 
 #[cfg(doc)]
 use super::{AnnConfig, Namespace};
-
-/// A segment's approximate index.
-#[derive(Debug, Clone)]
-pub(super) enum Graph {
-    /// Exact scans only (too small, or ANN disabled).
-    None,
-    /// Being built by [`Namespace::index_step`]; searched exactly meanwhile.
-    Building(Box<HnswBuilder>),
-    /// Validated bytes of [`crate::index::hnsw::Hnsw::to_bytes`], searched in place.
-    Ready(Vec<u8>),
-}
-
-/// A segment's int8 codes ([`AnnConfig::int8`]).
-#[derive(Debug, Clone)]
-pub(super) enum Codes {
-    /// None in memory: int8 is off, the graph is not ready, or the dimension is 0.
-    None,
-    /// Being quantized by [`Namespace::index_step`]; the graph is searched on f32 meanwhile.
-    Building(Box<Int8Builder>),
-    /// Searched with the graph.
-    Ready(Box<Int8Index>),
-}
 
 /// The graph search scratch (visited marks sized to the largest segment), kept between
 /// queries so a query does not allocate and zero it again. A clone starts empty.
@@ -97,17 +76,11 @@ impl Sealed {
 
     /// The graph, when ready.
     pub(super) fn graph_view(&self) -> Option<HnswView<'_>> {
-        match &self.graph {
-            Graph::Ready(bytes) => HnswView::from_validated_bytes(bytes).ok(),
-            _ => None,
-        }
+        HnswView::from_validated_bytes(self.graph.ready()?).ok()
     }
 
     /// The int8 codes, when ready.
     pub(super) fn int8(&self) -> Option<&Int8Index> {
-        match &self.codes {
-            Codes::Ready(q) => Some(q),
-            _ => None,
-        }
+        self.codes.ready().map(|q| &**q)
     }
 }
