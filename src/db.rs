@@ -121,6 +121,11 @@ impl Db {
         pending
     }
 
+    /// True when [`Db::index_step`] has work to do; unlike `index_step(0)` it changes nothing.
+    pub fn indexing_pending(&self) -> bool {
+        self.indexes.values().any(Index::indexing_pending)
+    }
+
     /// True for a persistent database.
     pub fn is_persistent(&self) -> bool {
         self.persistent

@@ -19,6 +19,7 @@ pub mod distance;
 pub mod error;
 pub mod filter;
 pub mod format;
+mod heap;
 pub mod index;
 pub mod manifest;
 pub mod metadata;

@@ -140,6 +140,7 @@ impl Segment {
             s.norms.push(distance::norm(
                 &s.vectors[i * dimension..(i + 1) * dimension],
             ));
+            s.heap += Columns::entry_heap(&id, &sparse, &metadata);
             s.ids.push(id);
             s.sparse.push(sparse);
             s.metadata.push(metadata);
@@ -212,6 +213,11 @@ impl Tombstones {
     /// Number of dead slots.
     pub fn count(&self) -> usize {
         self.count
+    }
+
+    /// Bytes of the bitmap.
+    pub fn heap_bytes(&self) -> usize {
+        crate::heap::vec(&self.words)
     }
 
     /// Encodes as one or more blobs.

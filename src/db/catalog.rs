@@ -105,6 +105,12 @@ impl Catalog {
         }
     }
 
+    /// True when a loaded namespace has index work pending ([`Namespace::indexing_pending`]).
+    pub fn indexing_pending(&self) -> bool {
+        let mut loaded = self.entries.iter().flat_map(|e| e.values());
+        loaded.any(|e| matches!(&e.state, NsState::Loaded(ns) if ns.indexing_pending()))
+    }
+
     /// Advances the graph builds of loaded namespaces by at most `budget` nodes in all and
     /// commits the namespaces whose graphs completed. Returns (nodes inserted, more pending).
     pub fn index_step(&mut self, budget: usize) -> (usize, bool) {

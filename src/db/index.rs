@@ -100,6 +100,11 @@ impl Index {
         self.catalog.index_step(budget).1
     }
 
+    /// True when [`Index::index_step`] has work to do; changes nothing.
+    pub fn indexing_pending(&self) -> bool {
+        self.catalog.indexing_pending()
+    }
+
     pub(super) fn index_step_counted(&mut self, budget: usize) -> (usize, bool) {
         self.catalog.index_step(budget)
     }

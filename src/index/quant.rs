@@ -321,9 +321,12 @@ impl Int8Builder {
         2 * self.n
     }
 
-    /// Row passes done so far.
-    pub fn done(&self) -> usize {
-        self.done
+    /// Bytes held: the ranges, and the codes encoded so far.
+    pub fn heap_bytes(&self) -> usize {
+        let codes = self.index.as_ref().map_or(0, |q| {
+            crate::heap::vec(&q.lo) + crate::heap::vec(&q.codes) + crate::heap::vec(&q.offsets)
+        });
+        crate::heap::vec(&self.lo) + crate::heap::vec(&self.hi) + codes
     }
 
     /// True when every row is encoded.

@@ -28,6 +28,17 @@ impl Consolidation {
             graph: Build::Building(Box::new(builder)),
         }
     }
+
+    /// Bytes held: the records copied so far (then the merged segment), the inputs'
+    /// tombstones when it began, and the graph being built.
+    pub(super) fn heap_bytes(&self) -> usize {
+        let copy = match &self.copy {
+            Build::None => 0,
+            Build::Building(m) => m.heap_bytes(),
+            Build::Ready(merged) => merged.heap_bytes(),
+        };
+        copy + self.graph.heap_bytes()
+    }
 }
 
 /// Nodes of budget: the copy converts them at its own ratio, the graph inserts one per node.

@@ -4,6 +4,7 @@
 
 use super::job::Job;
 use super::sealed::Sealed;
+use crate::heap;
 use crate::segment::columns::Columns;
 use crate::segment::{Segment, Tombstones};
 
@@ -27,6 +28,17 @@ pub(super) struct Merged {
     pub(super) inputs: Vec<(u64, Tombstones)>,
 }
 
+impl Merged {
+    /// Bytes held: the new segment and the inputs' tombstones.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.segment.resident_bytes() + inputs_bytes(&self.inputs)
+    }
+}
+
+fn inputs_bytes(inputs: &Vec<(u64, Tombstones)>) -> usize {
+    heap::vec(inputs) + inputs.iter().map(|(_, t)| t.heap_bytes()).sum::<usize>()
+}
+
 impl Merger {
     /// A merge of `inputs` (in this order) into a segment of `dimension`-float vectors.
     pub(super) fn new<'a>(dimension: usize, inputs: impl IntoIterator<Item = &'a Sealed>) -> Self {
@@ -40,6 +52,11 @@ impl Merger {
             copied: Columns::new(dimension),
             done: false,
         }
+    }
+
+    /// Bytes held: the records copied so far and the inputs' tombstones.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.copied.resident_bytes() + heap::vec(&self.cursors) + inputs_bytes(&self.inputs)
     }
 
     /// Runs the whole merge at once and returns the new segment.
