@@ -18,11 +18,27 @@
 //! stored, loaded and dropped on its own. When persistent it records each write's physical
 //! effect and [`Namespace::commit`] turns it into a [`WriteBatch`] (see `docs/format.md`).
 //!
-//! The code is split by role, one `impl Namespace` per file: `sealed.rs` (a sealed segment and
-//! its derived indexes), `read.rs` (lookups, listing, counting), `query.rs` (query planning and
-//! the fan-out over parts), `write.rs` (writes and the write log), `compaction.rs` (sealing and
-//! the synchronous merges), `consolidation.rs` (the background merge), `background.rs`
-//! ([`Namespace::index_step`]), `persist.rs` (commit and load) and `memory.rs` (sizes).
+//! The code is split by role, one `impl Namespace` per file:
+//!
+//! | file | role |
+//! |---|---|
+//! | `sealed.rs` | a sealed segment with its tombstones and derived indexes |
+//! | `component.rs` | a segment's stored components: keys, commit rules, encoding, decoding |
+//! | `read.rs` | lookups by id, listing in id order, counting |
+//! | `query.rs` | query planning and the fan-out over parts |
+//! | `write.rs` | writes and the write log |
+//! | `merge_policy.rs` | which merges run when (compaction and consolidation) |
+//! | `merger.rs` | the one copy path of every merge |
+//! | `merge.rs` | sealing, compaction, and starting and swapping in a consolidation |
+//! | `job.rs` | the resumable-job shape: the `Job` trait and `Build<B, R>` |
+//! | `consolidation.rs` | the background merge as a job |
+//! | `background.rs` | [`Namespace::index_step`] and [`Namespace::indexing_pending`] |
+//! | `persist.rs` | [`Namespace::commit`] and [`Namespace::load`] |
+//! | `memory.rs` | [`Namespace::resident_bytes`] and the other sizes |
+//!
+//! [`Memtable`]: crate::segment::memtable::Memtable
+//! [`Segment`]: crate::segment::Segment
+//! [`WriteBatch`]: crate::storage::WriteBatch
 
 mod background;
 mod component;
@@ -46,6 +62,7 @@ use crate::segment::memtable::Memtable;
 use consolidation::Consolidation;
 use persist::Persist;
 use sealed::{ScratchCell, Sealed};
+
 /// A query vector: dense, sparse, or both (hybrid).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct QueryVector {

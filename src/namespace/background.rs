@@ -32,7 +32,7 @@ impl Namespace {
     pub(super) fn sync_int8(&mut self, i: usize) {
         let on = self.ann.int8;
         let s = &mut self.segments[i];
-        let ready = matches!(s.graph, Graph::Ready(_));
+        let ready = s.graph.is_ready();
         if !(on && ready) {
             s.codes = Codes::None;
             if let Some(p) = self
@@ -53,7 +53,7 @@ impl Namespace {
     /// Advances pending graph builds by inserting at most `budget_nodes` nodes in all (so a
     /// host can bound the CPU time of one call), then quantizes segments whose graph is ready
     /// when [`AnnConfig::int8`] is on, then consolidates (see `merge_policy.rs`); each job
-    /// converts the budget at its own cost ratio ([`Job::UNITS_PER_NODE`]). A graph or codes
+    /// converts the budget at its own cost ratio (`UNITS_PER_NODE`, `job.rs`). A graph or codes
     /// that complete are searched from then on and written by the next
     /// [`Namespace::commit`]. Returns true while more work is pending.
     ///

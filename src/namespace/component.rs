@@ -39,9 +39,7 @@ pub(super) enum SegmentComponent {
     Codes,
 }
 
-use SegmentComponent::{
-    Codes as CodesC, Graph as GraphC, Structured, Tombstones as TombstonesC, Vectors,
-};
+use SegmentComponent as C;
 
 /// Number of [`SegmentComponent`]s.
 const COUNT: usize = SegmentComponent::ALL.len();
@@ -68,37 +66,37 @@ impl SegmentComponent {
     /// after the other: a segment's graph is written after its records, its codes after its
     /// graph) and a load reads them.
     pub(super) const ALL: [SegmentComponent; 5] =
-        [Structured, Vectors, TombstonesC, GraphC, CodesC];
+        [C::Structured, C::Vectors, C::Tombstones, C::Graph, C::Codes];
 
     /// The key of chunk `chunk` of this component of segment `seg` (`version` only matters
     /// for versioned components).
     fn key(self, prefix: &str, seg: u64, version: u32, chunk: u32) -> String {
         match self {
-            Structured => keys::segment(prefix, seg, chunk),
-            Vectors => keys::vectors(prefix, seg, chunk),
-            TombstonesC => keys::tombstones(prefix, seg, version, chunk),
-            GraphC => keys::graph(prefix, seg, chunk),
-            CodesC => keys::codes(prefix, seg, chunk),
+            C::Structured => keys::segment(prefix, seg, chunk),
+            C::Vectors => keys::vectors(prefix, seg, chunk),
+            C::Tombstones => keys::tombstones(prefix, seg, version, chunk),
+            C::Graph => keys::graph(prefix, seg, chunk),
+            C::Codes => keys::codes(prefix, seg, chunk),
         }
     }
 
     /// A new version replaces the old one under new keys (the old becomes garbage); an
     /// unversioned component is written once per segment.
     fn is_versioned(self) -> bool {
-        self == TombstonesC
+        self == C::Tombstones
     }
 
     /// What a manifest's segment reference names of this component.
     fn named_in(self, r: &SegmentRef) -> Option<Chunks> {
         let unversioned = |count: u32| Chunks { version: 0, count };
         match self {
-            Structured => Some(unversioned(r.structured_chunks)),
-            Vectors => Some(unversioned(r.vector_chunks)),
-            TombstonesC => r
+            C::Structured => Some(unversioned(r.structured_chunks)),
+            C::Vectors => Some(unversioned(r.vector_chunks)),
+            C::Tombstones => r
                 .tombstones
                 .map(|(version, count)| Chunks { version, count }),
-            GraphC => (r.graph_chunks > 0).then(|| unversioned(r.graph_chunks)),
-            CodesC => (r.codes_chunks > 0).then(|| unversioned(r.codes_chunks)),
+            C::Graph => (r.graph_chunks > 0).then(|| unversioned(r.graph_chunks)),
+            C::Codes => (r.codes_chunks > 0).then(|| unversioned(r.codes_chunks)),
         }
     }
 
@@ -106,32 +104,32 @@ impl SegmentComponent {
     fn name_in(self, r: &mut SegmentRef, named: Option<Chunks>) {
         let count = named.map_or(0, |c| c.count);
         match self {
-            Structured => r.structured_chunks = count,
-            Vectors => r.vector_chunks = count,
-            TombstonesC => r.tombstones = named.map(|c| (c.version, c.count)),
-            GraphC => r.graph_chunks = count,
-            CodesC => r.codes_chunks = count,
+            C::Structured => r.structured_chunks = count,
+            C::Vectors => r.vector_chunks = count,
+            C::Tombstones => r.tombstones = named.map(|c| (c.version, c.count)),
+            C::Graph => r.graph_chunks = count,
+            C::Codes => r.codes_chunks = count,
         }
     }
 
     /// True when a namespace configured with `ann` reads this component at load (int8 codes
     /// are not read with [`AnnConfig::int8`] off).
     fn is_read(self, ann: AnnConfig) -> bool {
-        self != CodesC || ann.int8
+        self != C::Codes || ann.int8
     }
 
     /// What a commit does with this component of `s`. `new`: the segment's records are
     /// written by this commit; `sealed`: the write log is folded into segments by it.
     fn change(self, s: &Sealed, new: bool, sealed: bool, int8: bool) -> Change {
         let write = match self {
-            Structured | Vectors => new,
+            C::Structured | C::Vectors => new,
             // Until the log is folded, its replay recreates the tombstones of older segments.
-            TombstonesC => s.blobs.is_dirty(self) && (sealed || new),
-            GraphC => s.blobs.is_dirty(self) && matches!(s.graph, Graph::Ready(_)),
+            C::Tombstones => s.blobs.is_dirty(self) && (sealed || new),
+            C::Graph => s.blobs.is_dirty(self) && s.graph.is_ready(),
             // Codes the manifest already names (quantized again after a load with int8 off)
             // are not rewritten; stored ones become garbage with int8 off.
-            CodesC => match (&s.codes, s.blobs.named(self)) {
-                (Codes::Ready(_), None) if s.blobs.named(GraphC).is_some() => true,
+            C::Codes => match (&s.codes, s.blobs.named(self)) {
+                (Codes::Ready(_), None) if s.blobs.named(C::Graph).is_some() => true,
                 (_, Some(_)) if !int8 => return Change::Forget,
                 _ => false,
             },
@@ -148,14 +146,14 @@ impl SegmentComponent {
                 .collect()
         };
         match self {
-            Structured => s.segment.encode_structured(),
-            Vectors => s.segment.encode_vectors(),
-            TombstonesC => s.tombstones.encode(),
-            GraphC => match &s.graph {
+            C::Structured => s.segment.encode_structured(),
+            C::Vectors => s.segment.encode_vectors(),
+            C::Tombstones => s.tombstones.encode(),
+            C::Graph => match &s.graph {
                 Graph::Ready(bytes) => chunked(BlobKind::GraphChunk, bytes),
                 _ => Vec::new(),
             },
-            CodesC => match &s.codes {
+            C::Codes => match &s.codes {
                 Codes::Ready(q) => chunked(BlobKind::CodesChunk, &q.to_bytes()),
                 _ => Vec::new(),
             },
@@ -205,7 +203,7 @@ impl SegmentBlobs {
 
     /// True once the segment's records are written.
     pub(super) fn is_written(&self) -> bool {
-        self.named(Structured).is_some()
+        self.named(C::Structured).is_some()
     }
 
     /// Marks `c` changed in memory since it was written.
@@ -301,8 +299,8 @@ pub(super) fn load_segment<'b>(
         }
         Ok(bytes)
     };
-    let structured = fetch(Structured)?;
-    let vectors = fetch(Vectors)?;
+    let structured = fetch(C::Structured)?;
+    let vectors = fetch(C::Vectors)?;
     let what = keys::segment(prefix, r.id, 0);
     let segment = Segment::decode(&what, &structured, &vectors)?;
     if segment.len() as u64 != r.records
@@ -313,14 +311,14 @@ pub(super) fn load_segment<'b>(
             reason: "segment size disagrees with its manifest or the index dimension".into(),
         });
     }
-    let tombstones = match blobs.named(TombstonesC) {
-        Some(_) => Tombstones::decode(&what, &fetch(TombstonesC)?, segment.len())?,
+    let tombstones = match blobs.named(C::Tombstones) {
+        Some(_) => Tombstones::decode(&what, &fetch(C::Tombstones)?, segment.len())?,
         None => Tombstones::new(segment.len()),
     };
-    let graph = match blobs.named(GraphC) {
+    let graph = match blobs.named(C::Graph) {
         None => Graph::None,
         Some(_) => {
-            let bytes = open(GraphC, BlobKind::GraphChunk)?;
+            let bytes = open(C::Graph, BlobKind::GraphChunk)?;
             let bad = corrupt(keys::graph(prefix, r.id, 0));
             let view = HnswView::from_bytes(&bytes).map_err(|e| bad(reason(e)))?;
             if view.len() != segment.len() || view.dim() != dimension || view.metric() != metric {
@@ -332,12 +330,12 @@ pub(super) fn load_segment<'b>(
         }
     };
     let bad = corrupt(keys::codes(prefix, r.id, 0));
-    if blobs.named(CodesC).is_some() && !matches!(graph, Graph::Ready(_)) {
+    if blobs.named(C::Codes).is_some() && !graph.is_ready() {
         return Err(bad("int8 codes of a segment without a graph".into()));
     }
-    let codes = match blobs.named(CodesC) {
-        Some(_) if CodesC.is_read(ann) => {
-            let bytes = open(CodesC, BlobKind::CodesChunk)?;
+    let codes = match blobs.named(C::Codes) {
+        Some(_) if C::Codes.is_read(ann) => {
+            let bytes = open(C::Codes, BlobKind::CodesChunk)?;
             let q = Int8Index::from_bytes(&bytes).map_err(|e| bad(reason(e)))?;
             if q.len() != segment.len() || q.dim() != dimension || q.metric() != metric {
                 return Err(bad(
