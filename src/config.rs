@@ -1,9 +1,12 @@
-//! Index configuration: what `create_index` sets and `describe_index` reports.
+//! Index configuration: what `create_index` sets and `describe_index` reports, and the
+//! user-tunable namespace settings ([`StorageConfig`]: sealing and compaction; [`AnnConfig`]:
+//! approximate search and background work), re-exported from [`crate::namespace`].
 
 use std::collections::BTreeMap;
 
 use crate::distance::Metric;
 use crate::error::{Error, Result};
+use crate::index::hnsw::HnswConfig;
 
 /// Largest dense dimension Pinecone accepts.
 pub const MAX_DIMENSION: u32 = 20_000;
@@ -194,6 +197,91 @@ pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// When to seal and compact. User-tunable; the defaults suit browsers and Workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// Seal the memtable into a segment at this many records.
+    pub seal_records: usize,
+    /// Seal at this many unsealed write-log entries (bounds replay work at load).
+    pub max_log_entries: usize,
+    /// Merge the smallest segments when there are more than this many.
+    pub max_segments: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            seal_records: 10_000,
+            max_log_entries: 64,
+            max_segments: 8,
+        }
+    }
+}
+
+/// Approximate search of sealed segments. User-tunable; kept apart from [`StorageConfig`] so
+/// code that spells that struct out keeps compiling.
+///
+/// A segment of at least `min_records` records gets an HNSW graph, built in bounded steps by
+/// [`Namespace::index_step`] (never during a write), persisted with the segment by the next
+/// [`Namespace::commit`] and loaded with it (no rebuild). Until its graph is ready a segment is
+/// searched exactly, so results are correct at every moment. The same holds for int8 codes
+/// ([`AnnConfig::int8`]): quantized by `index_step` once the graph is ready, persisted, loaded.
+///
+/// [`Namespace::index_step`]: crate::namespace::Namespace::index_step
+/// [`Namespace::commit`]: crate::namespace::Namespace::commit
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnnConfig {
+    /// Segments smaller than this stay exact-scan (`usize::MAX`: never build graphs).
+    pub min_records: usize,
+    /// Graph parameters; `hnsw.ef_search` is the query beam (raised to `k`).
+    pub hnsw: HnswConfig,
+    /// Also keep int8 codes ([`Int8Index`]) of every segment whose graph is ready, and search
+    /// dense queries on them with f32 rescoring, so scores stay exact. The codes are quantized
+    /// by [`Namespace::index_step`] (never at load), stored with the segment by the next
+    /// [`Namespace::commit`] and read back by [`Namespace::load`]; until they are ready a
+    /// segment searches its graph on f32. Off, codes are neither read nor kept, and stored
+    /// ones become garbage at the next commit.
+    ///
+    /// [`Int8Index`]: crate::index::quant::Int8Index
+    /// [`Namespace::index_step`]: crate::namespace::Namespace::index_step
+    /// [`Namespace::commit`]: crate::namespace::Namespace::commit
+    /// [`Namespace::load`]: crate::namespace::Namespace::load
+    pub int8: bool,
+    /// Consolidate the sealed segments into one while their live records' vectors take at most
+    /// this many bytes, 4 per dimension per record (0: never; the default, 256 MiB, is 174k
+    /// records at 384 dimensions, 1.3M at 50). A query searches every segment's graph, so
+    /// fewer, larger segments answer faster at the same recall. [`Namespace::index_step`]
+    /// starts a consolidation when no other index work is pending and the segments other than
+    /// the largest hold at least half as many live records as it does (so each record is
+    /// rebuilt a logarithmic number of times); it copies their live records into a new segment and builds its graph in bounded
+    /// steps while the old segments keep answering, then swaps it in, carrying over the
+    /// deletes and overwrites made meanwhile. Memory peaks at about twice the segments' size.
+    ///
+    /// [`Namespace::index_step`]: crate::namespace::Namespace::index_step
+    pub merge_bytes: usize,
+}
+
+impl Default for AnnConfig {
+    fn default() -> Self {
+        AnnConfig {
+            min_records: 2048,
+            hnsw: HnswConfig::default(),
+            int8: false,
+            merge_bytes: 256 << 20,
+        }
+    }
+}
+
+impl AnnConfig {
+    /// Never build graphs: every query is an exact scan.
+    pub fn disabled() -> Self {
+        AnnConfig {
+            min_records: usize::MAX,
+            ..AnnConfig::default()
+        }
+    }
 }
 
 #[cfg(test)]

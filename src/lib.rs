@@ -19,6 +19,7 @@ pub mod distance;
 pub mod error;
 pub mod filter;
 pub mod format;
+mod heap;
 pub mod host;
 pub mod index;
 pub mod manifest;

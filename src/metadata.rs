@@ -74,6 +74,16 @@ impl Metadata {
         serde_json::to_vec(self).map_or(usize::MAX, |v| v.len())
     }
 
+    /// Bytes held beyond `size_of::<Metadata>()`: the map's nodes, keys and values.
+    pub fn heap_bytes(&self) -> usize {
+        let entries: usize = self
+            .0
+            .iter()
+            .map(|(k, v)| k.capacity() + v.heap_bytes())
+            .sum();
+        crate::heap::btree_map::<String, Value>(self.0.len()) + entries
+    }
+
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)
@@ -119,6 +129,15 @@ impl FromIterator<(String, Value)> for Metadata {
 }
 
 impl Value {
+    /// Bytes held beyond `size_of::<Value>()`.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Value::String(s) => s.capacity(),
+            Value::Number(_) | Value::Bool(_) => 0,
+            Value::List(l) => crate::heap::vec(l) + l.iter().map(String::capacity).sum::<usize>(),
+        }
+    }
+
     fn from_json(path: &str, json: &serde_json::Value) -> Result<Self> {
         use serde_json::Value as J;
         match json {

@@ -84,6 +84,11 @@ impl Segment {
 
     /// Encodes the segment: (structured chunks, vector chunks).
     pub fn encode(&self) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        (self.encode_structured(), self.encode_vectors())
+    }
+
+    /// Encodes the structured part (ids, sparse values, metadata) as chunk blobs.
+    pub fn encode_structured(&self) -> Vec<Vec<u8>> {
         let stored = StoredSegment {
             dimension: self.dimension as u32,
             records: (0..self.len())
@@ -92,10 +97,12 @@ impl Segment {
                 })
                 .collect(),
         };
-        (
-            format::encode_chunked(BlobKind::SegmentChunk, &stored),
-            format::encode_vectors(&self.vectors),
-        )
+        format::encode_chunked(BlobKind::SegmentChunk, &stored)
+    }
+
+    /// Encodes the dense vectors as chunk blobs.
+    pub fn encode_vectors(&self) -> Vec<Vec<u8>> {
+        format::encode_vectors(&self.vectors)
     }
 
     /// Decodes a segment from its chunk blobs, validating everything.
@@ -133,6 +140,7 @@ impl Segment {
             s.norms.push(distance::norm(
                 &s.vectors[i * dimension..(i + 1) * dimension],
             ));
+            s.heap += Columns::entry_heap(&id, &sparse, &metadata);
             s.ids.push(id);
             s.sparse.push(sparse);
             s.metadata.push(metadata);
@@ -205,6 +213,11 @@ impl Tombstones {
     /// Number of dead slots.
     pub fn count(&self) -> usize {
         self.count
+    }
+
+    /// Bytes of the bitmap.
+    pub fn heap_bytes(&self) -> usize {
+        crate::heap::vec(&self.words)
     }
 
     /// Encodes as one or more blobs.

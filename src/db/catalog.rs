@@ -105,8 +105,12 @@ impl Catalog {
         }
     }
 
-    /// Advances the graph builds of loaded namespaces by at most `budget` nodes in all and
-    /// commits the namespaces whose graphs completed. Returns (nodes inserted, more pending).
+    /// True when a loaded namespace has index work pending ([`Namespace::indexing_pending`]).
+    pub fn indexing_pending(&self) -> bool {
+        let mut loaded = self.entries.iter().flat_map(|e| e.values());
+        loaded.any(|e| matches!(&e.state, NsState::Loaded(ns) if ns.indexing_pending()))
+    }
+
     /// Resident bytes of the loaded namespaces.
     pub fn resident_bytes(&self) -> usize {
         self.entries
@@ -119,17 +123,8 @@ impl Catalog {
             .sum()
     }
 
-    /// True when a loaded namespace has background indexing to do (a pure probe).
-    pub fn indexing_pending(&self) -> bool {
-        self.entries
-            .iter()
-            .flat_map(|e| e.values())
-            .any(|e| match &e.state {
-                NsState::Loaded(ns) => ns.indexing_pending(),
-                _ => false,
-            })
-    }
-
+    /// Advances the graph builds of loaded namespaces by at most `budget` nodes in all and
+    /// commits the namespaces whose graphs completed. Returns (nodes inserted, more pending).
     pub fn index_step(&mut self, budget: usize) -> (usize, bool) {
         let mut used = 0;
         let mut pending = false;

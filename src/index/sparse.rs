@@ -13,6 +13,11 @@ pub struct SparseVector {
 }
 
 impl SparseVector {
+    /// Bytes of its buffers.
+    pub fn heap_bytes(&self) -> usize {
+        crate::heap::vec(&self.indices) + crate::heap::vec(&self.values)
+    }
+
     /// Validates lengths, finiteness and the non-zero limit, then sorts by index. Duplicate
     /// indices are rejected.
     pub fn new(indices: Vec<u32>, values: Vec<f32>) -> Result<Self> {
@@ -83,6 +88,8 @@ pub fn dot(a: &SparseVector, b: &SparseVector) -> Option<f32> {
 #[derive(Debug, Clone, Default)]
 pub struct InvertedIndex {
     slots: std::collections::HashMap<u32, Vec<u32>>,
+    /// [`InvertedIndex::heap_bytes`], computed once built.
+    bytes: usize,
 }
 
 impl InvertedIndex {
@@ -94,7 +101,14 @@ impl InvertedIndex {
                 slots.entry(d).or_default().push(slot as u32);
             }
         }
-        InvertedIndex { slots }
+        let bytes = crate::heap::hash_map::<u32, Vec<u32>>(slots.capacity())
+            + slots.values().map(crate::heap::vec).sum::<usize>();
+        InvertedIndex { slots, bytes }
+    }
+
+    /// Bytes held: the table and every slot list.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The slots with a non-zero in dimension `dim`, ascending.

@@ -2,9 +2,9 @@
 //! vectors (`dimension` floats per slot, contiguous), norms, sparse values and metadata, one
 //! entry per slot.
 
-use crate::distance;
 use crate::metadata::Metadata;
 use crate::record::{Record, SparseVector};
+use crate::{distance, heap};
 
 /// Records in dense slots `0..len`.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,9 @@ pub struct Columns {
     pub(crate) norms: Vec<f32>,
     pub(crate) sparse: Vec<Option<SparseVector>>,
     pub(crate) metadata: Vec<Option<Metadata>>,
+    /// Bytes the records' ids, sparse values and metadata hold ([`Columns::entry_heap`]),
+    /// kept up to date as records come and go.
+    pub(crate) heap: usize,
 }
 
 impl Columns {
@@ -77,9 +80,43 @@ impl Columns {
         }
     }
 
+    /// Bytes one record's entries hold beyond the column buffers: its id, sparse values and
+    /// metadata.
+    pub(crate) fn entry_heap(
+        id: &String,
+        sparse: &Option<SparseVector>,
+        metadata: &Option<Metadata>,
+    ) -> usize {
+        id.capacity()
+            + sparse.as_ref().map_or(0, SparseVector::heap_bytes)
+            + metadata.as_ref().map_or(0, Metadata::heap_bytes)
+    }
+
+    /// Bytes `r` takes once pushed: its slot in every column and what its entries hold (a
+    /// column buffer's spare capacity not included).
+    pub fn record_bytes(r: &Record) -> usize {
+        size_of::<String>()
+            + r.values.len() * size_of::<f32>()
+            + size_of::<f32>()
+            + size_of::<Option<SparseVector>>()
+            + size_of::<Option<Metadata>>()
+            + Self::entry_heap(&r.id, &r.sparse_values, &r.metadata)
+    }
+
+    /// Bytes held: the column buffers and what the records' entries hold.
+    pub fn resident_bytes(&self) -> usize {
+        heap::vec(&self.ids)
+            + heap::vec(&self.vectors)
+            + heap::vec(&self.norms)
+            + heap::vec(&self.sparse)
+            + heap::vec(&self.metadata)
+            + self.heap
+    }
+
     /// Appends a record in a new last slot.
     pub fn push(&mut self, r: Record) {
         debug_assert_eq!(r.values.len(), self.dimension);
+        self.heap += Self::entry_heap(&r.id, &r.sparse_values, &r.metadata);
         self.norms.push(distance::norm(&r.values));
         self.vectors.extend_from_slice(&r.values);
         self.ids.push(r.id);
@@ -90,6 +127,9 @@ impl Columns {
     /// Replaces everything but the id in `slot`.
     pub fn replace(&mut self, slot: u32, r: Record) {
         let (d, s) = (self.dimension, slot as usize);
+        let id = &self.ids[s];
+        self.heap -= Self::entry_heap(id, &self.sparse[s], &self.metadata[s]);
+        self.heap += Self::entry_heap(id, &r.sparse_values, &r.metadata);
         self.norms[s] = distance::norm(&r.values);
         self.vectors[s * d..(s + 1) * d].copy_from_slice(&r.values);
         self.sparse[s] = r.sparse_values;
@@ -101,6 +141,7 @@ impl Columns {
         let s = slot as usize;
         let last = self.ids.len() - 1;
         let d = self.dimension;
+        self.heap -= Self::entry_heap(&self.ids[s], &self.sparse[s], &self.metadata[s]);
         if s != last {
             self.vectors.copy_within(last * d..(last + 1) * d, s * d);
         }

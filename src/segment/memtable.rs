@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::ops::{Bound, Deref};
 
 use super::columns::Columns;
+use crate::heap;
 use crate::record::Record;
 
 /// The mutable records of one namespace: columns plus an id → slot map.
@@ -16,6 +17,8 @@ use crate::record::Record;
 pub struct Memtable {
     columns: Columns,
     by_id: BTreeMap<String, u32>,
+    /// Bytes of the map's keys.
+    key_bytes: usize,
 }
 
 impl Deref for Memtable {
@@ -32,6 +35,7 @@ impl Memtable {
         Memtable {
             columns: Columns::new(dimension),
             by_id: BTreeMap::new(),
+            key_bytes: 0,
         }
     }
 
@@ -45,7 +49,9 @@ impl Memtable {
         match self.by_id.get(&r.id) {
             Some(&slot) => self.columns.replace(slot, r),
             None => {
-                self.by_id.insert(r.id.clone(), self.columns.len() as u32);
+                let key = r.id.clone();
+                self.key_bytes += key.capacity();
+                self.by_id.insert(key, self.columns.len() as u32);
                 self.columns.push(r);
             }
         }
@@ -53,9 +59,10 @@ impl Memtable {
 
     /// Removes a record; false when absent.
     pub fn remove(&mut self, id: &str) -> bool {
-        let Some(slot) = self.by_id.remove(id) else {
+        let Some((key, slot)) = self.by_id.remove_entry(id) else {
             return false;
         };
+        self.key_bytes -= key.capacity();
         if let Some(moved) = self.columns.swap_remove(slot) {
             self.by_id.insert(moved.to_string(), slot);
         }
@@ -67,6 +74,18 @@ impl Memtable {
         self.by_id
             .range::<str, _>((start, Bound::Unbounded))
             .map(|(id, &slot)| (id.as_str(), slot))
+    }
+
+    /// Bytes held: the columns, and the id map's nodes and keys.
+    pub fn resident_bytes(&self) -> usize {
+        self.columns.resident_bytes()
+            + heap::btree_map::<String, u32>(self.by_id.len())
+            + self.key_bytes
+    }
+
+    /// Bytes `r` takes once put under a new id (the buffers' spare capacity not included).
+    pub fn record_bytes(r: &Record) -> usize {
+        Columns::record_bytes(r) + heap::btree_entry::<String, u32>() + r.id.len()
     }
 
     /// Moves every record out, in id order, leaving the memtable empty.

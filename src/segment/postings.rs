@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::filter::{Filter, Node, Op, Scalar};
+use crate::heap;
 use crate::metadata::{Metadata, Value};
 
 /// A set of slots `0..len`, one bit each.
@@ -137,6 +138,8 @@ struct Field {
 pub(crate) struct Postings {
     records: usize,
     fields: HashMap<String, Field>,
+    /// [`Postings::heap_bytes`], computed once built.
+    bytes: usize,
 }
 
 impl Postings {
@@ -175,7 +178,36 @@ impl Postings {
             f.numbers
                 .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
+        p.bytes = p.count_bytes();
         p
+    }
+
+    /// Bytes held: the tables, field names, values and slot lists.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn count_bytes(&self) -> usize {
+        let field = |(name, f): (&String, &Field)| {
+            let values: usize = f
+                .values
+                .iter()
+                .map(|(k, slots)| {
+                    let key = match k {
+                        Key::Str(s) => s.capacity(),
+                        Key::Bool(_) => 0,
+                    };
+                    key + heap::vec(slots)
+                })
+                .sum();
+            name.capacity()
+                + heap::hash_map::<Key, Vec<u32>>(f.values.capacity())
+                + values
+                + heap::vec(&f.present)
+                + heap::vec(&f.numbers)
+        };
+        heap::hash_map::<String, Field>(self.fields.capacity())
+            + self.fields.iter().map(field).sum::<usize>()
     }
 
     /// The slots whose metadata `filter` matches: exactly the slots `s` with

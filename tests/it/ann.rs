@@ -1424,3 +1424,90 @@ wasm_test! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Probing for background work without doing any (Namespace::indexing_pending).
+
+wasm_test! {
+    fn indexing_pending_reports_what_index_step_would_do_without_doing_it() {
+        let dim = 8;
+        let (mut ns, _) = segmented(Metric::Cosine, dim, 3, 400, 81, None);
+        // A new segment's graph is pending, and a consolidation is due: index_step(0) would
+        // start the consolidation and drop that build; the probe does neither.
+        let mut rng = Rng(82);
+        ns.upsert((1200..1500).map(|i| record(i, rng.vector(dim))).collect());
+        ns.seal();
+        assert!(ns.indexing_pending());
+        assert!(!ns.consolidating(), "the probe plans nothing");
+        let mut probe = ns.clone();
+        assert!(probe.index_step(0));
+        assert!(probe.consolidating(), "index_step(0) starts the due consolidation");
+        // The probe agrees with index_step(0) at every state until nothing is left to do.
+        let mut budget = 7;
+        loop {
+            let pending = ns.indexing_pending();
+            assert_eq!(pending, ns.clone().index_step(0));
+            if !pending {
+                break;
+            }
+            budget = budget * 3 % 250 + 1;
+            ns.index_step(budget);
+        }
+        assert_eq!((ns.segment_count(), ns.graph_count()), (1, 1));
+        assert!(!ns.index_step(usize::MAX));
+        // Db and Index answer for their loaded namespaces.
+        let mut db = larch::Db::open(StorageConfig { seal_records: 400, ..NEVER_SEAL });
+        db.provide(larch::storage::ROOT_KEY.into(), None);
+        db.set_ann_config(ann(300));
+        db.create_index(larch::IndexConfig::dense("ix", dim as u32, Metric::Cosine)).unwrap();
+        assert!(!db.indexing_pending());
+        let batch: Vec<Record> = (0..400).map(|i| record(i, rng.vector(dim))).collect();
+        db.index_mut("ix").unwrap().upsert("n", batch).unwrap();
+        assert!(db.indexing_pending() && db.index("ix").unwrap().indexing_pending());
+        while db.index_step(1000) {}
+        assert!(!db.indexing_pending());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory: what a namespace keeps resident (Namespace::resident_bytes).
+
+wasm_test! {
+    fn resident_bytes_count_records_graphs_codes_and_indexes_as_they_appear() {
+        let (dim, n) = (16, 2000);
+        let mut ns = Namespace::with_config(dim, Metric::Cosine, NEVER_SEAL);
+        ns.set_ann_config(ann_int8(500));
+        let empty = ns.resident_bytes();
+        let mut rng = Rng(91);
+        let records: Vec<Record> = (0..n).map(|i| record(i, rng.vector(dim))).collect();
+        let estimate: usize = records.iter().map(Namespace::estimate_record_bytes).sum();
+        assert!(estimate >= n * (dim * 4 + 4 + 6), "at least the vectors, norms and ids: {estimate}");
+        ns.upsert(records);
+        // The estimate leaves out only the buffers' spare capacity (they at most double).
+        let grown = ns.resident_bytes() - empty;
+        assert!(grown >= estimate && grown <= 2 * estimate, "{grown} resident for an estimate of {estimate}");
+        ns.seal();
+        let sealed = ns.resident_bytes();
+        assert!(sealed - empty >= n * (dim * 4 + 4), "{sealed}");
+        // Graphs and codes, built in the background, are counted once built.
+        let approx = ns.approximate_bytes();
+        build_all(&mut ns);
+        assert_eq!((ns.graph_count(), ns.int8_count()), (1, 1));
+        let built = ns.resident_bytes();
+        // (Less the empty graph builder counted before.)
+        let data = ns.approximate_bytes() - approx;
+        assert!(built - sealed >= data * 9 / 10, "graph and codes: {built} after {sealed}, {data} of data");
+        assert!(built - sealed >= n * dim, "the codes alone take {} bytes", n * dim);
+        // The metadata index, built by the first filtered read.
+        let f = Filter::parse(&json!({"g": "3"})).unwrap();
+        assert_eq!(ns.count(Some(&f)), n / 10);
+        assert!(ns.resident_bytes() > built, "postings are counted once built");
+        // Deleting memtable records frees their share.
+        let mut more = Rng(92);
+        ns.upsert((n..n + 100).map(|i| record(i, more.vector(dim))).collect());
+        let with_more = ns.resident_bytes();
+        let ids: Vec<String> = (n..n + 100).map(|i| format!("r{i:05}")).collect();
+        ns.delete_ids(ids.iter().map(String::as_str));
+        assert!(ns.resident_bytes() < with_more);
+    }
+}

@@ -70,6 +70,22 @@ impl HnswBuilder {
         self.graph.is_empty()
     }
 
+    /// Bytes held: the graph so far, its search scratch and the insertion buffers.
+    pub fn heap_bytes(&self) -> usize {
+        use crate::heap::vec;
+        let g = &self.graph;
+        vec(&g.levels)
+            + vec(&g.upper_off)
+            + vec(&g.level0)
+            + vec(&g.upper)
+            + self.scratch.bytes()
+            + vec(&self.beam)
+            + vec(&self.entries)
+            + vec(&self.selected)
+            + vec(&self.pool)
+            + vec(&self.links)
+    }
+
     /// Inserts slots `len()..target`. `vectors` must hold at least `target` rows of `dim`
     /// floats (and `norms` their norms, for cosine); rows already inserted must not change.
     pub fn insert_until(&mut self, target: usize, vectors: &[f32], norms: &[f32]) -> Result<()> {

@@ -1,0 +1,371 @@
+//! The stored components of a sealed segment, modelled on tantivy's `SegmentComponent`: every
+//! kind of blob series a segment keeps in the store, its keys, the field of [`SegmentRef`] that
+//! counts its chunks, when a commit writes or forgets it, and its encoding and decoding.
+//!
+//! Dropping a segment's blobs, [`Namespace::commit`] (puts and garbage),
+//! [`Namespace::required_keys`] and [`Namespace::load`] iterate [`SegmentComponent::ALL`], so a
+//! new stored kind is one new variant here (the compiler then asks for its key, its
+//! [`SegmentRef`] field, its commit rule, its encoding and its decoding).
+
+use super::AnnConfig;
+use super::job::{Codes, Graph};
+use super::sealed::Sealed;
+use crate::distance::Metric;
+use crate::error::{Error, Result};
+use crate::format::{self, BlobKind};
+use crate::index::hnsw::HnswView;
+use crate::index::quant::Int8Index;
+use crate::manifest::SegmentRef;
+use crate::segment::{Segment, Tombstones};
+use crate::storage::keys;
+
+#[cfg(doc)]
+use super::Namespace;
+
+/// One kind of blob series a sealed segment stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SegmentComponent {
+    /// Ids (sorted), sparse values and metadata: an rkyv archive (`s/{seg}/{chunk}`).
+    Structured,
+    /// Dense vectors, raw little-endian `f32`s (`v/{seg}/{chunk}`).
+    Vectors,
+    /// The deletion bitmap. Versioned: a new version replaces the old one
+    /// (`t/{seg}/{version}/{chunk}`).
+    Tombstones,
+    /// The HNSW graph's bytes, once built (`g/{seg}/{chunk}`).
+    Graph,
+    /// The int8 codes' bytes, once quantized and while [`AnnConfig::int8`] is on
+    /// (`q/{seg}/{chunk}`). Only a segment with a graph has codes.
+    Codes,
+}
+
+use SegmentComponent as C;
+
+/// Number of [`SegmentComponent`]s.
+const COUNT: usize = SegmentComponent::ALL.len();
+
+/// The chunks of one stored component: its version (0 for unversioned components) and count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Chunks {
+    pub(super) version: u32,
+    pub(super) count: u32,
+}
+
+/// What a commit does with one component of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Keep,
+    /// Write it (a versioned component as a new version, its old one becoming garbage).
+    Write,
+    /// Stop naming it: its chunks become garbage.
+    Forget,
+}
+
+impl SegmentComponent {
+    /// Every component, in the order a commit writes them (for all segments, one component
+    /// after the other: a segment's graph is written after its records, its codes after its
+    /// graph) and a load reads them.
+    pub(super) const ALL: [SegmentComponent; 5] =
+        [C::Structured, C::Vectors, C::Tombstones, C::Graph, C::Codes];
+
+    /// The key of chunk `chunk` of this component of segment `seg` (`version` only matters
+    /// for versioned components).
+    fn key(self, prefix: &str, seg: u64, version: u32, chunk: u32) -> String {
+        match self {
+            C::Structured => keys::segment(prefix, seg, chunk),
+            C::Vectors => keys::vectors(prefix, seg, chunk),
+            C::Tombstones => keys::tombstones(prefix, seg, version, chunk),
+            C::Graph => keys::graph(prefix, seg, chunk),
+            C::Codes => keys::codes(prefix, seg, chunk),
+        }
+    }
+
+    /// A new version replaces the old one under new keys (the old becomes garbage); an
+    /// unversioned component is written once per segment.
+    fn is_versioned(self) -> bool {
+        self == C::Tombstones
+    }
+
+    /// What a manifest's segment reference names of this component.
+    fn named_in(self, r: &SegmentRef) -> Option<Chunks> {
+        let unversioned = |count: u32| Chunks { version: 0, count };
+        match self {
+            C::Structured => Some(unversioned(r.structured_chunks)),
+            C::Vectors => Some(unversioned(r.vector_chunks)),
+            C::Tombstones => r
+                .tombstones
+                .map(|(version, count)| Chunks { version, count }),
+            C::Graph => (r.graph_chunks > 0).then(|| unversioned(r.graph_chunks)),
+            C::Codes => (r.codes_chunks > 0).then(|| unversioned(r.codes_chunks)),
+        }
+    }
+
+    /// Records `named` in a manifest's segment reference (0 chunks when not named).
+    fn name_in(self, r: &mut SegmentRef, named: Option<Chunks>) {
+        let count = named.map_or(0, |c| c.count);
+        match self {
+            C::Structured => r.structured_chunks = count,
+            C::Vectors => r.vector_chunks = count,
+            C::Tombstones => r.tombstones = named.map(|c| (c.version, c.count)),
+            C::Graph => r.graph_chunks = count,
+            C::Codes => r.codes_chunks = count,
+        }
+    }
+
+    /// True when a namespace configured with `ann` reads this component at load (int8 codes
+    /// are not read with [`AnnConfig::int8`] off).
+    fn is_read(self, ann: AnnConfig) -> bool {
+        self != C::Codes || ann.int8
+    }
+
+    /// What a commit does with this component of `s`. `new`: the segment's records are
+    /// written by this commit; `sealed`: the write log is folded into segments by it.
+    fn change(self, s: &Sealed, new: bool, sealed: bool, int8: bool) -> Change {
+        let write = match self {
+            C::Structured | C::Vectors => new,
+            // Until the log is folded, its replay recreates the tombstones of older segments.
+            C::Tombstones => s.blobs.is_dirty(self) && (sealed || new),
+            C::Graph => s.blobs.is_dirty(self) && s.graph.is_ready(),
+            // Codes the manifest already names (quantized again after a load with int8 off)
+            // are not rewritten; stored ones become garbage with int8 off.
+            C::Codes => match (&s.codes, s.blobs.named(self)) {
+                (Codes::Ready(_), None) if s.blobs.named(C::Graph).is_some() => true,
+                (_, Some(_)) if !int8 => return Change::Forget,
+                _ => false,
+            },
+        };
+        if write { Change::Write } else { Change::Keep }
+    }
+
+    /// The blobs of this component of `s`.
+    fn encode(self, s: &Sealed) -> Vec<Vec<u8>> {
+        let chunked = |kind: BlobKind, bytes: &[u8]| -> Vec<Vec<u8>> {
+            format::split_chunks(bytes)
+                .iter()
+                .map(|chunk| format::seal_blob(kind, chunk))
+                .collect()
+        };
+        match self {
+            C::Structured => s.segment.encode_structured(),
+            C::Vectors => s.segment.encode_vectors(),
+            C::Tombstones => s.tombstones.encode(),
+            C::Graph => match &s.graph {
+                Graph::Ready(bytes) => chunked(BlobKind::GraphChunk, bytes),
+                _ => Vec::new(),
+            },
+            C::Codes => match &s.codes {
+                Codes::Ready(q) => chunked(BlobKind::CodesChunk, &q.to_bytes()),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// What the store holds of one segment, mirroring its [`SegmentRef`]: the chunks of each
+/// component the last commit named (or the manifest it was loaded from), and which components
+/// changed in memory since they were written.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SegmentBlobs {
+    named: [Option<Chunks>; COUNT],
+    dirty: [bool; COUNT],
+}
+
+impl SegmentBlobs {
+    /// What a manifest's segment reference names.
+    pub(super) fn from_ref(r: &SegmentRef) -> Self {
+        SegmentBlobs {
+            named: SegmentComponent::ALL.map(|c| c.named_in(r)),
+            dirty: [false; COUNT],
+        }
+    }
+
+    /// The segment reference a manifest stores for segment `id` of `records` records.
+    pub(super) fn to_ref(&self, id: u64, records: u64) -> SegmentRef {
+        let mut r = SegmentRef {
+            id,
+            records,
+            structured_chunks: 0,
+            vector_chunks: 0,
+            tombstones: None,
+            graph_chunks: 0,
+            codes_chunks: 0,
+        };
+        for c in SegmentComponent::ALL {
+            c.name_in(&mut r, self.named(c));
+        }
+        r
+    }
+
+    /// The chunks of `c` the store holds, if any.
+    pub(super) fn named(&self, c: SegmentComponent) -> Option<Chunks> {
+        self.named[c as usize]
+    }
+
+    /// True once the segment's records are written.
+    pub(super) fn is_written(&self) -> bool {
+        self.named(C::Structured).is_some()
+    }
+
+    /// Marks `c` changed in memory since it was written.
+    pub(super) fn touch(&mut self, c: SegmentComponent) {
+        self.dirty[c as usize] = true;
+    }
+
+    fn is_dirty(&self, c: SegmentComponent) -> bool {
+        self.dirty[c as usize]
+    }
+
+    /// Every key of segment `seg` the store holds, of the components `which` accepts.
+    pub(super) fn keys(
+        &self,
+        prefix: &str,
+        seg: u64,
+        which: impl Fn(SegmentComponent) -> bool,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in SegmentComponent::ALL.into_iter().filter(|&c| which(c)) {
+            if let Some(ch) = self.named(c) {
+                out.extend((0..ch.count).map(|i| c.key(prefix, seg, ch.version, i)));
+            }
+        }
+        out
+    }
+}
+
+/// The keys a namespace configured with `ann` reads to load segment `r`.
+pub(super) fn required_keys(prefix: &str, r: &SegmentRef, ann: AnnConfig) -> Vec<String> {
+    SegmentBlobs::from_ref(r).keys(prefix, r.id, |c| c.is_read(ann))
+}
+
+/// Writes what changed of component `c` of every segment into `puts`, and the keys it
+/// replaces or forgets into `garbage`.
+pub(super) fn commit_component(
+    c: SegmentComponent,
+    segments: &mut [Sealed],
+    new: &[bool],
+    (sealed, int8): (bool, bool),
+    prefix: &str,
+    puts: &mut Vec<(String, Vec<u8>)>,
+    garbage: &mut Vec<String>,
+) {
+    for (s, &new) in segments.iter_mut().zip(new) {
+        let old = s.blobs.named(c);
+        match c.change(s, new, sealed, int8) {
+            Change::Keep => {}
+            Change::Forget => {
+                garbage.extend(s.blobs.keys(prefix, s.id, |k| k == c));
+                s.blobs.named[c as usize] = None;
+            }
+            Change::Write => {
+                let version = match old {
+                    Some(o) if c.is_versioned() => {
+                        garbage.extend(s.blobs.keys(prefix, s.id, |k| k == c));
+                        o.version + 1
+                    }
+                    _ => 0,
+                };
+                let blobs = c.encode(s);
+                let count = blobs.len() as u32;
+                for (i, blob) in blobs.into_iter().enumerate() {
+                    puts.push((c.key(prefix, s.id, version, i as u32), blob));
+                }
+                s.blobs.named[c as usize] = Some(Chunks { version, count });
+                s.blobs.dirty[c as usize] = false;
+            }
+        }
+    }
+}
+
+/// Decodes a stored segment and its components: the chunks `r` names, fetched with `get`
+/// (keyed as [`required_keys`] lists them for the same `ann`). Codes are decoded only with
+/// [`AnnConfig::int8`] on; a segment lacking a graph or codes gets them from
+/// [`Namespace::index_step`], never here.
+pub(super) fn load_segment<'b>(
+    prefix: &str,
+    r: &SegmentRef,
+    (dimension, metric, ann): (usize, Metric, AnnConfig),
+    get: &impl Fn(&str) -> Result<&'b [u8]>,
+) -> Result<Sealed> {
+    let blobs = SegmentBlobs::from_ref(r);
+    let fetch = |c: SegmentComponent| -> Result<Vec<&'b [u8]>> {
+        let keys = blobs.keys(prefix, r.id, |k| k == c);
+        keys.iter().map(|k| get(k)).collect()
+    };
+    // Graph and codes chunks are opened as they are fetched.
+    let open = |c: SegmentComponent, kind: BlobKind| -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        for key in blobs.keys(prefix, r.id, |k| k == c) {
+            bytes.extend_from_slice(format::open_blob(&key, kind, get(&key)?)?);
+        }
+        Ok(bytes)
+    };
+    let structured = fetch(C::Structured)?;
+    let vectors = fetch(C::Vectors)?;
+    let what = keys::segment(prefix, r.id, 0);
+    let segment = Segment::decode(&what, &structured, &vectors)?;
+    if segment.len() as u64 != r.records
+        || (!segment.is_empty() && segment.all_vectors().len() != segment.len() * dimension)
+    {
+        return Err(Error::Corrupt {
+            what,
+            reason: "segment size disagrees with its manifest or the index dimension".into(),
+        });
+    }
+    let tombstones = match blobs.named(C::Tombstones) {
+        Some(_) => Tombstones::decode(&what, &fetch(C::Tombstones)?, segment.len())?,
+        None => Tombstones::new(segment.len()),
+    };
+    let graph = match blobs.named(C::Graph) {
+        None => Graph::None,
+        Some(_) => {
+            let bytes = open(C::Graph, BlobKind::GraphChunk)?;
+            let bad = corrupt(keys::graph(prefix, r.id, 0));
+            let view = HnswView::from_bytes(&bytes).map_err(|e| bad(reason(e)))?;
+            if view.len() != segment.len() || view.dim() != dimension || view.metric() != metric {
+                return Err(bad(
+                    "graph size, dimension or metric disagrees with its segment".into(),
+                ));
+            }
+            Graph::Ready(bytes)
+        }
+    };
+    let bad = corrupt(keys::codes(prefix, r.id, 0));
+    if blobs.named(C::Codes).is_some() && !graph.is_ready() {
+        return Err(bad("int8 codes of a segment without a graph".into()));
+    }
+    let codes = match blobs.named(C::Codes) {
+        Some(_) if C::Codes.is_read(ann) => {
+            let bytes = open(C::Codes, BlobKind::CodesChunk)?;
+            let q = Int8Index::from_bytes(&bytes).map_err(|e| bad(reason(e)))?;
+            if q.len() != segment.len() || q.dim() != dimension || q.metric() != metric {
+                return Err(bad(
+                    "int8 codes' size, dimension or metric disagree with their segment".into(),
+                ));
+            }
+            Codes::Ready(Box::new(q))
+        }
+        _ => Codes::None,
+    };
+    Ok(Sealed {
+        blobs,
+        graph,
+        codes,
+        ..Sealed::new(r.id, segment, tombstones)
+    })
+}
+
+/// A `Corrupt` error naming `what`.
+fn corrupt(what: String) -> impl Fn(String) -> Error {
+    move |reason| Error::Corrupt {
+        what: what.clone(),
+        reason,
+    }
+}
+
+/// The reason of a decoding error, to be reported under another key.
+fn reason(e: Error) -> String {
+    match e {
+        Error::Corrupt { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,234 @@
+//! Query planning and fan-out: each part (the memtable, every sealed segment) answers its
+//! top-k exactly or on its graph, and the results are merged.
+
+use super::sealed::Sealed;
+use super::{Loc, Namespace, Part, QueryVector, Scored};
+use crate::distance::{self, Metric};
+use crate::filter::Filter;
+use crate::index::hnsw::{FilteredPlan, HnswView, SearchScratch, search_filtered_plan};
+use crate::index::{flat, sparse};
+use crate::record::SparseVector;
+use crate::segment::postings::SlotSet;
+
+#[cfg(doc)]
+use super::AnnConfig;
+
+impl Namespace {
+    /// The `k` best live records for `query` among those matching `filter`, best first.
+    ///
+    /// Dense-only queries score with the metric. Queries with sparse values score
+    /// `dense dot + sparse dot`; without dense values only records sharing a sparse index with
+    /// the query are candidates.
+    pub fn query(&self, query: &QueryVector, k: usize, filter: Option<&Filter>) -> Vec<Scored> {
+        let filter = filter.filter(|f| !f.is_match_all());
+        let higher_is_better = self.metric.higher_is_better() || query.sparse_values.is_some();
+        let mut merged: Vec<Scored> = Vec::new();
+        // A query running concurrently with another (never in one wasm thread) gets its own.
+        let mut own = None;
+        let mut shared = None;
+        let parts = std::iter::once((Part::Memtable, None)).chain(
+            self.segments
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (Part::Segment(i as u32), Some(s))),
+        );
+        for (part, sealed) in parts {
+            let tombs = sealed.map(|s: &Sealed| &s.tombstones);
+            // A sealed segment answers the filter from its metadata index, once per query:
+            // the exact set of live matching slots, one bit test per record reached.
+            let selected = sealed.zip(filter).map(|(s, f)| s.select(f));
+            if selected.as_ref().is_some_and(|set| set.count() == 0) {
+                continue;
+            }
+            let accept = |slot: u32| match &selected {
+                Some(set) => set.contains(slot),
+                None => {
+                    tombs.is_none_or(|t| !t.contains(slot))
+                        && filter.is_none_or(|f| f.matches(self.metadata(Loc { part, slot })))
+                }
+            };
+            let (vectors, norms) = (self.part(part).all_vectors(), self.part(part).norms());
+            let graph = sealed.and_then(|s| Some((s, s.graph_view()?)));
+            // Hybrid queries use the graph for their dense part only where it ranks by dot.
+            let hybrid_graph = self.metric == Metric::DotProduct;
+            let found = match (&query.values, &query.sparse_values, graph) {
+                (Some(q), sq, Some((sealed, view))) if sq.is_none() || hybrid_graph => {
+                    if shared.is_none() && own.is_none() {
+                        match self.scratch.0.try_lock() {
+                            Ok(guard) => shared = Some(guard),
+                            Err(_) => own = Some(SearchScratch::new()),
+                        }
+                    }
+                    let scratch: &mut SearchScratch = match shared.as_mut() {
+                        Some(guard) => guard,
+                        None => own.get_or_insert_with(SearchScratch::new),
+                    };
+                    let n = sealed.segment.len().max(1) as f32;
+                    let accepted = selected.as_ref().map_or(sealed.live(), SlotSet::count);
+                    let fraction = accepted as f32 / n;
+                    match sq {
+                        None => self.graph_search(
+                            sealed, view, q, vectors, norms, k, &accept, fraction, scratch,
+                        ),
+                        Some(sq) => self.hybrid_graph_search(
+                            part, sealed, view, q, sq, k, &accept, fraction, scratch,
+                        ),
+                    }
+                }
+                (Some(q), None, _) => flat::scan(self.metric, q, vectors, norms, k, accept),
+                (dense, Some(sq), _) => self.hybrid_scan(part, dense.as_deref(), sq, k, accept),
+                (None, None, _) => Vec::new(),
+            };
+            merged.extend(found.into_iter().map(|(score, slot)| Scored {
+                loc: Loc { part, slot },
+                score,
+            }));
+        }
+        // Each part returned at most k; the best k overall are among them. Ties go to the
+        // lower id so results do not depend on where records happen to live.
+        merged.sort_by(|a, b| {
+            let o = if higher_is_better {
+                b.score.total_cmp(&a.score)
+            } else {
+                a.score.total_cmp(&b.score)
+            };
+            o.then_with(|| self.id(a.loc).cmp(self.id(b.loc)))
+        });
+        merged.truncate(k);
+        merged
+    }
+
+    /// Searches a segment's graph. `accept` (live and matching) is applied during the
+    /// traversal; `fraction` estimates the share of slots it passes, and `search_filtered`
+    /// falls back to the exact scan whenever the graph finds fewer than `min(k, accepted)`, so
+    /// the answer is never short. With int8 codes ([`AnnConfig::int8`]) the graph is walked on
+    /// them, candidates are rescored in f32, and the same plan and fallback apply.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn graph_search(
+        &self,
+        sealed: &Sealed,
+        view: HnswView<'_>,
+        q: &[f32],
+        vectors: &[f32],
+        norms: &[f32],
+        k: usize,
+        accept: &dyn Fn(u32) -> bool,
+        fraction: f32,
+        scratch: &mut SearchScratch,
+    ) -> Vec<(f32, u32)> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let ef = (self.ann.hnsw.ef_search as usize).max(k);
+        if let Some(q8) = sealed.int8() {
+            // The same plan as `search_filtered`, walking the graph on codes and rescoring in
+            // f32; the exact plan, and a graph answer that came back short (fewer than k
+            // accepted found), scan the accepted slots' codes and rescore the best `ef` in f32,
+            // which returns min(k, accepted).
+            let plan = search_filtered_plan(view.len(), view.dim(), k, ef, fraction);
+            let found = match plan {
+                FilteredPlan::Exact => None,
+                p => {
+                    let two_hop = p == FilteredPlan::TwoHop;
+                    q8.search_mode(&view, q, vectors, norms, k, ef, &accept, two_hop, scratch)
+                        .ok()
+                }
+            };
+            return match found {
+                Some(found) if found.len() >= k => found,
+                _ => q8
+                    .scan(&view, q, vectors, norms, k, ef, accept)
+                    // Unreachable (codes, graph and segment were checked together).
+                    .unwrap_or_else(|_| flat::scan(self.metric, q, vectors, norms, k, accept)),
+            };
+        }
+        match view.search_filtered(q, vectors, norms, k, ef, accept, fraction, scratch) {
+            Ok((found, _plan)) => found,
+            // Unreachable: the graph was checked against the segment at load or build.
+            Err(_) => flat::scan(self.metric, q, vectors, norms, k, accept),
+        }
+    }
+
+    pub(super) fn hybrid_scan(
+        &self,
+        part: Part,
+        dense: Option<&[f32]>,
+        sq: &SparseVector,
+        k: usize,
+        accept: impl Fn(u32) -> bool,
+    ) -> Vec<(f32, u32)> {
+        let mut top = flat::TopK::new(k, true);
+        for slot in 0..self.part(part).len() as u32 {
+            if !accept(slot) {
+                continue;
+            }
+            if let Some(score) = self.hybrid_score(Loc { part, slot }, dense, sq) {
+                top.push(score, slot);
+            }
+        }
+        top.into_sorted()
+    }
+
+    /// A record's hybrid score, `dense dot + sparse dot`; without dense values, the sparse dot,
+    /// and `None` when the record shares no sparse index with the query. The one formula of
+    /// the exact and the graph paths, so both give the same bits.
+    pub(super) fn hybrid_score(
+        &self,
+        loc: Loc,
+        dense: Option<&[f32]>,
+        sq: &SparseVector,
+    ) -> Option<f32> {
+        let sparse_score = self.sparse_values(loc).and_then(|sv| sparse::dot(sq, sv));
+        match dense {
+            Some(q) => Some(distance::dot(q, self.values(loc)) + sparse_score.unwrap_or(0.0)),
+            None => sparse_score,
+        }
+    }
+
+    /// A hybrid (dense + sparse) query of a segment with a graph, on a dotproduct index. The
+    /// candidates are the graph's best `max(ef, 4k)` accepted slots by the dense part, plus
+    /// every accepted slot sharing a sparse index with the query (from the segment's inverted
+    /// index, built on first use), so a record with a strong sparse match is never missed
+    /// however poor its dense score. Each candidate is scored exactly like [`Self::hybrid_scan`].
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn hybrid_graph_search(
+        &self,
+        part: Part,
+        sealed: &Sealed,
+        view: HnswView<'_>,
+        q: &[f32],
+        sq: &SparseVector,
+        k: usize,
+        accept: &dyn Fn(u32) -> bool,
+        fraction: f32,
+        scratch: &mut SearchScratch,
+    ) -> Vec<(f32, u32)> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let ef = self.ann.hnsw.ef_search as usize;
+        let dense_k = ef.max(k.saturating_mul(4));
+        let (vectors, norms) = (self.part(part).all_vectors(), self.part(part).norms());
+        let dense = self.graph_search(
+            sealed, view, q, vectors, norms, dense_k, accept, fraction, scratch,
+        );
+        let index = sealed.sparse_index.get_or_init(|| {
+            sparse::InvertedIndex::build(
+                (0..sealed.segment.len() as u32).map(|slot| sealed.segment.sparse_values(slot)),
+            )
+        });
+        let mut candidates = index.matching(sq);
+        candidates.retain(|&slot| accept(slot));
+        candidates.extend(dense.into_iter().map(|(_, slot)| slot));
+        // Ascending slots, like the exact scan, so ties break the same way.
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut top = flat::TopK::new(k, true);
+        for slot in candidates {
+            if let Some(score) = self.hybrid_score(Loc { part, slot }, Some(q), sq) {
+                top.push(score, slot);
+            }
+        }
+        top.into_sorted()
+    }
+}
