@@ -2,14 +2,14 @@
 // planes, routing to Durable Objects, the per-namespace memory budget, index re-creation (a
 // stale per-isolate index cache), counts from the namespace objects, hostile paths and bodies,
 // concurrency, and legacy default-namespace naming.
-// worker/test/run.sh starts `wrangler dev` with LARCH_NAMESPACE_BUDGET_MIB=1 for this file.
+// worker/test/run.sh starts `wrangler dev` with LARCH_NAMESPACE_BUDGET_MIB=4 for this file.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 const URL = process.env.LARCH_URL ?? "http://127.0.0.1:8787";
 const KEY = process.env.LARCH_API_KEY ?? "larch-local-key";
-const BUDGET_MIB = Number(process.env.LARCH_NAMESPACE_BUDGET_MIB ?? "1");
+const BUDGET_MIB = Number(process.env.LARCH_NAMESPACE_BUDGET_MIB ?? "4");
 
 async function call(method, path, body, { key = KEY, version } = {}) {
   const headers = {};

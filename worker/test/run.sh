@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Worker end-to-end tests: starts `wrangler dev` (local, fresh state, budget 1 MiB per namespace
+# Worker end-to-end tests: starts `wrangler dev` (local, fresh state, budget 4 MiB per namespace
 # object so the limit test is quick), then runs, against it:
 #   routes.test.mjs       raw HTTP: auth, routing, budget, catalog, concurrency   (node --test)
 #   test_python_sdk.py    official Python SDK `pinecone` 10.x, multitenant scenario (pytest)
@@ -18,7 +18,7 @@ source scripts/wrangler-dev.sh
 port=${LARCH_TEST_PORT:-8799}
 work=$(mktemp -d /tmp/larch-worker-test.XXXXXX)
 trap 'larch_dev_stop; rm -rf "$work"' EXIT
-export LARCH_URL="http://127.0.0.1:$port" LARCH_API_KEY=larch-local-key LARCH_NAMESPACE_BUDGET_MIB=1
+export LARCH_URL="http://127.0.0.1:$port" LARCH_API_KEY=larch-local-key LARCH_NAMESPACE_BUDGET_MIB=4
 dev_args=(--var "LARCH_NAMESPACE_BUDGET_MIB:$LARCH_NAMESPACE_BUDGET_MIB")
 
 total_failed=0
