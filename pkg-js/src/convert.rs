@@ -9,7 +9,7 @@ use larch::namespace::{AnnConfig, StorageConfig};
 use larch::storage::WriteBatch;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::invalid_argument;
 
@@ -165,80 +165,63 @@ pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
         .map_err(|e| invalid_argument(&format!("cannot convert to JS: {e}")))
 }
 
-/// One entry of the `namespaces` argument of `Engine.handle`: `{name, recordCount}`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JsNamespace {
-    name: String,
-    record_count: usize,
-}
-
-/// Reads the host-supplied namespaces of `Engine.handle` (`undefined`: none).
+/// Reads the host-supplied namespaces of `Engine.handle`: `[{name, recordCount}]`
+/// (`undefined`: none).
 pub fn known_namespaces(value: JsValue) -> Result<Option<KnownNamespaces>, JsValue> {
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    let items: Vec<JsNamespace> = serde_wasm_bindgen::from_value(value)
-        .map_err(|e| invalid_argument(&format!("invalid namespaces: {e}")))?;
-    KnownNamespaces::new(items.into_iter().map(|n| (n.name, n.record_count)))
+    let bad = || invalid_argument("namespaces must be an array of {name, recordCount}");
+    let array: &js_sys::Array = value.dyn_ref().ok_or_else(bad)?;
+    let mut items = Vec::with_capacity(array.length() as usize);
+    for entry in array.iter() {
+        let name = js_sys::Reflect::get(&entry, &"name".into())?
+            .as_string()
+            .ok_or_else(bad)?;
+        let count = js_sys::Reflect::get(&entry, &"recordCount".into())?
+            .as_f64()
+            .filter(|n| *n >= 0.0 && n.fract() == 0.0)
+            .ok_or_else(bad)?;
+        items.push((name, count as usize));
+    }
+    KnownNamespaces::new(items)
         .map(Some)
         .map_err(|e| invalid_argument(&e.to_string()))
 }
 
 /// `Engine.classify`'s answer: `{plane, scope: "control"|"index"|"namespace", index?,
 /// namespace?, write}`, or `{response}` when the request is answered without any engine.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JsRoute {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plane: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub write: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response: Option<JsResponse>,
-}
-
-impl From<Result<RouteInfo, Response>> for JsRoute {
-    fn from(r: Result<RouteInfo, Response>) -> Self {
-        let mut out = JsRoute {
-            plane: None,
-            scope: None,
-            index: None,
-            namespace: None,
-            write: false,
-            response: None,
-        };
-        match r {
-            Err(response) => out.response = Some(response.into()),
-            Ok(info) => {
-                out.plane = Some(match info.plane {
-                    Plane::Control => "control",
-                    Plane::Data => "data",
-                });
-                match info.scope {
-                    Scope::Control => out.scope = Some("control"),
-                    Scope::Index { index } => {
-                        out.scope = Some("index");
-                        out.index = Some(index);
-                    }
-                    Scope::Namespace {
-                        index,
-                        namespace,
-                        write,
-                    } => {
-                        out.scope = Some("namespace");
-                        out.index = Some(index);
-                        out.namespace = Some(namespace);
-                        out.write = write;
-                    }
-                }
-            }
+pub fn route_js(r: Result<RouteInfo, Response>) -> Result<JsValue, JsValue> {
+    let out = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v).map(|_| ());
+    let info = match r {
+        Err(response) => {
+            set("response", to_js(&JsResponse::from(response))?)?;
+            return Ok(out.into());
         }
-        out
+        Ok(info) => info,
+    };
+    let plane = match info.plane {
+        Plane::Control => "control",
+        Plane::Data => "data",
+    };
+    set("plane", plane.into())?;
+    let (scope, index, namespace, write) = match info.scope {
+        Scope::Control => ("control", None, None, false),
+        Scope::Index { index } => ("index", Some(index), None, false),
+        Scope::Namespace {
+            index,
+            namespace,
+            write,
+        } => ("namespace", Some(index), Some(namespace), write),
+    };
+    set("scope", scope.into())?;
+    if let Some(index) = index {
+        set("index", index.into())?;
     }
+    if let Some(namespace) = namespace {
+        set("namespace", namespace.into())?;
+    }
+    set("write", write.into())?;
+    Ok(out.into())
 }

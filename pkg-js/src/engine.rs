@@ -10,7 +10,7 @@ use larch::host::INDEX_STEP_BUDGET;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{
-    EngineOptions, JsNeeds, JsResponse, JsRoute, JsWriteBatch, known_namespaces, to_js,
+    EngineOptions, JsNeeds, JsResponse, JsWriteBatch, known_namespaces, route_js, to_js,
 };
 
 /// The Larch engine behind one database.
@@ -143,7 +143,7 @@ impl Engine {
             body,
             ..Request::default()
         };
-        to_js(&JsRoute::from(Api::classify(&req)))
+        route_js(Api::classify(&req))
     }
 
     /// The largest body a request may carry; hosts refuse larger ones (with `bodyTooLarge`)

@@ -37,14 +37,11 @@ pub struct RouteInfo {
     pub scope: Scope,
 }
 
+/// The fields of a body that name its namespace (one type for every route, so one decoder).
 #[derive(Deserialize)]
-struct NamespaceOnly {
+struct Names {
     #[serde(default)]
     namespace: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct NameOnly {
     #[serde(default)]
     name: Option<String>,
 }
@@ -65,7 +62,7 @@ impl Api {
             return Ok(control);
         };
         let from_body = || {
-            super::parse_body::<NamespaceOnly>(req.body)
+            super::parse_body::<Names>(req.body)
                 .ok()
                 .map(|b| b.namespace.unwrap_or_default())
         };
@@ -89,7 +86,7 @@ impl Api {
             data::Op::Namespaces(namespaces::Op::Describe(ns)) => (Some(ns.clone()), false),
             data::Op::Namespaces(namespaces::Op::Delete(ns)) => (Some(ns.clone()), true),
             data::Op::Namespaces(namespaces::Op::Create) => (
-                super::parse_body::<NameOnly>(req.body)
+                super::parse_body::<Names>(req.body)
                     .ok()
                     .and_then(|b| b.name)
                     .filter(|n| !n.is_empty()),
