@@ -1,7 +1,8 @@
 // Benchmark client for scripts/bench-worker.sh (numbers, not a timed test). Phases:
 //   load  N DIM BATCH    create index "bench" (DIM, cosine) and upsert N random records into
 //                        namespace "big" in batches: upsert throughput
-//   warm  DIM QUERIES    warm query latency (topK 10) on "big": p50 / p99 / mean
+//   warm  DIM QUERIES [LABEL]  warm query latency (topK 10) on "big": p50 / p99 / mean
+//   settle DIM [MAX_S]   wait until `x-larch-indexing` is no longer "pending" (background builds)
 //   cold  DIM            first query after a restart (namespace object + engine load), then a 2nd
 //   concurrent N DIM CLIENTS SECONDS
 //                        load N records with metadata into namespace "mix" of index "conc", then
@@ -35,59 +36,6 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const r2 = (x) => Math.round(x * 100) / 100;
-
-if (phase === "load") {
-  const [n, dim, batch] = args.map(Number);
-  await fetch(`${URL}/indexes/bench`, { method: "DELETE", headers: H });
-  const c = await fetch(`${URL}/indexes`, { method: "POST", headers: H, body: JSON.stringify({ name: "bench", dimension: dim, metric: "cosine", spec: { serverless: { cloud: "aws", region: "us-east-1" } } }) });
-  if (c.status !== 201) throw new Error(`create: ${c.status} ${await c.text()}`);
-  const t0 = performance.now();
-  const lat = [];
-  let bytes = 0;
-  let last;
-  for (let i = 0; i < n; i += batch) {
-    const vectors = Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({ id: `r${i + j}`, values: vector(dim), metadata: { g: (i + j) % 10 } }));
-    const body = { vectors, namespace: "big" };
-    bytes += JSON.stringify(body).length;
-    last = await post("/index/bench/vectors/upsert", body);
-    lat.push(last.ms);
-  }
-  const s = (performance.now() - t0) / 1000;
-  const stats = (await post("/index/bench/describe_index_stats", {})).json;
-  console.log(JSON.stringify({
-    phase, records: n, dim, batch, seconds: r2(s), recordsPerSecond: Math.round(n / s), mbPerSecond: r2(bytes / 1e6 / s),
-    batchP50ms: r2(pct(lat, 50)), batchP99ms: r2(pct(lat, 99)), stored: stats.namespaces?.big?.vectorCount,
-    wasmMemoryMiB: r2(Number(last.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20),
-  }));
-} else if (phase === "warm") {
-  const [dim, queries] = args.map(Number);
-  for (let i = 0; i < 20; i++) await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" });
-  const lat = [];
-  let last;
-  for (let i = 0; i < queries; i++) {
-    last = await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" });
-    lat.push(last.ms);
-  }
-  const f = [];
-  for (let i = 0; i < Math.min(50, queries); i++) {
-    f.push((await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big", filter: { g: { $eq: 3 } } })).ms);
-  }
-  console.log(JSON.stringify({
-    phase, queries, p50ms: r2(pct(lat, 50)), p99ms: r2(pct(lat, 99)), meanMs: r2(lat.reduce((a, b) => a + b, 0) / lat.length),
-    filteredP50ms: r2(pct(f, 50)), filteredP99ms: r2(pct(f, 99)),
-    wasmMemoryMiB: r2(Number(last.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20),
-  }));
-} else if (phase === "cold") {
-  const [dim] = args.map(Number);
-  const first = await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" });
-  const second = await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" });
-  console.log(JSON.stringify({ phase, firstMs: r2(first.ms), secondMs: r2(second.ms), wasmMemoryMiB: r2(Number(first.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20) }));
-} else if (phase === "concurrent") {
-  await concurrent(...args.map(Number));
-} else {
-  console.error("usage: bench.mjs load N DIM BATCH | warm DIM QUERIES | cold DIM | concurrent N DIM CLIENTS SECONDS");
-  process.exit(2);
-}
 
 // ---------------------------------------------------------------------------------------------
 // concurrent N DIM CLIENTS SECONDS
@@ -217,6 +165,14 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   const batch = Math.min(1000, Math.floor(1500000 / (dim * 9)));
   let loadS = null;
   let settleS = null;
+  // Ready = the control plane answers 200 (the port may answer while wrangler still reloads the
+  // Worker: 503 "Your worker restarted mid-request").
+  for (let i = 0; ; i++) {
+    const r = await fetch(`${URL}/indexes`, { headers: H }).catch((e) => ({ status: String(e) }));
+    if (r.status === 200) break;
+    if (i >= 120) throw new Error(`server not ready: GET /indexes → ${r.status}`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
   if (process.env.LARCH_BENCH_RELOAD !== "0") {
     await fetch(`${URL}/indexes/${index}`, { method: "DELETE", headers: H });
     const c = await fetch(`${URL}/indexes`, {
@@ -269,10 +225,9 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
     } else {
       path = "/vectors/upsert";
       const vectors = [];
-      for (let j = 0; j < 8; j++) {
-        const i = Math.floor(r() * n);
-        vectors.push({ id: `c${i}`, values: vector(dim), metadata: meta(i + 1) });
-      }
+      const ids = new Set();
+      while (ids.size < Math.min(8, n)) ids.add(Math.floor(r() * n)); // distinct: one id per request
+      for (const i of ids) vectors.push({ id: `c${i}`, values: vector(dim), metadata: meta(i) });
       for (let j = 0; j < 2; j++) {
         const i = n + added++;
         vectors.push({ id: `c${i}`, values: vector(dim), metadata: meta(i) });
@@ -348,6 +303,7 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   const mem = {
     processes: procs.map((p) => `${p.comm}:${p.pid}`),
     measured: first.workerd.rss ? "workerd processes" : "all processes sampled",
+    perProcessMiB: Object.fromEntries(Object.keys(last.per).map((k) => [k, { runStart: MiB(first.per[k] ?? 0), runMiddle: MiB(mid.per[k] ?? 0), runEnd: MiB(last.per[k]), afterIdle: MiB(after.per[k] ?? 0) }])),
     rssMiB: { beforeLoad: MiB(w(samples[0])), runStart: MiB(w(first)), runMiddle: MiB(w(mid)), runEnd: MiB(w(last)), afterIdle: MiB(w(after)), max: MiB(w(peak)), maxAtS: peak.t },
     growthMiB: { firstHalf: MiB(w(mid) - w(first)), secondHalf: MiB(w(last) - w(mid)), idle: MiB(w(after) - w(last)) },
     secondHalfKiBPer1kRequests: dReq > 0 ? r2(((w(last) - w(mid)) / dReq) * 1000) : null,
@@ -375,4 +331,74 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
       memory: mem,
     }),
   );
+}
+
+if (phase === "load") {
+  const [n, dim, batch] = args.map(Number);
+  await fetch(`${URL}/indexes/bench`, { method: "DELETE", headers: H });
+  const c = await fetch(`${URL}/indexes`, { method: "POST", headers: H, body: JSON.stringify({ name: "bench", dimension: dim, metric: "cosine", spec: { serverless: { cloud: "aws", region: "us-east-1" } } }) });
+  if (c.status !== 201) throw new Error(`create: ${c.status} ${await c.text()}`);
+  const t0 = performance.now();
+  const lat = [];
+  let bytes = 0;
+  let last;
+  for (let i = 0; i < n; i += batch) {
+    const vectors = Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({ id: `r${i + j}`, values: vector(dim), metadata: { g: (i + j) % 10 } }));
+    const body = { vectors, namespace: "big" };
+    bytes += JSON.stringify(body).length;
+    last = await post("/index/bench/vectors/upsert", body);
+    lat.push(last.ms);
+  }
+  const s = (performance.now() - t0) / 1000;
+  const stats = (await post("/index/bench/describe_index_stats", {})).json;
+  console.log(JSON.stringify({
+    phase, records: n, dim, batch, seconds: r2(s), recordsPerSecond: Math.round(n / s), mbPerSecond: r2(bytes / 1e6 / s),
+    batchP50ms: r2(pct(lat, 50)), batchP99ms: r2(pct(lat, 99)), stored: stats.namespaces?.big?.vectorCount,
+    wasmMemoryMiB: r2(Number(last.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20),
+  }));
+} else if (phase === "warm") {
+  const [dim, queries] = args.map(Number);
+  const label = args[2] ?? "warm";
+  for (let i = 0; i < 20; i++) await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" });
+  const lat = [];
+  let last;
+  let indexingFirst;
+  for (let i = 0; i < queries; i++) {
+    last = await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" });
+    if (i === 0) indexingFirst = last.headers.get("x-larch-indexing");
+    lat.push(last.ms);
+  }
+  const f = [];
+  for (let i = 0; i < Math.min(50, queries); i++) {
+    f.push((await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big", filter: { g: { $eq: 3 } } })).ms);
+  }
+  console.log(JSON.stringify({
+    phase: label, queries, p50ms: r2(pct(lat, 50)), p99ms: r2(pct(lat, 99)), meanMs: r2(lat.reduce((a, b) => a + b, 0) / lat.length),
+    over100ms: lat.filter((ms) => ms > 100).length, filteredP50ms: r2(pct(f, 50)), filteredP99ms: r2(pct(f, 99)),
+    // x-larch-indexing of the first and last timed query (null: header absent)
+    indexing: [indexingFirst, last.headers.get("x-larch-indexing")],
+    wasmMemoryMiB: r2(Number(last.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20),
+  }));
+} else if (phase === "settle") {
+  // Waits (querying every 0.5 s) until the server reports no pending background index builds
+  // (`x-larch-indexing` not "pending"; an absent header counts as settled), at most MAX_S.
+  const [dim, maxS = 300] = args.map(Number);
+  const t = performance.now();
+  let state;
+  for (;;) {
+    state = (await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" })).headers.get("x-larch-indexing");
+    if (state !== "pending" || performance.now() - t > maxS * 1000) break;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  console.log(JSON.stringify({ phase, seconds: r2((performance.now() - t) / 1000), indexing: state ?? "header absent" }));
+} else if (phase === "cold") {
+  const [dim] = args.map(Number);
+  const first = await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" });
+  const second = await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" });
+  console.log(JSON.stringify({ phase, firstMs: r2(first.ms), secondMs: r2(second.ms), wasmMemoryMiB: r2(Number(first.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20) }));
+} else if (phase === "concurrent") {
+  await concurrent(...args.map(Number));
+} else {
+  console.error("usage: bench.mjs load N DIM BATCH | warm DIM QUERIES [LABEL] | settle DIM [MAX_S] | cold DIM | concurrent N DIM CLIENTS SECONDS");
+  process.exit(2);
 }
