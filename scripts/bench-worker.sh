@@ -15,6 +15,7 @@
 #                                                       defaults: 10000 64 32 45 24
 #   env: LARCH_BENCH_ROUNDS=R   run the mix R times on the same server (rounds 2.. reuse the data)
 #        LARCH_BENCH_OUT=DIR    where the per-second memory series go (default target/bench-worker)
+#        LARCH_BENCH_SNAPSHOT=1 force a full GC (heap snapshot via the inspector) after each round
 #        LARCH_BENCH_MIX, LARCH_BENCH_IDLE, LARCH_BENCH_SETTLE: see worker/bench/bench.mjs
 #
 # 15000 × 384 is about the largest namespace the default 24 MiB budget admits (15728 records).
@@ -48,10 +49,24 @@ if [ "$mode" = concurrent ]; then
     "budget=${budget} MiB, wrangler dev on :$port; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   larch_dev_start "$port" "$work/state" "$work/dev.log" "${args[@]}"
   export LARCH_BENCH_PGID=$larch_dev_pgid
+  # The Worker isolate's V8 inspector (wrangler starts its workerd with --inspector-addr): the
+  # /json target list of a workerd listening port names it "core:user:<worker>". Optional.
+  if [ -z "${LARCH_BENCH_INSPECTOR:-}" ] && command -v ss >/dev/null; then
+    for p in $(pgrep -g "$larch_dev_pgid" workerd || true); do
+      for lp in $(ss -ltnpH 2>/dev/null | grep "pid=$p," | awk '{print $4}' | sed 's/.*://'); do
+        u=$(curl -s -m 2 "http://127.0.0.1:$lp/json" 2>/dev/null |
+          node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const t=JSON.parse(s).find(t=>/^core:user:/.test(t.id));if(t)console.log(t.webSocketDebuggerUrl)}catch{}})' || true)
+        [ -n "$u" ] && export LARCH_BENCH_INSPECTOR=$u && break 2
+      done
+    done
+  fi
+  node_flags=()
+  node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' || node_flags=(--experimental-websocket)
+  echo "bench-worker: sampling processes of group $larch_dev_pgid; inspector ${LARCH_BENCH_INSPECTOR:-not found}"
   for r in $(seq 1 "$rounds"); do
     series="$out/concurrent-$stamp-round$r.jsonl"
     LARCH_BENCH_SERIES="$series" LARCH_BENCH_RELOAD=$([ "$r" -eq 1 ] && echo 1 || echo 0) \
-      node worker/bench/bench.mjs concurrent "$n" "$dim" "$clients" "$seconds"
+      node "${node_flags[@]}" worker/bench/bench.mjs concurrent "$n" "$dim" "$clients" "$seconds"
     echo "bench-worker: round $r memory series in $series; load average $(cut -d' ' -f1-3 /proc/loadavg)"
   done
   # Server-side failures are logged by the Worker; show how many (the client counts non-2xx).

@@ -51,6 +51,11 @@ const r2 = (x) => Math.round(x * 100) / 100;
 //   LARCH_BENCH_IDLE     seconds to keep sampling after the run, with no requests (default 10)
 //   LARCH_BENCH_RELOAD   "0": reuse index "conc" as it is (a second run on the same server)
 //   LARCH_BENCH_SETTLE   max seconds to wait after loading for `x-larch-indexing: idle` (default 120)
+//   LARCH_BENCH_INSPECTOR  ws:// URL of the Worker isolate's V8 inspector (scripts/bench-worker.sh
+//                        finds it): its JS heap (Runtime.getHeapUsage) joins each sample; needs
+//                        a global WebSocket (Node 22, or Node 20 with --experimental-websocket)
+//   LARCH_BENCH_SNAPSHOT "1": after the idle time, take a heap snapshot through the inspector
+//                        (V8 runs a full GC first) and sample the heap and RSS again
 // Metadata: genre (one of 5 strings), year (1970–2024), rating (0–5, one decimal), draft (bool).
 // Filtered queries alternate {"genre":{"$eq":g}} and {"year":{"$gte":y,"$lt":y+10}}. An upsert
 // writes 10 records: 8 overwrite random loaded ids, 2 add new ids (so the namespace grows).
@@ -102,6 +107,41 @@ function rss(pid) {
 
 const MiB = (kib) => r2(kib / 1024);
 
+/** A minimal Chrome DevTools Protocol client (null when no URL or no WebSocket). */
+async function inspector(url) {
+  if (!url || typeof WebSocket !== "function") return null;
+  const ws = new WebSocket(url);
+  let id = 0;
+  const pending = new Map();
+  ws.onmessage = (e) => {
+    const m = JSON.parse(e.data);
+    if (m.id && pending.has(m.id)) {
+      pending.get(m.id)(m);
+      pending.delete(m.id);
+    }
+  };
+  try {
+    await new Promise((res, rej) => {
+      ws.onopen = res;
+      ws.onerror = rej;
+    });
+  } catch {
+    return null;
+  }
+  const call = (method, params = {}, ms = 10000) =>
+    new Promise((res) => {
+      const i = ++id;
+      const timer = setTimeout(() => pending.delete(i) && res({ timeout: method }), ms);
+      pending.set(i, (m) => {
+        clearTimeout(timer);
+        res(m);
+      });
+      // workerd's inspector never answers a message with an empty `params` object
+      ws.send(JSON.stringify(Object.keys(params).length ? { id: i, method, params } : { id: i, method }));
+    });
+  return { call, close: () => ws.close() };
+}
+
 async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   if (!(n > 0 && dim > 0 && clients > 0 && seconds > 0)) {
     console.error("usage: bench.mjs concurrent N DIM CLIENTS SECONDS");
@@ -120,8 +160,40 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   const ns = "mix";
   const base = `${URL}/index/${index}`;
 
+  // Ready = the control plane answers 200 (the port may answer while wrangler still reloads the
+  // Worker: 503 "Your worker restarted mid-request"). The isolate exists from then on: an
+  // inspector session opened before it never answers.
+  for (let i = 0; ; i++) {
+    const r = await fetch(`${URL}/indexes`, { headers: H }).catch((e) => ({ status: String(e) }));
+    if (r.status === 200) break;
+    if (i >= 120) throw new Error(`server not ready: GET /indexes → ${r.status}`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
+
   // --- memory sampler (every second, all phases) -----------------------------------------
   const t0 = performance.now();
+  // workerd answers only its newest inspector session, and wrangler opens its own (for console
+  // output) after startup: a session that stops answering is replaced (at most 5 times).
+  const inspectorUrl = process.env.LARCH_BENCH_INSPECTOR;
+  let cdp = await inspector(inspectorUrl);
+  let reconnects = 0;
+  let reading = false;
+  let finished = false;
+  let heap = null; // latest JS heap of the Worker isolate: { usedMiB, totalMiB }
+  const readHeap = async () => {
+    if (reading) return;
+    reading = true;
+    const r = await cdp.call("Runtime.getHeapUsage", {}, 3000);
+    const h = r.result;
+    if (h) heap = { usedMiB: r2(h.usedSize / 2 ** 20), totalMiB: r2(h.totalSize / 2 ** 20) };
+    else if (r.timeout && reconnects < 5 && !finished) {
+      reconnects++;
+      cdp.close();
+      cdp = (await inspector(inspectorUrl)) ?? cdp;
+    }
+    reading = false;
+  };
+  if (cdp) await readHeap();
   let procs = serverPids();
   let phaseName = "load";
   let wasmBytes = null; // last x-larch-wasm-memory-bytes seen (null: never sent)
@@ -140,7 +212,8 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
         if (p.comm.includes("workerd")) workerd[k] += m[k];
       }
     }
-    const s = { t: r2((performance.now() - t0) / 1000), phase: phaseName, requests: done, workerd, all: sum, per, wasmBytes };
+    const s = { t: r2((performance.now() - t0) / 1000), phase: phaseName, requests: done, workerd, all: sum, per, wasmBytes, heap };
+    if (cdp) readHeap(); // answered between requests; the next sample carries it
     samples.push(s);
     if (seriesFile) appendFileSync(seriesFile, `${JSON.stringify(s)}\n`);
   };
@@ -165,14 +238,6 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   const batch = Math.min(1000, Math.floor(1500000 / (dim * 9)));
   let loadS = null;
   let settleS = null;
-  // Ready = the control plane answers 200 (the port may answer while wrangler still reloads the
-  // Worker: 503 "Your worker restarted mid-request").
-  for (let i = 0; ; i++) {
-    const r = await fetch(`${URL}/indexes`, { headers: H }).catch((e) => ({ status: String(e) }));
-    if (r.status === 200) break;
-    if (i >= 120) throw new Error(`server not ready: GET /indexes → ${r.status}`);
-    await new Promise((res) => setTimeout(res, 500));
-  }
   if (process.env.LARCH_BENCH_RELOAD !== "0") {
     await fetch(`${URL}/indexes/${index}`, { method: "DELETE", headers: H });
     const c = await fetch(`${URL}/indexes`, {
@@ -279,6 +344,21 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   await new Promise((res) => setTimeout(res, idle * 1000));
   clearInterval(timer);
   sample();
+  let afterGc = null;
+  if (cdp && process.env.LARCH_BENCH_SNAPSHOT === "1") {
+    // A heap snapshot starts with a full GC: what survives it is live JS heap.
+    await cdp.call("HeapProfiler.enable");
+    const t = performance.now();
+    const r = await cdp.call("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 300000);
+    await readHeap();
+    await new Promise((res) => setTimeout(res, 1000));
+    phaseName = "after-gc";
+    sample();
+    const s = samples[samples.length - 1];
+    afterGc = { snapshot: r.timeout ? "timeout" : `${Math.round(performance.now() - t)} ms`, heap, rssMiB: MiB(s.workerd.rss || s.all.rss), perProcessMiB: Object.fromEntries(Object.entries(s.per).filter(([k]) => k.includes("workerd")).map(([k, v]) => [k, MiB(v)])) };
+  }
+  finished = true;
+  cdp?.close();
   const stats1 = (await post(`/index/${index}/describe_index_stats`, {})).json;
 
   // --- report --------------------------------------------------------------------------------
@@ -310,6 +390,9 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
     anonMiB: { runStart: MiB(first.workerd.anon || first.all.anon), runEnd: MiB(last.workerd.anon || last.all.anon) },
     fileMiB: { runStart: MiB(first.workerd.file || first.all.file), runEnd: MiB(last.workerd.file || last.all.file) },
     wasmMemoryMiB: wasmBytes === null ? "header absent" : { runStart: r2((first.wasmBytes ?? 0) / 2 ** 20), runEnd: r2(wasmBytes / 2 ** 20) },
+    jsHeapMiB: cdp ? { runStart: first.heap, runMiddle: mid.heap, runEnd: last.heap, afterIdle: after.heap, maxUsed: Math.max(...samples.map((x) => x.heap?.usedMiB ?? 0)) } : "no inspector",
+    afterFullGc: afterGc,
+    inspectorReconnects: cdp ? reconnects : null,
     series: seriesFile ?? null,
   };
   const errors = Object.values(kinds).reduce((a, k) => a + k.errors, 0);
@@ -398,6 +481,7 @@ if (phase === "load") {
   console.log(JSON.stringify({ phase, firstMs: r2(first.ms), secondMs: r2(second.ms), wasmMemoryMiB: r2(Number(first.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20) }));
 } else if (phase === "concurrent") {
   await concurrent(...args.map(Number));
+  process.exit(0); // keep-alive sockets and an inspector session may still be open
 } else {
   console.error("usage: bench.mjs load N DIM BATCH | warm DIM QUERIES [LABEL] | settle DIM [MAX_S] | cold DIM | concurrent N DIM CLIENTS SECONDS");
   process.exit(2);
