@@ -88,8 +88,8 @@ pub fn dot(a: &SparseVector, b: &SparseVector) -> Option<f32> {
 #[derive(Debug, Clone, Default)]
 pub struct InvertedIndex {
     slots: std::collections::HashMap<u32, Vec<u32>>,
-    /// [`InvertedIndex::heap_bytes`], computed once built.
-    bytes: usize,
+    /// [`InvertedIndex::heap_bytes`], computed on first use (only memory accounting asks).
+    bytes: std::sync::OnceLock<usize>,
 }
 
 impl InvertedIndex {
@@ -101,14 +101,18 @@ impl InvertedIndex {
                 slots.entry(d).or_default().push(slot as u32);
             }
         }
-        let bytes = crate::heap::hash_map::<u32, Vec<u32>>(slots.capacity())
-            + slots.values().map(crate::heap::vec).sum::<usize>();
-        InvertedIndex { slots, bytes }
+        InvertedIndex {
+            slots,
+            bytes: std::sync::OnceLock::new(),
+        }
     }
 
     /// Bytes held: the table and every slot list.
     pub fn heap_bytes(&self) -> usize {
-        self.bytes
+        *self.bytes.get_or_init(|| {
+            crate::heap::hash_map::<u32, Vec<u32>>(self.slots.capacity())
+                + self.slots.values().map(crate::heap::vec).sum::<usize>()
+        })
     }
 
     /// The slots with a non-zero in dimension `dim`, ascending.

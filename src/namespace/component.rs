@@ -215,15 +215,10 @@ impl SegmentBlobs {
         self.dirty[c as usize]
     }
 
-    /// Every key of segment `seg` the store holds, of the components `which` accepts.
-    pub(super) fn keys(
-        &self,
-        prefix: &str,
-        seg: u64,
-        which: impl Fn(SegmentComponent) -> bool,
-    ) -> Vec<String> {
+    /// Every key of segment `seg` the store holds, of the components `which`.
+    pub(super) fn keys(&self, prefix: &str, seg: u64, which: &[SegmentComponent]) -> Vec<String> {
         let mut out = Vec::new();
-        for c in SegmentComponent::ALL.into_iter().filter(|&c| which(c)) {
+        for &c in which {
             if let Some(ch) = self.named(c) {
                 out.extend((0..ch.count).map(|i| c.key(prefix, seg, ch.version, i)));
             }
@@ -234,7 +229,8 @@ impl SegmentBlobs {
 
 /// The keys a namespace configured with `ann` reads to load segment `r`.
 pub(super) fn required_keys(prefix: &str, r: &SegmentRef, ann: AnnConfig) -> Vec<String> {
-    SegmentBlobs::from_ref(r).keys(prefix, r.id, |c| c.is_read(ann))
+    let read: Vec<SegmentComponent> = C::ALL.into_iter().filter(|c| c.is_read(ann)).collect();
+    SegmentBlobs::from_ref(r).keys(prefix, r.id, &read)
 }
 
 /// Writes what changed of component `c` of every segment into `puts`, and the keys it
@@ -253,13 +249,13 @@ pub(super) fn commit_component(
         match c.change(s, new, sealed, int8) {
             Change::Keep => {}
             Change::Forget => {
-                garbage.extend(s.blobs.keys(prefix, s.id, |k| k == c));
+                garbage.extend(s.blobs.keys(prefix, s.id, &[c]));
                 s.blobs.named[c as usize] = None;
             }
             Change::Write => {
                 let version = match old {
                     Some(o) if c.is_versioned() => {
-                        garbage.extend(s.blobs.keys(prefix, s.id, |k| k == c));
+                        garbage.extend(s.blobs.keys(prefix, s.id, &[c]));
                         o.version + 1
                     }
                     _ => 0,
@@ -288,13 +284,13 @@ pub(super) fn load_segment<'b>(
 ) -> Result<Sealed> {
     let blobs = SegmentBlobs::from_ref(r);
     let fetch = |c: SegmentComponent| -> Result<Vec<&'b [u8]>> {
-        let keys = blobs.keys(prefix, r.id, |k| k == c);
+        let keys = blobs.keys(prefix, r.id, &[c]);
         keys.iter().map(|k| get(k)).collect()
     };
     // Graph and codes chunks are opened as they are fetched.
     let open = |c: SegmentComponent, kind: BlobKind| -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
-        for key in blobs.keys(prefix, r.id, |k| k == c) {
+        for key in blobs.keys(prefix, r.id, &[c]) {
             bytes.extend_from_slice(format::open_blob(&key, kind, get(&key)?)?);
         }
         Ok(bytes)

@@ -101,7 +101,8 @@ impl Namespace {
     /// commit.
     fn drop_blobs(&mut self, s: &Sealed) {
         let Some(p) = &mut self.persist else { return };
-        p.dropped.extend(s.blobs.keys(&p.prefix, s.id, |_| true));
+        p.dropped
+            .extend(s.blobs.keys(&p.prefix, s.id, &SegmentComponent::ALL));
     }
 
     /// The consolidation the policy asks for, if it pays and none is running.

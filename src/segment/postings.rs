@@ -138,8 +138,8 @@ struct Field {
 pub(crate) struct Postings {
     records: usize,
     fields: HashMap<String, Field>,
-    /// [`Postings::heap_bytes`], computed once built.
-    bytes: usize,
+    /// [`Postings::heap_bytes`], computed on first use (only memory accounting asks).
+    bytes: std::sync::OnceLock<usize>,
 }
 
 impl Postings {
@@ -178,13 +178,12 @@ impl Postings {
             f.numbers
                 .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
-        p.bytes = p.count_bytes();
         p
     }
 
     /// Bytes held: the tables, field names, values and slot lists.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.bytes
+        *self.bytes.get_or_init(|| self.count_bytes())
     }
 
     fn count_bytes(&self) -> usize {
