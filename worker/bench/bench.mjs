@@ -58,7 +58,9 @@ const r2 = (x) => Math.round(x * 100) / 100;
 //                        (V8 runs a full GC first) and sample the heap and RSS again
 // Metadata: genre (one of 5 strings), year (1970–2024), rating (0–5, one decimal), draft (bool).
 // Filtered queries alternate {"genre":{"$eq":g}} and {"year":{"$gte":y,"$lt":y+10}}. An upsert
-// writes 10 records: 8 overwrite random loaded ids, 2 add new ids (so the namespace grows).
+// writes 10 records: 8 overwrite random loaded ids, 2 add new ids (so the namespace grows;
+// LARCH_BENCH_UPSERT_NEW=K adds K instead, 0 = overwrite only). A second run on the same server
+// (LARCH_BENCH_RELOAD=0) writes the same new ids again, i.e. overwrites them.
 // Every non-2xx status and every network error or timeout (30 s) counts as an error, per kind.
 
 const GENRES = ["drama", "comedy", "scifi", "horror", "documentary"];
@@ -276,6 +278,7 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   const kinds = Object.fromEntries(mix.map((m) => [m.kind, { lat: [], errors: 0, statuses: {} }]));
   const errorSamples = [];
   let added = 0;
+  const fresh = Math.max(0, Math.min(10, Number(process.env.LARCH_BENCH_UPSERT_NEW ?? 2))); // new ids per upsert
   const one = async (kind, r) => {
     let body;
     let path = "/query";
@@ -291,9 +294,9 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
       path = "/vectors/upsert";
       const vectors = [];
       const ids = new Set();
-      while (ids.size < Math.min(8, n)) ids.add(Math.floor(r() * n)); // distinct: one id per request
+      while (ids.size < Math.min(10 - fresh, n)) ids.add(Math.floor(r() * n)); // distinct: one id per request
       for (const i of ids) vectors.push({ id: `c${i}`, values: vector(dim), metadata: meta(i) });
-      for (let j = 0; j < 2; j++) {
+      for (let j = 0; j < fresh; j++) {
         const i = n + added++;
         vectors.push({ id: `c${i}`, values: vector(dim), metadata: meta(i) });
       }
@@ -344,6 +347,7 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   await new Promise((res) => setTimeout(res, idle * 1000));
   clearInterval(timer);
   sample();
+  const idleEnd = samples.length - 1;
   let afterGc = null;
   if (cdp && process.env.LARCH_BENCH_SNAPSHOT === "1") {
     // A heap snapshot starts with a full GC: what survives it is live JS heap.
@@ -377,7 +381,7 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   const first = at(0);
   const mid = at(0.5);
   const last = at(1);
-  const after = samples[samples.length - 1];
+  const after = samples[idleEnd]; // end of the idle time (before a forced GC)
   const peak = samples.reduce((a, s) => (w(s) > w(a) ? s : a), samples[0]);
   const dReq = last.requests - mid.requests;
   const mem = {
