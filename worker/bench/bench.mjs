@@ -47,6 +47,7 @@ const r2 = (x) => Math.round(x * 100) / 100;
 //   LARCH_BENCH_PGID     process group of `wrangler dev` (scripts/bench-worker.sh sets it): its
 //                        processes are sampled from /proc every second; else LARCH_BENCH_PIDS
 //                        (comma-separated), else every process whose command line has "workerd"
+//   LARCH_BENCH_PROXY_PID  PID of wrangler's dev proxy (a workerd), labelled "workerd-proxy"
 //   LARCH_BENCH_SERIES   JSONL file for the per-second memory series (default: none)
 //   LARCH_BENCH_IDLE     seconds to keep sampling after the run, with no requests (default 10)
 //   LARCH_BENCH_RELOAD   "0": reuse index "conc" as it is (a second run on the same server)
@@ -90,7 +91,10 @@ function serverPids() {
 
 function comm(pid) {
   try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    const c = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    // wrangler dev runs two workerd processes: its dev proxy (listening on the dev port) and the
+    // Worker itself; scripts/bench-worker.sh names the proxy's PID.
+    return String(pid) === process.env.LARCH_BENCH_PROXY_PID ? `${c}-proxy` : c;
   } catch {
     return "?";
   }
