@@ -36,6 +36,9 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const r2 = (x) => Math.round(x * 100) / 100;
+/** The debug header `x-larch-wasm-memory-bytes` in MiB, or null when the server does not send it. */
+const wasmMiB = (h) =>
+  h.get("x-larch-wasm-memory-bytes") === null ? null : r2(Number(h.get("x-larch-wasm-memory-bytes")) / 2 ** 20);
 
 // ---------------------------------------------------------------------------------------------
 // concurrent N DIM CLIENTS SECONDS
@@ -538,7 +541,7 @@ if (phase === "load") {
       batchP50ms: r2(pct(lat, 50)),
       batchP99ms: r2(pct(lat, 99)),
       stored: stats.namespaces?.big?.vectorCount,
-      wasmMemoryMiB: r2(Number(last.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20),
+      wasmMemoryMiB: wasmMiB(last.headers),
     }),
   );
 } else if (phase === "warm") {
@@ -572,7 +575,7 @@ if (phase === "load") {
       filteredP99ms: r2(pct(f, 99)),
       // x-larch-indexing of the first and last timed query (null: header absent)
       indexing: [indexingFirst, last.headers.get("x-larch-indexing")],
-      wasmMemoryMiB: r2(Number(last.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20),
+      wasmMemoryMiB: wasmMiB(last.headers),
     }),
   );
 } else if (phase === "settle") {
@@ -600,7 +603,7 @@ if (phase === "load") {
       phase,
       firstMs: r2(first.ms),
       secondMs: r2(second.ms),
-      wasmMemoryMiB: r2(Number(first.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20),
+      wasmMemoryMiB: wasmMiB(first.headers),
     }),
   );
 } else if (phase === "concurrent") {
