@@ -16,6 +16,8 @@
 #   env: LARCH_BENCH_ROUNDS=R   run the mix R times on the same server (rounds 2.. reuse the data)
 #        LARCH_BENCH_OUT=DIR    where the per-second memory series go (default target/bench-worker)
 #        LARCH_BENCH_SNAPSHOT=1 force a full GC (heap snapshot via the inspector) after each round
+#        LARCH_BENCH_DIRECT=1   bypass wrangler's dev proxy: requests go to the Worker's workerd
+#        LARCH_BENCH_UPSERT_NEW=K  new ids per 10-record upsert (default 2; 0 = overwrite only)
 #        LARCH_BENCH_MIX, LARCH_BENCH_IDLE, LARCH_BENCH_SETTLE: see worker/bench/bench.mjs
 #
 # 15000 × 384 is about the largest namespace the default 24 MiB budget admits (15728 records).
@@ -49,6 +51,8 @@ if [ "$mode" = concurrent ]; then
     "budget=${budget} MiB, wrangler dev on :$port; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   larch_dev_start "$port" "$work/state" "$work/dev.log" "${args[@]}"
   export LARCH_BENCH_PGID=$larch_dev_pgid
+  LARCH_BENCH_PROXY_PID=$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+  export LARCH_BENCH_PROXY_PID
   # The Worker isolate's V8 inspector (wrangler starts its workerd with --inspector-addr): the
   # /json target list of a workerd listening port names it "core:user:<worker>". Optional.
   if [ -z "${LARCH_BENCH_INSPECTOR:-}" ] && command -v ss >/dev/null; then
@@ -60,9 +64,24 @@ if [ "$mode" = concurrent ]; then
       done
     done
   fi
+  # LARCH_BENCH_DIRECT=1: send the requests to the Worker's own workerd socket instead of
+  # wrangler's dev proxy on $port (a second workerd process that exists only under wrangler dev).
+  if [ "${LARCH_BENCH_DIRECT:-0}" = 1 ]; then
+    for p in $(pgrep -g "$larch_dev_pgid" workerd || true); do
+      for lp in $(ss -ltnpH 2>/dev/null | grep "pid=$p," | awk '{print $4}' | sed 's/.*://'); do
+        [ "$lp" = "$port" ] && continue
+        if curl -s -m 2 -H "Api-Key: $LARCH_API_KEY" "http://127.0.0.1:$lp/indexes" | grep -q '"indexes"'; then
+          export LARCH_URL="http://127.0.0.1:$lp"
+          break 2
+        fi
+      done
+    done
+    [ "$LARCH_URL" != "http://127.0.0.1:$port" ] || { echo "bench-worker: LARCH_BENCH_DIRECT: Worker socket not found" >&2; exit 1; }
+  fi
   node_flags=()
   node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' || node_flags=(--experimental-websocket)
-  echo "bench-worker: sampling processes of group $larch_dev_pgid; inspector ${LARCH_BENCH_INSPECTOR:-not found}"
+  echo "bench-worker: requests to $LARCH_URL; sampling processes of group $larch_dev_pgid;" \
+    "inspector ${LARCH_BENCH_INSPECTOR:-not found}"
   for r in $(seq 1 "$rounds"); do
     series="$out/concurrent-$stamp-round$r.jsonl"
     LARCH_BENCH_SERIES="$series" LARCH_BENCH_RELOAD=$([ "$r" -eq 1 ] && echo 1 || echo 0) \

@@ -11,7 +11,7 @@
 //                        server's resident memory every second (see concurrent() below)
 // Prints one JSON object per phase. Latency is wall time at the client (fetch over loopback).
 
-import { readFileSync, readdirSync, writeFileSync, appendFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const [phase, ...args] = process.argv.slice(2);
 const URL = process.env.LARCH_URL ?? "http://127.0.0.1:8798";
@@ -36,6 +36,9 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const r2 = (x) => Math.round(x * 100) / 100;
+/** The debug header `x-larch-wasm-memory-bytes` in MiB, or null when the server does not send it. */
+const wasmMiB = (h) =>
+  h.get("x-larch-wasm-memory-bytes") === null ? null : r2(Number(h.get("x-larch-wasm-memory-bytes")) / 2 ** 20);
 
 // ---------------------------------------------------------------------------------------------
 // concurrent N DIM CLIENTS SECONDS
@@ -47,6 +50,7 @@ const r2 = (x) => Math.round(x * 100) / 100;
 //   LARCH_BENCH_PGID     process group of `wrangler dev` (scripts/bench-worker.sh sets it): its
 //                        processes are sampled from /proc every second; else LARCH_BENCH_PIDS
 //                        (comma-separated), else every process whose command line has "workerd"
+//   LARCH_BENCH_PROXY_PID  PID of wrangler's dev proxy (a workerd), labelled "workerd-proxy"
 //   LARCH_BENCH_SERIES   JSONL file for the per-second memory series (default: none)
 //   LARCH_BENCH_IDLE     seconds to keep sampling after the run, with no requests (default 10)
 //   LARCH_BENCH_RELOAD   "0": reuse index "conc" as it is (a second run on the same server)
@@ -58,7 +62,9 @@ const r2 = (x) => Math.round(x * 100) / 100;
 //                        (V8 runs a full GC first) and sample the heap and RSS again
 // Metadata: genre (one of 5 strings), year (1970–2024), rating (0–5, one decimal), draft (bool).
 // Filtered queries alternate {"genre":{"$eq":g}} and {"year":{"$gte":y,"$lt":y+10}}. An upsert
-// writes 10 records: 8 overwrite random loaded ids, 2 add new ids (so the namespace grows).
+// writes 10 records: 8 overwrite random loaded ids, 2 add new ids (so the namespace grows;
+// LARCH_BENCH_UPSERT_NEW=K adds K instead, 0 = overwrite only). A second run on the same server
+// (LARCH_BENCH_RELOAD=0) writes the same new ids again, i.e. overwrites them.
 // Every non-2xx status and every network error or timeout (30 s) counts as an error, per kind.
 
 const GENRES = ["drama", "comedy", "scifi", "horror", "documentary"];
@@ -88,7 +94,10 @@ function serverPids() {
 
 function comm(pid) {
   try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    const c = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    // wrangler dev runs two workerd processes: its dev proxy (listening on the dev port) and the
+    // Worker itself; scripts/bench-worker.sh names the proxy's PID.
+    return String(pid) === process.env.LARCH_BENCH_PROXY_PID ? `${c}-proxy` : c;
   } catch {
     return "?";
   }
@@ -212,7 +221,16 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
         if (p.comm.includes("workerd")) workerd[k] += m[k];
       }
     }
-    const s = { t: r2((performance.now() - t0) / 1000), phase: phaseName, requests: done, workerd, all: sum, per, wasmBytes, heap };
+    const s = {
+      t: r2((performance.now() - t0) / 1000),
+      phase: phaseName,
+      requests: done,
+      workerd,
+      all: sum,
+      per,
+      wasmBytes,
+      heap,
+    };
     if (cdp) readHeap(); // answered between requests; the next sample carries it
     samples.push(s);
     if (seriesFile) appendFileSync(seriesFile, `${JSON.stringify(s)}\n`);
@@ -232,7 +250,7 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   const meta = (i) => ({
     genre: GENRES[i % 5],
     year: 1970 + ((i * 7919) % 55),
-    rating: Math.round(((i * 31) % 51)) / 10,
+    rating: Math.round((i * 31) % 51) / 10,
     draft: i % 7 === 0,
   });
   const batch = Math.min(1000, Math.floor(1500000 / (dim * 9)));
@@ -243,12 +261,21 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
     const c = await fetch(`${URL}/indexes`, {
       method: "POST",
       headers: H,
-      body: JSON.stringify({ name: index, dimension: dim, metric: "cosine", spec: { serverless: { cloud: "aws", region: "us-east-1" } } }),
+      body: JSON.stringify({
+        name: index,
+        dimension: dim,
+        metric: "cosine",
+        spec: { serverless: { cloud: "aws", region: "us-east-1" } },
+      }),
     });
     if (c.status !== 201) throw new Error(`create: ${c.status} ${await c.text()}`);
     const tl = performance.now();
     for (let i = 0; i < n; i += batch) {
-      const vectors = Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({ id: `c${i + j}`, values: vector(dim), metadata: meta(i + j) }));
+      const vectors = Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({
+        id: `c${i + j}`,
+        values: vector(dim),
+        metadata: meta(i + j),
+      }));
       noteHeaders((await post(`/index/${index}/vectors/upsert`, { vectors, namespace: ns })).headers);
     }
     loadS = r2((performance.now() - tl) / 1000);
@@ -268,7 +295,12 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   }
   for (let i = 0; i < 20; i++) {
     await post(`/index/${index}/query`, { vector: vector(dim), topK: 10, namespace: ns });
-    await post(`/index/${index}/query`, { vector: vector(dim), topK: 10, namespace: ns, filter: { genre: { $eq: GENRES[i % 5] } } });
+    await post(`/index/${index}/query`, {
+      vector: vector(dim),
+      topK: 10,
+      namespace: ns,
+      filter: { genre: { $eq: GENRES[i % 5] } },
+    });
   }
   const stats0 = (await post(`/index/${index}/describe_index_stats`, {})).json;
 
@@ -276,24 +308,28 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   const kinds = Object.fromEntries(mix.map((m) => [m.kind, { lat: [], errors: 0, statuses: {} }]));
   const errorSamples = [];
   let added = 0;
+  const fresh = Math.max(0, Math.min(10, Number(process.env.LARCH_BENCH_UPSERT_NEW ?? 2))); // new ids per upsert
   const one = async (kind, r) => {
     let body;
     let path = "/query";
     if (kind === "query") {
       body = { vector: vector(dim), topK: 10, namespace: ns };
     } else if (kind === "filtered") {
-      const filter = r() < 0.5 ? { genre: { $eq: GENRES[Math.floor(r() * 5)] } } : (() => {
-        const y = 1970 + Math.floor(r() * 45);
-        return { year: { $gte: y, $lt: y + 10 } };
-      })();
+      const filter =
+        r() < 0.5
+          ? { genre: { $eq: GENRES[Math.floor(r() * 5)] } }
+          : (() => {
+              const y = 1970 + Math.floor(r() * 45);
+              return { year: { $gte: y, $lt: y + 10 } };
+            })();
       body = { vector: vector(dim), topK: 10, namespace: ns, filter, includeMetadata: true };
     } else {
       path = "/vectors/upsert";
       const vectors = [];
       const ids = new Set();
-      while (ids.size < Math.min(8, n)) ids.add(Math.floor(r() * n)); // distinct: one id per request
+      while (ids.size < Math.min(10 - fresh, n)) ids.add(Math.floor(r() * n)); // distinct: one id per request
       for (const i of ids) vectors.push({ id: `c${i}`, values: vector(dim), metadata: meta(i) });
-      for (let j = 0; j < 2; j++) {
+      for (let j = 0; j < fresh; j++) {
         const i = n + added++;
         vectors.push({ id: `c${i}`, values: vector(dim), metadata: meta(i) });
       }
@@ -303,7 +339,12 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
     const t = performance.now();
     let status;
     try {
-      const res = await fetch(`${base}${path}`, { method: "POST", headers: H, body: JSON.stringify(body), signal: AbortSignal.timeout(30000) });
+      const res = await fetch(`${base}${path}`, {
+        method: "POST",
+        headers: H,
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(30000),
+      });
       const text = await res.text();
       status = res.status;
       noteHeaders(res.headers);
@@ -329,7 +370,7 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
       let s = (c + 1) * 2654435761;
-      const r = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+      const r = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
       while (performance.now() < deadline) {
         let x = r() * wsum;
         const m = mix.find((m) => (x -= m.w) < 0) ?? mix[mix.length - 1];
@@ -344,6 +385,7 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   await new Promise((res) => setTimeout(res, idle * 1000));
   clearInterval(timer);
   sample();
+  const idleEnd = samples.length - 1;
   let afterGc = null;
   if (cdp && process.env.LARCH_BENCH_SNAPSHOT === "1") {
     // A heap snapshot starts with a full GC: what survives it is live JS heap.
@@ -355,7 +397,16 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
     phaseName = "after-gc";
     sample();
     const s = samples[samples.length - 1];
-    afterGc = { snapshot: r.timeout ? "timeout" : `${Math.round(performance.now() - t)} ms`, heap, rssMiB: MiB(s.workerd.rss || s.all.rss), perProcessMiB: Object.fromEntries(Object.entries(s.per).filter(([k]) => k.includes("workerd")).map(([k, v]) => [k, MiB(v)])) };
+    afterGc = {
+      snapshot: r.timeout ? "timeout" : `${Math.round(performance.now() - t)} ms`,
+      heap,
+      rssMiB: MiB(s.workerd.rss || s.all.rss),
+      perProcessMiB: Object.fromEntries(
+        Object.entries(s.per)
+          .filter(([k]) => k.includes("workerd"))
+          .map(([k, v]) => [k, MiB(v)]),
+      ),
+    };
   }
   finished = true;
   cdp?.close();
@@ -377,20 +428,49 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
   const first = at(0);
   const mid = at(0.5);
   const last = at(1);
-  const after = samples[samples.length - 1];
+  const after = samples[idleEnd]; // end of the idle time (before a forced GC)
   const peak = samples.reduce((a, s) => (w(s) > w(a) ? s : a), samples[0]);
   const dReq = last.requests - mid.requests;
   const mem = {
     processes: procs.map((p) => `${p.comm}:${p.pid}`),
     measured: first.workerd.rss ? "workerd processes" : "all processes sampled",
-    perProcessMiB: Object.fromEntries(Object.keys(last.per).map((k) => [k, { runStart: MiB(first.per[k] ?? 0), runMiddle: MiB(mid.per[k] ?? 0), runEnd: MiB(last.per[k]), afterIdle: MiB(after.per[k] ?? 0) }])),
-    rssMiB: { beforeLoad: MiB(w(samples[0])), runStart: MiB(w(first)), runMiddle: MiB(w(mid)), runEnd: MiB(w(last)), afterIdle: MiB(w(after)), max: MiB(w(peak)), maxAtS: peak.t },
+    perProcessMiB: Object.fromEntries(
+      Object.keys(last.per).map((k) => [
+        k,
+        {
+          runStart: MiB(first.per[k] ?? 0),
+          runMiddle: MiB(mid.per[k] ?? 0),
+          runEnd: MiB(last.per[k]),
+          afterIdle: MiB(after.per[k] ?? 0),
+        },
+      ]),
+    ),
+    rssMiB: {
+      beforeLoad: MiB(w(samples[0])),
+      runStart: MiB(w(first)),
+      runMiddle: MiB(w(mid)),
+      runEnd: MiB(w(last)),
+      afterIdle: MiB(w(after)),
+      max: MiB(w(peak)),
+      maxAtS: peak.t,
+    },
     growthMiB: { firstHalf: MiB(w(mid) - w(first)), secondHalf: MiB(w(last) - w(mid)), idle: MiB(w(after) - w(last)) },
     secondHalfKiBPer1kRequests: dReq > 0 ? r2(((w(last) - w(mid)) / dReq) * 1000) : null,
     anonMiB: { runStart: MiB(first.workerd.anon || first.all.anon), runEnd: MiB(last.workerd.anon || last.all.anon) },
     fileMiB: { runStart: MiB(first.workerd.file || first.all.file), runEnd: MiB(last.workerd.file || last.all.file) },
-    wasmMemoryMiB: wasmBytes === null ? "header absent" : { runStart: r2((first.wasmBytes ?? 0) / 2 ** 20), runEnd: r2(wasmBytes / 2 ** 20) },
-    jsHeapMiB: cdp ? { runStart: first.heap, runMiddle: mid.heap, runEnd: last.heap, afterIdle: after.heap, maxUsed: Math.max(...samples.map((x) => x.heap?.usedMiB ?? 0)) } : "no inspector",
+    wasmMemoryMiB:
+      wasmBytes === null
+        ? "header absent"
+        : { runStart: r2((first.wasmBytes ?? 0) / 2 ** 20), runEnd: r2(wasmBytes / 2 ** 20) },
+    jsHeapMiB: cdp
+      ? {
+          runStart: first.heap,
+          runMiddle: mid.heap,
+          runEnd: last.heap,
+          afterIdle: after.heap,
+          maxUsed: Math.max(...samples.map((x) => x.heap?.usedMiB ?? 0)),
+        }
+      : "no inspector",
     afterFullGc: afterGc,
     inspectorReconnects: cdp ? reconnects : null,
     series: seriesFile ?? null,
@@ -409,7 +489,9 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
       vectorCountBefore: stats0.namespaces?.[ns]?.vectorCount,
       vectorCountAfter: stats1.namespaces?.[ns]?.vectorCount,
       overall: { ...summary(all), errors },
-      perKind: Object.fromEntries(Object.entries(kinds).map(([kind, k]) => [kind, { ...summary(k.lat), errors: k.errors, statuses: k.statuses }])),
+      perKind: Object.fromEntries(
+        Object.entries(kinds).map(([kind, k]) => [kind, { ...summary(k.lat), errors: k.errors, statuses: k.statuses }]),
+      ),
       errorSamples,
       memory: mem,
     }),
@@ -419,14 +501,27 @@ async function concurrent(n, dim = 64, clients = 32, seconds = 30) {
 if (phase === "load") {
   const [n, dim, batch] = args.map(Number);
   await fetch(`${URL}/indexes/bench`, { method: "DELETE", headers: H });
-  const c = await fetch(`${URL}/indexes`, { method: "POST", headers: H, body: JSON.stringify({ name: "bench", dimension: dim, metric: "cosine", spec: { serverless: { cloud: "aws", region: "us-east-1" } } }) });
+  const c = await fetch(`${URL}/indexes`, {
+    method: "POST",
+    headers: H,
+    body: JSON.stringify({
+      name: "bench",
+      dimension: dim,
+      metric: "cosine",
+      spec: { serverless: { cloud: "aws", region: "us-east-1" } },
+    }),
+  });
   if (c.status !== 201) throw new Error(`create: ${c.status} ${await c.text()}`);
   const t0 = performance.now();
   const lat = [];
   let bytes = 0;
   let last;
   for (let i = 0; i < n; i += batch) {
-    const vectors = Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({ id: `r${i + j}`, values: vector(dim), metadata: { g: (i + j) % 10 } }));
+    const vectors = Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({
+      id: `r${i + j}`,
+      values: vector(dim),
+      metadata: { g: (i + j) % 10 },
+    }));
     const body = { vectors, namespace: "big" };
     bytes += JSON.stringify(body).length;
     last = await post("/index/bench/vectors/upsert", body);
@@ -434,11 +529,21 @@ if (phase === "load") {
   }
   const s = (performance.now() - t0) / 1000;
   const stats = (await post("/index/bench/describe_index_stats", {})).json;
-  console.log(JSON.stringify({
-    phase, records: n, dim, batch, seconds: r2(s), recordsPerSecond: Math.round(n / s), mbPerSecond: r2(bytes / 1e6 / s),
-    batchP50ms: r2(pct(lat, 50)), batchP99ms: r2(pct(lat, 99)), stored: stats.namespaces?.big?.vectorCount,
-    wasmMemoryMiB: r2(Number(last.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20),
-  }));
+  console.log(
+    JSON.stringify({
+      phase,
+      records: n,
+      dim,
+      batch,
+      seconds: r2(s),
+      recordsPerSecond: Math.round(n / s),
+      mbPerSecond: r2(bytes / 1e6 / s),
+      batchP50ms: r2(pct(lat, 50)),
+      batchP99ms: r2(pct(lat, 99)),
+      stored: stats.namespaces?.big?.vectorCount,
+      wasmMemoryMiB: wasmMiB(last.headers),
+    }),
+  );
 } else if (phase === "warm") {
   const [dim, queries] = args.map(Number);
   const label = args[2] ?? "warm";
@@ -453,15 +558,26 @@ if (phase === "load") {
   }
   const f = [];
   for (let i = 0; i < Math.min(50, queries); i++) {
-    f.push((await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big", filter: { g: { $eq: 3 } } })).ms);
+    f.push(
+      (await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big", filter: { g: { $eq: 3 } } }))
+        .ms,
+    );
   }
-  console.log(JSON.stringify({
-    phase: label, queries, p50ms: r2(pct(lat, 50)), p99ms: r2(pct(lat, 99)), meanMs: r2(lat.reduce((a, b) => a + b, 0) / lat.length),
-    over100ms: lat.filter((ms) => ms > 100).length, filteredP50ms: r2(pct(f, 50)), filteredP99ms: r2(pct(f, 99)),
-    // x-larch-indexing of the first and last timed query (null: header absent)
-    indexing: [indexingFirst, last.headers.get("x-larch-indexing")],
-    wasmMemoryMiB: r2(Number(last.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20),
-  }));
+  console.log(
+    JSON.stringify({
+      phase: label,
+      queries,
+      p50ms: r2(pct(lat, 50)),
+      p99ms: r2(pct(lat, 99)),
+      meanMs: r2(lat.reduce((a, b) => a + b, 0) / lat.length),
+      over100ms: lat.filter((ms) => ms > 100).length,
+      filteredP50ms: r2(pct(f, 50)),
+      filteredP99ms: r2(pct(f, 99)),
+      // x-larch-indexing of the first and last timed query (null: header absent)
+      indexing: [indexingFirst, last.headers.get("x-larch-indexing")],
+      wasmMemoryMiB: wasmMiB(last.headers),
+    }),
+  );
 } else if (phase === "settle") {
   // Waits (querying every 0.5 s) until the server reports no pending background index builds
   // (`x-larch-indexing` not "pending"; an absent header counts as settled), at most MAX_S.
@@ -469,20 +585,33 @@ if (phase === "load") {
   const t = performance.now();
   let state;
   for (;;) {
-    state = (await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" })).headers.get("x-larch-indexing");
+    state = (await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" })).headers.get(
+      "x-larch-indexing",
+    );
     if (state !== "pending" || performance.now() - t > maxS * 1000) break;
     await new Promise((res) => setTimeout(res, 500));
   }
-  console.log(JSON.stringify({ phase, seconds: r2((performance.now() - t) / 1000), indexing: state ?? "header absent" }));
+  console.log(
+    JSON.stringify({ phase, seconds: r2((performance.now() - t) / 1000), indexing: state ?? "header absent" }),
+  );
 } else if (phase === "cold") {
   const [dim] = args.map(Number);
   const first = await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" });
   const second = await post("/index/bench/query", { vector: vector(dim), topK: 10, namespace: "big" });
-  console.log(JSON.stringify({ phase, firstMs: r2(first.ms), secondMs: r2(second.ms), wasmMemoryMiB: r2(Number(first.headers.get("x-larch-wasm-memory-bytes")) / 2 ** 20) }));
+  console.log(
+    JSON.stringify({
+      phase,
+      firstMs: r2(first.ms),
+      secondMs: r2(second.ms),
+      wasmMemoryMiB: wasmMiB(first.headers),
+    }),
+  );
 } else if (phase === "concurrent") {
   await concurrent(...args.map(Number));
   process.exit(0); // keep-alive sockets and an inspector session may still be open
 } else {
-  console.error("usage: bench.mjs load N DIM BATCH | warm DIM QUERIES [LABEL] | settle DIM [MAX_S] | cold DIM | concurrent N DIM CLIENTS SECONDS");
+  console.error(
+    "usage: bench.mjs load N DIM BATCH | warm DIM QUERIES [LABEL] | settle DIM [MAX_S] | cold DIM | concurrent N DIM CLIENTS SECONDS",
+  );
   process.exit(2);
 }
