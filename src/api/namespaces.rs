@@ -154,13 +154,20 @@ impl KnownNamespaces {
     /// Namespaces and record counts in any order; `""` and `"__default__"` are one namespace
     /// (the last count wins). Fails on a name no namespace can have.
     pub fn new(items: impl IntoIterator<Item = (String, usize)>) -> Result<Self> {
-        let mut map = std::collections::BTreeMap::new();
-        for (name, count) in items {
-            map.insert(crate::db::canonical_namespace(&name)?.to_string(), count);
-        }
-        Ok(KnownNamespaces {
-            items: map.into_iter().collect(),
-        })
+        let mut items = items
+            .into_iter()
+            .map(|(name, count)| Ok((crate::db::canonical_namespace(&name)?.to_string(), count)))
+            .collect::<Result<Vec<_>>>()?;
+        // Stable, so a name's entries stay in input order; the last one's count is kept.
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = later.1;
+            }
+            same
+        });
+        Ok(KnownNamespaces { items })
     }
 
     pub(crate) fn stats(&self) -> IndexStats {
