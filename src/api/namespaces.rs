@@ -207,3 +207,24 @@ impl KnownNamespaces {
         (Page::of(items, more, |(n, _)| n.clone()), total)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_namespaces_are_sorted_canonical_and_the_last_count_wins() {
+        let known = KnownNamespaces::new([
+            ("b".to_string(), 1),
+            ("".to_string(), 2),
+            ("a".to_string(), 3),
+            ("b".to_string(), 4),
+            ("__default__".to_string(), 5),
+            ("b".to_string(), 6),
+        ])
+        .unwrap();
+        let items = [("__default__", 5), ("a", 3), ("b", 6)].map(|(n, c)| (n.to_string(), c));
+        assert_eq!(known.items, items);
+        assert!(KnownNamespaces::new([("a\0b".to_string(), 1)]).is_err());
+    }
+}
