@@ -16,8 +16,6 @@
 //! the same rule for hosts that fetch asynchronously (pkg-js's `host.ts`, the Worker), which
 //! then only loop while the engine names keys.
 
-use std::collections::BTreeSet;
-
 use crate::error::{Error, Result};
 use crate::storage::MemoryStore;
 
@@ -35,7 +33,9 @@ pub trait Provide {
 /// The keys provided during one operation: the loop's termination rule.
 #[derive(Debug, Default, Clone)]
 pub struct Rounds {
-    provided: BTreeSet<String>,
+    /// A few keys per operation (manifests, a namespace's segments), so a list: a set's code
+    /// would only add to the wasm.
+    provided: Vec<String>,
 }
 
 impl Rounds {
@@ -47,7 +47,7 @@ impl Rounds {
             self.reset();
             return Err(Error::Internal { message });
         }
-        self.provided.extend(keys.iter().cloned());
+        self.provided.extend_from_slice(&keys);
         Ok(keys)
     }
 

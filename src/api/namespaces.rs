@@ -154,13 +154,20 @@ impl KnownNamespaces {
     /// Namespaces and record counts in any order; `""` and `"__default__"` are one namespace
     /// (the last count wins). Fails on a name no namespace can have.
     pub fn new(items: impl IntoIterator<Item = (String, usize)>) -> Result<Self> {
-        let mut map = std::collections::BTreeMap::new();
-        for (name, count) in items {
-            map.insert(crate::db::canonical_namespace(&name)?.to_string(), count);
-        }
-        Ok(KnownNamespaces {
-            items: map.into_iter().collect(),
-        })
+        let mut items = items
+            .into_iter()
+            .map(|(name, count)| Ok((crate::db::canonical_namespace(&name)?.to_string(), count)))
+            .collect::<Result<Vec<_>>>()?;
+        // Stable, so a name's entries stay in input order; the last one's count is kept.
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = later.1;
+            }
+            same
+        });
+        Ok(KnownNamespaces { items })
     }
 
     pub(crate) fn stats(&self) -> IndexStats {
@@ -198,5 +205,26 @@ impl KnownNamespaces {
         let items: Vec<(String, usize)> = self.items[from..from + page.len()].to_vec();
         let total = names().filter(|n| n.starts_with(prefix)).count();
         (Page::of(items, more, |(n, _)| n.clone()), total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_namespaces_are_sorted_canonical_and_the_last_count_wins() {
+        let known = KnownNamespaces::new([
+            ("b".to_string(), 1),
+            ("".to_string(), 2),
+            ("a".to_string(), 3),
+            ("b".to_string(), 4),
+            ("__default__".to_string(), 5),
+            ("b".to_string(), 6),
+        ])
+        .unwrap();
+        let items = [("__default__", 5), ("a", 3), ("b", 6)].map(|(n, c)| (n.to_string(), c));
+        assert_eq!(known.items, items);
+        assert!(KnownNamespaces::new([("a\0b".to_string(), 1)]).is_err());
     }
 }
