@@ -20,7 +20,7 @@ mod wire;
 
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::host::{Provide, Rounds, with_blobs};
+use crate::host::{Provide, Rounds, with_store};
 use crate::storage::MemoryStore;
 
 pub use classify::{RouteInfo, Scope};
@@ -202,19 +202,15 @@ impl Api {
     /// provides blobs until the request runs, then applies its writes to the store.
     pub fn serve(&mut self, store: &mut MemoryStore, req: &Request<'_>) -> Response {
         let mut plane = Plane::Data;
-        let r = with_blobs(
-            self,
-            |k| store.get(k).map(<[u8]>::to_vec),
-            |api| {
-                api.dispatch(req).or_else(|(p, e)| {
-                    plane = p;
-                    match e {
-                        Error::NotLoaded { .. } => Err(e),
-                        e => Ok(error::respond(p, &e)),
-                    }
-                })
-            },
-        );
+        let r = with_store(self, store, |api| {
+            api.dispatch(req).or_else(|(p, e)| {
+                plane = p;
+                match e {
+                    Error::NotLoaded { .. } => Err(e),
+                    e => Ok(error::respond(p, &e)),
+                }
+            })
+        });
         for batch in self.take_writes() {
             store.apply(&batch);
         }

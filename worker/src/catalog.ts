@@ -178,7 +178,7 @@ export class Catalog extends DurableObject<Env> {
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
-export async function allLimited<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+async function allLimited<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {

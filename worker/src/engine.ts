@@ -118,19 +118,13 @@ export class EngineHost {
 const EMPTY = new Uint8Array(0);
 
 /** A JSON request through the engine, for the Worker's own bookkeeping. */
-export function internal(
-  method: string,
-  path: string,
-  body?: unknown,
-  namespaces?: EngineRequest["namespaces"],
-): EngineRequest {
+export function internal(method: string, path: string, body?: unknown): EngineRequest {
   return {
     method,
     path,
     query: "",
     body: body === undefined ? EMPTY : new TextEncoder().encode(JSON.stringify(body)),
     apiVersion: "2025-10",
-    namespaces,
   };
 }
 

@@ -64,6 +64,8 @@ export class Namespace extends DurableObject<Env> {
   private registered = false;
   /** Writes between their start and their commit. */
   private writing = 0;
+  /** What `meta.target` holds (`undefined`: not read since this object woke or dropped). */
+  private target: string | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -71,6 +73,7 @@ export class Namespace extends DurableObject<Env> {
   }
 
   private init(): void {
+    this.target = undefined;
     this.host = new EngineHost(new SqlBlobs(this.ctx.storage), { maxNamespaceBytes: namespaceBudget(this.env) });
     this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
   }
@@ -83,8 +86,11 @@ export class Namespace extends DurableObject<Env> {
 
   /** `index\nincarnation\nnamespace` once this object's database holds its index, else null. */
   private served(): string | null {
-    const rows = this.ctx.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'target'").toArray();
-    return rows.length ? rows[0].v : null;
+    if (this.target === undefined) {
+      const rows = this.ctx.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'target'").toArray();
+      this.target = rows.length ? rows[0].v : null;
+    }
+    return this.target;
   }
 
   /** Creates the index in this object's database on first use. */
@@ -110,6 +116,7 @@ export class Namespace extends DurableObject<Env> {
     this.host.commit(writes, () =>
       this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('target', ?)", id),
     );
+    this.target = id;
   }
 
   /** The committed record count of the namespace this object serves (`null`: none). */
