@@ -9,7 +9,7 @@
 
 pub mod columns;
 pub mod memtable;
-pub(crate) mod postings;
+pub mod postings;
 pub mod stored;
 
 use std::ops::Deref;

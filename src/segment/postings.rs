@@ -3,16 +3,23 @@
 //! sorted order. [`Postings::select`] turns any filter into the exact set of matching slots with
 //! set operations on those lists, never looking at a record's metadata; a query does that once
 //! per segment and then tests one bit per record the graph reaches.
+//!
+//! Postings are built from a segment's metadata ([`Postings::build`]) or decoded from their
+//! stored bytes ([`Postings::from_bytes`], layout in [`format`]); both answer every filter
+//! alike.
+
+mod format;
 
 use std::collections::HashMap;
 
+use crate::error::Result;
 use crate::filter::{Filter, Node, Op, Scalar};
 use crate::heap;
 use crate::metadata::{Metadata, Value};
 
 /// A set of slots `0..len`, one bit each.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SlotSet {
+pub struct SlotSet {
     words: Vec<u64>,
     len: usize,
 }
@@ -61,7 +68,7 @@ impl SlotSet {
 
     /// True when `slot` is in the set.
     #[inline]
-    pub(crate) fn contains(&self, slot: u32) -> bool {
+    pub fn contains(&self, slot: u32) -> bool {
         let s = slot as usize;
         self.words
             .get(s / 64)
@@ -69,7 +76,7 @@ impl SlotSet {
     }
 
     /// The slots in the set, ascending.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
         self.words.iter().enumerate().flat_map(|(i, &w)| {
             let mut w = w;
             std::iter::from_fn(move || {
@@ -83,7 +90,7 @@ impl SlotSet {
     }
 
     /// Number of slots in the set.
-    pub(crate) fn count(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
 
@@ -135,7 +142,7 @@ struct Field {
 
 /// The metadata index of one segment (see the module documentation).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Postings {
+pub struct Postings {
     records: usize,
     fields: HashMap<String, Field>,
     /// [`Postings::heap_bytes`], computed on first use (only memory accounting asks).
@@ -144,7 +151,7 @@ pub(crate) struct Postings {
 
 impl Postings {
     /// Indexes the metadata of every slot, in slot order.
-    pub(crate) fn build<'a>(records: impl Iterator<Item = Option<&'a Metadata>>) -> Self {
+    pub fn build<'a>(records: impl Iterator<Item = Option<&'a Metadata>>) -> Self {
         let mut p = Postings::default();
         let mut seen: Vec<&str> = Vec::new();
         for (slot, md) in records.enumerate() {
@@ -182,8 +189,21 @@ impl Postings {
     }
 
     /// Bytes held: the tables, field names, values and slot lists.
-    pub(crate) fn heap_bytes(&self) -> usize {
+    pub fn heap_bytes(&self) -> usize {
         *self.bytes.get_or_init(|| self.count_bytes())
+    }
+
+    /// The stored form (see [`format`]): the same postings always give the same bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        format::encode(self)
+    }
+
+    /// Postings of a segment of `slots` records from bytes [`Postings::to_bytes`] wrote,
+    /// validated in full: anything the layout rules out is
+    /// [`Error::Corrupt`](crate::error::Error::Corrupt), never a panic, and nothing is
+    /// allocated beyond what the bytes' length allows.
+    pub fn from_bytes(bytes: &[u8], slots: usize) -> Result<Self> {
+        format::decode(bytes, slots)
     }
 
     fn count_bytes(&self) -> usize {
@@ -211,7 +231,7 @@ impl Postings {
 
     /// The slots whose metadata `filter` matches: exactly the slots `s` with
     /// `filter.matches(metadata(s))`.
-    pub(crate) fn select(&self, filter: &Filter) -> SlotSet {
+    pub fn select(&self, filter: &Filter) -> SlotSet {
         self.node(filter.root())
     }
 
