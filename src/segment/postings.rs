@@ -514,6 +514,11 @@ mod tests {
                 let listed: Vec<u32> = got.iter().collect();
                 let want: Vec<u32> = (0..mds.len() as u32).filter(|&s| f.matches(mds[s as usize].as_ref())).collect();
                 prop_assert_eq!(listed, want);
+                // Stored and read back, they select the same.
+                let bytes = p.to_bytes();
+                let decoded = Postings::from_bytes(&bytes, mds.len()).unwrap();
+                prop_assert_eq!(decoded.select(&f), got);
+                prop_assert_eq!(decoded.to_bytes(), bytes);
             }
         }
     }

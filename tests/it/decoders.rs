@@ -3,9 +3,11 @@
 
 use larch::index::quant::Int8Index;
 use larch::namespace::{AnnConfig, StorageConfig};
+use larch::segment::postings::Postings;
 use larch::storage::{MemoryStore, WriteBatch};
-use larch::{Db, IndexConfig, Metric};
+use larch::{Db, Filter, IndexConfig, Metadata, Metric};
 use proptest::prelude::*;
+use serde_json::json;
 
 use crate::storage::{TINY, rec, run_apply, workload};
 
@@ -181,6 +183,117 @@ fn every_reachable_blob_is_checked() {
                 larch::db::read_everything(&damaged).is_err(),
                 "flip at {i} of {key} went unnoticed"
             );
+        }
+    }
+}
+
+/// What any decoded postings of `slots` records must satisfy: they encode back to `bytes`, and
+/// on every field (`names`) a condition and its negation split the slots between them.
+fn check_postings(p: &Postings, slots: usize, bytes: &[u8], names: &[&str]) {
+    assert_eq!(p.to_bytes(), bytes, "decoded postings are canonical");
+    let count = |f: serde_json::Value| p.select(&Filter::parse(&f).unwrap()).count();
+    for &k in names {
+        let present = count(json!({ k: {"$exists": true} }));
+        assert_eq!(present + count(json!({ k: {"$exists": false} })), slots);
+        for v in [json!("a"), json!(true), json!(1)] {
+            assert_eq!(
+                count(json!({ k: v })) + count(json!({ k: {"$ne": v} })),
+                slots
+            );
+        }
+        let (lt, gte) = (
+            count(json!({ k: {"$lt": 1} })),
+            count(json!({ k: {"$gte": 1} })),
+        );
+        assert!(lt + gte <= present);
+        assert_eq!(
+            count(json!({"$or": [{ k: {"$lt": 1} }, { k: {"$gte": 1} }]})),
+            lt + gte
+        );
+    }
+}
+
+/// Postings of `n` records with string, number, boolean and list fields, some absent.
+fn sample_postings(n: usize) -> (Postings, usize) {
+    let mds: Vec<Option<Metadata>> = (0..n)
+        .map(|i| {
+            (i % 5 != 4).then(|| {
+                Metadata::from_json(&json!({
+                    "a": (["a", "b", "c"][i % 3]),
+                    "b": i % 2 == 0,
+                    "c": (i % 7) as f64 - 2.5,
+                    "d": ["a", if i % 4 == 0 { "b" } else { "a" }],
+                }))
+                .unwrap()
+            })
+        })
+        .collect();
+    (Postings::build(mds.iter().map(Option::as_ref)), n)
+}
+
+#[test]
+fn every_byte_of_stored_postings_is_checked_or_canonical() {
+    let (p, n) = sample_postings(23);
+    let good = p.to_bytes();
+    check_postings(
+        &Postings::from_bytes(&good, n).unwrap(),
+        n,
+        &good,
+        &["a", "b", "c", "d"],
+    );
+    for i in 0..good.len() {
+        for mask in [0x01, 0x10, 0x80] {
+            let mut b = good.clone();
+            b[i] ^= mask;
+            if let Ok(d) = Postings::from_bytes(&b, n) {
+                check_postings(&d, n, &b, &["a", "b", "c", "d"]);
+            }
+        }
+        assert!(
+            Postings::from_bytes(&good[..i], n).is_err(),
+            "truncated to {i}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn damaged_postings_give_an_error_or_consistent_selections(
+        n in 0usize..40,
+        at in any::<prop::sample::Index>(),
+        mask in 1u8..=255,
+        truncate in any::<bool>(),
+        extra in prop::collection::vec(any::<u8>(), 0..8),
+    ) {
+        let (p, n) = sample_postings(n);
+        let mut b = p.to_bytes();
+        let i = at.index(b.len());
+        if truncate { b.truncate(i) } else { b[i] ^= mask }
+        b.extend_from_slice(&extra);
+        if let Ok(d) = Postings::from_bytes(&b, n) {
+            check_postings(&d, n, &b, &["a", "b", "c", "d", ""]);
+        }
+    }
+
+    #[test]
+    fn postings_bytes_never_panic_the_decoder(
+        slots in 0u32..64,
+        fields in 0u32..4,
+        name in prop::sample::select(vec!["", "a", "b"]),
+        rest in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let mut bytes = b"LPST".to_vec();
+        for w in [1, slots, fields, name.len() as u32] {
+            bytes.extend_from_slice(&w.to_le_bytes());
+        }
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.extend_from_slice(&rest);
+        for b in [&bytes[..], &rest[..]] {
+            if let Ok(p) = Postings::from_bytes(b, slots as usize) {
+                check_postings(&p, slots as usize, b, &[name, "a", "b"]);
+            }
         }
     }
 }

@@ -1,7 +1,10 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Property tests of the metadata filter language: `Filter::parse(..).matches(..)` agrees with a
-//! naive evaluator written directly over `serde_json::Value`, and junk never panics the parser.
+//! naive evaluator written directly over `serde_json::Value`, junk never panics the parser, and
+//! a segment's metadata index selects what the naive evaluator accepts, built or stored and read
+//! back.
 
+use larch::segment::postings::Postings;
 use larch::{Error, Filter, Metadata};
 use proptest::prelude::*;
 use serde_json::{Map, Value as J, json};
@@ -204,6 +207,42 @@ proptest! {
             }
             Err(Error::InvalidFilter { .. }) => {}
             Err(other) => prop_assert!(false, "{j}: unexpected error {other:?}"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Postings built from random records (some without metadata), and the same postings
+    /// stored and read back, select exactly the records the naive evaluator accepts.
+    #[test]
+    fn stored_postings_select_what_the_naive_evaluator_accepts(
+        records in prop::collection::vec(prop::option::of(metadata()), 0..120),
+        filters in prop::collection::vec(filter(), 1..4),
+    ) {
+        let mds: Vec<Option<Metadata>> = records.iter().map(|r| r.as_ref().map(to_metadata)).collect();
+        let built = Postings::build(mds.iter().map(Option::as_ref));
+        let bytes = built.to_bytes();
+        let decoded = Postings::from_bytes(&bytes, mds.len());
+        prop_assert!(decoded.is_ok(), "{:?}", decoded.err());
+        let decoded = decoded.expect("checked");
+        prop_assert_eq!(decoded.to_bytes(), bytes);
+        prop_assert!(decoded.heap_bytes() <= built.heap_bytes());
+        prop_assert!(Postings::from_bytes(&built.to_bytes(), mds.len() + 1).is_err());
+        let empty = Map::new();
+        for f in &filters {
+            let parsed = Filter::parse(f).expect("generated filters are valid");
+            let want: Vec<u32> = records
+                .iter()
+                .enumerate()
+                .filter(|(_, md)| naive(f, md.as_ref().unwrap_or(&empty)))
+                .map(|(slot, _)| slot as u32)
+                .collect();
+            for (which, p) in [("built", &built), ("decoded", &decoded)] {
+                let got: Vec<u32> = p.select(&parsed).iter().collect();
+                prop_assert_eq!(&got, &want, "{} postings, filter {}", which, f);
+            }
         }
     }
 }
