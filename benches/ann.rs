@@ -564,6 +564,7 @@ fn bench_namespace(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn 
         seal_records: o.seal,
         max_log_entries: usize::MAX,
         max_segments: o.max_segments,
+        row_cache_bytes: 16 << 20,
     };
     let mut ns = Namespace::with_config(dim, metric, config);
     let mut ann = AnnConfig::default();
@@ -650,7 +651,7 @@ fn bench_namespace(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn 
             let t = now();
             let hits = locs
                 .iter()
-                .filter(|&&l| filter.matches(black_box(ns.metadata(l))))
+                .filter(|&&l| filter.matches(black_box(ns.metadata(l).unwrap())))
                 .count();
             costs.push(format!("{name} {:.0}", (now() - t) * 1e6 / n as f64));
             black_box(hits);
@@ -717,7 +718,7 @@ fn bench_namespace(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn 
             let (mut lat, mut rec) = (Lat { ms: Vec::new() }, 0.0);
             for i in 0..nq {
                 let t = now();
-                let found = ns.query(black_box(&queries[i]), K, None);
+                let found = ns.query(black_box(&queries[i]), K, None).unwrap();
                 lat.ms.push(now() - t);
                 rec += recall_at_k(&ids(&found, &ns), &ds.gt[i]);
             }
@@ -747,7 +748,7 @@ fn bench_namespace(ds: &Dataset, o: &Opts, now: &dyn Fn() -> f64, out: &mut dyn 
                 }
                 pass += count as f64 / n as f64;
                 let t = now();
-                let found = ns.query(black_box(&queries[i]), K, Some(&filter));
+                let found = ns.query(black_box(&queries[i]), K, Some(&filter)).unwrap();
                 lat.ms.push(now() - t);
                 let found = ids(&found, &ns);
                 assert!(

@@ -670,6 +670,7 @@ fn bench_offboard(env: &mut Env<'_>, max_records: usize) {
             seal_records: n / 10,
             max_log_entries: 128,
             max_segments: 16,
+            row_cache_bytes: 16 << 20,
         };
         let t = now();
         let mut rng = XorShift(0x0ff0_0ff0_0ff0_0ff0 ^ n as u64);
@@ -764,6 +765,7 @@ fn build_cold(meta: bool, now: &dyn Fn() -> f64) -> (MemoryStore, StorageConfig,
         seal_records: COLD_SEAL,
         max_log_entries: 64,
         max_segments: 16,
+        row_cache_bytes: 16 << 20,
     };
     let t = now();
     let mut rng = XorShift(0x5eed_0000_0000_0384);

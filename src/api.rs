@@ -189,10 +189,14 @@ impl Api {
         match self.dispatch(req) {
             Err((plane, Error::NotLoaded { keys })) => match self.rounds.next(keys) {
                 Ok(keys) => Err(keys),
-                Err(e) => Ok(error::respond(plane, &e)),
+                Err(e) => {
+                    self.db.end_request();
+                    Ok(error::respond(plane, &e))
+                }
             },
             other => {
                 self.rounds.reset();
+                self.db.end_request();
                 Ok(other.unwrap_or_else(|(plane, e)| error::respond(plane, &e)))
             }
         }
@@ -235,6 +239,12 @@ impl Api {
     /// every request.
     pub fn indexing_pending(&self) -> bool {
         self.db.indexing_pending()
+    }
+
+    /// The blobs background work waits for ([`Db::index_needs`]): provide them, then call
+    /// [`Api::index_step`].
+    pub fn index_needs(&self) -> Vec<String> {
+        self.db.index_needs()
     }
 
     /// Hands over a blob the host fetched (`None` when the store has no such key).
@@ -327,6 +337,10 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
 impl Provide for Api {
     fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
         Api::provide(self, key, bytes);
+    }
+
+    fn end_request(&mut self) {
+        self.db.end_request();
     }
 }
 

@@ -208,6 +208,9 @@ pub struct StorageConfig {
     pub max_log_entries: usize,
     /// Merge the smallest segments when there are more than this many.
     pub max_segments: usize,
+    /// Bytes of row groups of paged segments a namespace keeps in memory between requests
+    /// (least recently used dropped first; a request may read more, dropped when it ends).
+    pub row_cache_bytes: usize,
 }
 
 impl Default for StorageConfig {
@@ -216,6 +219,7 @@ impl Default for StorageConfig {
             seal_records: 10_000,
             max_log_entries: 64,
             max_segments: 8,
+            row_cache_bytes: 16 << 20,
         }
     }
 }

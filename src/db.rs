@@ -161,6 +161,23 @@ impl Db {
         self.indexes.values().any(Index::indexing_pending)
     }
 
+    /// The blobs background work waits for (row groups of paged segments that merges read):
+    /// the host provides them before the next [`Db::index_step`].
+    pub fn index_needs(&self) -> Vec<String> {
+        self.indexes
+            .values()
+            .flat_map(|ix| ix.catalog.index_needs())
+            .collect()
+    }
+
+    /// Ends a request: row groups it read on demand may be dropped from now on (each
+    /// namespace keeps at most `StorageConfig::row_cache_bytes` of them between requests).
+    pub fn end_request(&mut self) {
+        for ix in self.indexes.values_mut() {
+            ix.catalog.end_request();
+        }
+    }
+
     /// Hands over a blob the host fetched (`None`: the store has no such key).
     pub fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
         if key == ROOT_KEY {
@@ -461,5 +478,9 @@ pub fn read_everything(store: &crate::storage::MemoryStore) -> Result<usize> {
 impl crate::host::Provide for Db {
     fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
         Db::provide(self, key, bytes);
+    }
+
+    fn end_request(&mut self) {
+        Db::end_request(self);
     }
 }

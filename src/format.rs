@@ -31,11 +31,11 @@ use crate::error::{Error, Result};
 
 /// The current format version. Readers accept exactly the versions listed in
 /// [`READABLE_VERSIONS`].
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 /// Versions this build reads. Version 2 added graph chunks to the manifest's segment
 /// references, version 3 int8 code chunks; every other kind has the same layout in all three,
 /// and older manifests are converted on read (`manifest::ManifestV1`, `manifest::ManifestV2`).
-pub const READABLE_VERSIONS: &[u16] = &[1, 2, 3];
+pub const READABLE_VERSIONS: &[u16] = &[1, 2, 3, 4];
 /// Largest blob a host must store (the Durable Object value limit).
 pub const MAX_BLOB_BYTES: usize = 2 * 1024 * 1024;
 /// Header size.
@@ -77,6 +77,10 @@ pub enum BlobKind {
     GraphChunk = 8,
     /// A chunk of a segment's int8 codes (format version 3).
     CodesChunk = 9,
+    /// A segment's paged rows: their directory or one row group (format version 4).
+    RowsChunk = 10,
+    /// A chunk of a segment's metadata index (format version 4).
+    PostingsChunk = 11,
 }
 
 impl BlobKind {
@@ -91,6 +95,8 @@ impl BlobKind {
             7 => BlobKind::Tombstones,
             8 => BlobKind::GraphChunk,
             9 => BlobKind::CodesChunk,
+            10 => BlobKind::RowsChunk,
+            11 => BlobKind::PostingsChunk,
             _ => return None,
         })
     }
@@ -101,6 +107,7 @@ impl BlobKind {
         match self {
             BlobKind::GraphChunk => 2,
             BlobKind::CodesChunk => 3,
+            BlobKind::RowsChunk | BlobKind::PostingsChunk => 4,
             _ => 1,
         }
     }

@@ -28,6 +28,10 @@ pub const INDEX_STEP_BUDGET: usize = 256;
 pub trait Provide {
     /// Hands over a blob (`None`: the store has no such key).
     fn provide(&mut self, key: String, bytes: Option<Vec<u8>>);
+
+    /// The operation answered (it did not ask for blobs): what it read on demand (row groups
+    /// of paged segments) may be dropped from now on.
+    fn end_request(&mut self) {}
 }
 
 /// The keys provided during one operation: the loop's termination rule.
@@ -68,12 +72,39 @@ pub fn with_blobs<H: Provide + ?Sized, T>(
     loop {
         match op(host) {
             Err(Error::NotLoaded { keys }) => {
-                for key in rounds.next(keys)? {
+                let keys = rounds.next(keys).inspect_err(|_| host.end_request())?;
+                for key in keys {
                     let bytes = get(&key);
                     host.provide(key, bytes);
                 }
             }
-            other => return other,
+            other => {
+                host.end_request();
+                return other;
+            }
+        }
+    }
+}
+
+/// Runs background index work to completion over an in-memory store: steps with
+/// [`INDEX_STEP_BUDGET`], providing the row groups it waits for
+/// ([`crate::db::Db::index_needs`]), until nothing is pending. Returns the steps taken.
+pub fn index_all(db: &mut crate::db::Db, store: &mut MemoryStore) -> usize {
+    let mut steps = 0;
+    loop {
+        let needs = db.index_needs();
+        for key in &needs {
+            let bytes = store.get(key).map(<[u8]>::to_vec);
+            db.provide(key.clone(), bytes);
+        }
+        let more = db.index_step(INDEX_STEP_BUDGET);
+        for batch in db.take_writes() {
+            store.apply(&batch);
+        }
+        steps += 1;
+        if !more && (needs.is_empty() || !db.indexing_pending()) {
+            db.end_request();
+            return steps;
         }
     }
 }

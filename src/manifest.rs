@@ -29,8 +29,10 @@ pub struct ManifestOf<S> {
     pub garbage: Vec<String>,
 }
 
-/// The current (format version 3) manifest.
+/// The current (format version 4) manifest.
 pub type Manifest = ManifestOf<SegmentRef>;
+/// A format-version-3 manifest (segments without paged rows), converted on read.
+pub type ManifestV3 = ManifestOf<SegmentRefV3>;
 /// A format-version-2 manifest (segments without int8 codes), converted on read.
 pub type ManifestV2 = ManifestOf<SegmentRefV2>;
 /// A format-version-1 manifest (segments without graphs), converted on read.
@@ -65,6 +67,39 @@ pub struct SegmentRef {
     /// Chunks of the segment's int8 codes (`Int8Index::to_bytes`); 0 while it has none. Only
     /// a segment with a graph has codes (format version 3).
     pub codes_chunks: u32,
+    /// Chunks of the segment's paged rows (directory and row groups); 0 while they are not
+    /// written (format version 4).
+    pub rows_chunks: u32,
+    /// Chunks of the segment's metadata index; 0 while it is not written (format version 4).
+    pub postings_chunks: u32,
+}
+
+/// A format-version-3 segment reference.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SegmentRefV3 {
+    pub id: u64,
+    pub records: u64,
+    pub structured_chunks: u32,
+    pub vector_chunks: u32,
+    pub tombstones: Option<(u32, u32)>,
+    pub graph_chunks: u32,
+    pub codes_chunks: u32,
+}
+
+impl From<SegmentRefV3> for SegmentRef {
+    fn from(s: SegmentRefV3) -> Self {
+        SegmentRef {
+            id: s.id,
+            records: s.records,
+            structured_chunks: s.structured_chunks,
+            vector_chunks: s.vector_chunks,
+            tombstones: s.tombstones,
+            graph_chunks: s.graph_chunks,
+            codes_chunks: s.codes_chunks,
+            rows_chunks: 0,
+            postings_chunks: 0,
+        }
+    }
 }
 
 /// A format-version-2 segment reference.
@@ -88,6 +123,8 @@ impl From<SegmentRefV2> for SegmentRef {
             tombstones: s.tombstones,
             graph_chunks: s.graph_chunks,
             codes_chunks: 0,
+            rows_chunks: 0,
+            postings_chunks: 0,
         }
     }
 }
@@ -112,6 +149,8 @@ impl From<SegmentRefV1> for SegmentRef {
             tombstones: s.tombstones,
             graph_chunks: 0,
             codes_chunks: 0,
+            rows_chunks: 0,
+            postings_chunks: 0,
         }
     }
 }

@@ -34,6 +34,7 @@
 //! | `consolidation.rs` | the background merge as a job |
 //! | `background.rs` | [`Namespace::index_step`] and [`Namespace::indexing_pending`] |
 //! | `persist.rs` | [`Namespace::commit`] and [`Namespace::load`] |
+//! | `paging.rs` | rows of paged segments: reading them, naming missing row groups, the cache |
 //! | `memory.rs` | [`Namespace::resident_bytes`] and the other sizes |
 //!
 //! [`Memtable`]: crate::segment::memtable::Memtable
@@ -48,6 +49,7 @@ mod memory;
 mod merge;
 mod merge_policy;
 mod merger;
+mod paging;
 mod persist;
 mod query;
 mod read;
@@ -55,6 +57,7 @@ mod sealed;
 mod write;
 
 pub use crate::config::{AnnConfig, StorageConfig};
+pub use paging::RowsTouched;
 
 use crate::distance::Metric;
 use crate::record::SparseVector;
@@ -114,6 +117,10 @@ pub struct Namespace {
     next_segment: u64,
     lsn: u64,
     persist: Option<Persist>,
+    /// Advanced at the end of every request: when each row group of a paged segment was last
+    /// read (`paging.rs`).
+    rows_tick: u64,
+    row_stats: paging::RowStats,
 }
 
 impl Namespace {
@@ -136,6 +143,8 @@ impl Namespace {
             next_segment: 0,
             lsn: 0,
             persist: None,
+            rows_tick: 0,
+            row_stats: paging::RowStats::default(),
         }
     }
 

@@ -10,6 +10,7 @@
 pub mod columns;
 pub mod memtable;
 pub mod postings;
+pub mod rows;
 pub mod stored;
 
 use std::ops::Deref;
@@ -63,6 +64,48 @@ impl Segment {
         }
     }
 
+    /// A segment whose dense values and metadata live elsewhere (paged rows): ids, norms and
+    /// sparse values only.
+    pub(crate) fn without_rows(
+        dimension: usize,
+        ids: Vec<String>,
+        norms: Vec<f32>,
+        sparse: Vec<Option<crate::record::SparseVector>>,
+        approximate_bytes: usize,
+    ) -> Self {
+        let heap = ids
+            .iter()
+            .zip(&sparse)
+            .map(|(id, s)| Columns::entry_heap(id, s, &None))
+            .sum();
+        let segment = Segment::from_columns(Columns {
+            dimension,
+            ids,
+            vectors: Vec::new(),
+            norms,
+            sparse,
+            metadata: Vec::new(),
+            heap,
+        });
+        segment.bytes.get_or_init(|| approximate_bytes);
+        segment
+    }
+
+    /// Frees the dense values and metadata (the segment's rows are paged). The approximate
+    /// size stays what it was: it stands for the records, not for memory.
+    pub(crate) fn drop_rows(&mut self) {
+        self.approximate_bytes();
+        let c = &mut self.columns;
+        c.heap = c
+            .ids
+            .iter()
+            .zip(&c.sparse)
+            .map(|(id, s)| Columns::entry_heap(id, s, &None))
+            .sum();
+        c.vectors = Vec::new();
+        c.metadata = Vec::new();
+    }
+
     /// The slot of `id`, if present.
     pub fn slot_of(&self, id: &str) -> Option<u32> {
         self.ids
@@ -114,6 +157,61 @@ impl Segment {
         for chunk in vectors {
             format::decode_vectors(what, chunk, &mut flat)?;
         }
+        Self::decode_with(what, stored, flat, None)
+    }
+
+    /// Decodes the structured part of a segment: its dimension, ids, sparse values and
+    /// metadata (validated, ids strictly sorted).
+    pub(crate) fn decode_structured(what: &str, structured: &[&[u8]]) -> Result<StoredSegment> {
+        format::decode_chunked(what, BlobKind::SegmentChunk, structured)
+    }
+
+    /// A paged segment from its structured part (whose metadata is dropped: the stored rows
+    /// hold it) and its norms.
+    pub(crate) fn decode_paged(
+        what: &str,
+        stored: StoredSegment,
+        norms: Vec<f32>,
+        approximate_bytes: usize,
+    ) -> Result<Self> {
+        let n = stored.records.len();
+        let mut ids: Vec<String> = Vec::with_capacity(n);
+        let mut sparse = Vec::with_capacity(n);
+        for r in stored.records {
+            let (id, s, _) = r.into_parts(what)?;
+            if ids.last().is_some_and(|prev| *prev >= id) {
+                return Err(Error::Corrupt {
+                    what: what.to_string(),
+                    reason: "segment ids are not strictly sorted".into(),
+                });
+            }
+            ids.push(id);
+            sparse.push(s);
+        }
+        if norms.len() != n {
+            return Err(Error::Corrupt {
+                what: what.to_string(),
+                reason: format!("{} norms for {n} records", norms.len()),
+            });
+        }
+        Ok(Self::without_rows(
+            stored.dimension as usize,
+            ids,
+            norms,
+            sparse,
+            approximate_bytes,
+        ))
+    }
+
+    /// A segment from its structured part and its dense values (`dimension` per record, in
+    /// slot order); the metadata from `metadata` instead of the structured part when given.
+    pub(crate) fn decode_with(
+        what: &str,
+        stored: StoredSegment,
+        flat: Vec<f32>,
+        metadata: Option<Vec<Option<Metadata>>>,
+    ) -> Result<Self> {
+        let dimension = stored.dimension as usize;
         let n = stored.records.len();
         if flat.len() != n * dimension {
             return Err(Error::Corrupt {
@@ -129,8 +227,12 @@ impl Segment {
             vectors: flat,
             ..Columns::default()
         };
+        let mut replacement = metadata.map(Vec::into_iter);
         for (i, r) in stored.records.into_iter().enumerate() {
-            let (id, sparse, metadata) = r.into_parts(what)?;
+            let (id, sparse, mut metadata) = r.into_parts(what)?;
+            if let Some(m) = replacement.as_mut().and_then(Iterator::next) {
+                metadata = m;
+            }
             if s.ids.last().is_some_and(|prev| *prev >= id) {
                 return Err(Error::Corrupt {
                     what: what.to_string(),

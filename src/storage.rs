@@ -229,6 +229,14 @@ pub mod keys {
     pub fn graph(prefix: &str, seg: u64, chunk: u32) -> String {
         format!("{prefix}g/{seg:08x}/{chunk:04x}")
     }
+    /// Chunk `chunk` of a segment's paged rows (0: the directory; `g + 1`: row group `g`).
+    pub fn rows(prefix: &str, seg: u64, chunk: u32) -> String {
+        format!("{prefix}r/{seg:08x}/{chunk:04x}")
+    }
+    /// A chunk of a segment's metadata index.
+    pub fn postings(prefix: &str, seg: u64, chunk: u32) -> String {
+        format!("{prefix}p/{seg:08x}/{chunk:04x}")
+    }
     /// A chunk of a segment's int8 codes.
     pub fn codes(prefix: &str, seg: u64, chunk: u32) -> String {
         format!("{prefix}q/{seg:08x}/{chunk:04x}")

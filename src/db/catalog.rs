@@ -46,6 +46,8 @@ pub(crate) struct Catalog {
     reference: CatalogRef,
     entries: Option<BTreeMap<String, Entry>>,
     provided: Provided,
+    /// A row group the host provided that failed to decode, reported by the next load.
+    row_error: Option<Error>,
     pending: WriteBatch,
     changed: bool,
     reclaim: Vec<String>,
@@ -72,6 +74,7 @@ impl Catalog {
             reference: CatalogRef::default(),
             entries: Some(BTreeMap::new()),
             provided: Provided::default(),
+            row_error: None,
             pending: WriteBatch::default(),
             changed: persistent,
             reclaim: Vec::new(),
@@ -134,9 +137,9 @@ impl Catalog {
                 let (n, more) = ns.index_step_counted(budget - used);
                 used += n;
                 pending |= more;
-                if n > 0 {
-                    touched.push(name.clone());
-                }
+                // A merge that waited for rows may have run without using budget; a commit
+                // of an unchanged namespace writes nothing.
+                touched.push(name.clone());
             }
         }
         if self.persistent {
@@ -152,9 +155,47 @@ impl Catalog {
         &self.reference
     }
 
-    /// Hands over a blob the host fetched.
+    /// Hands over a blob the host fetched. A row group of a loaded namespace goes straight
+    /// to it (a damaged one fails the namespace's next operation).
     pub fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
-        self.provided.insert(key, bytes);
+        let loaded = self
+            .entries
+            .iter_mut()
+            .flat_map(|e| e.values_mut())
+            .find_map(|e| match &mut e.state {
+                NsState::Loaded(ns) if ns.is_row_key(&key) => Some(ns),
+                _ => None,
+            });
+        match loaded {
+            Some(ns) => {
+                if let Err(e) = ns.provide_rows(&key, bytes) {
+                    self.row_error = Some(e);
+                }
+            }
+            None => self.provided.insert(key, bytes),
+        }
+    }
+
+    /// The row groups the loaded namespaces' background work waits for.
+    pub fn index_needs(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .flat_map(|e| e.values())
+            .flat_map(|e| match &e.state {
+                NsState::Loaded(ns) => ns.index_needs(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Ends a request in every loaded namespace ([`Namespace::end_request`]).
+    pub fn end_request(&mut self) {
+        self.row_error = None;
+        for e in self.entries.iter_mut().flat_map(|e| e.values_mut()) {
+            if let NsState::Loaded(ns) = &mut e.state {
+                ns.end_request();
+            }
+        }
     }
 
     fn prefix(&self, ns_id: u64) -> String {
@@ -240,6 +281,9 @@ impl Catalog {
 
     /// Loads a namespace fully, if it exists. Returns whether it exists.
     pub fn load_namespace(&mut self, name: &str) -> Result<bool> {
+        if let Some(e) = self.row_error.take() {
+            return Err(e);
+        }
         self.load()?;
         self.load_manifest(name)?;
         self.tick += 1;

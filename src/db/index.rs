@@ -369,13 +369,17 @@ impl Index {
         let Some(ns) = self.namespace_mut(&canon)? else {
             return Ok(0);
         };
+        // The record is rewritten whole: its row must be in memory.
+        if let Some(loc) = ns.locate(id) {
+            ns.require([loc])?;
+        }
         // The merged metadata must respect the size limit too.
         if let (Some(md), Some(loc)) = (&set_metadata, ns.locate(id)) {
-            let mut merged = ns.metadata(loc).cloned().unwrap_or_default();
+            let mut merged = ns.metadata(loc)?.cloned().unwrap_or_default();
             merged.merge(md);
             merged.check_size()?;
         }
-        let matched = ns.update(id, values, sparse_values, set_metadata.as_ref());
+        let matched = ns.update(id, values, sparse_values, set_metadata.as_ref())?;
         self.catalog.commit(&canon);
         Ok(usize::from(matched))
     }
@@ -397,12 +401,13 @@ impl Index {
         }
         // Every merged record must respect the metadata size limit.
         let (locs, _) = ns.scan_where(filter, None, usize::MAX - 1);
+        ns.require(locs.iter().copied())?;
         for loc in locs {
-            let mut merged = ns.metadata(loc).cloned().unwrap_or_default();
+            let mut merged = ns.metadata(loc)?.cloned().unwrap_or_default();
             merged.merge(set_metadata);
             merged.check_size()?;
         }
-        let n = ns.update_where(filter, set_metadata);
+        let n = ns.update_where(filter, set_metadata)?;
         self.catalog.commit(&canon);
         Ok(n)
     }
@@ -422,11 +427,9 @@ impl Index {
         let Some(ns) = self.namespace(namespace)? else {
             return Ok(Vec::new());
         };
-        Ok(ids
-            .iter()
-            .filter_map(|id| ns.locate(id))
-            .map(|loc| ns.record(loc))
-            .collect())
+        let locs: Vec<_> = ids.iter().filter_map(|id| ns.locate(id)).collect();
+        ns.require(locs.iter().copied())?;
+        locs.into_iter().map(|loc| ns.record(loc)).collect()
     }
 
     /// Records matching `filter`, in id order, at most `limit`, after id `after`.
@@ -445,7 +448,11 @@ impl Index {
             });
         };
         let (locs, more) = ns.scan_where(filter, after, limit);
-        let items: Vec<Record> = locs.into_iter().map(|l| ns.record(l)).collect();
+        ns.require(locs.iter().copied())?;
+        let items: Vec<Record> = locs
+            .into_iter()
+            .map(|l| ns.record(l))
+            .collect::<Result<_>>()?;
         Ok(Page::of(items, more, |r| r.id.clone()))
     }
 
@@ -522,7 +529,7 @@ impl Index {
                 };
                 owned = match self.config.vector_type {
                     VectorType::Dense { .. } => QueryVector {
-                        values: Some(ns.values(slot).to_vec()),
+                        values: Some(ns.values(slot)?.to_vec()),
                         sparse_values: None,
                     },
                     VectorType::Sparse => QueryVector {
@@ -533,25 +540,33 @@ impl Index {
                 &owned
             }
         };
-        let scored = ns.query(qv, query.top_k, query.filter.as_ref());
-        Ok(scored
+        let scored = ns.query(qv, query.top_k, query.filter.as_ref())?;
+        if query.include_values || query.include_metadata {
+            ns.require(scored.iter().map(|s| s.loc))?;
+        }
+        scored
             .into_iter()
-            .map(|s| Match {
-                id: ns.id(s.loc).to_string(),
-                score: s.score,
-                values: query.include_values.then(|| ns.values(s.loc).to_vec()),
-                sparse_values: if query.include_values {
-                    ns.sparse_values(s.loc).cloned()
-                } else {
-                    None
-                },
-                metadata: if query.include_metadata {
-                    ns.metadata(s.loc).cloned()
-                } else {
-                    None
-                },
+            .map(|s| {
+                Ok(Match {
+                    id: ns.id(s.loc).to_string(),
+                    score: s.score,
+                    values: match query.include_values {
+                        true => Some(ns.values(s.loc)?.to_vec()),
+                        false => None,
+                    },
+                    sparse_values: if query.include_values {
+                        ns.sparse_values(s.loc).cloned()
+                    } else {
+                        None
+                    },
+                    metadata: if query.include_metadata {
+                        ns.metadata(s.loc)?.cloned()
+                    } else {
+                        None
+                    },
+                })
             })
-            .collect())
+            .collect()
     }
 
     fn validate_query_vector(&self, v: &QueryVector) -> Result<()> {

@@ -206,6 +206,59 @@ impl Int8Index {
         Ok(graph.rescore(query, vectors, norms, k, found.into_iter().map(|(_, s)| s)))
     }
 
+    /// The `pool` best accepted slots by their codes, walking the graph (`two_hop` as in
+    /// [`Int8Index::search_mode`]), unscored: the caller rescores them from their rows, which
+    /// need not be in memory yet. May return fewer than `pool`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn candidates(
+        &self,
+        graph: &HnswView<'_>,
+        query: &[f32],
+        pool: usize,
+        accept: &impl Fn(u32) -> bool,
+        two_hop: bool,
+        scratch: &mut SearchScratch,
+    ) -> Result<Vec<u32>> {
+        self.check_codes(graph, query)?;
+        let qc = self.query_code(query);
+        let found = graph.knn_by_key(pool, pool, |s| self.key(&qc, s), accept, two_hop, scratch);
+        Ok(found.into_iter().map(|(_, s)| s).collect())
+    }
+
+    /// The `pool` best accepted slots by their codes, scanning every code (the exact plan's
+    /// candidates, [`Int8Index::scan`] without the rescoring): `min(pool, accepted)` slots.
+    pub fn scan_candidates(
+        &self,
+        graph: &HnswView<'_>,
+        query: &[f32],
+        pool: usize,
+        accept: impl Fn(u32) -> bool,
+    ) -> Result<Vec<u32>> {
+        self.check_codes(graph, query)?;
+        let qc = self.query_code(query);
+        let mut top = flat::TopK::new(pool, false);
+        for s in (0..graph.len() as u32).filter(|&s| accept(s)) {
+            top.push(self.key(&qc, s), s);
+        }
+        Ok(top.into_sorted().into_iter().map(|(_, s)| s).collect())
+    }
+
+    /// Codes made for `graph`'s metric, dimension and slots, and a query of that dimension.
+    fn check_codes(&self, graph: &HnswView<'_>, query: &[f32]) -> Result<()> {
+        if query.len() != self.dim {
+            return Err(Error::DimensionMismatch {
+                expected: self.dim as u32,
+                got: query.len(),
+            });
+        }
+        if graph.metric() != self.metric || graph.dim() != self.dim || graph.len() > self.len() {
+            return Err(Error::invalid(
+                "int8 codes do not match the graph (metric, dimension or size)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The inputs of a search: the graph's (see `HnswView::check_inputs`), and codes made for
     /// that graph's metric, dimension and slots.
     fn check(

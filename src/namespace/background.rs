@@ -34,12 +34,24 @@ impl Namespace {
         let s = &mut self.segments[i];
         let ready = s.graph.is_ready();
         if !(on && ready) {
-            s.codes = Codes::None;
+            // A paged segment keeps its codes in memory (they are how it searches without its
+            // rows) until it is loaded again, then with every row; the stored ones still
+            // become garbage.
+            if !(s.paged.is_some() && ready) {
+                s.codes = Codes::None;
+            }
             if let Some(p) = self
                 .persist
                 .as_mut()
                 .filter(|_| !on && s.blobs.named(SegmentComponent::Codes).is_some())
             {
+                p.dirty = true;
+            }
+        } else if matches!(s.codes, Codes::Ready(_))
+            && s.blobs.named(SegmentComponent::Codes).is_none()
+        {
+            // Kept in memory while int8 was off (a paged segment): stored again.
+            if let Some(p) = self.persist.as_mut() {
                 p.dirty = true;
             }
         } else if matches!(s.codes, Codes::None) {
@@ -65,6 +77,17 @@ impl Namespace {
 
     /// [`Namespace::index_step`], also returning how many nodes of the budget it used.
     pub fn index_step_counted(&mut self, budget_nodes: usize) -> (usize, bool) {
+        // Merges postponed until the rows of their paged inputs are in memory (the host
+        // provided them, `index_needs`).
+        let before: Vec<u64> = self.segments.iter().map(|s| s.id).collect();
+        self.compact();
+        if let Some(p) = self
+            .persist
+            .as_mut()
+            .filter(|_| self.segments.iter().map(|s| s.id).ne(before))
+        {
+            p.dirty = true;
+        }
         if let Some(m) = self.consolidation_due() {
             self.start_consolidation(&m);
         }
@@ -105,17 +128,31 @@ impl Namespace {
         if left > 0 && !self.building() {
             left -= self.consolidate_step(left);
         }
+        let waiting = self
+            .consolidation
+            .as_ref()
+            .is_some_and(|c| c.is_copying() && !self.consolidation_rows_present());
         (
             budget_nodes - left,
-            self.building() || self.consolidation.is_some(),
+            self.building() || (self.consolidation.is_some() && !waiting),
         )
     }
 
+    /// True when every row the consolidation copies is in memory.
+    fn consolidation_rows_present(&self) -> bool {
+        self.consolidation
+            .as_ref()
+            .is_none_or(|c| c.input_ids().into_iter().all(|id| self.rows_present(id)))
+    }
+
     /// True when [`Namespace::index_step`] has work to do: a graph or codes to build, a
-    /// consolidation running or due. A pure probe: unlike `index_step(0)`, it plans nothing
+    /// consolidation running or due, or a merge waiting for the rows of paged segments (the
+    /// host provides [`Namespace::index_needs`] first; `index_step` alone reports no work
+    /// pending then, so a loop over it ends). A pure probe: unlike `index_step(0)`, it plans nothing
     /// and drops no build.
     pub fn indexing_pending(&self) -> bool {
         self.building()
+            || !self.blocked_merges().is_empty()
             || self.consolidation.is_some()
             || (self.consolidation_due().is_some()
                 && HnswBuilder::new(self.ann.hnsw, self.metric, self.dimension).is_ok())
@@ -131,6 +168,10 @@ impl Namespace {
     /// Advances the consolidation by at most `budget` nodes and swaps it in when done; drops
     /// it when an input is gone. Returns the nodes used.
     fn consolidate_step(&mut self, budget: usize) -> usize {
+        if !self.consolidation_rows_present() {
+            // Waits for the host to provide the inputs' rows (`index_needs`).
+            return 0;
+        }
         let Some(c) = self.consolidation.as_mut() else {
             return 0;
         };

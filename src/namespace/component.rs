@@ -16,6 +16,8 @@ use crate::format::{self, BlobKind};
 use crate::index::hnsw::HnswView;
 use crate::index::quant::Int8Index;
 use crate::manifest::SegmentRef;
+use crate::segment::postings::Postings;
+use crate::segment::rows::{self, PagedRows, RowLayout};
 use crate::segment::{Segment, Tombstones};
 use crate::storage::keys;
 
@@ -27,8 +29,6 @@ use super::Namespace;
 pub(super) enum SegmentComponent {
     /// Ids (sorted), sparse values and metadata: an rkyv archive (`s/{seg}/{chunk}`).
     Structured,
-    /// Dense vectors, raw little-endian `f32`s (`v/{seg}/{chunk}`).
-    Vectors,
     /// The deletion bitmap. Versioned: a new version replaces the old one
     /// (`t/{seg}/{version}/{chunk}`).
     Tombstones,
@@ -37,12 +37,30 @@ pub(super) enum SegmentComponent {
     /// The int8 codes' bytes, once quantized and while [`AnnConfig::int8`] is on
     /// (`q/{seg}/{chunk}`). Only a segment with a graph has codes.
     Codes,
+    /// The paged rows (`r/{seg}/{chunk}`): a directory, then the dense values and metadata in
+    /// row groups, in graph order (`segment/rows.rs`). Written once the codes are, replacing
+    /// [`SegmentComponent::Vectors`]; the segment then pages its rows out of memory.
+    Rows,
+    /// The metadata index (`p/{seg}/{chunk}`), written with the rows, so a paged segment
+    /// answers filters without its metadata.
+    Postings,
+    /// Dense vectors in slot order, raw little-endian `f32`s (`v/{seg}/{chunk}`), until the
+    /// rows replace them.
+    Vectors,
 }
 
 use SegmentComponent as C;
 
-/// Number of [`SegmentComponent`]s.
+/// Number of [`SegmentComponent`]s. Per-component arrays are indexed by `c as usize`, so
+/// [`SegmentComponent::ALL`] lists the variants in declaration order.
 const COUNT: usize = SegmentComponent::ALL.len();
+const _: () = {
+    let mut i = 0;
+    while i < COUNT {
+        assert!(SegmentComponent::ALL[i] as usize == i);
+        i += 1;
+    }
+};
 
 /// The chunks of one stored component: its version (0 for unversioned components) and count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,9 +82,17 @@ enum Change {
 impl SegmentComponent {
     /// Every component, in the order a commit writes them (for all segments, one component
     /// after the other: a segment's graph is written after its records, its codes after its
-    /// graph) and a load reads them.
-    pub(super) const ALL: [SegmentComponent; 5] =
-        [C::Structured, C::Vectors, C::Tombstones, C::Graph, C::Codes];
+    /// graph, its rows and metadata index after its codes, and its id-order vectors last, so
+    /// that a commit writing the rows forgets them) and a load reads them.
+    pub(super) const ALL: [SegmentComponent; 7] = [
+        C::Structured,
+        C::Tombstones,
+        C::Graph,
+        C::Codes,
+        C::Rows,
+        C::Postings,
+        C::Vectors,
+    ];
 
     /// The key of chunk `chunk` of this component of segment `seg` (`version` only matters
     /// for versioned components).
@@ -77,6 +103,8 @@ impl SegmentComponent {
             C::Tombstones => keys::tombstones(prefix, seg, version, chunk),
             C::Graph => keys::graph(prefix, seg, chunk),
             C::Codes => keys::codes(prefix, seg, chunk),
+            C::Rows => keys::rows(prefix, seg, chunk),
+            C::Postings => keys::postings(prefix, seg, chunk),
         }
     }
 
@@ -97,6 +125,8 @@ impl SegmentComponent {
                 .map(|(version, count)| Chunks { version, count }),
             C::Graph => (r.graph_chunks > 0).then(|| unversioned(r.graph_chunks)),
             C::Codes => (r.codes_chunks > 0).then(|| unversioned(r.codes_chunks)),
+            C::Rows => (r.rows_chunks > 0).then(|| unversioned(r.rows_chunks)),
+            C::Postings => (r.postings_chunks > 0).then(|| unversioned(r.postings_chunks)),
         }
     }
 
@@ -109,20 +139,34 @@ impl SegmentComponent {
             C::Tombstones => r.tombstones = named.map(|c| (c.version, c.count)),
             C::Graph => r.graph_chunks = count,
             C::Codes => r.codes_chunks = count,
+            C::Rows => r.rows_chunks = count,
+            C::Postings => r.postings_chunks = count,
         }
-    }
-
-    /// True when a namespace configured with `ann` reads this component at load (int8 codes
-    /// are not read with [`AnnConfig::int8`] off).
-    fn is_read(self, ann: AnnConfig) -> bool {
-        self != C::Codes || ann.int8
     }
 
     /// What a commit does with this component of `s`. `new`: the segment's records are
     /// written by this commit; `sealed`: the write log is folded into segments by it.
     fn change(self, s: &Sealed, new: bool, sealed: bool, int8: bool) -> Change {
         let write = match self {
-            C::Structured | C::Vectors => new,
+            C::Structured => new,
+            // Rows replace the id-order vectors (written just before, by this commit or an
+            // earlier one).
+            C::Vectors if s.blobs.named(C::Rows).is_some() => {
+                return match s.blobs.named(C::Vectors) {
+                    Some(_) => Change::Forget,
+                    None => Change::Keep,
+                };
+            }
+            C::Vectors => new,
+            // Once the codes are stored (the segment can search without its rows), its rows
+            // in graph order; never for a paged segment (it wrote them already).
+            C::Rows => {
+                int8 && s.paged.is_none()
+                    && s.blobs.named(C::Rows).is_none()
+                    && s.blobs.named(C::Codes).is_some()
+                    && s.graph.is_ready()
+            }
+            C::Postings => s.blobs.named(C::Rows).is_some() && s.blobs.named(C::Postings).is_none(),
             // Until the log is folded, its replay recreates the tombstones of older segments.
             C::Tombstones => s.blobs.is_dirty(self) && (sealed || new),
             C::Graph => s.blobs.is_dirty(self) && s.graph.is_ready(),
@@ -137,8 +181,9 @@ impl SegmentComponent {
         if write { Change::Write } else { Change::Keep }
     }
 
-    /// The blobs of this component of `s`.
-    fn encode(self, s: &Sealed) -> Vec<Vec<u8>> {
+    /// The blobs of this component of `s` (writing the rows keeps their layout in `s`, for
+    /// paging out after the commit).
+    fn encode(self, s: &mut Sealed) -> Vec<Vec<u8>> {
         let chunked = |kind: BlobKind, bytes: &[u8]| -> Vec<Vec<u8>> {
             format::split_chunks(bytes)
                 .iter()
@@ -157,6 +202,16 @@ impl SegmentComponent {
                 Codes::Ready(q) => chunked(BlobKind::CodesChunk, &q.to_bytes()),
                 _ => Vec::new(),
             },
+            C::Rows => {
+                let order = match s.graph_view() {
+                    Some(view) => rows::graph_order(&view),
+                    None => (0..s.segment.len() as u32).collect(),
+                };
+                let (blobs, layout) = rows::encode(&s.segment, order);
+                s.row_layout = Some(layout);
+                blobs
+            }
+            C::Postings => chunked(BlobKind::PostingsChunk, &s.postings().to_bytes()),
         }
     }
 }
@@ -189,6 +244,8 @@ impl SegmentBlobs {
             tombstones: None,
             graph_chunks: 0,
             codes_chunks: 0,
+            rows_chunks: 0,
+            postings_chunks: 0,
         };
         for c in SegmentComponent::ALL {
             c.name_in(&mut r, self.named(c));
@@ -227,10 +284,31 @@ impl SegmentBlobs {
     }
 }
 
-/// The keys a namespace configured with `ann` reads to load segment `r`.
+/// True when a namespace configured with `ann` loads a segment whose store holds `blobs`
+/// paged: it searches on its codes, and its rows and metadata index are stored.
+fn loads_paged(blobs: &SegmentBlobs, ann: AnnConfig) -> bool {
+    ann.int8
+        && [C::Codes, C::Rows, C::Postings]
+            .iter()
+            .all(|&c| blobs.named(c).is_some())
+}
+
+/// The keys a namespace configured with `ann` reads to load segment `r`: everything stored,
+/// except int8 codes with [`AnnConfig::int8`] off, and for a segment that loads paged, its
+/// row groups (only the rows' directory); the metadata index only then.
 pub(super) fn required_keys(prefix: &str, r: &SegmentRef, ann: AnnConfig) -> Vec<String> {
-    let read: Vec<SegmentComponent> = C::ALL.into_iter().filter(|c| c.is_read(ann)).collect();
-    SegmentBlobs::from_ref(r).keys(prefix, r.id, &read)
+    let blobs = SegmentBlobs::from_ref(r);
+    let paged = loads_paged(&blobs, ann);
+    let mut out = Vec::new();
+    for c in C::ALL {
+        match c {
+            C::Codes if !ann.int8 => {}
+            C::Postings if !paged => {}
+            C::Rows if paged => out.push(c.key(prefix, r.id, 0, 0)),
+            _ => out.extend(blobs.keys(prefix, r.id, &[c])),
+        }
+    }
+    out
 }
 
 /// Writes what changed of component `c` of every segment into `puts`, and the keys it
@@ -275,7 +353,8 @@ pub(super) fn commit_component(
 /// Decodes a stored segment and its components: the chunks `r` names, fetched with `get`
 /// (keyed as [`required_keys`] lists them for the same `ann`). Codes are decoded only with
 /// [`AnnConfig::int8`] on; a segment lacking a graph or codes gets them from
-/// [`Namespace::index_step`], never here.
+/// [`Namespace::index_step`], never here. A segment whose rows are stored loads paged when it
+/// searches on codes (its rows' directory and metadata index only), else with every row.
 pub(super) fn load_segment<'b>(
     prefix: &str,
     r: &SegmentRef,
@@ -287,7 +366,7 @@ pub(super) fn load_segment<'b>(
         let keys = blobs.keys(prefix, r.id, &[c]);
         keys.iter().map(|k| get(k)).collect()
     };
-    // Graph and codes chunks are opened as they are fetched.
+    // Graph, codes and postings chunks are opened as they are fetched.
     let open = |c: SegmentComponent, kind: BlobKind| -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         for key in blobs.keys(prefix, r.id, &[c]) {
@@ -295,12 +374,36 @@ pub(super) fn load_segment<'b>(
         }
         Ok(bytes)
     };
-    let structured = fetch(C::Structured)?;
-    let vectors = fetch(C::Vectors)?;
     let what = keys::segment(prefix, r.id, 0);
-    let segment = Segment::decode(&what, &structured, &vectors)?;
+    let stored = Segment::decode_structured(&what, &fetch(C::Structured)?)?;
+    let n = stored.records.len();
+    let rows_what = keys::rows(prefix, r.id, 0);
+    let paged = loads_paged(&blobs, ann);
+    let (segment, layout) = if paged {
+        let (layout, norms) = rows::decode_directory(&rows_what, get(&rows_what)?, n)?;
+        let approximate = n * (dimension * 4 + 4);
+        (
+            Segment::decode_paged(&what, stored, norms, approximate)?,
+            layout,
+        )
+    } else if blobs.named(C::Rows).is_some() {
+        let chunks = fetch(C::Rows)?;
+        let (values, metadata) = rows::decode_all(&rows_what, &chunks, n, dimension)?;
+        let (layout, _) = rows::decode_directory(&rows_what, chunks[0], n)?;
+        (
+            Segment::decode_with(&what, stored, values, Some(metadata))?,
+            layout,
+        )
+    } else {
+        let mut flat = Vec::with_capacity(n * dimension);
+        for chunk in fetch(C::Vectors)? {
+            format::decode_vectors(&what, chunk, &mut flat)?;
+        }
+        let segment = Segment::decode_with(&what, stored, flat, None)?;
+        (segment, RowLayout::default())
+    };
     if segment.len() as u64 != r.records
-        || (!segment.is_empty() && segment.all_vectors().len() != segment.len() * dimension)
+        || (!paged && !segment.is_empty() && segment.all_vectors().len() != n * dimension)
     {
         return Err(Error::Corrupt {
             what,
@@ -330,7 +433,7 @@ pub(super) fn load_segment<'b>(
         return Err(bad("int8 codes of a segment without a graph".into()));
     }
     let codes = match blobs.named(C::Codes) {
-        Some(_) if C::Codes.is_read(ann) => {
+        Some(_) if ann.int8 => {
             let bytes = open(C::Codes, BlobKind::CodesChunk)?;
             let q = Int8Index::from_bytes(&bytes).map_err(|e| bad(reason(e)))?;
             if q.len() != segment.len() || q.dim() != dimension || q.metric() != metric {
@@ -342,12 +445,30 @@ pub(super) fn load_segment<'b>(
         }
         _ => Codes::None,
     };
-    Ok(Sealed {
+    let postings = if paged {
+        let bytes = open(C::Postings, BlobKind::PostingsChunk)?;
+        let p = Postings::from_bytes(&bytes, n)
+            .map_err(|e| corrupt(keys::postings(prefix, r.id, 0))(reason(e)))?;
+        Some(p)
+    } else {
+        None
+    };
+    let mut sealed = Sealed {
         blobs,
         graph,
         codes,
         ..Sealed::new(r.id, segment, tombstones)
-    })
+    };
+    if let Some(p) = postings {
+        let _ = sealed.postings.set(p);
+        sealed.paged = Some(PagedRows {
+            layout,
+            groups: Default::default(),
+        });
+    } else if sealed.blobs.named(C::Rows).is_some() {
+        sealed.row_layout = Some(layout);
+    }
+    Ok(sealed)
 }
 
 /// A `Corrupt` error naming `what`.

@@ -29,6 +29,19 @@ impl Consolidation {
         }
     }
 
+    /// True while the inputs' records are being copied (their rows are read).
+    pub(super) fn is_copying(&self) -> bool {
+        matches!(self.copy, Build::Building(_))
+    }
+
+    /// The inputs' segment ids, while copying.
+    pub(super) fn input_ids(&self) -> Vec<u64> {
+        match &self.copy {
+            Build::Building(m) => m.input_ids().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Bytes held: the records copied so far (then the merged segment), the inputs'
     /// tombstones when it began, and the graph being built.
     pub(super) fn heap_bytes(&self) -> usize {

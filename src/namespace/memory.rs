@@ -67,8 +67,18 @@ impl Namespace {
 
     /// [`Namespace::estimate_record_bytes`] of the live record at `loc` (what overwriting it
     /// gives back, for the namespace budget).
+    /// A record of a paged segment gives back only what stays in memory of it (its id and
+    /// sparse values, and no row).
     pub fn record_bytes(&self, loc: Loc) -> usize {
-        Self::estimate_record_bytes(&self.record(loc))
+        match self.record(loc) {
+            Ok(r) => Self::estimate_record_bytes(&r),
+            Err(_) => Self::estimate_record_bytes(&Record {
+                id: self.id(loc).to_string(),
+                values: Vec::new(),
+                sparse_values: self.sparse_values(loc).cloned(),
+                metadata: None,
+            }),
+        }
     }
 
     /// Resident bytes per vector of the two search representations: `f32` (4 per dimension,

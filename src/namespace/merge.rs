@@ -7,7 +7,7 @@ use super::Namespace;
 use super::component::SegmentComponent;
 use super::consolidation::Consolidation;
 use super::job::{Codes, Graph};
-use super::merge_policy::{Merge, MergePolicy, SegmentStats};
+use super::merge_policy::{Merge, MergeKind, MergePolicy, SegmentStats};
 use super::merger::{Merged, Merger};
 use super::sealed::Sealed;
 use crate::index::hnsw::HnswBuilder;
@@ -55,13 +55,15 @@ impl Namespace {
 
     /// Runs the synchronous merges the policy asks for until none is due: drops empty
     /// segments, rewrites mostly-dead ones, and merges the smallest when there are too many.
-    fn compact(&mut self) {
+    /// A merge that must read rows of a paged segment not in memory waits: background work
+    /// asks the host for them ([`Namespace::index_needs`]) and runs it then.
+    pub(super) fn compact(&mut self) {
         let policy = self.merge_policy();
         loop {
             let due: Vec<Merge> = policy
                 .candidates(&self.segment_stats())
                 .into_iter()
-                .filter(|m| !m.kind.is_background())
+                .filter(|m| !m.kind.is_background() && self.merge_runnable(m))
                 .collect();
             if due.is_empty() {
                 break;
@@ -70,6 +72,20 @@ impl Namespace {
                 self.merge_now(&m.inputs);
             }
         }
+    }
+
+    /// True when `m` can run now: it drops a segment, or every row of its inputs is in memory.
+    fn merge_runnable(&self, m: &Merge) -> bool {
+        m.kind == MergeKind::DropEmpty || m.inputs.iter().all(|&id| self.rows_present(id))
+    }
+
+    /// The synchronous merges due that wait for rows of paged segments.
+    pub(super) fn blocked_merges(&self) -> Vec<Merge> {
+        self.merge_policy()
+            .candidates(&self.segment_stats())
+            .into_iter()
+            .filter(|m| !m.kind.is_background() && !self.merge_runnable(m))
+            .collect()
     }
 
     /// Replaces the segments `inputs` by one holding their live records (none when they hold

@@ -59,6 +59,11 @@ impl Merger {
         self.copied.resident_bytes() + heap::vec(&self.cursors) + inputs_bytes(&self.inputs)
     }
 
+    /// The inputs' segment ids.
+    pub(super) fn input_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.inputs.iter().map(|(id, _)| *id)
+    }
+
     /// Runs the whole merge at once and returns the new segment.
     pub(super) fn merge_now(mut self, segments: &[Sealed]) -> Segment {
         // Unbounded: copies every record of the inputs, which are among `segments`.
@@ -104,7 +109,8 @@ impl Job for Merger {
                 self.done = true;
                 break;
             };
-            self.copied.push(inputs[i].segment.record(self.cursors[i]));
+            // A paged input's rows are all in memory while it is merged (`paging.rs`).
+            self.copied.push(inputs[i].record(self.cursors[i])?);
             self.cursors[i] += 1;
             copied += 1;
         }

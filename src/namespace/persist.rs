@@ -8,7 +8,7 @@ use super::{AnnConfig, Namespace, StorageConfig};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
-use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, ManifestV1, ManifestV2};
+use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, ManifestV1, ManifestV2, ManifestV3};
 use crate::storage::{WriteBatch, keys};
 
 /// Persistence state of a namespace.
@@ -87,6 +87,26 @@ impl Namespace {
                 &mut garbage,
             );
         }
+        // Segments whose rows, metadata index and codes the store now holds page their rows
+        // out of memory.
+        if int8 {
+            for s in &mut self.segments {
+                let stored = [
+                    SegmentComponent::Codes,
+                    SegmentComponent::Rows,
+                    SegmentComponent::Postings,
+                ]
+                .iter()
+                .all(|&c| s.blobs.named(c).is_some());
+                if stored
+                    && s.paged.is_none()
+                    && s.int8().is_some()
+                    && let Some(layout) = s.row_layout.take()
+                {
+                    s.page_out(layout);
+                }
+            }
+        }
         // A batch never deletes what it writes: codes that an earlier commit dropped (int8
         // off) are written again under the same keys when int8 comes back on, while the
         // previous manifest may still list them as garbage.
@@ -115,7 +135,7 @@ impl Namespace {
         Some(batch)
     }
 
-    /// Decodes a manifest blob, of format version 1 or 2 (converted) or 3.
+    /// Decodes a manifest blob, of format version 1, 2 or 3 (converted) or 4.
     pub fn decode_manifest(what: &str, bytes: &[u8]) -> Result<Manifest> {
         let (version, _) = format::open_blob_versioned(what, BlobKind::Manifest, bytes)?;
         match version {
@@ -125,6 +145,10 @@ impl Namespace {
             }
             2 => {
                 let m: ManifestV2 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
+                Ok(m.upgrade())
+            }
+            3 => {
+                let m: ManifestV3 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
                 Ok(m.upgrade())
             }
             _ => format::decode_chunked(what, BlobKind::Manifest, &[bytes]),

@@ -4,6 +4,7 @@
 use super::sealed::Sealed;
 use super::{Loc, Namespace, Part, QueryVector, Scored};
 use crate::distance::{self, Metric};
+use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::index::hnsw::{FilteredPlan, HnswView, SearchScratch, search_filtered_plan};
 use crate::index::{flat, sparse};
@@ -19,7 +20,15 @@ impl Namespace {
     /// Dense-only queries score with the metric. Queries with sparse values score
     /// `dense dot + sparse dot`; without dense values only records sharing a sparse index with
     /// the query are candidates.
-    pub fn query(&self, query: &QueryVector, k: usize, filter: Option<&Filter>) -> Vec<Scored> {
+    ///
+    /// A paged segment searches on its codes and rescores its candidates from their rows:
+    /// `NotLoaded` names the row groups missing (the same candidates come back on retry).
+    pub fn query(
+        &self,
+        query: &QueryVector,
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Scored>> {
         let filter = filter.filter(|f| !f.is_match_all());
         let higher_is_better = self.metric.higher_is_better() || query.sparse_values.is_some();
         let mut merged: Vec<Scored> = Vec::new();
@@ -40,11 +49,12 @@ impl Namespace {
             if selected.as_ref().is_some_and(|set| set.count() == 0) {
                 continue;
             }
+            // Only the memtable is filtered record by record (sealed segments have `selected`).
             let accept = |slot: u32| match &selected {
                 Some(set) => set.contains(slot),
                 None => {
                     tombs.is_none_or(|t| !t.contains(slot))
-                        && filter.is_none_or(|f| f.matches(self.metadata(Loc { part, slot })))
+                        && filter.is_none_or(|f| f.matches(self.memtable.metadata(slot)))
                 }
             };
             let (vectors, norms) = (self.part(part).all_vectors(), self.part(part).norms());
@@ -67,16 +77,23 @@ impl Namespace {
                     let accepted = selected.as_ref().map_or(sealed.live(), SlotSet::count);
                     let fraction = accepted as f32 / n;
                     match sq {
-                        None => self.graph_search(
-                            sealed, view, q, vectors, norms, k, &accept, fraction, scratch,
-                        ),
+                        None => {
+                            self.graph_search(part, sealed, view, q, k, &accept, fraction, scratch)?
+                        }
                         Some(sq) => self.hybrid_graph_search(
                             part, sealed, view, q, sq, k, &accept, fraction, scratch,
-                        ),
+                        )?,
                     }
                 }
-                (Some(q), None, _) => flat::scan(self.metric, q, vectors, norms, k, accept),
-                (dense, Some(sq), _) => self.hybrid_scan(part, dense.as_deref(), sq, k, accept),
+                (Some(q), None, _) if sealed.is_none_or(|s| s.paged.is_none()) => {
+                    flat::scan(self.metric, q, vectors, norms, k, accept)
+                }
+                (Some(_), None, _) => {
+                    return Err(Error::Internal {
+                        message: "a paged segment without a graph".into(),
+                    });
+                }
+                (dense, Some(sq), _) => self.hybrid_scan(part, dense.as_deref(), sq, k, accept)?,
                 (None, None, _) => Vec::new(),
             };
             merged.extend(found.into_iter().map(|(score, slot)| Scored {
@@ -95,30 +112,31 @@ impl Namespace {
             o.then_with(|| self.id(a.loc).cmp(self.id(b.loc)))
         });
         merged.truncate(k);
-        merged
+        Ok(merged)
     }
 
     /// Searches a segment's graph. `accept` (live and matching) is applied during the
     /// traversal; `fraction` estimates the share of slots it passes, and `search_filtered`
     /// falls back to the exact scan whenever the graph finds fewer than `min(k, accepted)`, so
     /// the answer is never short. With int8 codes ([`AnnConfig::int8`]) the graph is walked on
-    /// them, candidates are rescored in f32, and the same plan and fallback apply.
+    /// them, candidates are rescored in f32 from their rows (read on demand when the segment
+    /// is paged), and the same plan and fallback apply.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn graph_search(
         &self,
+        part: Part,
         sealed: &Sealed,
         view: HnswView<'_>,
         q: &[f32],
-        vectors: &[f32],
-        norms: &[f32],
         k: usize,
         accept: &dyn Fn(u32) -> bool,
         fraction: f32,
         scratch: &mut SearchScratch,
-    ) -> Vec<(f32, u32)> {
+    ) -> Result<Vec<(f32, u32)>> {
         if k == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
+        let (vectors, norms) = (sealed.segment.all_vectors(), sealed.segment.norms());
         let ef = (self.ann.hnsw.ef_search as usize).max(k);
         if let Some(q8) = sealed.int8() {
             // The same plan as `search_filtered`, walking the graph on codes and rescoring in
@@ -130,23 +148,53 @@ impl Namespace {
                 FilteredPlan::Exact => None,
                 p => {
                     let two_hop = p == FilteredPlan::TwoHop;
-                    q8.search_mode(&view, q, vectors, norms, k, ef, &accept, two_hop, scratch)
-                        .ok()
+                    q8.candidates(&view, q, ef, &accept, two_hop, scratch).ok()
                 }
             };
-            return match found {
+            let candidates = match found {
                 Some(found) if found.len() >= k => found,
-                _ => q8
-                    .scan(&view, q, vectors, norms, k, ef, accept)
-                    // Unreachable (codes, graph and segment were checked together).
-                    .unwrap_or_else(|_| flat::scan(self.metric, q, vectors, norms, k, accept)),
+                _ => q8.scan_candidates(&view, q, ef, accept)?,
             };
+            return self.rescore(part, sealed, &view, q, k, candidates);
         }
         match view.search_filtered(q, vectors, norms, k, ef, accept, fraction, scratch) {
-            Ok((found, _plan)) => found,
+            Ok((found, _plan)) => Ok(found),
             // Unreachable: the graph was checked against the segment at load or build.
-            Err(_) => flat::scan(self.metric, q, vectors, norms, k, accept),
+            Err(_) => Ok(flat::scan(self.metric, q, vectors, norms, k, accept)),
         }
+    }
+
+    /// Scores `candidates` of a segment exactly from their rows and keeps the best `k`;
+    /// `NotLoaded` when some of their row groups are paged out.
+    fn rescore(
+        &self,
+        part: Part,
+        sealed: &Sealed,
+        view: &HnswView<'_>,
+        q: &[f32],
+        k: usize,
+        mut candidates: Vec<u32>,
+    ) -> Result<Vec<(f32, u32)>> {
+        // In slot order, so that ties go to the lower slot whichever way the rows are read.
+        candidates.sort_unstable();
+        if sealed.paged.is_none() {
+            let (vectors, norms) = (sealed.segment.all_vectors(), sealed.segment.norms());
+            return Ok(view.rescore(q, vectors, norms, k, candidates.into_iter()));
+        }
+        self.require_slots(part, &candidates)?;
+        self.note_groups_touched(sealed, &candidates);
+        let d = self.dimension;
+        let mut rows = Vec::with_capacity(candidates.len() * d);
+        let mut norms = Vec::with_capacity(candidates.len());
+        for &slot in &candidates {
+            rows.extend_from_slice(self.values(Loc { part, slot })?);
+            norms.push(sealed.segment.norms()[slot as usize]);
+        }
+        let found = view.rescore(q, &rows, &norms, k, 0..candidates.len() as u32);
+        Ok(found
+            .into_iter()
+            .map(|(score, i)| (score, candidates[i as usize]))
+            .collect())
     }
 
     pub(super) fn hybrid_scan(
@@ -156,17 +204,20 @@ impl Namespace {
         sq: &SparseVector,
         k: usize,
         accept: impl Fn(u32) -> bool,
-    ) -> Vec<(f32, u32)> {
+    ) -> Result<Vec<(f32, u32)>> {
+        let slots: Vec<u32> = (0..self.part(part).len() as u32)
+            .filter(|&s| accept(s))
+            .collect();
+        if dense.is_some() {
+            self.require_slots(part, &slots)?;
+        }
         let mut top = flat::TopK::new(k, true);
-        for slot in 0..self.part(part).len() as u32 {
-            if !accept(slot) {
-                continue;
-            }
-            if let Some(score) = self.hybrid_score(Loc { part, slot }, dense, sq) {
+        for slot in slots {
+            if let Some(score) = self.hybrid_score(Loc { part, slot }, dense, sq)? {
                 top.push(score, slot);
             }
         }
-        top.into_sorted()
+        Ok(top.into_sorted())
     }
 
     /// A record's hybrid score, `dense dot + sparse dot`; without dense values, the sparse dot,
@@ -177,12 +228,12 @@ impl Namespace {
         loc: Loc,
         dense: Option<&[f32]>,
         sq: &SparseVector,
-    ) -> Option<f32> {
+    ) -> Result<Option<f32>> {
         let sparse_score = self.sparse_values(loc).and_then(|sv| sparse::dot(sq, sv));
-        match dense {
-            Some(q) => Some(distance::dot(q, self.values(loc)) + sparse_score.unwrap_or(0.0)),
+        Ok(match dense {
+            Some(q) => Some(distance::dot(q, self.values(loc)?) + sparse_score.unwrap_or(0.0)),
             None => sparse_score,
-        }
+        })
     }
 
     /// A hybrid (dense + sparse) query of a segment with a graph, on a dotproduct index. The
@@ -202,16 +253,13 @@ impl Namespace {
         accept: &dyn Fn(u32) -> bool,
         fraction: f32,
         scratch: &mut SearchScratch,
-    ) -> Vec<(f32, u32)> {
+    ) -> Result<Vec<(f32, u32)>> {
         if k == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let ef = self.ann.hnsw.ef_search as usize;
         let dense_k = ef.max(k.saturating_mul(4));
-        let (vectors, norms) = (self.part(part).all_vectors(), self.part(part).norms());
-        let dense = self.graph_search(
-            sealed, view, q, vectors, norms, dense_k, accept, fraction, scratch,
-        );
+        let dense = self.graph_search(part, sealed, view, q, dense_k, accept, fraction, scratch)?;
         let index = sealed.sparse_index.get_or_init(|| {
             sparse::InvertedIndex::build(
                 (0..sealed.segment.len() as u32).map(|slot| sealed.segment.sparse_values(slot)),
@@ -223,12 +271,13 @@ impl Namespace {
         // Ascending slots, like the exact scan, so ties break the same way.
         candidates.sort_unstable();
         candidates.dedup();
+        self.require_slots(part, &candidates)?;
         let mut top = flat::TopK::new(k, true);
         for slot in candidates {
-            if let Some(score) = self.hybrid_score(Loc { part, slot }, Some(q), sq) {
+            if let Some(score) = self.hybrid_score(Loc { part, slot }, Some(q), sq)? {
                 top.push(score, slot);
             }
         }
-        top.into_sorted()
+        Ok(top.into_sorted())
     }
 }

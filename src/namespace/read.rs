@@ -4,8 +4,7 @@ use std::ops::Bound;
 
 use super::{Loc, Namespace, Part};
 use crate::filter::Filter;
-use crate::metadata::Metadata;
-use crate::record::{Record, SparseVector};
+use crate::record::SparseVector;
 use crate::segment::columns::Columns;
 
 impl Namespace {
@@ -39,24 +38,9 @@ impl Namespace {
         self.part(loc.part).id(loc.slot)
     }
 
-    /// The dense values at `loc`.
-    pub fn values(&self, loc: Loc) -> &[f32] {
-        self.part(loc.part).values(loc.slot)
-    }
-
     /// The sparse values at `loc`.
     pub fn sparse_values(&self, loc: Loc) -> Option<&SparseVector> {
         self.part(loc.part).sparse_values(loc.slot)
-    }
-
-    /// The metadata at `loc`.
-    pub fn metadata(&self, loc: Loc) -> Option<&Metadata> {
-        self.part(loc.part).metadata(loc.slot)
-    }
-
-    /// The whole record at `loc`, copied out.
-    pub fn record(&self, loc: Loc) -> Record {
-        self.part(loc.part).record(loc.slot)
     }
 
     /// Live locations matching `filter`, memtable first; sealed segments answer from their
@@ -67,7 +51,7 @@ impl Namespace {
                 part: Part::Memtable,
                 slot,
             })
-            .filter(|&l| filter.matches(self.metadata(l)))
+            .filter(|&l| filter.matches(self.memtable.metadata(l.slot)))
             .collect();
         for (i, s) in self.segments.iter().enumerate() {
             let part = Part::Segment(i as u32);
@@ -156,8 +140,14 @@ impl Namespace {
         limit: usize,
     ) -> (Vec<Loc>, bool) {
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        // Sealed segments answer from their metadata index (paged ones hold no metadata).
+        let selected: Vec<_> = self.segments.iter().map(|s| s.select(filter)).collect();
+        let keep = |_: &str, l: Loc| match l.part {
+            Part::Memtable => filter.matches(self.memtable.metadata(l.slot)),
+            Part::Segment(i) => selected[i as usize].contains(l.slot),
+        };
         let mut locs: Vec<Loc> = self
-            .sorted_from(start, limit, |_, l| filter.matches(self.metadata(l)))
+            .sorted_from(start, limit, keep)
             .into_iter()
             .map(|(_, l)| l)
             .collect();

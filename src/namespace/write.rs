@@ -3,6 +3,7 @@
 
 use super::Namespace;
 use super::component::SegmentComponent;
+use crate::error::Result;
 use crate::filter::Filter;
 use crate::manifest::LogOp;
 use crate::metadata::Metadata;
@@ -81,11 +82,11 @@ impl Namespace {
         values: Option<Vec<f32>>,
         sparse_values: Option<SparseVector>,
         set_metadata: Option<&Metadata>,
-    ) -> bool {
+    ) -> Result<bool> {
         let Some(loc) = self.locate(id) else {
-            return false;
+            return Ok(false);
         };
-        let mut r = self.record(loc);
+        let mut r = self.record(loc)?;
         if let Some(v) = values {
             r.values = v;
         }
@@ -97,26 +98,28 @@ impl Namespace {
         }
         self.put_logged(vec![r]);
         self.finish_write();
-        true
+        Ok(true)
     }
 
     /// Merges `set_metadata` into every record matching `filter`. Returns how many matched.
-    pub fn update_where(&mut self, filter: &Filter, set_metadata: &Metadata) -> usize {
-        let records: Vec<Record> = self
-            .matching(filter)
+    /// `NotLoaded`, with nothing changed, while their rows are paged out.
+    pub fn update_where(&mut self, filter: &Filter, set_metadata: &Metadata) -> Result<usize> {
+        let locs = self.matching(filter);
+        self.require(locs.iter().copied())?;
+        let records: Vec<Record> = locs
             .into_iter()
             .map(|l| {
-                let mut r = self.record(l);
+                let mut r = self.record(l)?;
                 r.metadata
                     .get_or_insert_with(Metadata::new)
                     .merge(set_metadata);
-                r
+                Ok(r)
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let n = records.len();
         self.put_logged(records);
         self.finish_write();
-        n
+        Ok(n)
     }
 
     /// Deletes ids; unknown ids are ignored. Returns how many were deleted.

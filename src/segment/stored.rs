@@ -48,6 +48,37 @@ fn corrupt(what: &str, reason: impl Into<String>) -> Error {
     }
 }
 
+/// The stored form of metadata.
+pub fn metadata_to_stored(m: &Metadata) -> Vec<(String, StoredValue)> {
+    m.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => StoredValue::String(s.clone()),
+                Value::Number(n) => StoredValue::Number(*n),
+                Value::Bool(b) => StoredValue::Bool(*b),
+                Value::List(l) => StoredValue::List(l.clone()),
+            };
+            (k.to_string(), v)
+        })
+        .collect()
+}
+
+/// Metadata back from its stored form.
+pub fn metadata_from_stored(pairs: Vec<(String, StoredValue)>) -> Metadata {
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                StoredValue::String(s) => Value::String(s),
+                StoredValue::Number(n) => Value::Number(n),
+                StoredValue::Bool(b) => Value::Bool(b),
+                StoredValue::List(l) => Value::List(l),
+            };
+            (k, v)
+        })
+        .collect()
+}
+
 impl StoredRecordMeta {
     /// The stored form of a record's id, sparse values and metadata.
     pub fn from_parts(
@@ -60,19 +91,7 @@ impl StoredRecordMeta {
             sparse: sparse
                 .as_ref()
                 .map(|s| (s.indices.clone(), s.values.clone())),
-            metadata: metadata.as_ref().map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        let v = match v {
-                            Value::String(s) => StoredValue::String(s.clone()),
-                            Value::Number(n) => StoredValue::Number(*n),
-                            Value::Bool(b) => StoredValue::Bool(*b),
-                            Value::List(l) => StoredValue::List(l.clone()),
-                        };
-                        (k.to_string(), v)
-                    })
-                    .collect()
-            }),
+            metadata: metadata.as_ref().map(metadata_to_stored),
         }
     }
 
@@ -89,20 +108,7 @@ impl StoredRecordMeta {
                 Some(sv)
             }
         };
-        let metadata = self.metadata.map(|pairs| {
-            pairs
-                .into_iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        StoredValue::String(s) => Value::String(s),
-                        StoredValue::Number(n) => Value::Number(n),
-                        StoredValue::Bool(b) => Value::Bool(b),
-                        StoredValue::List(l) => Value::List(l),
-                    };
-                    (k, v)
-                })
-                .collect::<Metadata>()
-        });
+        let metadata = self.metadata.map(metadata_from_stored);
         Ok((self.id, sparse, metadata))
     }
 }

@@ -202,7 +202,7 @@ wasm_test! {
 
 wasm_test! {
     fn the_indexing_probe_changes_nothing() {
-        let seal = StorageConfig { seal_records: 300, max_log_entries: usize::MAX, max_segments: 8 };
+        let seal = StorageConfig { seal_records: 300, max_log_entries: usize::MAX, max_segments: 8, row_cache_bytes: 16 << 20 };
         let mut ns = Namespace::with_config(8, Metric::Euclidean, seal);
         ns.set_ann_config(AnnConfig { min_records: 100, ..AnnConfig::default() });
         assert!(!ns.indexing_pending(), "nothing to index in an empty namespace");

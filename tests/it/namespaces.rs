@@ -1005,6 +1005,8 @@ fn mode() -> impl Strategy<Value = Mode> {
                     seal_records,
                     max_log_entries,
                     max_segments,
+                    // Evicting modes also drop every row group at the end of each request.
+                    row_cache_bytes: if evict { 0 } else { 16 << 20 },
                 },
                 evict,
                 ann,

@@ -16,6 +16,7 @@ pub const TINY: StorageConfig = StorageConfig {
     seal_records: 6,
     max_log_entries: 3,
     max_segments: 3,
+    row_cache_bytes: 16 << 20,
 };
 
 /// Runs `op` against a persistent db, providing blobs from `store` until it can run, then
@@ -311,6 +312,7 @@ const FIXTURE_V1: &[u8] = include_bytes!("../fixtures/v1/workload.store");
 /// Written by format version 2 with XXH3 checksums (manifests with graph chunk counts, no int8
 /// codes). Must load forever.
 const FIXTURE_V2: &[u8] = include_bytes!("../fixtures/v2/workload.store");
+const FIXTURE_V3: &[u8] = include_bytes!("../fixtures/v3/workload.store");
 /// What this build writes for the workload, re-blessed (LARCH_BLESS=1) when the writer changes.
 const FIXTURE_CURRENT: &[u8] = include_bytes!("../fixtures/current/workload.store");
 
@@ -332,6 +334,19 @@ wasm_test! {
         assert_eq!(store.get("root").map(|b| b[7]), Some(1), "the v2 fixture uses XXH3");
         let version = |k: &str| u16::from_le_bytes([store.get(k).unwrap()[4], store.get(k).unwrap()[5]]);
         assert!(store.keys().all(|k| version(k) == 2), "every blob of the fixture is version 2");
+        let mut mem = Db::new();
+        for op in workload() {
+            let _ = op(&mut mem);
+        }
+        assert_eq!(snapshot_of(&store, TINY), snapshot_mem(&mut mem));
+    }
+}
+
+wasm_test! {
+    fn format_v3_fixture_still_loads() {
+        let store = MemoryStore::from_bytes(FIXTURE_V3).unwrap();
+        let version = |k: &str| u16::from_le_bytes([store.get(k).unwrap()[4], store.get(k).unwrap()[5]]);
+        assert!(store.keys().all(|k| version(k) == 3), "every blob of the fixture is version 3");
         let mut mem = Db::new();
         for op in workload() {
             let _ = op(&mut mem);
