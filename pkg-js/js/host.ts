@@ -70,6 +70,18 @@ export type EngineRequest = {
 export type GetBlobs = (keys: string[]) => Array<Uint8Array | undefined> | Promise<Array<Uint8Array | undefined>>;
 
 /**
+ * Hands background work the blobs it waits for (`engine.indexNeeds()`: row groups of paged
+ * segments that a merge copies) before an `indexStep()`. Returns the keys provided.
+ */
+export async function provideIndexNeeds(engine: Engine, get: GetBlobs | null): Promise<string[]> {
+  const needs = engine.indexNeeds();
+  if (needs.length === 0 || !get) return [];
+  const blobs = await get(needs);
+  needs.forEach((key, i) => engine.provide(key, blobs[i]));
+  return needs;
+}
+
+/**
  * The host loop, the same for every host: runs `req` through `engine`, handing over the blobs
  * it names, until it answers. The caller then applies `engine.takeWrites()` (each batch in one
  * atomic step) before acknowledging. The engine ends the loop itself when retrying cannot make
@@ -192,9 +204,12 @@ export class Host {
       }
       const engine = this.engine;
       if (!engine) return false;
+      const needs = await provideIndexNeeds(engine, store ? (keys) => store.get(keys) : null);
       const more = engine.indexStep();
       await this.commit(engine, store);
-      return more;
+      // Rows just provided let a waiting merge run at the next step; the same rows asked for
+      // again mean the store lacks them, and retrying cannot help.
+      return more || (needs.length > 0 && engine.indexNeeds().join() !== needs.join());
     } finally {
       this.busy = false;
     }

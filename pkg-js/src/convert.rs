@@ -32,8 +32,13 @@ pub struct EngineOptions {
     /// `indexStep`).
     pub ann_min_records: Option<usize>,
     /// Also keep int8 codes of segments with a graph and search on them, rescoring in f32
-    /// (`AnnConfig::int8`; quantized by `indexStep`, stored with the segment).
+    /// (`AnnConfig::int8`; quantized by `indexStep`, stored with the segment). On by default
+    /// in the npm package and the Worker: a persistent engine then pages the f32 rows and
+    /// metadata of indexed segments out of memory (read back by row group on demand).
     pub int8: Option<bool>,
+    /// Bytes of row groups of paged segments each namespace keeps in memory between
+    /// requests (`StorageConfig::row_cache_bytes`).
+    pub row_cache_bytes: Option<usize>,
     /// Refuse upserts that would take a namespace beyond this many resident bytes
     /// (`Db::set_namespace_budget`), with Pinecone's quota error.
     pub max_namespace_bytes: Option<usize>,
@@ -57,18 +62,14 @@ impl EngineOptions {
         o
     }
 
-    /// The approximate-search configuration, when an option departs from the default.
+    /// The approximate-search configuration: the engine's, with int8 codes on unless asked
+    /// otherwise.
     pub fn ann_config(&self) -> Option<AnnConfig> {
-        if self.ann_min_records.is_none() && self.int8.is_none() {
-            return None;
-        }
         let mut c = AnnConfig::default();
         if let Some(v) = self.ann_min_records {
             c.min_records = v.max(1);
         }
-        if let Some(on) = self.int8 {
-            c.int8 = on;
-        }
+        c.int8 = self.int8.unwrap_or(true);
         Some(c)
     }
 
@@ -82,6 +83,9 @@ impl EngineOptions {
         }
         if let Some(v) = self.max_segments {
             c.max_segments = v.max(1);
+        }
+        if let Some(v) = self.row_cache_bytes {
+            c.row_cache_bytes = v;
         }
         c
     }

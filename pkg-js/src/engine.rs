@@ -113,6 +113,14 @@ impl Engine {
         self.api.index_step(budget.unwrap_or(INDEX_STEP_BUDGET))
     }
 
+    /// The blobs background work waits for (row groups of paged segments that a merge
+    /// copies): hosts fetch them and hand them over with `provide` before the next
+    /// `indexStep`.
+    #[wasm_bindgen(js_name = indexNeeds)]
+    pub fn index_needs(&self) -> Vec<String> {
+        self.api.index_needs()
+    }
+
     /// True when `indexStep` has work to do. A pure probe: it changes nothing, so hosts call
     /// it after every request to decide whether to schedule background indexing.
     #[wasm_bindgen(js_name = indexingPending)]

@@ -108,6 +108,8 @@ impl Sealed {
             + self.codes.heap_bytes()
             + self.postings.get().map_or(0, |p| p.heap_bytes())
             + self.sparse_index.get().map_or(0, |i| i.heap_bytes())
+            + self.paged.as_ref().map_or(0, |p| p.heap_bytes())
+            + self.row_layout.as_ref().map_or(0, |l| l.heap_bytes())
     }
 }
 

@@ -109,9 +109,15 @@ export class EngineHost {
   indexStep(): boolean {
     const engine = this.engine;
     if (!engine) return false;
+    // Merges of paged segments wait for their rows: read them synchronously.
+    const needs = engine.indexNeeds();
+    if (needs.length > 0) {
+      const blobs = this.blobs.get(needs);
+      needs.forEach((key, i) => engine.provide(key, blobs[i]));
+    }
     const more = engine.indexStep();
     this.commit(engine.takeWrites() as WriteBatch[]);
-    return more;
+    return more || (needs.length > 0 && engine.indexNeeds().join() !== needs.join());
   }
 }
 
