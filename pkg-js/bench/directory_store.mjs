@@ -1,7 +1,8 @@
 // Per-write cost of Node's directory store (scripts/bench-node-store.sh drives it):
 //   node pkg-js/bench/directory_store.mjs STORE RECORDS [UPSERTS]
-// STORE is "files" (js/directory_store.ts) or "snapshot" (the store it replaced at 1e52661,
-// inlined below: the whole database in memory, one snapshot file rewritten on every commit).
+// STORE is "files" (js/directory_store.ts), "snapshot" (the store it replaced at 1e52661,
+// inlined below: the whole database in memory, one snapshot file rewritten on every commit) or
+// "memory" (MemoryBlobStore, no disk: the engine's own share of the time).
 // The directory is filled with RECORDS random 384-dim records once, in memory, and written as
 // a format-1 snapshot (which "files" migrates on open); then UPSERTS (default 20) upserts of
 // 100 new records each are timed, and the bytes this process wrote (/proc/self/io: wchar, what
@@ -28,7 +29,7 @@ const rand = () => {
 const records = (n, from) =>
   Array.from({ length: n }, (_, i) => ({
     id: `v${from + i}`,
-    values: Array.from({ length: DIM }, rand),
+    values: Array.from({ length: DIM }, () => Math.round(rand() * 1e4) / 1e4),
     metadata: { i: from + i },
   }));
 
@@ -73,15 +74,20 @@ try {
   const mem = new MemoryBlobStore();
   const fill = new Larch({ storage: mem, ...ENGINE });
   await fill.createIndex({ name: "b", dimension: DIM, metric: "cosine", spec: { serverless: { cloud: "aws", region: "us-east-1" } } });
-  for (let from = 0; from < RECORDS; from += 1000) {
-    await fill.index("b").namespace("n").upsert({ records: records(Math.min(1000, RECORDS - from), from) });
+  for (let from = 0; from < RECORDS; from += 250) {
+    await fill.index("b").namespace("n").upsert({ records: records(Math.min(250, RECORDS - from), from) });
   }
   fill.close();
   const snapshot = mem.snapshot();
   mem.close();
   await writeFile(join(dir, "larch.snapshot"), snapshot);
 
-  const opened = store === "files" ? await DirectoryStore.open(dir) : await SnapshotStore.open(dir);
+  const opened =
+    store === "files"
+      ? await DirectoryStore.open(dir)
+      : store === "snapshot"
+        ? await SnapshotStore.open(dir)
+        : new MemoryBlobStore(snapshot);
   const pc = new Larch({ storage: opened, ...ENGINE });
   const ns = pc.index("b").namespace("n");
   await ns.fetch({ ids: ["v0"] }); // load the namespace before timing

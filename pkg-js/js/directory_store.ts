@@ -544,6 +544,7 @@ export class DirectoryStore implements BlobStore {
   /** Format 1 → 2: commits the snapshot's blobs (unless a journal shows it was done), then deletes it. */
   private async migrate(committed: boolean): Promise<void> {
     const path = join(this.dir, SNAPSHOT);
+    await unlink(`${path}.tmp`).catch(() => undefined); // format 1's own interrupted commit
     let bytes: Uint8Array;
     try {
       bytes = await readFile(path);
