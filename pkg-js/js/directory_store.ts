@@ -196,6 +196,10 @@ function decodeJournal(bytes: Uint8Array, path: string): Journal {
 
 /** Lock and wait files of this process (removed at exit if a request is cut short). */
 const exitFiles = new Set<string>();
+/** Tokens of this process's live locks and waits: any other with its pid is a dead namesake's. */
+const ownTokens = new Set<string>();
+/** How long a process lets earlier waiters go first before it competes with them. */
+const DEFER_MS = 2000;
 let exitHook = false;
 
 function removeAtExit(path: string): void {
@@ -211,7 +215,9 @@ function removeAtExit(path: string): void {
   });
 }
 
-function alive(pid: number): boolean {
+/** Whether the holder of (pid, token) on this host still runs. */
+function alive(pid: number, token: string): boolean {
+  if (pid === process.pid) return ownTokens.has(token);
   try {
     process.kill(pid, 0);
     return true;
@@ -226,11 +232,14 @@ function alive(pid: number): boolean {
  * larch.wait.<ms>.<pid>.<token>, and whoever comes later (the process that just released
  * included) lets every earlier live waiter go first; without it the releasing process, which
  * asks again within microseconds, would keep the lock until it had nothing left to write.
- * Waiters sleep until the directory changes (fs.watch) or a short backoff expires.
+ * Waiters sleep until the directory changes (fs.watch) or a short backoff expires. Deferring is
+ * bounded (DEFER_MS), so a wait file whose pid was reused cannot block anyone for long.
  */
 class FileLock {
   private readonly host = hostname();
   private readonly dir: string;
+  /** The token of the lock this store holds. */
+  private token = "";
   private readonly path: string;
 
   constructor(
@@ -246,22 +255,27 @@ class FileLock {
     const tmp = `${this.path}.${token}`;
     await writeFile(tmp, JSON.stringify({ pid: process.pid, host: this.host, token })); // no fsync: a lock does not outlive its process
     const deadline = Date.now() + this.timeoutMs;
+    const deferUntil = Date.now() + DEFER_MS;
+    ownTokens.add(token);
+    let acquired = false;
     let wait: string | null = null;
     let watcher: FSWatcher | null = null;
     let wake: () => void = () => undefined;
     let delay = 1;
     try {
       for (;;) {
-        if (!(await this.waitersBefore(wait))) {
+        if (Date.now() > deferUntil || !(await this.waitersBefore(wait))) {
           try {
             await link(tmp, this.path);
             removeAtExit(this.path);
+            this.token = token;
+            acquired = true;
             return;
           } catch (e) {
             if (!isCode(e, "EEXIST")) throw e;
           }
           const holder = await this.holder();
-          if (holder && holder.host === this.host && holder.pid !== process.pid && !alive(holder.pid)) {
+          if (holder && holder.host === this.host && !alive(holder.pid, holder.token)) {
             await this.breakStale(holder.token);
             continue;
           }
@@ -294,6 +308,7 @@ class FileLock {
         delay = Math.min(delay * 2, 16);
       }
     } finally {
+      if (!acquired) ownTokens.delete(token);
       watcher?.close();
       await unlink(tmp).catch(() => undefined);
       if (wait) {
@@ -304,6 +319,7 @@ class FileLock {
   }
 
   async release(): Promise<void> {
+    ownTokens.delete(this.token);
     exitFiles.delete(this.path);
     await unlink(this.path).catch(() => undefined);
   }
@@ -313,8 +329,8 @@ class FileLock {
     let ahead = false;
     for (const name of await readdir(this.dir)) {
       if (!name.startsWith(WAIT) || name === mine || (mine !== null && name > mine)) continue;
-      const pid = Number(name.split(".")[3]);
-      if (alive(pid)) ahead = true;
+      const [, , , pid, token] = name.split(".");
+      if (alive(Number(pid), token)) ahead = true;
       else await unlink(join(this.dir, name)).catch(() => undefined);
     }
     return ahead;

@@ -133,17 +133,20 @@ test("the lock is released after each request; a live holder is waited for, then
   await pc.index("docs").upsert({ records: [{ id: "a", values: [1, 0] }] });
   assert.ok(!(await readdir(dir)).includes("larch.lock"));
   pc.close();
-  // Another live process (this one, as another store would see it) holds the lock.
+  // Another live process holds the lock.
+  const other = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
+  t.after(() => other.kill("SIGKILL"));
   const lock = join(dir, "larch.lock");
-  await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), token: "t" }));
+  await writeFile(lock, JSON.stringify({ pid: other.pid, host: hostname(), token: "t" }));
   await assert.rejects(DirectoryStore.open(dir, { lockTimeoutMs: 150 }), { code: "STORAGE_LOCKED" });
+  assert.ok((await readdir(dir)).includes("larch.lock"), "a live holder's lock is left alone");
   await rm(lock);
   const s = await DirectoryStore.open(dir, { lockTimeoutMs: 150 });
   assert.ok((await s.generation()) > 0);
   s.close();
 });
 
-test("a lock left by a dead process is broken", async (t) => {
+test("a lock left by a dead process, or by a former process with this pid, is broken", async (t) => {
   const dir = await tempDir(t);
   const child = spawn(process.execPath, ["-e", ""]);
   await new Promise((r) => child.on("exit", r));
@@ -151,6 +154,11 @@ test("a lock left by a dead process is broken", async (t) => {
   const s = await DirectoryStore.open(dir, { lockTimeoutMs: 5000 });
   assert.equal(await s.apply([batch([["root", "r"]])]), 1);
   assert.ok(!(await readdir(dir)).includes("larch.lock"));
+  // A lock and a wait file with this process's pid but no token of its own: a dead namesake's.
+  await writeFile(join(dir, "larch.lock"), JSON.stringify({ pid: process.pid, host: hostname(), token: "old" }));
+  await writeFile(join(dir, `larch.wait.000000000000001.${process.pid}.old`), "");
+  assert.equal(await s.apply([batch([["root", "r2"]])]), 2);
+  assert.deepEqual((await readdir(dir)).sort(), ["blobs", "larch.journal"]);
   s.close();
 });
 
