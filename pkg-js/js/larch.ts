@@ -35,8 +35,12 @@ export type StorageOption =
   | "memory"
   /** Browsers (and workers with IndexedDB): the IndexedDB database of that name. */
   | { indexedDB: string }
-  /** Node: a directory holding one snapshot file, replaced atomically on every commit. */
-  | { directory: string }
+  /**
+   * Node: a directory, one file per blob with an atomic commit per write; processes sharing it
+   * take turns (a lock per request). `lockTimeoutMs`: how long a request waits for another
+   * process's lock before failing with code STORAGE_LOCKED (default 60 s).
+   */
+  | { directory: string; lockTimeoutMs?: number }
   /** Any store implementing the host boundary. */
   | BlobStore;
 

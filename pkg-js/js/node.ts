@@ -1,10 +1,11 @@
 // Entry point for Node (≥ 20): the wasm is loaded synchronously at import.
 //   import { Larch } from "larch";
 //   const pc = new Larch();                                  // in memory
-//   const pc = new Larch({ storage: { directory: "./db" } }); // persisted to a directory
+//   const pc = new Larch({ storage: { directory: "./db" } }); // persisted to a directory (shareable)
 
 import { readFileSync } from "node:fs";
 import { DirectoryStore } from "./directory_store.js";
+import type { LockFn } from "./host.js";
 import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";
 import { Engine, initSync } from "./wasm/larch_js.js";
 
@@ -20,10 +21,18 @@ setRuntime({
     const chosen = option ?? "memory";
     if (chosen === "memory") return { persistent: false };
     if (typeof chosen === "object" && "directory" in chosen) {
-      return { persistent: true, store: DirectoryStore.open(chosen.directory), ownsStore: true };
+      const store = DirectoryStore.open(chosen.directory, chosen);
+      store.catch(() => undefined); // reported by the first request
+      // Each request holds the directory's lock, so processes sharing it take turns (see
+      // directory_store.ts) and the host's generation check reloads after another's commit.
+      const lock: LockFn = (fn) => store.then((s) => s.locked(fn));
+      return { persistent: true, store, ownsStore: true, lock };
     }
     if (typeof chosen === "object" && "indexedDB" in chosen) {
       throw new Error('larch: IndexedDB is not available in Node; use { directory: path } or "memory"');
+    }
+    if (chosen instanceof DirectoryStore) {
+      return { persistent: true, store: chosen, lock: (fn) => chosen.locked(fn) };
     }
     return { persistent: true, store: chosen };
   },
@@ -39,7 +48,7 @@ export class Larch extends LarchCore {
 /** True when the loaded wasm uses SIMD128. */
 export const simd = (): boolean => Engine.simd();
 
-export { DirectoryStore } from "./directory_store.js";
+export { DirectoryStore, type DirectoryStoreOptions } from "./directory_store.js";
 export * from "./errors.js";
 export type { BlobStore, WriteBatch } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
