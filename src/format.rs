@@ -242,6 +242,45 @@ where
         .collect()
 }
 
+/// The payloads of owned chunk blobs of `kind`, concatenated: one chunk is opened in place
+/// (its header moved out), several are copied into one buffer of the exact size, each dropped
+/// once copied, so the bytes are held about once.
+pub fn take_payloads(what: &str, kind: BlobKind, chunks: Vec<Vec<u8>>) -> Result<Vec<u8>> {
+    let mut total = 0;
+    for c in &chunks {
+        total += open_blob(what, kind, c)?.len();
+    }
+    if chunks.len() == 1 {
+        let mut only = chunks.into_iter().next().unwrap_or_default();
+        only.drain(..HEADER_LEN);
+        return Ok(only);
+    }
+    let mut out = Vec::with_capacity(total);
+    for c in chunks {
+        out.extend_from_slice(&c[HEADER_LEN..]);
+    }
+    Ok(out)
+}
+
+/// Decodes a value from owned chunk blobs, in order, dropping each chunk once its payload is
+/// copied into the aligned buffer rkyv reads.
+pub fn decode_chunks_owned<T>(what: &str, kind: BlobKind, chunks: Vec<Vec<u8>>) -> Result<T>
+where
+    T: rkyv::Archive,
+    T::Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>
+        + rkyv::Deserialize<T, rkyv::api::high::HighDeserializer<rancor::Error>>,
+{
+    let mut total = 0;
+    for c in &chunks {
+        total += open_blob(what, kind, c)?.len();
+    }
+    let mut aligned = AlignedVec::<16>::with_capacity(total);
+    for c in chunks {
+        aligned.extend_from_slice(&c[HEADER_LEN..]);
+    }
+    rkyv::from_bytes::<T, rancor::Error>(&aligned).map_err(|e| corrupt(what, e.to_string()))
+}
+
 /// Decodes a value from its chunk blobs, in order.
 pub fn decode_chunked<T>(what: &str, kind: BlobKind, chunks: &[&[u8]]) -> Result<T>
 where

@@ -160,12 +160,6 @@ impl Segment {
         Self::decode_with(what, stored, flat, None)
     }
 
-    /// Decodes the structured part of a segment: its dimension, ids, sparse values and
-    /// metadata (validated, ids strictly sorted).
-    pub(crate) fn decode_structured(what: &str, structured: &[&[u8]]) -> Result<StoredSegment> {
-        format::decode_chunked(what, BlobKind::SegmentChunk, structured)
-    }
-
     /// A paged segment from its structured part (whose metadata is dropped: the stored rows
     /// hold it) and its norms.
     pub(crate) fn decode_paged(

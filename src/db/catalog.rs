@@ -309,7 +309,7 @@ impl Catalog {
         let NsState::Manifest(m) = std::mem::replace(&mut entry.state, NsState::Unloaded) else {
             return Ok(true);
         };
-        match Namespace::load(dimension, metric, storage, ann, prefix, *m.clone(), &blobs) {
+        match Namespace::load(dimension, metric, storage, ann, prefix, *m.clone(), blobs) {
             Ok(ns) => {
                 entry.state = NsState::Loaded(Box::new(ns));
                 Ok(true)

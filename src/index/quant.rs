@@ -59,6 +59,12 @@ impl Int8Index {
         format::decode(bytes)
     }
 
+    /// [`Int8Index::from_bytes`] of owned bytes, keeping the codes in place (a load holds one
+    /// copy of them, not two).
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Int8Index> {
+        format::decode_vec(bytes)
+    }
+
     /// The metric the codes approximate.
     pub fn metric(&self) -> Metric {
         self.metric

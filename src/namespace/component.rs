@@ -18,6 +18,7 @@ use crate::index::quant::Int8Index;
 use crate::manifest::SegmentRef;
 use crate::segment::postings::Postings;
 use crate::segment::rows::{self, PagedRows, RowLayout};
+use crate::segment::stored::StoredSegment;
 use crate::segment::{Segment, Tombstones};
 use crate::storage::keys;
 
@@ -355,49 +356,54 @@ pub(super) fn commit_component(
 /// [`AnnConfig::int8`] on; a segment lacking a graph or codes gets them from
 /// [`Namespace::index_step`], never here. A segment whose rows are stored loads paged when it
 /// searches on codes (its rows' directory and metadata index only), else with every row.
-pub(super) fn load_segment<'b>(
+pub(super) fn load_segment(
     prefix: &str,
     r: &SegmentRef,
     (dimension, metric, ann): (usize, Metric, AnnConfig),
-    get: &impl Fn(&str) -> Result<&'b [u8]>,
+    take: &mut impl FnMut(&str) -> Result<Vec<u8>>,
 ) -> Result<Sealed> {
     let blobs = SegmentBlobs::from_ref(r);
-    let fetch = |c: SegmentComponent| -> Result<Vec<&'b [u8]>> {
-        let keys = blobs.keys(prefix, r.id, &[c]);
-        keys.iter().map(|k| get(k)).collect()
-    };
-    // Graph, codes and postings chunks are opened as they are fetched.
-    let open = |c: SegmentComponent, kind: BlobKind| -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        for key in blobs.keys(prefix, r.id, &[c]) {
-            bytes.extend_from_slice(format::open_blob(&key, kind, get(&key)?)?);
+    // Each blob is taken from the host's provided set as it is decoded and dropped right
+    // after, so a load holds little more than what it builds.
+    let mut fetch = |c: SegmentComponent, all: bool| -> Result<Vec<Vec<u8>>> {
+        let mut keys = blobs.keys(prefix, r.id, &[c]);
+        if !all {
+            keys.truncate(1);
         }
-        Ok(bytes)
+        keys.iter().map(|k| take(k)).collect()
     };
     let what = keys::segment(prefix, r.id, 0);
-    let stored = Segment::decode_structured(&what, &fetch(C::Structured)?)?;
+    let stored: StoredSegment =
+        format::decode_chunks_owned(&what, BlobKind::SegmentChunk, fetch(C::Structured, true)?)?;
     let n = stored.records.len();
     let rows_what = keys::rows(prefix, r.id, 0);
     let paged = loads_paged(&blobs, ann);
     let (segment, layout) = if paged {
-        let (layout, norms) = rows::decode_directory(&rows_what, get(&rows_what)?, n)?;
+        // Only the directory: the row groups are read on demand.
+        let dir = fetch(C::Rows, false)?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let (layout, norms) = rows::decode_directory(&rows_what, &dir, n)?;
+        drop(dir);
         let approximate = n * (dimension * 4 + 4);
         (
             Segment::decode_paged(&what, stored, norms, approximate)?,
             layout,
         )
     } else if blobs.named(C::Rows).is_some() {
-        let chunks = fetch(C::Rows)?;
-        let (values, metadata) = rows::decode_all(&rows_what, &chunks, n, dimension)?;
-        let (layout, _) = rows::decode_directory(&rows_what, chunks[0], n)?;
+        let chunks = fetch(C::Rows, true)?;
+        let refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+        let (values, metadata) = rows::decode_all(&rows_what, &refs, n, dimension)?;
+        let (layout, _) = rows::decode_directory(&rows_what, refs[0], n)?;
         (
             Segment::decode_with(&what, stored, values, Some(metadata))?,
             layout,
         )
     } else {
         let mut flat = Vec::with_capacity(n * dimension);
-        for chunk in fetch(C::Vectors)? {
-            format::decode_vectors(&what, chunk, &mut flat)?;
+        for chunk in fetch(C::Vectors, true)? {
+            format::decode_vectors(&what, &chunk, &mut flat)?;
         }
         let segment = Segment::decode_with(&what, stored, flat, None)?;
         (segment, RowLayout::default())
@@ -411,14 +417,19 @@ pub(super) fn load_segment<'b>(
         });
     }
     let tombstones = match blobs.named(C::Tombstones) {
-        Some(_) => Tombstones::decode(&what, &fetch(C::Tombstones)?, segment.len())?,
+        Some(_) => {
+            let chunks = fetch(C::Tombstones, true)?;
+            let refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+            Tombstones::decode(&what, &refs, segment.len())?
+        }
         None => Tombstones::new(segment.len()),
     };
     let graph = match blobs.named(C::Graph) {
         None => Graph::None,
         Some(_) => {
-            let bytes = open(C::Graph, BlobKind::GraphChunk)?;
-            let bad = corrupt(keys::graph(prefix, r.id, 0));
+            let gkey = keys::graph(prefix, r.id, 0);
+            let bytes = format::take_payloads(&gkey, BlobKind::GraphChunk, fetch(C::Graph, true)?)?;
+            let bad = corrupt(gkey);
             let view = HnswView::from_bytes(&bytes).map_err(|e| bad(reason(e)))?;
             if view.len() != segment.len() || view.dim() != dimension || view.metric() != metric {
                 return Err(bad(
@@ -434,8 +445,9 @@ pub(super) fn load_segment<'b>(
     }
     let codes = match blobs.named(C::Codes) {
         Some(_) if ann.int8 => {
-            let bytes = open(C::Codes, BlobKind::CodesChunk)?;
-            let q = Int8Index::from_bytes(&bytes).map_err(|e| bad(reason(e)))?;
+            let ckey = keys::codes(prefix, r.id, 0);
+            let bytes = format::take_payloads(&ckey, BlobKind::CodesChunk, fetch(C::Codes, true)?)?;
+            let q = Int8Index::from_vec(bytes).map_err(|e| bad(reason(e)))?;
             if q.len() != segment.len() || q.dim() != dimension || q.metric() != metric {
                 return Err(bad(
                     "int8 codes' size, dimension or metric disagree with their segment".into(),
@@ -446,7 +458,9 @@ pub(super) fn load_segment<'b>(
         _ => Codes::None,
     };
     let postings = if paged {
-        let bytes = open(C::Postings, BlobKind::PostingsChunk)?;
+        let pkey = keys::postings(prefix, r.id, 0);
+        let bytes =
+            format::take_payloads(&pkey, BlobKind::PostingsChunk, fetch(C::Postings, true)?)?;
         let p = Postings::from_bytes(&bytes, n)
             .map_err(|e| corrupt(keys::postings(prefix, r.id, 0))(reason(e)))?;
         Some(p)

@@ -181,30 +181,28 @@ impl Namespace {
         ann: AnnConfig,
         prefix: String,
         manifest: Manifest,
-        blobs: &BTreeMap<String, Vec<u8>>,
+        mut blobs: BTreeMap<String, Vec<u8>>,
     ) -> Result<Self> {
-        let get = |k: &str| -> Result<&[u8]> {
-            blobs
-                .get(k)
-                .map(Vec::as_slice)
-                .ok_or_else(|| Error::Corrupt {
-                    what: k.to_string(),
-                    reason: "blob named by the manifest is missing".into(),
-                })
+        // Blobs are taken as they are decoded, so each is dropped once consumed.
+        let mut take = |k: &str| -> Result<Vec<u8>> {
+            blobs.remove(k).ok_or_else(|| Error::Corrupt {
+                what: k.to_string(),
+                reason: "blob named by the manifest is missing".into(),
+            })
         };
         let mut ns = Namespace::new_persistent(dimension, metric, config, prefix.clone(), 0);
         ns.ann = ann;
         for s in &manifest.segments {
-            let sealed = component::load_segment(&prefix, s, (dimension, metric, ann), &get)?;
+            let sealed = component::load_segment(&prefix, s, (dimension, metric, ann), &mut take)?;
             ns.segments.push(sealed);
             ns.schedule_graph(ns.segments.len() - 1);
         }
         for l in &manifest.log {
-            let chunks: Vec<&[u8]> = (0..l.chunks)
-                .map(|c| get(&keys::log(&prefix, l.seq, c)))
+            let chunks: Vec<Vec<u8>> = (0..l.chunks)
+                .map(|c| take(&keys::log(&prefix, l.seq, c)))
                 .collect::<Result<_>>()?;
             let what = keys::log(&prefix, l.seq, 0);
-            let entry: LogEntry = format::decode_chunked(&what, BlobKind::Log, &chunks)?;
+            let entry: LogEntry = format::decode_chunks_owned(&what, BlobKind::Log, chunks)?;
             for op in entry.ops {
                 match op {
                     LogOp::Put(records) => {

@@ -434,7 +434,7 @@ fn reload(
         ann_config,
         prefix.to_string(),
         m,
-        &blobs,
+        blobs,
     )
 }
 

@@ -71,6 +71,23 @@ fn finite_floats(b: &[u8], what: &str) -> Result<Vec<f32>> {
 }
 
 pub(super) fn decode(b: &[u8]) -> Result<Int8Index> {
+    decode_parts(b).map(|(mut q, at)| {
+        q.codes = b[at..].to_vec();
+        q
+    })
+}
+
+/// [`decode`] of owned bytes: the codes stay in their buffer (the parameters before them are
+/// moved out), so decoding needs no second copy of them.
+pub(super) fn decode_vec(mut b: Vec<u8>) -> Result<Int8Index> {
+    let (mut q, at) = decode_parts(&b)?;
+    b.drain(..at);
+    q.codes = b;
+    Ok(q)
+}
+
+/// Everything but the codes, and where the codes start.
+fn decode_parts(b: &[u8]) -> Result<(Int8Index, usize)> {
     check_prelude(b, HEADER, &MAGIC, VERSION).map_err(corrupt)?;
     let metric =
         Metric::from_code(b[8]).ok_or_else(|| corrupt(format!("unknown metric code {}", b[8])))?;
@@ -102,14 +119,14 @@ pub(super) fn decode(b: &[u8]) -> Result<Int8Index> {
     at += 4 * dim as usize;
     let offsets = finite_floats(&b[at..at + 4 * offsets as usize], "offset of vector")?;
     at += 4 * offsets.len();
-    let codes = b[at..].to_vec();
-    Ok(Int8Index {
+    let q = Int8Index {
         metric,
         dim: dim as usize,
         lo_sq: lo.iter().map(|l| l * l).sum(),
         lo,
         scale,
-        codes,
+        codes: Vec::new(),
         offsets,
-    })
+    };
+    Ok((q, at))
 }
