@@ -30,6 +30,10 @@ fuzz_target!(|data: &[u8]| {
         .unwrap_or("");
     let count = |f: serde_json::Value| p.select(&Filter::parse(&f).unwrap()).count();
     for k in [first, "a"] {
+        // Names like `$and` are not fields a filter can name.
+        if Filter::parse(&json!({ k: 1 })).is_err() {
+            continue;
+        }
         let present = count(json!({ k: {"$exists": true} }));
         assert_eq!(present + count(json!({ k: {"$exists": false} })), slots);
         for v in [json!("a"), json!(true), json!(1)] {
