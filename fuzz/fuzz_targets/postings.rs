@@ -41,9 +41,15 @@ fuzz_target!(|data: &[u8]| {
         let present = count(json!({ k: {"$exists": true} }));
         assert_eq!(present + count(json!({ k: {"$exists": false} })), slots);
         for v in [json!("a"), json!(true), json!(1)] {
-            assert_eq!(count(json!({ k: v })) + count(json!({ k: {"$ne": v} })), slots);
+            assert_eq!(
+                count(json!({ k: v })) + count(json!({ k: {"$ne": v} })),
+                slots
+            );
         }
-        let (lt, gte) = (count(json!({ k: {"$lt": 1} })), count(json!({ k: {"$gte": 1} })));
+        let (lt, gte) = (
+            count(json!({ k: {"$lt": 1} })),
+            count(json!({ k: {"$gte": 1} })),
+        );
         assert!(lt + gte <= present);
     }
 });
