@@ -136,8 +136,10 @@ struct Field {
     values: HashMap<Key, Vec<u32>>,
     /// Slots holding the field at all, ascending.
     present: Vec<u32>,
-    /// `(number, slot)` for numeric values, by number (`-0` stored as `0`).
-    numbers: Vec<(f64, u32)>,
+    /// The numeric values, ascending (`-0` stored as `0`; ties in slot order).
+    numbers: Vec<f64>,
+    /// The slot of each of `numbers`.
+    number_slots: Vec<u32>,
 }
 
 /// The metadata index of one segment (see the module documentation).
@@ -177,13 +179,22 @@ impl Postings {
                             post(Key::Str((*s).to_string()));
                         }
                     }
-                    Value::Number(n) => field.numbers.push((normal(*n), slot)),
+                    Value::Number(n) => {
+                        field.numbers.push(normal(*n));
+                        field.number_slots.push(slot);
+                    }
                 }
             }
         }
+        // Sorted, and without the slack of growing (the decoded form has none either).
         for f in p.fields.values_mut() {
-            f.numbers
-                .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut pairs: Vec<(f64, u32)> = (f.numbers.iter().copied())
+                .zip(f.number_slots.iter().copied())
+                .collect();
+            pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            (f.numbers, f.number_slots) = pairs.into_iter().unzip();
+            f.present.shrink_to_fit();
+            f.values.values_mut().for_each(Vec::shrink_to_fit);
         }
         p
     }
@@ -224,6 +235,7 @@ impl Postings {
                 + values
                 + heap::vec(&f.present)
                 + heap::vec(&f.numbers)
+                + heap::vec(&f.number_slots)
         };
         heap::hash_map::<String, Field>(self.fields.capacity())
             + self.fields.iter().map(field).sum::<usize>()
@@ -261,7 +273,7 @@ impl Postings {
                     };
                 };
                 let range = |lo: Bound, hi: Bound| {
-                    SlotSet::from_slots(n, field.number_range(lo, hi).iter().map(|&(_, s)| s))
+                    SlotSet::from_slots(n, field.number_range(lo, hi).iter().copied())
                 };
                 let negate = |mut s: SlotSet| {
                     s.complement();
@@ -296,7 +308,7 @@ impl Postings {
                 field
                     .number_range(Bound::AtLeast(*x), Bound::AtMost(*x))
                     .iter()
-                    .map(|&(_, s)| s),
+                    .copied(),
             ),
         }
     }
@@ -316,20 +328,20 @@ impl Field {
         SlotSet::from_slots(n, self.values.get(key).into_iter().flatten().copied())
     }
 
-    /// The numeric entries between two bounds.
-    fn number_range(&self, lo: Bound, hi: Bound) -> &[(f64, u32)] {
+    /// The slots of the numbers between two bounds.
+    fn number_range(&self, lo: Bound, hi: Bound) -> &[u32] {
         let nums = &self.numbers;
         let start = match lo {
-            Bound::AtLeast(x) => nums.partition_point(|&(v, _)| v < x),
-            Bound::Above(x) => nums.partition_point(|&(v, _)| v <= x),
+            Bound::AtLeast(x) => nums.partition_point(|&v| v < x),
+            Bound::Above(x) => nums.partition_point(|&v| v <= x),
             _ => 0,
         };
         let end = match hi {
-            Bound::AtMost(x) => nums.partition_point(|&(v, _)| v <= x),
-            Bound::Below(x) => nums.partition_point(|&(v, _)| v < x),
+            Bound::AtMost(x) => nums.partition_point(|&v| v <= x),
+            Bound::Below(x) => nums.partition_point(|&v| v < x),
             _ => nums.len(),
         };
-        &nums[start..end.max(start)]
+        &self.number_slots[start..end.max(start)]
     }
 }
 

@@ -117,10 +117,10 @@ pub(super) fn encode(p: &Postings) -> Vec<u8> {
             put_u32(&mut out, s);
         }
         put_u32(&mut out, len32(f.numbers.len()));
-        for &(x, _) in &f.numbers {
+        for &x in &f.numbers {
             out.extend_from_slice(&x.to_le_bytes());
         }
-        for &(_, s) in &f.numbers {
+        for &s in &f.number_slots {
             put_u32(&mut out, s);
         }
         put_u32(&mut out, len32(f.values.len()));
@@ -297,14 +297,15 @@ pub(super) fn decode(b: &[u8], slots_len: usize) -> Result<Postings> {
         let nn = r.count(12, "number count")?;
         let xs = r.take(8 * u64::from(nn), "numbers")?;
         let ss = r.take(4 * u64::from(nn), "number slots")?;
-        let mut numbers: Vec<(f64, u32)> = Vec::with_capacity(nn as usize);
+        let mut numbers: Vec<f64> = Vec::with_capacity(nn as usize);
+        let mut number_slots: Vec<u32> = Vec::with_capacity(nn as usize);
         for (x, s) in xs.chunks_exact(8).zip(ss.chunks_exact(4)) {
             let x = f64::from_le_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
             let s = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
             if !x.is_finite() || (x == 0.0 && x.is_sign_negative()) {
                 return Err(corrupt(format!("field {name:?}: number {x} at slot {s}")));
             }
-            if let Some(&(px, ps)) = numbers.last()
+            if let (Some(&px), Some(&ps)) = (numbers.last(), number_slots.last())
                 && px.total_cmp(&x).then(ps.cmp(&s)) != Ordering::Less
             {
                 return Err(corrupt(format!(
@@ -312,7 +313,8 @@ pub(super) fn decode(b: &[u8], slots_len: usize) -> Result<Postings> {
                 )));
             }
             claim(&mut kinds, s, Kind::Number, name)?;
-            numbers.push((x, s));
+            numbers.push(x);
+            number_slots.push(s);
         }
 
         let nv = r.count(MIN_VALUE, "value count")?;
@@ -360,6 +362,7 @@ pub(super) fn decode(b: &[u8], slots_len: usize) -> Result<Postings> {
                 values,
                 present,
                 numbers,
+                number_slots,
             },
         );
     }
