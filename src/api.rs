@@ -16,6 +16,7 @@ mod control;
 mod data;
 mod error;
 mod namespaces;
+mod side;
 mod wire;
 
 use crate::db::Db;
@@ -26,6 +27,7 @@ use crate::storage::MemoryStore;
 pub use classify::{RouteInfo, Scope};
 pub use error::{Plane, error_body, error_status};
 pub use namespaces::KnownNamespaces;
+pub use side::SideVectors;
 pub use wire::{decode_token, encode_token};
 
 /// API versions Larch answers (the `X-Pinecone-Api-Version` header). Shapes are the same for
@@ -53,6 +55,13 @@ pub struct Request<'a> {
     /// The target index's namespaces as the host knows them: stats and namespace listings
     /// are rendered from these instead of the engine's catalog (see [`KnownNamespaces`]).
     pub namespaces: Option<&'a KnownNamespaces>,
+    /// Dense vectors carried beside the body instead of inside the JSON, for hosts in the
+    /// engine's process ([`SideVectors`]); `None` for every request from the wire.
+    pub vectors: Option<SideVectors<'a>>,
+    /// Check the request as if to run it and answer as it would, but change nothing (hosts
+    /// that split one large upsert into several validate every part before applying any).
+    /// Only upserts honour it; never set from the wire.
+    pub validate_only: bool,
 }
 
 /// A transport-neutral HTTP response.
@@ -262,7 +271,7 @@ impl Api {
             Route::Data { index, op } => self
                 .db
                 .index_mut(&index)
-                .and_then(|ix| data::handle(ix, ctx, op, req.query, req.body)),
+                .and_then(|ix| data::handle(ix, ctx, op, req)),
         };
         result.map_err(|e| (plane, e))
     }

@@ -5,7 +5,7 @@
 //! applies `takeWrites()` — each batch in one atomic step — before acknowledging the request.
 //! Validation, routing and response shapes are the engine's: nothing Pinecone-specific here.
 
-use larch::api::{Api, Request};
+use larch::api::{Api, Request, SideVectors};
 use larch::host::INDEX_STEP_BUDGET;
 use wasm_bindgen::prelude::*;
 
@@ -83,6 +83,45 @@ impl Engine {
             api_version: api_version.as_deref(),
             index: None,
             namespaces: known.as_ref(),
+            ..Request::default()
+        };
+        match self.api.try_handle(&req) {
+            Ok(response) => to_js(&JsResponse::from(response)),
+            Err(needs) => to_js(&JsNeeds { needs }),
+        }
+    }
+
+    /// `handle` with the request's dense vectors beside the body instead of in its JSON:
+    /// `floats` holds every slot's values concatenated, `lengths` one entry per slot
+    /// (`0xFFFFFFFF` for a slot without side values). Slots: upsert, one per element of
+    /// `vectors`; query, one (`vector`); update, one (`values`). The engine validates them as
+    /// it validates JSON values. With `validateOnly`, an upsert is checked and answered but
+    /// not applied (to validate every part of a large upsert before applying any).
+    #[wasm_bindgen(js_name = handleVectors)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_vectors(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        #[wasm_bindgen(js_name = apiVersion)] api_version: Option<String>,
+        namespaces: JsValue,
+        floats: &[f32],
+        lengths: &[u32],
+        #[wasm_bindgen(js_name = validateOnly)] validate_only: bool,
+    ) -> Result<JsValue, JsValue> {
+        let known = known_namespaces(namespaces)?;
+        let req = Request {
+            method,
+            path,
+            query,
+            body,
+            api_version: api_version.as_deref(),
+            index: None,
+            namespaces: known.as_ref(),
+            vectors: Some(SideVectors::new(floats, lengths)),
+            validate_only,
         };
         match self.api.try_handle(&req) {
             Ok(response) => to_js(&JsResponse::from(response)),

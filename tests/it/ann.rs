@@ -571,6 +571,7 @@ fn request<'a>(
         api_version: Some(VERSION),
         index,
         namespaces: None,
+        ..Request::default()
     }
 }
 
