@@ -64,7 +64,23 @@ export type EngineRequest = {
   apiVersion?: string | null;
   /** The index's namespaces as the host knows them (stats and namespace listings). */
   namespaces?: Array<{ name: string; recordCount: number }>;
+  /** Dense vectors beside the body (`Engine.handleVectors`), for hosts in the engine's process. */
+  vectors?: SideVectors;
 };
+
+/**
+ * Dense vectors carried beside a request's JSON body instead of in it: every slot's values
+ * concatenated, one length per slot (`ABSENT_SLOT` when it has none). See `Engine.handleVectors`.
+ */
+export type SideVectors = {
+  floats: Float32Array;
+  lengths: Uint32Array;
+  /** Check the upsert and answer as the engine would, but apply nothing. */
+  validateOnly?: boolean;
+};
+
+/** The length of a side slot without values. */
+export const ABSENT_SLOT = 0xffffffff;
 
 /** Reads blobs for the engine: synchronously (Durable Object SQLite) or not (IndexedDB). */
 export type GetBlobs = (keys: string[]) => Array<Uint8Array | undefined> | Promise<Array<Uint8Array | undefined>>;
@@ -77,9 +93,22 @@ export type GetBlobs = (keys: string[]) => Array<Uint8Array | undefined> | Promi
  */
 export async function runRequest(engine: Engine, req: EngineRequest, get: GetBlobs | null): Promise<EngineResponse> {
   for (;;) {
-    const r = engine.handle(req.method, req.path, req.query, req.body, req.apiVersion ?? undefined, req.namespaces) as
-      | EngineResponse
-      | { needs: string[] };
+    const v = req.vectors;
+    const r = (
+      v
+        ? engine.handleVectors(
+            req.method,
+            req.path,
+            req.query,
+            req.body,
+            req.apiVersion ?? undefined,
+            req.namespaces,
+            v.floats,
+            v.lengths,
+            v.validateOnly ?? false,
+          )
+        : engine.handle(req.method, req.path, req.query, req.body, req.apiVersion ?? undefined, req.namespaces)
+    ) as EngineResponse | { needs: string[] };
     if (!("needs" in r)) return r;
     if (!get) throw new Error(`the engine needs blobs but has no store: ${r.needs.join(", ")}`);
     const blobs = await get(r.needs);
@@ -119,10 +148,24 @@ export class Host {
 
   constructor(private readonly options: HostOptions) {}
 
-  /** Sends one request; requests of one host run one at a time, in call order. */
-  send(method: string, path: string, query = "", body?: unknown): Promise<EngineResponse> {
-    const bytes = body === undefined ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(body));
-    return this.enqueue(() => this.run(method, path, query, bytes));
+  /**
+   * Sends one request; requests of one host run one at a time, in call order. `body` is JSON
+   * to serialise, or the serialised bytes; `vectors` travel beside it.
+   */
+  send(method: string, path: string, query = "", body?: unknown, vectors?: SideVectors): Promise<EngineResponse> {
+    const bytes =
+      body instanceof Uint8Array
+        ? body
+        : body === undefined
+          ? new Uint8Array(0)
+          : new TextEncoder().encode(JSON.stringify(body));
+    return this.enqueue(() => this.run(method, path, query, bytes, vectors));
+  }
+
+  /** The bounds of one upsert request to `path`: records and body bytes (after the wasm loads). */
+  async upsertLimits(path: string): Promise<{ records: number; bytes: number }> {
+    if (this.options.ready) await this.options.ready();
+    return { records: Engine.maxUpsertRecords(), bytes: Engine.maxBodyBytes("POST", path) };
   }
 
   /** Runs `section` after everything queued before it, under the host's lock. */
@@ -249,7 +292,13 @@ export class Host {
     this.loadedAt = -1;
   }
 
-  private async run(method: string, path: string, query: string, body: Uint8Array): Promise<EngineResponse> {
+  private async run(
+    method: string,
+    path: string,
+    query: string,
+    body: Uint8Array,
+    vectors?: SideVectors,
+  ): Promise<EngineResponse> {
     if (this.closed) throw new Error("this Larch instance is closed");
     this.busy = true;
     try {
@@ -265,7 +314,7 @@ export class Host {
       if (!this.engine) this.engine = new Engine(this.options.engine);
       const engine = this.engine;
       const get = store ? (keys: string[]) => store.get(keys) : null;
-      const r = await runRequest(engine, { method, path, query, body, apiVersion: API_VERSION }, get);
+      const r = await runRequest(engine, { method, path, query, body, apiVersion: API_VERSION, vectors }, get);
       await this.commit(engine, store);
       // Segments sealed or loaded without a graph: build them in the background.
       if (this.engine === engine && engine.indexingPending()) this.scheduleIndexing();

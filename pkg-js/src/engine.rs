@@ -192,6 +192,13 @@ impl Engine {
         larch::api::max_body_bytes(method, path)
     }
 
+    /// The most records one upsert request may carry (hosts that split larger upserts use
+    /// it with `maxBodyBytes`).
+    #[wasm_bindgen(js_name = maxUpsertRecords)]
+    pub fn max_upsert_records() -> usize {
+        larch::api::limits::MAX_UPSERT_RECORDS
+    }
+
     /// Pinecone's answer to a body of `size` bytes over `maxBodyBytes` (the engine's own
     /// answer when handed such a body), for hosts that refuse it from `Content-Length`.
     #[wasm_bindgen(js_name = bodyTooLarge)]
