@@ -27,7 +27,7 @@ use crate::storage::MemoryStore;
 pub use classify::{RouteInfo, Scope};
 pub use error::{Plane, error_body, error_status};
 pub use namespaces::KnownNamespaces;
-pub use side::SideVectors;
+pub use side::{SideValues, SideVectors};
 pub use wire::{decode_token, encode_token};
 
 /// API versions Larch answers (the `X-Pinecone-Api-Version` header). Shapes are the same for
@@ -62,6 +62,9 @@ pub struct Request<'a> {
     /// that split one large upsert into several validate every part before applying any).
     /// Only upserts honour it; never set from the wire.
     pub validate_only: bool,
+    /// Return the dense values of query matches and fetched records beside the body
+    /// ([`Response::vectors`]) instead of in the JSON; never set from the wire.
+    pub side_values: bool,
 }
 
 /// A transport-neutral HTTP response.
@@ -74,6 +77,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Extra headers (freshness LSNs).
     pub headers: Vec<(&'static str, String)>,
+    /// The dense values left out of the JSON when the request asked for
+    /// [`Request::side_values`].
+    pub vectors: Option<SideValues>,
 }
 
 impl Response {
@@ -83,6 +89,7 @@ impl Response {
             content_type: "application/json",
             body: serde_json::to_vec(value).unwrap_or_default(),
             headers: Vec::new(),
+            vectors: None,
         }
     }
 
@@ -92,6 +99,7 @@ impl Response {
             content_type: "application/json",
             body: Vec::new(),
             headers: Vec::new(),
+            vectors: None,
         }
     }
 
@@ -244,6 +252,11 @@ impl Api {
     /// every request.
     pub fn indexing_pending(&self) -> bool {
         self.db.indexing_pending()
+    }
+
+    /// Background graph builds as (nodes inserted, nodes in all) ([`Db::graph_build_progress`]).
+    pub fn indexing_progress(&self) -> (usize, usize) {
+        self.db.graph_build_progress()
     }
 
     /// Hands over a blob the host fetched (`None` when the store has no such key).

@@ -50,6 +50,10 @@ export type EngineResponse = {
   contentType: string;
   body: Uint8Array;
   headers: Record<string, string>;
+  /** With `SideVectors.sideValues`: the dense values left out of the JSON, one slot per id. */
+  valueIds?: string[];
+  values?: Float32Array;
+  valueLengths?: Uint32Array;
 };
 
 /** A transport-neutral request, as the engine takes it. */
@@ -73,10 +77,12 @@ export type EngineRequest = {
  * concatenated, one length per slot (`ABSENT_SLOT` when it has none). See `Engine.handleVectors`.
  */
 export type SideVectors = {
-  floats: Float32Array;
-  lengths: Uint32Array;
+  floats?: Float32Array;
+  lengths?: Uint32Array;
   /** Check the upsert and answer as the engine would, but apply nothing. */
   validateOnly?: boolean;
+  /** Return query matches' and fetched records' values beside the JSON (`EngineResponse.values`). */
+  sideValues?: boolean;
 };
 
 /** The length of a side slot without values. */
@@ -106,6 +112,7 @@ export async function runRequest(engine: Engine, req: EngineRequest, get: GetBlo
             v.floats,
             v.lengths,
             v.validateOnly ?? false,
+            v.sideValues ?? false,
           )
         : engine.handle(req.method, req.path, req.query, req.body, req.apiVersion ?? undefined, req.namespaces)
     ) as EngineResponse | { needs: string[] };
@@ -130,7 +137,16 @@ export type HostOptions = {
   maxLoadedNamespaces?: number;
   /** Runs before the first request (the browser entry loads the wasm here). */
   ready?: () => Promise<void>;
+  /** Called after each background indexing step commits. */
+  onIndexingProgress?: (progress: IndexingProgress) => void;
 };
+
+/**
+ * Background indexing: HNSW graph nodes inserted so far of all the segments being indexed,
+ * and whether work is pending (graph builds, int8 codes, consolidation). When `pending`
+ * turns false the last report has `built === total`.
+ */
+export type IndexingProgress = { pending: boolean; built: number; total: number };
 
 export const API_VERSION = "2026-04";
 
@@ -145,6 +161,8 @@ export class Host {
   private indexTimer: ReturnType<typeof setTimeout> | null = null;
   /** The indexing step queued or running, if any. */
   private indexTask: Promise<void> | null = null;
+  /** Nodes of the graph builds last reported (the final report's total). */
+  private indexTotal = 0;
 
   constructor(private readonly options: HostOptions) {}
 
@@ -237,6 +255,7 @@ export class Host {
       if (!engine) return false;
       const more = engine.indexStep();
       await this.commit(engine, store);
+      this.options.onIndexingProgress?.(this.indexingProgress());
       return more;
     } finally {
       this.busy = false;
@@ -259,6 +278,18 @@ export class Host {
       throw e;
     }
     if (this.options.maxLoadedNamespaces !== undefined) engine.evictIdle(this.options.maxLoadedNamespaces);
+  }
+
+  /** Background indexing progress of the loaded namespaces (a pure probe of the engine). */
+  indexingProgress(): IndexingProgress {
+    const engine = this.engine;
+    const [built, total] = engine ? engine.indexingProgress() : [0, 0];
+    const pending = engine?.indexingPending() ?? false;
+    if (total > 0) this.indexTotal = total;
+    if (pending) return { pending, built, total };
+    const done = this.indexTotal;
+    this.indexTotal = 0;
+    return { pending, built: done, total: done };
   }
 
   /** Another context committed `generation`: drop the cached engine unless it is current. */

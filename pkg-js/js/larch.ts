@@ -4,7 +4,14 @@
 // the engine's (src/api/); nothing of Pinecone's semantics is repeated here.
 
 import { errorFromResponse, PineconeArgumentError, PineconeConflictError } from "./errors.js";
-import { type BlobStore, type EngineResponse, Host, type HostOptions, type SideVectors } from "./host.js";
+import {
+  type BlobStore,
+  type EngineResponse,
+  Host,
+  type HostOptions,
+  type IndexingProgress,
+  type SideVectors,
+} from "./host.js";
 import type {
   ConfigureIndexOptions,
   CreateIndexOptions,
@@ -72,6 +79,8 @@ export type LarchOptions = {
    * are the same; `"json"` is there for comparisons and benchmarks.
    */
   vectorTransport?: "bytes" | "json";
+  /** Called after each background indexing step with the graph nodes built so far of all. */
+  onIndexingProgress?: (progress: IndexingProgress) => void;
 };
 
 /** What an entry point (browser / node / workerd) plugs into the facade. */
@@ -149,6 +158,19 @@ function query(params: Array<[string, unknown]>): string {
   return q.toString();
 }
 
+/** The values an engine response carries beside its JSON, by record id. */
+function valuesById(r: EngineResponse): Map<unknown, Float32Array> | undefined {
+  if (!r.values || !r.valueIds || !r.valueLengths) return undefined;
+  const out = new Map<unknown, Float32Array>();
+  let at = 0;
+  for (const [i, id] of r.valueIds.entries()) {
+    const n = r.valueLengths[i];
+    out.set(id, r.values.subarray(at, at + n));
+    at += n;
+  }
+  return out;
+}
+
 /** The client shared by every entry point (each exports it as `Larch`). */
 export class LarchCore {
   /** @internal */
@@ -169,6 +191,7 @@ export class LarchCore {
       ...storage,
       ready: runtime.ready,
       maxLoadedNamespaces: options.maxLoadedNamespaces,
+      onIndexingProgress: options.onIndexingProgress,
       engine: defined({
         persistent: storage.persistent,
         hostTemplate: options.hostTemplate,
@@ -190,8 +213,27 @@ export class LarchCore {
     return this.host.flushIndexing();
   }
 
+  /**
+   * Background indexing right now: graph nodes built of all being built, and whether any
+   * work is pending. Reports also go to `onIndexingProgress` after every step.
+   */
+  indexingStatus(): IndexingProgress {
+    return this.host.indexingProgress();
+  }
+
   /** @internal Sends a request; resolves with the parsed JSON body, throws Pinecone errors. */
   async request(method: string, path: string, q = "", body?: unknown, vectors?: SideVectors): Promise<Json> {
+    return (await this.exchange(method, path, q, body, vectors))[0];
+  }
+
+  /** @internal `request`, also returning the engine's response (for values beside the body). */
+  async exchange(
+    method: string,
+    path: string,
+    q = "",
+    body?: unknown,
+    vectors?: SideVectors,
+  ): Promise<[Json, EngineResponse]> {
     const r: EngineResponse = await this.host.send(method, path, q, body, vectors);
     const text = r.body.length ? new TextDecoder().decode(r.body) : "";
     let json: unknown = {};
@@ -203,7 +245,7 @@ export class LarchCore {
       }
     }
     if (r.status >= 400) throw errorFromResponse(r.status, json, text);
-    return (json ?? {}) as Json;
+    return [(json ?? {}) as Json, r];
   }
 
   // biome-ignore lint/suspicious/noConfusingVoidType: the TS SDK's signature (void unless waitUntilReady).
@@ -305,16 +347,24 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
     return this.client.request("POST", this.base + path, "", body, vectors);
   }
 
-  /** Dense values of a result as the client returns them. */
-  private values(v: unknown): unknown {
+  /** Dense values of a result as the client returns them (`side`: those beside the JSON, by id). */
+  private values(v: unknown, id: unknown, side?: Map<unknown, Float32Array>): unknown {
+    const s = side?.get(id);
+    if (s) return s;
     return this.client.float32Out && Array.isArray(v) ? new Float32Array(v) : v;
+  }
+
+  /** Ask for values beside the JSON: only for `Float32Array` results (the same f32s either way). */
+  private get sideOut(): boolean {
+    return this.client.bytesIn && this.client.float32Out;
   }
 
   /**
    * Upserts `records` (any number: more than one request's worth — 1000 records or 2 MB of
    * JSON — are sent in several requests, each committed). Before the first is applied, every
    * request is validated by the engine, so an invalid record anywhere fails the whole call
-   * with nothing written. `onProgress` is called after each request commits.
+   * with nothing written. `onProgress` is called after each request commits (the next waits
+   * for a promise it returns).
    */
   async upsert(options: UpsertOptions<T>): Promise<void> {
     // The SDK 8 signature is `upsert({ records, namespace })`; a bare array (SDK ≤ 6) works too.
@@ -348,7 +398,7 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
     if (chunks.length > 1) for (const c of chunks) await this.post(path, c.body, vectors(c, true));
     for (const c of chunks) {
       await this.post(path, c.body, vectors(c, false));
-      o.onProgress?.({ upserted: c.end, total: records.length } satisfies UpsertProgress);
+      await o.onProgress?.({ upserted: c.end, total: records.length } satisfies UpsertProgress);
     }
   }
 
@@ -356,8 +406,12 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
     const o = options as QueryOptions & { vector?: unknown; sparseVector?: object; id?: string };
     const namespace = o.namespace ?? this.targetNamespace;
     const side = this.client.bytesIn && sideable(o.vector);
-    const j = await this.post(
-      "/query",
+    const out = this.sideOut && o.includeValues === true;
+    const slots = side ? packSlots([o.vector as ArrayLike<number>]) : undefined;
+    const [j, r] = await this.client.exchange(
+      "POST",
+      `${this.base}/query`,
+      "",
       defined({
         namespace,
         topK: o.topK,
@@ -370,10 +424,11 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
         scanFactor: o.scanFactor,
         maxCandidates: o.maxCandidates,
       }),
-      side ? packSlots([o.vector as ArrayLike<number>]) : undefined,
+      out ? { ...slots, sideValues: true } : slots,
     );
+    const sideValues = valuesById(r);
     const matches = Array.isArray(j.matches)
-      ? (j.matches as Json[]).map((m) => defined({ ...m, values: this.values(m.values) }))
+      ? (j.matches as Json[]).map((m) => defined({ ...m, values: this.values(m.values, m.id, sideValues) }))
       : [];
     return { matches, namespace, ...(j.usage ? { usage: j.usage } : {}) } as unknown as QueryResponse<T>;
   }
@@ -381,17 +436,20 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
   async fetch(options: FetchOptions | string[]): Promise<FetchResponse<T>> {
     const o = Array.isArray(options) ? { ids: options } : options;
     const namespace = o?.namespace ?? this.targetNamespace;
-    const j = await this.client.request(
+    const [j, response] = await this.client.exchange(
       "GET",
       `${this.base}/vectors/fetch`,
       query([
         ["ids", o?.ids ?? []],
         ["namespace", namespace],
       ]),
+      undefined,
+      this.sideOut ? { sideValues: true } : undefined,
     );
+    const sideValues = valuesById(response);
     const records: Json = {};
     for (const [id, r] of Object.entries((j.vectors ?? {}) as Record<string, Json>))
-      records[id] = defined({ ...r, values: this.values(r.values) });
+      records[id] = defined({ ...r, values: this.values(r.values, r.id, sideValues) });
     return {
       records,
       namespace: typeof j.namespace === "string" ? j.namespace : "",

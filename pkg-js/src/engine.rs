@@ -10,7 +10,8 @@ use larch::host::INDEX_STEP_BUDGET;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{
-    EngineOptions, JsNeeds, JsResponse, JsWriteBatch, known_namespaces, route_js, to_js,
+    EngineOptions, JsNeeds, JsResponse, JsWriteBatch, known_namespaces, response_js, route_js,
+    to_js,
 };
 
 /// The Larch engine behind one database.
@@ -74,29 +75,28 @@ impl Engine {
         #[wasm_bindgen(js_name = apiVersion)] api_version: Option<String>,
         namespaces: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let known = known_namespaces(namespaces)?;
-        let req = Request {
-            method,
-            path,
-            query,
-            body,
-            api_version: api_version.as_deref(),
-            index: None,
-            namespaces: known.as_ref(),
-            ..Request::default()
-        };
-        match self.api.try_handle(&req) {
-            Ok(response) => to_js(&JsResponse::from(response)),
-            Err(needs) => to_js(&JsNeeds { needs }),
-        }
+        self.run(
+            Request {
+                method,
+                path,
+                query,
+                body,
+                api_version: api_version.as_deref(),
+                ..Request::default()
+            },
+            namespaces,
+        )
     }
 
-    /// `handle` with the request's dense vectors beside the body instead of in its JSON:
-    /// `floats` holds every slot's values concatenated, `lengths` one entry per slot
-    /// (`0xFFFFFFFF` for a slot without side values). Slots: upsert, one per element of
-    /// `vectors`; query, one (`vector`); update, one (`values`). The engine validates them as
-    /// it validates JSON values. With `validateOnly`, an upsert is checked and answered but
-    /// not applied (to validate every part of a large upsert before applying any).
+    /// `handle` with dense vectors beside the body instead of in its JSON. In: `floats` holds
+    /// every slot's values concatenated, `lengths` one entry per slot (`0xFFFFFFFF` for a slot
+    /// without side values); slots: upsert, one per element of `vectors`; query, one
+    /// (`vector`); update, one (`values`); the engine validates them as it validates JSON
+    /// values (`undefined` for both: none). With `validateOnly`, an upsert is checked and
+    /// answered but not applied (to validate every part of a large upsert before applying
+    /// any). Out: with `sideValues`, query matches and fetched records carry no `values` in
+    /// the JSON; the response has `valueIds` (string[]), `values` (Float32Array) and
+    /// `valueLengths` (Uint32Array) instead, one slot per id.
     #[wasm_bindgen(js_name = handleVectors)]
     #[allow(clippy::too_many_arguments)]
     pub fn handle_vectors(
@@ -107,24 +107,40 @@ impl Engine {
         body: &[u8],
         #[wasm_bindgen(js_name = apiVersion)] api_version: Option<String>,
         namespaces: JsValue,
-        floats: &[f32],
-        lengths: &[u32],
+        floats: Option<Box<[f32]>>,
+        lengths: Option<Box<[u32]>>,
         #[wasm_bindgen(js_name = validateOnly)] validate_only: bool,
+        #[wasm_bindgen(js_name = sideValues)] side_values: bool,
     ) -> Result<JsValue, JsValue> {
+        let vectors = match (&floats, &lengths) {
+            (Some(f), Some(l)) => Some(SideVectors::new(f, l)),
+            _ => None,
+        };
+        self.run(
+            Request {
+                method,
+                path,
+                query,
+                body,
+                api_version: api_version.as_deref(),
+                vectors,
+                validate_only,
+                side_values,
+                ..Request::default()
+            },
+            namespaces,
+        )
+    }
+
+    /// One attempt at `req` with the host's `namespaces`.
+    fn run(&mut self, req: Request<'_>, namespaces: JsValue) -> Result<JsValue, JsValue> {
         let known = known_namespaces(namespaces)?;
         let req = Request {
-            method,
-            path,
-            query,
-            body,
-            api_version: api_version.as_deref(),
-            index: None,
             namespaces: known.as_ref(),
-            vectors: Some(SideVectors::new(floats, lengths)),
-            validate_only,
+            ..req
         };
         match self.api.try_handle(&req) {
-            Ok(response) => to_js(&JsResponse::from(response)),
+            Ok(response) => response_js(response),
             Err(needs) => to_js(&JsNeeds { needs }),
         }
     }
@@ -157,6 +173,14 @@ impl Engine {
     #[wasm_bindgen(js_name = indexingPending)]
     pub fn indexing_pending(&self) -> bool {
         self.api.indexing_pending()
+    }
+
+    /// Progress of the graph builds `indexStep` advances: `[nodesInserted, nodesInAll]` over
+    /// the segments being indexed (`[0, 0]` when none is). A pure probe.
+    #[wasm_bindgen(js_name = indexingProgress)]
+    pub fn indexing_progress(&self) -> Vec<u32> {
+        let (done, total) = self.api.indexing_progress();
+        vec![done as u32, total as u32]
     }
 
     /// Bytes the loaded namespaces keep in memory (what `maxNamespaceBytes` limits).

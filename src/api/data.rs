@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
 use super::limits::{FETCH_BY_METADATA_DEFAULT, FETCH_BY_METADATA_MAX, LIST_DEFAULT, LIST_MAX};
-use super::side::Values;
+use super::side::{SideValues, Values};
 use super::wire::{self, QueryParams, SparseJson, metadata_from, record_json, sparse_json};
 use super::{Ctx, Request, Response, namespaces};
 use crate::db::{DEFAULT_NAMESPACE, DeleteSelector, Index, Query, QuerySource};
@@ -75,7 +75,7 @@ pub(crate) fn handle(
     match op {
         Op::Upsert => upsert(index, req),
         Op::Query => query_op(index, req),
-        Op::Fetch => fetch(index, query),
+        Op::Fetch => fetch(index, req),
         Op::FetchByMetadata => fetch_by_metadata(index, body),
         Op::Update => update(index, req),
         Op::Delete => delete(index, body),
@@ -242,16 +242,20 @@ fn query_op(index: &mut Index, http: &Request<'_>) -> Result<Response> {
     };
     let ns = req.namespace.unwrap_or_default();
     let matches = index.query(&ns, &query)?;
+    let mut side = http.side_values.then(SideValues::default);
     let matches: Vec<Json> = matches
         .into_iter()
         .map(|m| {
             let mut o = Map::new();
             o.insert("id".into(), json!(m.id));
             o.insert("score".into(), wire::f32_json(m.score));
-            o.insert(
-                "values".into(),
-                wire::f32s_json(&m.values.unwrap_or_default()),
-            );
+            match (&mut side, &m.values) {
+                (Some(side), Some(values)) => side.push(&m.id, values),
+                _ => {
+                    let values = wire::f32s_json(m.values.as_deref().unwrap_or_default());
+                    o.insert("values".into(), values);
+                }
+            }
             if let Some(sv) = &m.sparse_values {
                 o.insert("sparseValues".into(), sparse_json(sv));
             }
@@ -262,7 +266,7 @@ fn query_op(index: &mut Index, http: &Request<'_>) -> Result<Response> {
         })
         .collect();
     let read_units = query_read_units(index.namespace_bytes(&ns));
-    Ok(read_response(
+    let mut r = read_response(
         index,
         &ns,
         json!({
@@ -271,24 +275,35 @@ fn query_op(index: &mut Index, http: &Request<'_>) -> Result<Response> {
             "namespace": ns,
             "usage": {"readUnits": read_units},
         }),
-    ))
+    );
+    r.vectors = side;
+    Ok(r)
 }
 
-fn fetch(index: &mut Index, query: &str) -> Result<Response> {
-    let params = QueryParams::parse(query)?;
+fn fetch(index: &mut Index, http: &Request<'_>) -> Result<Response> {
+    let params = QueryParams::parse(http.query)?;
     let ids: Vec<String> = params.all(&["ids", "ids[]"]).map(str::to_string).collect();
     let ns = params.one(&["namespace"])?.unwrap_or("").to_string();
     let records = index.fetch(&ns, &ids)?;
     let read_units = records.len().div_ceil(10).max(1);
+    let mut side = http.side_values.then(SideValues::default);
     let vectors: Map<String, Json> = records
         .iter()
-        .map(|r| (r.id.clone(), record_json(r)))
+        .map(|r| {
+            let j = record_json(r, side.is_none());
+            if let Some(side) = &mut side {
+                side.push(&r.id, &r.values);
+            }
+            (r.id.clone(), j)
+        })
         .collect();
-    Ok(read_response(
+    let mut r = read_response(
         index,
         &ns,
         json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": read_units}}),
-    ))
+    );
+    r.vectors = side;
+    Ok(r)
 }
 
 #[derive(Deserialize)]
@@ -331,7 +346,7 @@ fn fetch_by_metadata(index: &mut Index, body: &[u8]) -> Result<Response> {
     let vectors: Map<String, Json> = page
         .items
         .iter()
-        .map(|r| (r.id.clone(), record_json(r)))
+        .map(|r| (r.id.clone(), record_json(r, true)))
         .collect();
     let read_units = page.items.len().div_ceil(10).max(1);
     let mut out = json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": read_units}});

@@ -68,6 +68,24 @@ impl<'a> SideVectors<'a> {
     }
 }
 
+/// Dense values of a response beside its body ([`super::Request::side_values`]): slot `i` is
+/// the values of the record or match `ids[i]`, `lengths[i]` floats of `floats` after those of
+/// the slots before it. Records and matches with a slot carry no `values` in the JSON.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SideValues {
+    pub ids: Vec<String>,
+    pub floats: Vec<f32>,
+    pub lengths: Vec<u32>,
+}
+
+impl SideValues {
+    pub(crate) fn push(&mut self, id: &str, values: &[f32]) {
+        self.ids.push(id.to_string());
+        self.floats.extend_from_slice(values);
+        self.lengths.push(values.len() as u32);
+    }
+}
+
 /// A dense vector as a request carries it: JSON numbers, or `f32`s from the side channel.
 pub(crate) enum Values<'a> {
     Json(Vec<f64>),

@@ -150,6 +150,11 @@ impl Index {
         self.catalog.indexing_pending()
     }
 
+    /// Graph builds in progress: (nodes inserted, nodes in all) (a pure probe).
+    pub fn graph_build_progress(&self) -> (usize, usize) {
+        self.catalog.graph_build_progress()
+    }
+
     pub(super) fn index_step_counted(&mut self, budget: usize) -> (usize, bool) {
         self.catalog.index_step(budget)
     }

@@ -234,3 +234,59 @@ wasm_test! {
         assert_eq!(r.json_body()["totalVectorCount"], 0, "{}", text(&r));
     }
 }
+
+wasm_test! {
+    fn side_values_carry_what_the_json_would() {
+        let mut a = api();
+        create_dense(&mut a, "dense", 3, "cosine");
+        let body = br#"{"vectors":[{"id":"a","values":[0.1,0.2,0.3],"metadata":{"k":1}},{"id":"10","values":[1,0,0]},{"id":"2","values":[0,1,0.5]}]}"#;
+        assert_eq!(send(&mut a, UPSERT, body, None).status, 200);
+        let out = |a: &mut Api, method: &str, path: &str, query: &str, body: &[u8], side: bool| {
+            a.handle(&Request {
+                method,
+                path,
+                query,
+                body,
+                api_version: Some(VERSION),
+                side_values: side,
+                ..Request::default()
+            })
+        };
+        let q = br#"{"vector":[1,0.2,0.3],"topK":3,"includeValues":true,"includeMetadata":true}"#;
+        let f = "ids=a&ids=10&ids=2&ids=none";
+        for (method, path, query, body) in
+            [("POST", QUERY, "", &q[..]), ("GET", "/index/dense/vectors/fetch", f, &b""[..])]
+        {
+            let json = out(&mut a, method, path, query, body, false);
+            let side = out(&mut a, method, path, query, body, true);
+            assert_eq!(json.vectors, None);
+            let sv = side.vectors.clone().expect("side values");
+            assert_eq!(sv.ids.len(), 3, "{path}");
+            // Put the side values back into the JSON: it is then the JSON answer.
+            let mut rebuilt = side.json_body();
+            let mut at = 0;
+            for (id, &len) in sv.ids.iter().zip(&sv.lengths) {
+                let values: Vec<f32> = sv.floats[at..at + len as usize].to_vec();
+                at += len as usize;
+                let slot = if path == QUERY {
+                    let m = rebuilt["matches"].as_array_mut().unwrap();
+                    m.iter_mut().find(|m| m["id"] == json!(id)).unwrap()
+                } else {
+                    &mut rebuilt["vectors"][id]
+                };
+                assert!(slot.get("values").is_none(), "{path}: {slot}");
+                let shortest: Vec<Value> = values
+                    .iter()
+                    .map(|v| Value::from(format!("{v}").parse::<f64>().unwrap()))
+                    .collect();
+                slot["values"] = Value::Array(shortest);
+            }
+            assert_eq!(rebuilt, json.json_body(), "{path}");
+            assert_eq!(side.headers, json.headers);
+        }
+        // Without includeValues there is nothing beside the body, and `values` stays [].
+        let bare = out(&mut a, "POST", QUERY, "", br#"{"vector":[1,0,0],"topK":1}"#, true);
+        assert_eq!(bare.vectors.as_ref().map(|s| s.ids.len()), Some(0));
+        assert_eq!(bare.json_body()["matches"][0]["values"], json!([]));
+    }
+}
