@@ -35,7 +35,6 @@ export type UpsertOptions<T extends RecordMetadata = RecordMetadata> = {
   records: Array<PineconeRecordInput<T>>;
   namespace?: string;
   /** Larch: called after each request of a large upsert commits, in order; a promise it returns is awaited. */
-  // biome-ignore lint/suspicious/noConfusingVoidType: callbacks may return nothing or a promise.
   onProgress?: (progress: UpsertProgress) => void | Promise<void>;
 };
 

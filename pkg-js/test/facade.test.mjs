@@ -692,3 +692,23 @@ test("large upserts are also split by body size, and one bad record anywhere wri
     assert.equal((await ix.describeIndexStats()).totalRecordCount, 300, vectorTransport);
   }
 });
+
+test("index build progress is reported after every background step, ending at built === total", async () => {
+  const reports = [];
+  const pc = new Larch({ sealRecords: 3000, annMinRecords: 200, onIndexingProgress: (p) => reports.push(p) });
+  await pc.createIndex({ name: "ip", dimension: 4, spec });
+  assert.deepEqual(pc.indexingStatus(), { pending: false, built: 0, total: 0 });
+  await pc.index("ip").upsert({ records: records4(3000) });
+  const status = pc.indexingStatus();
+  assert.deepEqual([status.pending, status.built, status.total], [true, 0, 3000]);
+  await pc.flushIndexing();
+  assert.ok(reports.length >= 2, JSON.stringify(reports));
+  const last = reports.at(-1);
+  assert.deepEqual(last, { pending: false, built: 3000, total: 3000 });
+  for (const [i, r] of reports.slice(0, -1).entries()) {
+    assert.equal(r.pending, true);
+    assert.equal(r.total, 3000);
+    assert.ok(r.built > (reports[i - 1]?.built ?? 0) && r.built <= 3000, JSON.stringify(reports));
+  }
+  assert.deepEqual(pc.indexingStatus(), { pending: false, built: 0, total: 0 });
+});
