@@ -79,7 +79,7 @@ pub struct Response {
     pub headers: Vec<(&'static str, String)>,
     /// The dense values left out of the JSON when the request asked for
     /// [`Request::side_values`].
-    pub vectors: Option<SideValues>,
+    pub vectors: Option<Box<SideValues>>,
 }
 
 impl Response {

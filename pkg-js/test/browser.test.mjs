@@ -183,7 +183,10 @@ test("Float32Array values round-trip through IndexedDB, as bytes and as JSON ali
     const q = await ix.query({ topK: 3, vector: Float32Array.of(1, 0, 0, 0), includeValues: true });
     const f = await ix.fetch(["r7"]);
     const json = new Larch({ storage: { indexedDB: "f32-test" }, vectors: "float32array", vectorTransport: "json" });
-    const qj = await json.index("v").namespace("n").query({ topK: 3, vector: [1, 0, 0, 0], includeValues: true });
+    const qj = await json
+      .index("v")
+      .namespace("n")
+      .query({ topK: 3, vector: [1, 0, 0, 0], includeValues: true });
     return {
       progress,
       typed: q.matches.every((m) => m.values instanceof Float32Array) && f.records.r7.values instanceof Float32Array,

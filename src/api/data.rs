@@ -242,7 +242,7 @@ fn query_op(index: &mut Index, http: &Request<'_>) -> Result<Response> {
     };
     let ns = req.namespace.unwrap_or_default();
     let matches = index.query(&ns, &query)?;
-    let mut side = http.side_values.then(SideValues::default);
+    let mut side = http.side_values.then(Box::<SideValues>::default);
     let matches: Vec<Json> = matches
         .into_iter()
         .map(|m| {
@@ -286,7 +286,7 @@ fn fetch(index: &mut Index, http: &Request<'_>) -> Result<Response> {
     let ns = params.one(&["namespace"])?.unwrap_or("").to_string();
     let records = index.fetch(&ns, &ids)?;
     let read_units = records.len().div_ceil(10).max(1);
-    let mut side = http.side_values.then(SideValues::default);
+    let mut side = http.side_values.then(Box::<SideValues>::default);
     let vectors: Map<String, Json> = records
         .iter()
         .map(|r| {
