@@ -695,7 +695,12 @@ test("large upserts are also split by body size, and one bad record anywhere wri
 
 test("index build progress is reported after every background step, ending at built === total", async () => {
   const reports = [];
-  const pc = new Larch({ sealRecords: 3000, annMinRecords: 200, onIndexingProgress: (p) => reports.push(p) });
+  const pc = new Larch({
+    storage: new MemoryBlobStore(),
+    sealRecords: 3000,
+    annMinRecords: 200,
+    onIndexingProgress: (p) => reports.push(p),
+  });
   await pc.createIndex({ name: "ip", dimension: 4, spec });
   assert.deepEqual(pc.indexingStatus(), { pending: false, built: 0, total: 0 });
   await pc.index("ip").upsert({ records: records4(3000) });
