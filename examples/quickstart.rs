@@ -17,6 +17,7 @@ fn call(api: &mut Api, method: &str, path: &str, index: Option<&str>, body: Valu
         api_version: Some("2025-10"),
         index,
         namespaces: None,
+        ..Request::default()
     })
 }
 

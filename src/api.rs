@@ -16,6 +16,7 @@ mod control;
 mod data;
 mod error;
 mod namespaces;
+mod side;
 mod wire;
 
 use crate::db::Db;
@@ -26,6 +27,7 @@ use crate::storage::MemoryStore;
 pub use classify::{RouteInfo, Scope};
 pub use error::{Plane, error_body, error_status};
 pub use namespaces::KnownNamespaces;
+pub use side::{SideValues, SideVectors};
 pub use wire::{decode_token, encode_token};
 
 /// API versions Larch answers (the `X-Pinecone-Api-Version` header). Shapes are the same for
@@ -53,6 +55,16 @@ pub struct Request<'a> {
     /// The target index's namespaces as the host knows them: stats and namespace listings
     /// are rendered from these instead of the engine's catalog (see [`KnownNamespaces`]).
     pub namespaces: Option<&'a KnownNamespaces>,
+    /// Dense vectors carried beside the body instead of inside the JSON, for hosts in the
+    /// engine's process ([`SideVectors`]); `None` for every request from the wire.
+    pub vectors: Option<SideVectors<'a>>,
+    /// Check the request as if to run it and answer as it would, but change nothing (hosts
+    /// that split one large upsert into several validate every part before applying any).
+    /// Only upserts honour it; never set from the wire.
+    pub validate_only: bool,
+    /// Return the dense values of query matches and fetched records beside the body
+    /// ([`Response::vectors`]) instead of in the JSON; never set from the wire.
+    pub side_values: bool,
 }
 
 /// A transport-neutral HTTP response.
@@ -65,6 +77,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Extra headers (freshness LSNs).
     pub headers: Vec<(&'static str, String)>,
+    /// The dense values left out of the JSON when the request asked for
+    /// [`Request::side_values`].
+    pub vectors: Option<Box<SideValues>>,
 }
 
 impl Response {
@@ -74,6 +89,7 @@ impl Response {
             content_type: "application/json",
             body: serde_json::to_vec(value).unwrap_or_default(),
             headers: Vec::new(),
+            vectors: None,
         }
     }
 
@@ -83,6 +99,7 @@ impl Response {
             content_type: "application/json",
             body: Vec::new(),
             headers: Vec::new(),
+            vectors: None,
         }
     }
 
@@ -247,6 +264,11 @@ impl Api {
         self.db.index_needs()
     }
 
+    /// Background graph builds as (nodes inserted, nodes in all) ([`Db::graph_build_progress`]).
+    pub fn indexing_progress(&self) -> (usize, usize) {
+        self.db.graph_build_progress()
+    }
+
     /// Hands over a blob the host fetched (`None` when the store has no such key).
     pub fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
         self.db.provide(key, bytes);
@@ -272,7 +294,7 @@ impl Api {
             Route::Data { index, op } => self
                 .db
                 .index_mut(&index)
-                .and_then(|ix| data::handle(ix, ctx, op, req.query, req.body)),
+                .and_then(|ix| data::handle(ix, ctx, op, req)),
         };
         result.map_err(|e| (plane, e))
     }

@@ -178,6 +178,15 @@ impl Db {
         }
     }
 
+    /// The graph builds in progress of every loaded namespace, as (nodes inserted, nodes to
+    /// insert in all), for progress reports; `(0, 0)` when none is running. A pure probe.
+    pub fn graph_build_progress(&self) -> (usize, usize) {
+        self.indexes
+            .values()
+            .map(Index::graph_build_progress)
+            .fold((0, 0), |(d, t), (a, b)| (d + a, t + b))
+    }
+
     /// Hands over a blob the host fetched (`None`: the store has no such key).
     pub fn provide(&mut self, key: String, bytes: Option<Vec<u8>>) {
         if key == ROOT_KEY {

@@ -51,7 +51,7 @@ export class Larch extends LarchCore {
 export const simd = (): boolean => Engine.simd();
 
 export * from "./errors.js";
-export type { BlobStore, WriteBatch } from "./host.js";
+export type { BlobStore, IndexingProgress, WriteBatch } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
 export { Index } from "./larch.js";
 export { MemoryBlobStore } from "./memory_store.js";

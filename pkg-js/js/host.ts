@@ -50,6 +50,10 @@ export type EngineResponse = {
   contentType: string;
   body: Uint8Array;
   headers: Record<string, string>;
+  /** With `SideVectors.sideValues`: the dense values left out of the JSON, one slot per id. */
+  valueIds?: string[];
+  values?: Float32Array;
+  valueLengths?: Uint32Array;
 };
 
 /** A transport-neutral request, as the engine takes it. */
@@ -64,7 +68,25 @@ export type EngineRequest = {
   apiVersion?: string | null;
   /** The index's namespaces as the host knows them (stats and namespace listings). */
   namespaces?: Array<{ name: string; recordCount: number }>;
+  /** Dense vectors beside the body (`Engine.handleVectors`), for hosts in the engine's process. */
+  vectors?: SideVectors;
 };
+
+/**
+ * Dense vectors carried beside a request's JSON body instead of in it: every slot's values
+ * concatenated, one length per slot (`ABSENT_SLOT` when it has none). See `Engine.handleVectors`.
+ */
+export type SideVectors = {
+  floats?: Float32Array;
+  lengths?: Uint32Array;
+  /** Check the upsert and answer as the engine would, but apply nothing. */
+  validateOnly?: boolean;
+  /** Return query matches' and fetched records' values beside the JSON (`EngineResponse.values`). */
+  sideValues?: boolean;
+};
+
+/** The length of a side slot without values. */
+export const ABSENT_SLOT = 0xffffffff;
 
 /** Reads blobs for the engine: synchronously (Durable Object SQLite) or not (IndexedDB). */
 export type GetBlobs = (keys: string[]) => Array<Uint8Array | undefined> | Promise<Array<Uint8Array | undefined>>;
@@ -89,9 +111,23 @@ export async function provideIndexNeeds(engine: Engine, get: GetBlobs | null): P
  */
 export async function runRequest(engine: Engine, req: EngineRequest, get: GetBlobs | null): Promise<EngineResponse> {
   for (;;) {
-    const r = engine.handle(req.method, req.path, req.query, req.body, req.apiVersion ?? undefined, req.namespaces) as
-      | EngineResponse
-      | { needs: string[] };
+    const v = req.vectors;
+    const r = (
+      v
+        ? engine.handleVectors(
+            req.method,
+            req.path,
+            req.query,
+            req.body,
+            req.apiVersion ?? undefined,
+            req.namespaces,
+            v.floats,
+            v.lengths,
+            v.validateOnly ?? false,
+            v.sideValues ?? false,
+          )
+        : engine.handle(req.method, req.path, req.query, req.body, req.apiVersion ?? undefined, req.namespaces)
+    ) as EngineResponse | { needs: string[] };
     if (!("needs" in r)) return r;
     if (!get) throw new Error(`the engine needs blobs but has no store: ${r.needs.join(", ")}`);
     const blobs = await get(r.needs);
@@ -113,7 +149,16 @@ export type HostOptions = {
   maxLoadedNamespaces?: number;
   /** Runs before the first request (the browser entry loads the wasm here). */
   ready?: () => Promise<void>;
+  /** Called after each background indexing step commits. */
+  onIndexingProgress?: (progress: IndexingProgress) => void;
 };
+
+/**
+ * Background indexing: HNSW graph nodes inserted so far of all the segments being indexed,
+ * and whether work is pending (graph builds, int8 codes, consolidation). When `pending`
+ * turns false the last report has `built === total`.
+ */
+export type IndexingProgress = { pending: boolean; built: number; total: number };
 
 export const API_VERSION = "2026-04";
 
@@ -128,13 +173,29 @@ export class Host {
   private indexTimer: ReturnType<typeof setTimeout> | null = null;
   /** The indexing step queued or running, if any. */
   private indexTask: Promise<void> | null = null;
+  /** Nodes of the graph builds last reported (the final report's total). */
+  private indexTotal = 0;
 
   constructor(private readonly options: HostOptions) {}
 
-  /** Sends one request; requests of one host run one at a time, in call order. */
-  send(method: string, path: string, query = "", body?: unknown): Promise<EngineResponse> {
-    const bytes = body === undefined ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(body));
-    return this.enqueue(() => this.run(method, path, query, bytes));
+  /**
+   * Sends one request; requests of one host run one at a time, in call order. `body` is JSON
+   * to serialise, or the serialised bytes; `vectors` travel beside it.
+   */
+  send(method: string, path: string, query = "", body?: unknown, vectors?: SideVectors): Promise<EngineResponse> {
+    const bytes =
+      body instanceof Uint8Array
+        ? body
+        : body === undefined
+          ? new Uint8Array(0)
+          : new TextEncoder().encode(JSON.stringify(body));
+    return this.enqueue(() => this.run(method, path, query, bytes, vectors));
+  }
+
+  /** The bounds of one upsert request to `path`: records and body bytes (after the wasm loads). */
+  async upsertLimits(path: string): Promise<{ records: number; bytes: number }> {
+    if (this.options.ready) await this.options.ready();
+    return { records: Engine.maxUpsertRecords(), bytes: Engine.maxBodyBytes("POST", path) };
   }
 
   /** Runs `section` after everything queued before it, under the host's lock. */
@@ -207,6 +268,7 @@ export class Host {
       const needs = await provideIndexNeeds(engine, store ? (keys) => store.get(keys) : null);
       const more = engine.indexStep();
       await this.commit(engine, store);
+      this.options.onIndexingProgress?.(this.indexingProgress());
       // Rows just provided let a waiting merge run at the next step; the same rows asked for
       // again mean the store lacks them, and retrying cannot help.
       return more || (needs.length > 0 && engine.indexNeeds().join() !== needs.join());
@@ -231,6 +293,18 @@ export class Host {
       throw e;
     }
     if (this.options.maxLoadedNamespaces !== undefined) engine.evictIdle(this.options.maxLoadedNamespaces);
+  }
+
+  /** Background indexing progress of the loaded namespaces (a pure probe of the engine). */
+  indexingProgress(): IndexingProgress {
+    const engine = this.engine;
+    const [built, total] = engine ? engine.indexingProgress() : [0, 0];
+    const pending = engine?.indexingPending() ?? false;
+    if (total > 0) this.indexTotal = total;
+    if (pending) return { pending, built, total };
+    const done = this.indexTotal;
+    this.indexTotal = 0;
+    return { pending, built: done, total: done };
   }
 
   /** Another context committed `generation`: drop the cached engine unless it is current. */
@@ -264,7 +338,13 @@ export class Host {
     this.loadedAt = -1;
   }
 
-  private async run(method: string, path: string, query: string, body: Uint8Array): Promise<EngineResponse> {
+  private async run(
+    method: string,
+    path: string,
+    query: string,
+    body: Uint8Array,
+    vectors?: SideVectors,
+  ): Promise<EngineResponse> {
     if (this.closed) throw new Error("this Larch instance is closed");
     this.busy = true;
     try {
@@ -280,7 +360,7 @@ export class Host {
       if (!this.engine) this.engine = new Engine(this.options.engine);
       const engine = this.engine;
       const get = store ? (keys: string[]) => store.get(keys) : null;
-      const r = await runRequest(engine, { method, path, query, body, apiVersion: API_VERSION }, get);
+      const r = await runRequest(engine, { method, path, query, body, apiVersion: API_VERSION, vectors }, get);
       await this.commit(engine, store);
       // Segments sealed or loaded without a graph: build them in the background.
       if (this.engine === engine && engine.indexingPending()) this.scheduleIndexing();

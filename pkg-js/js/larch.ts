@@ -4,7 +4,14 @@
 // the engine's (src/api/); nothing of Pinecone's semantics is repeated here.
 
 import { errorFromResponse, PineconeArgumentError, PineconeConflictError } from "./errors.js";
-import { type BlobStore, type EngineResponse, Host, type HostOptions } from "./host.js";
+import {
+  type BlobStore,
+  type EngineResponse,
+  Host,
+  type HostOptions,
+  type IndexingProgress,
+  type SideVectors,
+} from "./host.js";
 import type {
   ConfigureIndexOptions,
   CreateIndexOptions,
@@ -28,7 +35,9 @@ import type {
   RecordMetadata,
   UpdateOptions,
   UpsertOptions,
+  UpsertProgress,
 } from "./types.js";
+import { chunkUpsert, jsonValues, packSlots, sideable, sparseJson } from "./vectors.js";
 
 /** Where a Larch database keeps its data. */
 export type StorageOption =
@@ -63,6 +72,19 @@ export type LarchOptions = {
    * of the f32 vectors, built by background indexing and stored with the segment.
    */
   int8?: boolean;
+  /**
+   * The type of dense `values` in `fetch` and `query` results: `"array"` (default, as the
+   * SDK: `number[]`) or `"float32array"` (`Float32Array`).
+   */
+  vectors?: "array" | "float32array";
+  /**
+   * How dense vectors reach the engine: `"bytes"` (default: as f32 bytes beside the JSON,
+   * never printed or parsed) or `"json"` (inside the JSON body, as over REST). The answers
+   * are the same; `"json"` is there for comparisons and benchmarks.
+   */
+  vectorTransport?: "bytes" | "json";
+  /** Called after each background indexing step with the graph nodes built so far of all. */
+  onIndexingProgress?: (progress: IndexingProgress) => void;
 };
 
 /** What an entry point (browser / node / workerd) plugs into the facade. */
@@ -140,20 +162,40 @@ function query(params: Array<[string, unknown]>): string {
   return q.toString();
 }
 
+/** The values an engine response carries beside its JSON, by record id. */
+function valuesById(r: EngineResponse): Map<unknown, Float32Array> | undefined {
+  if (!r.values || !r.valueIds || !r.valueLengths) return undefined;
+  const out = new Map<unknown, Float32Array>();
+  let at = 0;
+  for (const [i, id] of r.valueIds.entries()) {
+    const n = r.valueLengths[i];
+    out.set(id, r.values.subarray(at, at + n));
+    at += n;
+  }
+  return out;
+}
+
 /** The client shared by every entry point (each exports it as `Larch`). */
 export class LarchCore {
   /** @internal */
   readonly host: Host;
   /** Result of `navigator.storage.persist()` (browsers with IndexedDB storage), once known. */
   persisted: Promise<boolean> = Promise.resolve(false);
+  /** @internal Dense values of results as `Float32Array`s. */
+  readonly float32Out: boolean;
+  /** @internal Dense vectors travel to the engine as bytes. */
+  readonly bytesIn: boolean;
 
   constructor(options: LarchOptions = {}) {
     if (!runtime) throw new Error("larch: no runtime entry point loaded (import 'larch')");
+    this.float32Out = options.vectors === "float32array";
+    this.bytesIn = options.vectorTransport !== "json";
     const storage = runtime.storage(options.storage, this);
     this.host = new Host({
       ...storage,
       ready: runtime.ready,
       maxLoadedNamespaces: options.maxLoadedNamespaces,
+      onIndexingProgress: options.onIndexingProgress,
       engine: defined({
         persistent: storage.persistent,
         hostTemplate: options.hostTemplate,
@@ -175,9 +217,28 @@ export class LarchCore {
     return this.host.flushIndexing();
   }
 
+  /**
+   * Background indexing right now: graph nodes built of all being built, and whether any
+   * work is pending. Reports also go to `onIndexingProgress` after every step.
+   */
+  indexingStatus(): IndexingProgress {
+    return this.host.indexingProgress();
+  }
+
   /** @internal Sends a request; resolves with the parsed JSON body, throws Pinecone errors. */
-  async request(method: string, path: string, q = "", body?: unknown): Promise<Json> {
-    const r: EngineResponse = await this.host.send(method, path, q, body);
+  async request(method: string, path: string, q = "", body?: unknown, vectors?: SideVectors): Promise<Json> {
+    return (await this.exchange(method, path, q, body, vectors))[0];
+  }
+
+  /** @internal `request`, also returning the engine's response (for values beside the body). */
+  async exchange(
+    method: string,
+    path: string,
+    q = "",
+    body?: unknown,
+    vectors?: SideVectors,
+  ): Promise<[Json, EngineResponse]> {
+    const r: EngineResponse = await this.host.send(method, path, q, body, vectors);
     const text = r.body.length ? new TextDecoder().decode(r.body) : "";
     let json: unknown = {};
     if (text && r.contentType.includes("json")) {
@@ -188,7 +249,7 @@ export class LarchCore {
       }
     }
     if (r.status >= 400) throw errorFromResponse(r.status, json, text);
-    return (json ?? {}) as Json;
+    return [(json ?? {}) as Json, r];
   }
 
   // biome-ignore lint/suspicious/noConfusingVoidType: the TS SDK's signature (void unless waitUntilReady).
@@ -286,54 +347,113 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
     return new Index<T>(this.client, this.indexName, ns);
   }
 
-  private post(path: string, body: unknown): Promise<Json> {
-    return this.client.request("POST", this.base + path, "", body);
+  private post(path: string, body: unknown, vectors?: SideVectors): Promise<Json> {
+    return this.client.request("POST", this.base + path, "", body, vectors);
   }
 
+  /** Dense values of a result as the client returns them (`side`: those beside the JSON, by id). */
+  private values(v: unknown, id: unknown, side?: Map<unknown, Float32Array>): unknown {
+    const s = side?.get(id);
+    if (s) return s;
+    return this.client.float32Out && Array.isArray(v) ? new Float32Array(v) : v;
+  }
+
+  /** Ask for values beside the JSON: only for `Float32Array` results (the same f32s either way). */
+  private get sideOut(): boolean {
+    return this.client.bytesIn && this.client.float32Out;
+  }
+
+  /**
+   * Upserts `records` (any number: more than one request's worth — 1000 records or 2 MB of
+   * JSON — are sent in several requests, each committed). Before the first is applied, every
+   * request is validated by the engine, so an invalid record anywhere fails the whole call
+   * with nothing written. `onProgress` is called after each request commits (the next waits
+   * for a promise it returns).
+   */
   async upsert(options: UpsertOptions<T>): Promise<void> {
     // The SDK 8 signature is `upsert({ records, namespace })`; a bare array (SDK ≤ 6) works too.
     const o = Array.isArray(options) ? { records: options as UpsertOptions<T>["records"] } : options;
-    const vectors = (o?.records ?? []).map((r) =>
-      defined({ id: r.id, values: r.values, sparseValues: r.sparseValues, metadata: r.metadata }),
-    );
-    await this.post("/vectors/upsert", { vectors, namespace: o?.namespace ?? this.targetNamespace });
+    const namespace = o?.namespace ?? this.targetNamespace;
+    const records = o?.records ?? [];
+    const path = "/vectors/upsert";
+    if (!Array.isArray(records)) {
+      await this.post(path, { vectors: records, namespace });
+      return;
+    }
+    const bytes = this.client.bytesIn;
+    const pieces: string[] = new Array(records.length);
+    const slots: Array<ArrayLike<number> | undefined> = new Array(records.length);
+    for (const [i, r] of records.entries()) {
+      const side = bytes && sideable(r?.values);
+      slots[i] = side ? r.values : undefined;
+      pieces[i] = JSON.stringify(
+        defined({
+          id: r.id,
+          values: side ? undefined : jsonValues(r.values),
+          sparseValues: sparseJson(r.sparseValues),
+          metadata: r.metadata,
+        }),
+      );
+    }
+    const limits = await this.client.host.upsertLimits(this.base + path);
+    const chunks = chunkUpsert(pieces, namespace, limits.records, limits.bytes);
+    const vectors = (c: { start: number; end: number }, validateOnly: boolean) =>
+      bytes || validateOnly ? packSlots(slots.slice(c.start, c.end), validateOnly) : undefined;
+    if (chunks.length > 1) for (const c of chunks) await this.post(path, c.body, vectors(c, true));
+    for (const c of chunks) {
+      await this.post(path, c.body, vectors(c, false));
+      await o.onProgress?.({ upserted: c.end, total: records.length } satisfies UpsertProgress);
+    }
   }
 
   async query(options: QueryOptions): Promise<QueryResponse<T>> {
-    const o = options as QueryOptions & { vector?: number[]; sparseVector?: object; id?: string };
+    const o = options as QueryOptions & { vector?: unknown; sparseVector?: object; id?: string };
     const namespace = o.namespace ?? this.targetNamespace;
-    const j = await this.post(
-      "/query",
+    const side = this.client.bytesIn && sideable(o.vector);
+    const out = this.sideOut && o.includeValues === true;
+    const slots = side ? packSlots([o.vector as ArrayLike<number>]) : undefined;
+    const [j, r] = await this.client.exchange(
+      "POST",
+      `${this.base}/query`,
+      "",
       defined({
         namespace,
         topK: o.topK,
         filter: o.filter,
         includeValues: o.includeValues,
         includeMetadata: o.includeMetadata,
-        vector: o.vector,
-        sparseVector: o.sparseVector,
+        vector: side ? undefined : jsonValues(o.vector),
+        sparseVector: sparseJson(o.sparseVector),
         id: o.id,
         scanFactor: o.scanFactor,
         maxCandidates: o.maxCandidates,
       }),
+      out ? { ...slots, sideValues: true } : slots,
     );
-    const matches = Array.isArray(j.matches) ? (j.matches as Json[]).map((m) => defined(m)) : [];
+    const sideValues = valuesById(r);
+    const matches = Array.isArray(j.matches)
+      ? (j.matches as Json[]).map((m) => defined({ ...m, values: this.values(m.values, m.id, sideValues) }))
+      : [];
     return { matches, namespace, ...(j.usage ? { usage: j.usage } : {}) } as unknown as QueryResponse<T>;
   }
 
   async fetch(options: FetchOptions | string[]): Promise<FetchResponse<T>> {
     const o = Array.isArray(options) ? { ids: options } : options;
     const namespace = o?.namespace ?? this.targetNamespace;
-    const j = await this.client.request(
+    const [j, response] = await this.client.exchange(
       "GET",
       `${this.base}/vectors/fetch`,
       query([
         ["ids", o?.ids ?? []],
         ["namespace", namespace],
       ]),
+      undefined,
+      this.sideOut ? { sideValues: true } : undefined,
     );
+    const sideValues = valuesById(response);
     const records: Json = {};
-    for (const [id, r] of Object.entries((j.vectors ?? {}) as Record<string, Json>)) records[id] = defined(r);
+    for (const [id, r] of Object.entries((j.vectors ?? {}) as Record<string, Json>))
+      records[id] = defined({ ...r, values: this.values(r.values, r.id, sideValues) });
     return {
       records,
       namespace: typeof j.namespace === "string" ? j.namespace : "",
@@ -342,16 +462,18 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
   }
 
   async update(options: UpdateOptions<T>): Promise<void> {
+    const side = this.client.bytesIn && sideable(options?.values);
     await this.post(
       "/vectors/update",
       defined({
         id: options?.id,
-        values: options?.values,
-        sparseValues: options?.sparseValues,
+        values: side ? undefined : jsonValues(options?.values),
+        sparseValues: sparseJson(options?.sparseValues),
         setMetadata: options?.metadata,
         namespace: options?.namespace ?? this.targetNamespace,
         filter: options?.filter,
       }),
+      side ? packSlots([options.values as ArrayLike<number>]) : undefined,
     );
   }
 

@@ -50,7 +50,7 @@ export const simd = (): boolean => Engine.simd();
 
 export { DirectoryStore, type DirectoryStoreOptions } from "./directory_store.js";
 export * from "./errors.js";
-export type { BlobStore, WriteBatch } from "./host.js";
+export type { BlobStore, IndexingProgress, WriteBatch } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
 export { Index } from "./larch.js";
 export { MemoryBlobStore } from "./memory_store.js";

@@ -14,9 +14,28 @@ export type PineconeRecord<T extends RecordMetadata = RecordMetadata> = {
 };
 export type OperationUsage = { readUnits?: number };
 
+/**
+ * Dense values as Larch takes them: `number[]` (the SDK's type), `Float32Array`, or any array
+ * of numbers. Results carry `number[]`, or `Float32Array` with `new Larch({ vectors: "float32array" })`.
+ */
+export type VectorValues = RecordValues | Float32Array | ArrayLike<number>;
+export type SparseValuesInput = { indices: ArrayLike<number>; values: ArrayLike<number> };
+/** A record to upsert: a `PineconeRecord` whose values may be any `VectorValues`. */
+export type PineconeRecordInput<T extends RecordMetadata = RecordMetadata> = {
+  id: RecordId;
+  values?: VectorValues;
+  sparseValues?: SparseValuesInput;
+  metadata?: T;
+};
+
+/** Reported after each request of an upsert commits: records upserted so far, of `total`. */
+export type UpsertProgress = { upserted: number; total: number };
+
 export type UpsertOptions<T extends RecordMetadata = RecordMetadata> = {
-  records: Array<PineconeRecord<T>>;
+  records: Array<PineconeRecordInput<T>>;
   namespace?: string;
+  /** Larch: called after each request of a large upsert commits, in order; a promise it returns is awaited. */
+  onProgress?: (progress: UpsertProgress) => void | Promise<void>;
 };
 
 export type QueryShared = {
@@ -29,7 +48,7 @@ export type QueryShared = {
   maxCandidates?: number;
 };
 export type QueryByRecordId = QueryShared & { id: string };
-export type QueryByVectorValues = QueryShared & { vector: RecordValues; sparseVector?: RecordSparseValues };
+export type QueryByVectorValues = QueryShared & { vector: VectorValues; sparseVector?: SparseValuesInput };
 export type QueryOptions = QueryByRecordId | QueryByVectorValues;
 export interface ScoredPineconeRecord<T extends RecordMetadata = RecordMetadata> extends PineconeRecord<T> {
   score?: number;
@@ -49,8 +68,8 @@ export type FetchResponse<T extends RecordMetadata = RecordMetadata> = {
 
 export type UpdateOptions<T extends RecordMetadata = RecordMetadata> = {
   id?: RecordId;
-  values?: RecordValues;
-  sparseValues?: RecordSparseValues;
+  values?: VectorValues;
+  sparseValues?: SparseValuesInput;
   metadata?: Partial<T>;
   filter?: object;
   namespace?: string;

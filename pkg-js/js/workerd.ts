@@ -38,7 +38,7 @@ export class Larch extends LarchCore {
 export const simd = (): boolean => Engine.simd();
 
 export * from "./errors.js";
-export type { BlobStore, EngineRequest, EngineResponse, GetBlobs, WriteBatch } from "./host.js";
+export type { BlobStore, EngineRequest, EngineResponse, GetBlobs, IndexingProgress, WriteBatch } from "./host.js";
 /** The host loop, for hosts with their own storage (the Worker over Durable Object SQLite). */
 export { runRequest } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";

@@ -112,6 +112,23 @@ impl From<Response> for JsResponse {
     }
 }
 
+/// `Engine.handle`'s response object; with side values (`Request::side_values`) also
+/// `valueIds`, `values` (Float32Array) and `valueLengths` (Uint32Array).
+pub fn response_js(mut r: Response) -> Result<JsValue, JsValue> {
+    let side = r.vectors.take();
+    let out = to_js(&JsResponse::from(r))?;
+    if let Some(s) = side {
+        let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v).map(|_| ());
+        set("valueIds", to_js(&s.ids)?)?;
+        set("values", js_sys::Float32Array::from(&s.floats[..]).into())?;
+        set(
+            "valueLengths",
+            js_sys::Uint32Array::from(&s.lengths[..]).into(),
+        )?;
+    }
+    Ok(out)
+}
+
 /// The answer of `Engine.handle` when blobs must be fetched first: `{needs: [key, ...]}`.
 #[derive(Debug, Serialize)]
 pub struct JsNeeds {

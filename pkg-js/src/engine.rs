@@ -5,12 +5,13 @@
 //! applies `takeWrites()` — each batch in one atomic step — before acknowledging the request.
 //! Validation, routing and response shapes are the engine's: nothing Pinecone-specific here.
 
-use larch::api::{Api, Request};
+use larch::api::{Api, Request, SideVectors};
 use larch::host::INDEX_STEP_BUDGET;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{
-    EngineOptions, JsNeeds, JsResponse, JsWriteBatch, known_namespaces, route_js, to_js,
+    EngineOptions, JsNeeds, JsResponse, JsWriteBatch, known_namespaces, response_js, route_js,
+    to_js,
 };
 
 /// The Larch engine behind one database.
@@ -74,18 +75,72 @@ impl Engine {
         #[wasm_bindgen(js_name = apiVersion)] api_version: Option<String>,
         namespaces: JsValue,
     ) -> Result<JsValue, JsValue> {
+        self.run(
+            Request {
+                method,
+                path,
+                query,
+                body,
+                api_version: api_version.as_deref(),
+                ..Request::default()
+            },
+            namespaces,
+        )
+    }
+
+    /// `handle` with dense vectors beside the body instead of in its JSON. In: `floats` holds
+    /// every slot's values concatenated, `lengths` one entry per slot (`0xFFFFFFFF` for a slot
+    /// without side values); slots: upsert, one per element of `vectors`; query, one
+    /// (`vector`); update, one (`values`); the engine validates them as it validates JSON
+    /// values (`undefined` for both: none). With `validateOnly`, an upsert is checked and
+    /// answered but not applied (to validate every part of a large upsert before applying
+    /// any). Out: with `sideValues`, query matches and fetched records carry no `values` in
+    /// the JSON; the response has `valueIds` (string[]), `values` (Float32Array) and
+    /// `valueLengths` (Uint32Array) instead, one slot per id.
+    #[wasm_bindgen(js_name = handleVectors)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_vectors(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        #[wasm_bindgen(js_name = apiVersion)] api_version: Option<String>,
+        namespaces: JsValue,
+        floats: Option<Box<[f32]>>,
+        lengths: Option<Box<[u32]>>,
+        #[wasm_bindgen(js_name = validateOnly)] validate_only: bool,
+        #[wasm_bindgen(js_name = sideValues)] side_values: bool,
+    ) -> Result<JsValue, JsValue> {
+        let vectors = match (&floats, &lengths) {
+            (Some(f), Some(l)) => Some(SideVectors::new(f, l)),
+            _ => None,
+        };
+        self.run(
+            Request {
+                method,
+                path,
+                query,
+                body,
+                api_version: api_version.as_deref(),
+                vectors,
+                validate_only,
+                side_values,
+                ..Request::default()
+            },
+            namespaces,
+        )
+    }
+
+    /// One attempt at `req` with the host's `namespaces`.
+    fn run(&mut self, req: Request<'_>, namespaces: JsValue) -> Result<JsValue, JsValue> {
         let known = known_namespaces(namespaces)?;
         let req = Request {
-            method,
-            path,
-            query,
-            body,
-            api_version: api_version.as_deref(),
-            index: None,
             namespaces: known.as_ref(),
+            ..req
         };
         match self.api.try_handle(&req) {
-            Ok(response) => to_js(&JsResponse::from(response)),
+            Ok(response) => response_js(response),
             Err(needs) => to_js(&JsNeeds { needs }),
         }
     }
@@ -128,6 +183,14 @@ impl Engine {
         self.api.indexing_pending()
     }
 
+    /// Progress of the graph builds `indexStep` advances: `[nodesInserted, nodesInAll]` over
+    /// the segments being indexed (`[0, 0]` when none is). A pure probe.
+    #[wasm_bindgen(js_name = indexingProgress)]
+    pub fn indexing_progress(&self) -> Vec<u32> {
+        let (done, total) = self.api.indexing_progress();
+        vec![done as u32, total as u32]
+    }
+
     /// Bytes the loaded namespaces keep in memory (what `maxNamespaceBytes` limits).
     #[wasm_bindgen(js_name = residentBytes)]
     pub fn resident_bytes(&self) -> usize {
@@ -159,6 +222,13 @@ impl Engine {
     #[wasm_bindgen(js_name = maxBodyBytes)]
     pub fn max_body_bytes(method: &str, path: &str) -> usize {
         larch::api::max_body_bytes(method, path)
+    }
+
+    /// The most records one upsert request may carry (hosts that split larger upserts use
+    /// it with `maxBodyBytes`).
+    #[wasm_bindgen(js_name = maxUpsertRecords)]
+    pub fn max_upsert_records() -> usize {
+        larch::api::limits::MAX_UPSERT_RECORDS
     }
 
     /// Pinecone's answer to a body of `size` bytes over `maxBodyBytes` (the engine's own

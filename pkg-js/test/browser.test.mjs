@@ -163,3 +163,50 @@ test("two tabs upserting at the same time lose nothing and corrupt nothing", asy
   }
   await context.close();
 });
+
+test("Float32Array values round-trip through IndexedDB, as bytes and as JSON alike", async () => {
+  const context = await browser.newContext();
+  const log = [];
+  const page = await openTab(context, log);
+  const spec = { serverless: { cloud: "aws", region: "us-east-1" } };
+  const written = await page.evaluate(async (spec) => {
+    const { Larch } = window.larch;
+    const pc = new Larch({ storage: { indexedDB: "f32-test" }, vectors: "float32array" });
+    await pc.createIndex({ name: "v", dimension: 4, metric: "dotproduct", spec });
+    const ix = pc.index("v").namespace("n");
+    const records = Array.from({ length: 1500 }, (_, i) => ({
+      id: `r${i}`,
+      values: Float32Array.of(Math.sin(i), Math.cos(i), i / 1500, 0.5),
+    }));
+    const progress = [];
+    await ix.upsert({ records, onProgress: (p) => progress.push(p.upserted) });
+    const q = await ix.query({ topK: 3, vector: Float32Array.of(1, 0, 0, 0), includeValues: true });
+    const f = await ix.fetch(["r7"]);
+    const json = new Larch({ storage: { indexedDB: "f32-test" }, vectors: "float32array", vectorTransport: "json" });
+    const qj = await json
+      .index("v")
+      .namespace("n")
+      .query({ topK: 3, vector: [1, 0, 0, 0], includeValues: true });
+    return {
+      progress,
+      typed: q.matches.every((m) => m.values instanceof Float32Array) && f.records.r7.values instanceof Float32Array,
+      q: q.matches.map((m) => [m.id, m.score, Array.from(m.values)]),
+      qj: qj.matches.map((m) => [m.id, m.score, Array.from(m.values)]),
+      r7: Array.from(f.records.r7.values),
+      expected: Array.from(records[7].values),
+    };
+  }, spec);
+  assert.deepEqual(written.progress, [1000, 1500], log.join("\n"));
+  assert.equal(written.typed, true);
+  assert.deepEqual(written.q, written.qj);
+  assert.deepEqual(written.r7, written.expected);
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const reread = await page.evaluate(async () => {
+    const pc = new window.larch.Larch({ storage: { indexedDB: "f32-test" }, vectors: "float32array" });
+    const f = await pc.index("v").namespace("n").fetch(["r7"]);
+    return { typed: f.records.r7.values instanceof Float32Array, r7: Array.from(f.records.r7.values) };
+  });
+  assert.deepEqual(reread, { typed: true, r7: written.expected }, log.join("\n"));
+  await context.close();
+});

@@ -213,14 +213,28 @@ test("errors are Pinecone error classes with codes", async () => {
   );
 });
 
-test("requests are the SDK's wire format", async () => {
-  const pc = new Larch();
+/** Records the requests `pc` sends: [method, path, query, JSON body text, side floats]. */
+function recordRequests(pc) {
   const sent = [];
   const send = pc.host.send.bind(pc.host);
-  pc.host.send = (method, path, query, body) => {
-    sent.push([method, path, query, body === undefined ? undefined : JSON.stringify(body)]);
-    return send(method, path, query, body);
+  pc.host.send = (method, path, query, body, vectors) => {
+    const text =
+      body === undefined
+        ? undefined
+        : body instanceof Uint8Array
+          ? new TextDecoder().decode(body)
+          : JSON.stringify(body);
+    const side = vectors ? [Array.from(vectors.floats), Array.from(vectors.lengths)] : undefined;
+    sent.push(side ? [method, path, query, text, side] : [method, path, query, text]);
+    return send(method, path, query, body, vectors);
   };
+  return sent;
+}
+
+test("requests are the SDK's wire format", async () => {
+  // The JSON transport sends exactly the REST bodies @pinecone-database/pinecone sends.
+  const pc = new Larch({ vectorTransport: "json" });
+  const sent = recordRequests(pc);
   await pc.createIndex({ name: "test-index", dimension: 8, metric: "cosine", spec });
   const ns = pc.index("test-index").namespace("ns1");
   const v = Array(8).fill(0.1);
@@ -460,4 +474,246 @@ test("background indexing runs by itself between requests", async () => {
   );
   await pc.flushIndexing();
   pc.close();
+});
+
+test("the bytes transport sends the same bodies without the dense vectors, which go beside them", async () => {
+  const pc = new Larch();
+  const sent = recordRequests(pc);
+  await pc.createIndex({ name: "t", dimension: 2, metric: "dotproduct", spec });
+  const ns = pc.index("t").namespace("n");
+  await ns
+    .upsert({
+      records: [
+        { id: "a", values: new Float32Array([0.5, 1]), metadata: { g: "x" } },
+        { id: "b", values: [0.25, -1], sparseValues: { indices: Uint32Array.of(3), values: Float32Array.of(0.5) } },
+        { id: "c", values: [1, "x"] }, // not numbers: travels as JSON, the engine answers as over REST
+      ],
+    })
+    .catch(() => undefined);
+  await ns.query({ topK: 1, vector: Float64Array.of(1, 2) });
+  await ns.update({ id: "a", values: [2, 3] });
+  const b = "/index/t";
+  assert.deepEqual(sent.slice(1), [
+    [
+      "POST",
+      `${b}/vectors/upsert`,
+      "",
+      '{"vectors":[{"id":"a","metadata":{"g":"x"}},{"id":"b","sparseValues":{"indices":[3],"values":[0.5]}},{"id":"c","values":[1,"x"]}],"namespace":"n"}',
+      [
+        [0.5, 1, 0.25, -1],
+        [2, 2, 0xffffffff],
+      ],
+    ],
+    ["POST", `${b}/query`, "", '{"namespace":"n","topK":1}', [[1, 2], [2]]],
+    ["POST", `${b}/vectors/update`, "", '{"id":"a","namespace":"n"}', [[2, 3], [2]]],
+  ]);
+});
+
+const f32 = (xs) => Array.from(Float32Array.from(xs));
+
+test("Float32Array values round-trip in and out", async () => {
+  const pc = new Larch({ vectors: "float32array" });
+  await pc.createIndex({ name: "f", dimension: 3, metric: "dotproduct", spec });
+  const ix = pc.index("f");
+  await ix.upsert({
+    records: [
+      { id: "a", values: new Float32Array([0.1, 0.2, 0.3]) },
+      { id: "b", values: Float64Array.of(0.3, 0.2, 0.1), metadata: { k: 1 } },
+      { id: "c", values: [1, 0, 0], sparseValues: { indices: Uint32Array.of(1, 7), values: Float32Array.of(0.5, 2) } },
+      { id: "d", values: { length: 3, 0: 0, 1: 1, 2: 0 } },
+    ],
+  });
+  const q = await ix.query({ topK: 4, vector: Float32Array.of(1, 0, 0), includeValues: true });
+  assert.deepEqual(
+    q.matches.map((m) => m.id),
+    ["c", "b", "a", "d"],
+  );
+  for (const m of q.matches) assert.ok(m.values instanceof Float32Array, m.id);
+  assert.deepEqual(Array.from(q.matches[2].values), f32([0.1, 0.2, 0.3]));
+  assert.deepEqual(q.matches[0].sparseValues, { indices: [1, 7], values: [0.5, 2] });
+  const f = await ix.fetch({ ids: ["a", "b", "d"] });
+  assert.ok(f.records.a.values instanceof Float32Array);
+  assert.deepEqual(Array.from(f.records.b.values), f32([0.3, 0.2, 0.1]));
+  assert.deepEqual(Array.from(f.records.d.values), [0, 1, 0]);
+  await ix.update({ id: "a", values: Float32Array.of(0, 0, 1) });
+  assert.deepEqual(Array.from((await ix.fetch(["a"])).records.a.values), [0, 0, 1]);
+  // Without includeValues, values are empty (as Pinecone sends []).
+  const bare = await ix.query({ topK: 1, vector: [0, 0, 1] });
+  assert.equal(bare.matches[0].values.length, 0);
+  // The default stays number[] (SDK parity), whatever the input was.
+  const plain = new Larch();
+  await plain.createIndex({ name: "f", dimension: 3, spec });
+  await plain.index("f").upsert({ records: [{ id: "a", values: Float32Array.of(0.5, 0.25, 1) }] });
+  const pf = await plain.index("f").fetch(["a"]);
+  assert.ok(Array.isArray(pf.records.a.values));
+  assert.deepEqual(pf.records.a.values, [0.5, 0.25, 1]);
+});
+
+/** Runs `ops(index)` on a fresh client per transport; returns both outcomes (results or errors). */
+async function onBothTransports(dimension, ops, options = {}) {
+  const out = [];
+  for (const vectorTransport of ["json", "bytes"]) {
+    const pc = new Larch({ vectorTransport, ...options });
+    await pc.createIndex({ name: "x", dimension, metric: "cosine", spec });
+    const ix = pc.index("x").namespace("n");
+    const results = [];
+    for (const op of ops) {
+      try {
+        results.push({ ok: await op(ix) });
+      } catch (e) {
+        results.push({ error: e.name, status: e.status, code: e.code, message: e.message });
+      }
+    }
+    out.push(results);
+  }
+  return out;
+}
+
+test("the bytes and JSON transports give the same answers", async () => {
+  const records = Array.from({ length: 300 }, (_, i) => ({
+    id: `r${i}`,
+    values: [Math.sin(i), Math.cos(i), i / 300, 0.1],
+    metadata: { i, even: i % 2 === 0 },
+  }));
+  const ops = [
+    (ix) => ix.upsert({ records }),
+    (ix) => ix.query({ topK: 10, vector: [0.3, 0.1, 0.7, 0.2], includeValues: true, includeMetadata: true }),
+    (ix) => ix.query({ topK: 5, vector: [1, 0, 0, 0], filter: { even: true }, includeValues: true }),
+    (ix) => ix.query({ topK: 3, id: "r7", includeValues: true }),
+    (ix) => ix.update({ id: "r1", values: [0, 0, 0, 1] }),
+    (ix) => ix.fetch(["r0", "r1", "r299", "nope"]),
+    (ix) => ix.describeIndexStats(),
+  ];
+  const [json, bytes] = await onBothTransports(4, ops, { sealRecords: 100, annMinRecords: 50 });
+  assert.deepEqual(bytes, json);
+  assert.equal(json[1].ok.matches.length, 10);
+  assert.deepEqual(json[5].ok.records.r1.values, [0, 0, 0, 1]);
+  // Float32Array results: the bytes transport takes them from beside the JSON.
+  const [j32, b32] = await onBothTransports(4, ops, { sealRecords: 100, annMinRecords: 50, vectors: "float32array" });
+  assert.deepEqual(b32, j32);
+  assert.ok(b32[1].ok.matches[0].values instanceof Float32Array);
+  assert.deepEqual(Array.from(b32[5].ok.records.r0.values), f32(records[0].values));
+  assert.deepEqual(
+    j32[1].ok.matches.map((m) => Array.from(m.values)),
+    json[1].ok.matches.map((m) => f32(m.values)),
+  );
+});
+
+test("bad input fails with the same Pinecone error on both transports", async () => {
+  const big = "x".repeat(41 * 1024);
+  const ops = [
+    (ix) => ix.upsert({ records: [{ id: "a", values: [1, 0] }] }),
+    (ix) => ix.upsert({ records: [{ id: "a", values: Float32Array.of(1, 0, 0, 0) }] }),
+    (ix) => ix.upsert({ records: [{ id: "a", values: [0, 0, 0] }] }),
+    (ix) => ix.upsert({ records: [{ id: "", values: [1, 0, 0] }] }),
+    (ix) => ix.upsert({ records: [{ id: "a" }] }),
+    (ix) => ix.upsert({ records: [] }),
+    (ix) => ix.upsert({ records: [{ id: "a", values: [1, 0, 0], metadata: { big } }] }),
+    (ix) => ix.upsert({ records: [{ id: "a", values: [1, Number.NaN, 0] }] }),
+    (ix) => ix.upsert({ records: [{ id: "a", values: [1, 1e39, 0] }] }),
+    (ix) => ix.upsert({ records: [{ id: "a", values: [1, "2", 0] }] }),
+    (ix) => ix.upsert({ records: [{ id: "a", values: "1,2,3" }] }),
+    (ix) => ix.upsert({ records: [{ id: "a", values: [1, 0, 0], sparseValues: { indices: [1], values: [1] } }] }),
+    (ix) => ix.query({ topK: 3, vector: [1, 0] }),
+    (ix) => ix.query({ vector: Float32Array.of(1, 0, 0) }),
+    (ix) => ix.query({ topK: 3, vector: [1, 0, 0], id: "a" }),
+    (ix) => ix.query({ topK: 3, vector: [1, Number.POSITIVE_INFINITY, 0] }),
+    (ix) => ix.query({ topK: 3, vector: [1, 0, 0], filter: { $bad: 1 } }),
+    (ix) => ix.update({ id: "a", values: Float32Array.of(1, 0) }),
+    (ix) => ix.update({ values: [1, 0, 0] }),
+    (ix) => ix.update({ filter: { a: 1 }, values: [1, 0, 0], metadata: { a: 2 } }),
+  ];
+  const [json, bytes] = await onBothTransports(3, ops);
+  assert.deepEqual(bytes, json);
+  for (const [i, r] of json.entries()) assert.equal(r.status, 400, `op ${i}: ${JSON.stringify(r)}`);
+  // JSON cannot carry a Float32Array's NaN (it prints null): both refuse it as a bad request,
+  // in their own words.
+  const nan = [(ix) => ix.upsert({ records: [{ id: "a", values: Float32Array.of(1, Number.NaN, 0) }] })];
+  const [jn, bn] = await onBothTransports(3, nan);
+  assert.deepEqual([jn[0].error, jn[0].status, jn[0].code], [bn[0].error, bn[0].status, bn[0].code]);
+  assert.equal(bn[0].status, 400);
+  assert.match(bn[0].message, /values of 'a': value NaN is not a finite 32-bit float/);
+});
+
+test("a 20,000-record upsert in one call commits in chunks, reporting progress in order", async () => {
+  const pc = new Larch({ vectors: "float32array" });
+  await pc.createIndex({ name: "big", dimension: 8, spec });
+  const ix = pc.index("big");
+  const total = 20000;
+  const records = Array.from({ length: total }, (_, i) => ({
+    id: `r${i}`,
+    values: Float32Array.from({ length: 8 }, (_, k) => (k === i % 8 ? 1 : 0.01 * k)),
+  }));
+  const progress = [];
+  await ix.upsert({
+    records,
+    onProgress: async (p) => progress.push({ ...p, stored: (await ix.describeIndexStats()).totalRecordCount }),
+  });
+  assert.deepEqual(
+    progress.map((p) => [p.upserted, p.total]),
+    Array.from({ length: 20 }, (_, i) => [(i + 1) * 1000, total]),
+  );
+  assert.equal((await ix.describeIndexStats()).totalRecordCount, total);
+  const f = await ix.fetch(["r0", "r12345", "r19999"]);
+  assert.deepEqual(Object.keys(f.records).sort(), ["r0", "r12345", "r19999"]);
+  assert.deepEqual(Array.from(f.records.r12345.values), Array.from(records[12345].values));
+  // Each chunk is committed before it is reported (the callback's promise is awaited).
+  assert.deepEqual(
+    progress.map((p) => p.stored),
+    progress.map((p) => p.upserted),
+  );
+});
+
+test("large upserts are also split by body size, and one bad record anywhere writes nothing", async () => {
+  for (const vectorTransport of ["bytes", "json"]) {
+    const pc = new Larch({ vectorTransport });
+    await pc.createIndex({ name: "m", dimension: 4, spec });
+    const ix = pc.index("m");
+    const note = "n".repeat(30 * 1024);
+    const records = Array.from({ length: 300 }, (_, i) => ({ id: `r${i}`, values: [1, i, 0, 0], metadata: { note } }));
+    const progress = [];
+    await ix.upsert({ records, onProgress: (p) => progress.push(p.upserted) });
+    assert.ok(progress.length >= 5, `${vectorTransport}: ${progress}`);
+    assert.deepEqual(
+      [...progress].sort((a, b) => a - b),
+      progress,
+    );
+    assert.equal(progress.at(-1), 300);
+    assert.equal((await ix.describeIndexStats()).totalRecordCount, 300);
+
+    const more = Array.from({ length: 5000 }, (_, i) => ({ id: `x${i}`, values: Float32Array.of(1, 0, i, 0) }));
+    more[4321] = { id: "x4321", values: [1, 0, 0] };
+    let called = 0;
+    await assert.rejects(
+      ix.upsert({ records: more, onProgress: () => called++ }),
+      (e) => e instanceof PineconeBadRequestError && /dimension 3 does not match/.test(e.message),
+    );
+    assert.equal(called, 0);
+    assert.equal((await ix.describeIndexStats()).totalRecordCount, 300, vectorTransport);
+  }
+});
+
+test("index build progress is reported after every background step, ending at built === total", async () => {
+  const reports = [];
+  const pc = new Larch({
+    storage: new MemoryBlobStore(),
+    sealRecords: 3000,
+    annMinRecords: 200,
+    onIndexingProgress: (p) => reports.push(p),
+  });
+  await pc.createIndex({ name: "ip", dimension: 4, spec });
+  assert.deepEqual(pc.indexingStatus(), { pending: false, built: 0, total: 0 });
+  await pc.index("ip").upsert({ records: records4(3000) });
+  const status = pc.indexingStatus();
+  assert.deepEqual([status.pending, status.built, status.total], [true, 0, 3000]);
+  await pc.flushIndexing();
+  assert.ok(reports.length >= 2, JSON.stringify(reports));
+  const last = reports.at(-1);
+  assert.deepEqual(last, { pending: false, built: 3000, total: 3000 });
+  for (const [i, r] of reports.slice(0, -1).entries()) {
+    assert.equal(r.pending, true);
+    assert.equal(r.total, 3000);
+    assert.ok(r.built > (reports[i - 1]?.built ?? 0) && r.built <= 3000, JSON.stringify(reports));
+  }
+  assert.deepEqual(pc.indexingStatus(), { pending: false, built: 0, total: 0 });
 });

@@ -249,3 +249,113 @@ fn damaged_snapshot_is_data_loss() {
     let err = MemoryStore::from_bytes(b"nope").unwrap_err();
     assert_eq!(get(&err, "code").as_string().unwrap(), "DATA_LOSS");
 }
+
+#[wasm_bindgen_test]
+fn handle_vectors_takes_floats_beside_the_body_and_returns_them_so() {
+    let mut e = Engine::new(JsValue::UNDEFINED).unwrap();
+    assert_eq!(send(&mut e, None, "POST", "/indexes", "", CREATE).0, 201);
+    let mut call = |path: &str,
+                    query: &str,
+                    body: &str,
+                    floats: Option<Vec<f32>>,
+                    lengths: Option<Vec<u32>>,
+                    validate: bool,
+                    side: bool| {
+        let r = e
+            .handle_vectors(
+                if body.is_empty() { "GET" } else { "POST" },
+                path,
+                query,
+                body.as_bytes(),
+                Some("2026-04".into()),
+                JsValue::UNDEFINED,
+                floats.map(Vec::into_boxed_slice),
+                lengths.map(Vec::into_boxed_slice),
+                validate,
+                side,
+            )
+            .unwrap();
+        let body = get(&r, "body").dyn_into::<Uint8Array>().unwrap().to_vec();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        (get(&r, "status").as_f64().unwrap() as u16, json, r)
+    };
+    let upsert = r#"{"vectors":[{"id":"a"},{"id":"b"}],"namespace":"t"}"#;
+    let floats = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+    // Validate only: answered, nothing applied.
+    let (s, j, _) = call(
+        "/index/docs/vectors/upsert",
+        "",
+        upsert,
+        Some(floats.clone()),
+        Some(vec![3, 3]),
+        true,
+        false,
+    );
+    assert_eq!((s, j["upsertedCount"].as_u64()), (200, Some(2)), "{j}");
+    let (_, j, _) = call(
+        "/index/docs/vectors/fetch",
+        "ids=a&namespace=t",
+        "",
+        None,
+        None,
+        false,
+        false,
+    );
+    assert_eq!(j["vectors"], serde_json::json!({}));
+    let (s, _, _) = call(
+        "/index/docs/vectors/upsert",
+        "",
+        upsert,
+        Some(floats),
+        Some(vec![3, 3]),
+        false,
+        false,
+    );
+    assert_eq!(s, 200);
+    // A wrong dimension beside the body is the JSON path's error.
+    let (s, j, _) = call(
+        "/index/docs/vectors/upsert",
+        "",
+        r#"{"vectors":[{"id":"c"}]}"#,
+        Some(vec![1.0]),
+        Some(vec![1]),
+        false,
+        false,
+    );
+    assert_eq!(s, 400);
+    assert!(
+        j["message"].as_str().unwrap().contains("dimension 1"),
+        "{j}"
+    );
+    // Values out: beside the JSON as a Float32Array.
+    let (s, j, r) = call(
+        "/index/docs/vectors/fetch",
+        "ids=b&namespace=t",
+        "",
+        None,
+        None,
+        false,
+        true,
+    );
+    assert_eq!(s, 200);
+    assert!(j["vectors"]["b"].get("values").is_none(), "{j}");
+    let values = get(&r, "values")
+        .dyn_into::<js_sys::Float32Array>()
+        .unwrap()
+        .to_vec();
+    assert_eq!(values, vec![0.0, 1.0, 0.0]);
+    assert_eq!(
+        get(&r, "valueLengths")
+            .dyn_into::<js_sys::Uint32Array>()
+            .unwrap()
+            .to_vec(),
+        vec![3]
+    );
+    assert_eq!(
+        Array::from(&get(&r, "valueIds"))
+            .get(0)
+            .as_string()
+            .unwrap(),
+        "b"
+    );
+}

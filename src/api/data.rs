@@ -7,8 +7,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
 use super::limits::{FETCH_BY_METADATA_DEFAULT, FETCH_BY_METADATA_MAX, LIST_DEFAULT, LIST_MAX};
+use super::side::{SideValues, Values};
 use super::wire::{self, QueryParams, SparseJson, metadata_from, record_json, sparse_json};
-use super::{Ctx, Response, namespaces};
+use super::{Ctx, Request, Response, namespaces};
 use crate::db::{DEFAULT_NAMESPACE, DeleteSelector, Index, Query, QuerySource};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
@@ -63,15 +64,20 @@ pub(crate) fn handle(
     index: &mut Index,
     ctx: Ctx<'_>,
     op: Op,
-    query: &str,
-    body: &[u8],
+    req: &Request<'_>,
 ) -> Result<Response> {
+    let (query, body) = (req.query, req.body);
+    if req.vectors.is_some() && !matches!(op, Op::Upsert | Op::Query | Op::Update) {
+        return Err(Error::Malformed {
+            reason: "side-channel vectors: this route takes none".into(),
+        });
+    }
     match op {
-        Op::Upsert => upsert(index, body),
-        Op::Query => query_op(index, body),
-        Op::Fetch => fetch(index, query),
+        Op::Upsert => upsert(index, req),
+        Op::Query => query_op(index, req),
+        Op::Fetch => fetch(index, req),
         Op::FetchByMetadata => fetch_by_metadata(index, body),
-        Op::Update => update(index, body),
+        Op::Update => update(index, req),
         Op::Delete => delete(index, body),
         Op::List => list(index, query),
         Op::Stats => stats(index, ctx, body),
@@ -133,17 +139,28 @@ struct VectorBody {
     metadata: Option<Json>,
 }
 
+/// One side slot per element of `n` (none when the request carries no side vectors).
+fn side_slots<'a>(req: &Request<'a>, n: usize, what: &str) -> Result<Vec<Option<&'a [f32]>>> {
+    match req.vectors {
+        Some(side) => side.slots(n, what),
+        None => Ok(vec![None; n]),
+    }
+}
+
 /// The body's size was checked against `api::limits` before routing got here.
-fn upsert(index: &mut Index, body: &[u8]) -> Result<Response> {
-    let req: UpsertBody = super::parse_body(body)?;
+fn upsert(index: &mut Index, http: &Request<'_>) -> Result<Response> {
+    let req: UpsertBody = super::parse_body(http.body)?;
+    let side = side_slots(http, req.vectors.len(), "vectors")?;
     let records = req
         .vectors
         .into_iter()
-        .map(|v| {
-            let values = wire::to_f32s(
-                &format!("values of '{}'", v.id),
-                &v.values.unwrap_or_default(),
-            )?;
+        .zip(side)
+        .map(|(v, side)| {
+            let what = format!("values of '{}'", v.id);
+            let values = match Values::take(&what, v.values, side)? {
+                Some(values) => values.into_f32s(&what)?,
+                None => Vec::new(),
+            };
             Ok(Record {
                 id: v.id,
                 values,
@@ -153,7 +170,11 @@ fn upsert(index: &mut Index, body: &[u8]) -> Result<Response> {
         })
         .collect::<Result<Vec<_>>>()?;
     let ns = req.namespace.unwrap_or_default();
-    let n = index.upsert(&ns, records)?;
+    let n = if http.validate_only {
+        index.validate_upsert(&ns, records)?
+    } else {
+        index.upsert(&ns, records)?
+    };
     Ok(write_response(index, &ns, json!({ "upsertedCount": n })))
 }
 
@@ -179,8 +200,9 @@ struct QueryBody {
     queries: Option<Json>,
 }
 
-fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
-    let req: QueryBody = super::parse_body(body)?;
+fn query_op(index: &mut Index, http: &Request<'_>) -> Result<Response> {
+    let req: QueryBody = super::parse_body(http.body)?;
+    let side = side_slots(http, 1, "query vector")?[0];
     if req.queries.is_some() {
         return Err(Error::invalid(
             "The deprecated 'queries' parameter is not supported; send one query per request",
@@ -190,10 +212,9 @@ fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
         .top_k
         .ok_or_else(|| Error::invalid("topK is required: send an integer between 1 and 10000"))?;
     let top_k = usize::try_from(top_k).unwrap_or(0);
-    let vector = req
-        .vector
+    let vector = Values::take("query vector", req.vector, side)?
         .filter(|v| !v.is_empty() || req.id.is_none())
-        .map(|v| wire::to_f32s("query vector", &v))
+        .map(|v| v.into_f32s("query vector"))
         .transpose()?;
     let source = match (vector, req.id, req.sparse_vector) {
         (Some(_), Some(_), _) => {
@@ -221,16 +242,20 @@ fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
     };
     let ns = req.namespace.unwrap_or_default();
     let matches = index.query(&ns, &query)?;
+    let mut side = http.side_values.then(Box::<SideValues>::default);
     let matches: Vec<Json> = matches
         .into_iter()
         .map(|m| {
             let mut o = Map::new();
             o.insert("id".into(), json!(m.id));
             o.insert("score".into(), wire::f32_json(m.score));
-            o.insert(
-                "values".into(),
-                wire::f32s_json(&m.values.unwrap_or_default()),
-            );
+            match (&mut side, &m.values) {
+                (Some(side), Some(values)) => side.push(&m.id, values),
+                _ => {
+                    let values = wire::f32s_json(m.values.as_deref().unwrap_or_default());
+                    o.insert("values".into(), values);
+                }
+            }
             if let Some(sv) = &m.sparse_values {
                 o.insert("sparseValues".into(), sparse_json(sv));
             }
@@ -241,7 +266,7 @@ fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
         })
         .collect();
     let read_units = query_read_units(index.namespace_bytes(&ns));
-    Ok(read_response(
+    let mut r = read_response(
         index,
         &ns,
         json!({
@@ -250,24 +275,35 @@ fn query_op(index: &mut Index, body: &[u8]) -> Result<Response> {
             "namespace": ns,
             "usage": {"readUnits": read_units},
         }),
-    ))
+    );
+    r.vectors = side;
+    Ok(r)
 }
 
-fn fetch(index: &mut Index, query: &str) -> Result<Response> {
-    let params = QueryParams::parse(query)?;
+fn fetch(index: &mut Index, http: &Request<'_>) -> Result<Response> {
+    let params = QueryParams::parse(http.query)?;
     let ids: Vec<String> = params.all(&["ids", "ids[]"]).map(str::to_string).collect();
     let ns = params.one(&["namespace"])?.unwrap_or("").to_string();
     let records = index.fetch(&ns, &ids)?;
     let read_units = records.len().div_ceil(10).max(1);
+    let mut side = http.side_values.then(Box::<SideValues>::default);
     let vectors: Map<String, Json> = records
         .iter()
-        .map(|r| (r.id.clone(), record_json(r)))
+        .map(|r| {
+            let j = record_json(r, side.is_none());
+            if let Some(side) = &mut side {
+                side.push(&r.id, &r.values);
+            }
+            (r.id.clone(), j)
+        })
         .collect();
-    Ok(read_response(
+    let mut r = read_response(
         index,
         &ns,
         json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": read_units}}),
-    ))
+    );
+    r.vectors = side;
+    Ok(r)
 }
 
 #[derive(Deserialize)]
@@ -310,7 +346,7 @@ fn fetch_by_metadata(index: &mut Index, body: &[u8]) -> Result<Response> {
     let vectors: Map<String, Json> = page
         .items
         .iter()
-        .map(|r| (r.id.clone(), record_json(r)))
+        .map(|r| (r.id.clone(), record_json(r, true)))
         .collect();
     let read_units = page.items.len().div_ceil(10).max(1);
     let mut out = json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": read_units}});
@@ -338,14 +374,14 @@ struct UpdateBody {
     dry_run: Option<bool>,
 }
 
-fn update(index: &mut Index, body: &[u8]) -> Result<Response> {
-    let req: UpdateBody = super::parse_body(body)?;
+fn update(index: &mut Index, http: &Request<'_>) -> Result<Response> {
+    let req: UpdateBody = super::parse_body(http.body)?;
+    let side = side_slots(http, 1, "update values")?[0];
     let ns = req.namespace.unwrap_or_default();
     let set_metadata = metadata_from(req.set_metadata.as_ref())?;
-    let values = req
-        .values
+    let values = Values::take("update values", req.values, side)?
         .filter(|v| !v.is_empty())
-        .map(|v| wire::to_f32s("update values", &v))
+        .map(|v| v.into_f32s("update values"))
         .transpose()?;
     let matched = match (req.id, req.filter.filter(|f| !f.is_null())) {
         (Some(_), Some(_)) => {

@@ -79,6 +79,7 @@ pub(crate) fn respond(plane: Plane, err: &Error) -> Response {
             content_type: "text/plain",
             body: b"Unauthorized".to_vec(),
             headers: Vec::new(),
+            vectors: None,
         };
     }
     Response::json(error_status(plane, err), &error_body(plane, err))

@@ -208,11 +208,14 @@ pub(crate) fn sparse_json(sv: &SparseVector) -> Json {
     json!({"indices": sv.indices, "values": f32s_json(&sv.values)})
 }
 
-/// A record as fetch returns it: `id`, `values`, and `sparseValues`/`metadata` when present.
-pub(crate) fn record_json(r: &Record) -> Json {
+/// A record as fetch returns it: `id`, `values` (unless `with_values` is false: they travel
+/// beside the body), and `sparseValues`/`metadata` when present.
+pub(crate) fn record_json(r: &Record, with_values: bool) -> Json {
     let mut m = Map::new();
     m.insert("id".into(), json!(r.id));
-    m.insert("values".into(), f32s_json(&r.values));
+    if with_values {
+        m.insert("values".into(), f32s_json(&r.values));
+    }
     if let Some(sv) = &r.sparse_values {
         m.insert("sparseValues".into(), sparse_json(sv));
     }

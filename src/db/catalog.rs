@@ -114,6 +114,18 @@ impl Catalog {
         loaded.any(|e| matches!(&e.state, NsState::Loaded(ns) if ns.indexing_pending()))
     }
 
+    /// [`Namespace::graph_build_progress`] summed over the loaded namespaces.
+    pub fn graph_build_progress(&self) -> (usize, usize) {
+        let loaded = self.entries.iter().flat_map(|e| e.values());
+        loaded.fold((0, 0), |(d, t), e| match &e.state {
+            NsState::Loaded(ns) => {
+                let (a, b) = ns.graph_build_progress();
+                (d + a, t + b)
+            }
+            _ => (d, t),
+        })
+    }
+
     /// Resident bytes of the loaded namespaces.
     pub fn resident_bytes(&self) -> usize {
         self.entries

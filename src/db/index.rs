@@ -150,6 +150,11 @@ impl Index {
         self.catalog.indexing_pending()
     }
 
+    /// Graph builds in progress: (nodes inserted, nodes in all) (a pure probe).
+    pub fn graph_build_progress(&self) -> (usize, usize) {
+        self.catalog.graph_build_progress()
+    }
+
     pub(super) fn index_step_counted(&mut self, budget: usize) -> (usize, bool) {
         self.catalog.index_step(budget)
     }
@@ -234,6 +239,29 @@ impl Index {
     /// more than once is written once, with its last occurrence, as if the records were
     /// upserted one after another (Pinecone's behaviour).
     pub fn upsert(&mut self, namespace: &str, records: Vec<Record>) -> Result<usize> {
+        let (canon, records, n) = self.check_upsert(namespace, records)?;
+        let ns = match self.namespace_mut(&canon)? {
+            Some(ns) => ns,
+            None => self.catalog.create(&canon)?,
+        };
+        ns.upsert(records);
+        self.catalog.commit(&canon);
+        Ok(n)
+    }
+
+    /// Checks an upsert exactly as [`Index::upsert`] does and returns the count it would
+    /// report, changing nothing (it may load the namespace).
+    pub fn validate_upsert(&mut self, namespace: &str, records: Vec<Record>) -> Result<usize> {
+        self.check_upsert(namespace, records).map(|(_, _, n)| n)
+    }
+
+    /// An upsert's checks: the canonical namespace, the records that would be applied (the
+    /// last occurrence of each id) and the count to report.
+    fn check_upsert(
+        &mut self,
+        namespace: &str,
+        records: Vec<Record>,
+    ) -> Result<(String, Vec<Record>, usize)> {
         let canon = canonical_namespace(namespace)?.to_string();
         if records.is_empty() || records.len() > MAX_UPSERT_RECORDS {
             return Err(Error::invalid(format!(
@@ -249,13 +277,7 @@ impl Index {
         if let Some(budget) = self.namespace_budget {
             self.check_budget(&canon, &records, budget)?;
         }
-        let ns = match self.namespace_mut(&canon)? {
-            Some(ns) => ns,
-            None => self.catalog.create(&canon)?,
-        };
-        ns.upsert(records);
-        self.catalog.commit(&canon);
-        Ok(n)
+        Ok((canon, records, n))
     }
 
     /// Refuses an upsert that would take namespace `canon` beyond `budget` resident bytes:

@@ -158,6 +158,18 @@ impl Namespace {
                 && HnswBuilder::new(self.ann.hnsw, self.metric, self.dimension).is_ok())
     }
 
+    /// The sealed segments' graph builds in progress, as (nodes inserted, nodes to insert in
+    /// all): a pure progress figure for hosts (consolidation and int8 codes not counted).
+    pub fn graph_build_progress(&self) -> (usize, usize) {
+        self.segments
+            .iter()
+            .filter_map(|s| match &s.graph {
+                Graph::Building(b) => Some((b.len(), s.segment.len())),
+                _ => None,
+            })
+            .fold((0, 0), |(d, t), (a, b)| (d + a, t + b))
+    }
+
     /// True while a segment's graph or codes are being built.
     fn building(&self) -> bool {
         self.segments

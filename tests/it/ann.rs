@@ -181,6 +181,7 @@ wasm_test! {
     fn index_step_inserts_at_most_budget_nodes_per_call() {
         let mut ns = namespace(Metric::Cosine, 8, 1234, 0, 7);
         let mut calls = 0;
+        assert_eq!(ns.graph_build_progress(), (0, 1234));
         loop {
             let (used, more) = ns.index_step_counted(100);
             assert!(used <= 100, "{used} nodes in one call");
@@ -189,7 +190,9 @@ wasm_test! {
                 break;
             }
             assert_eq!(used, 100);
+            assert_eq!(ns.graph_build_progress(), (100 * calls, 1234));
         }
+        assert_eq!(ns.graph_build_progress(), (0, 0));
         assert_eq!(calls, 1234usize.div_ceil(100));
         assert_eq!(ns.graph_count(), 1);
         assert_eq!(ns.index_step_counted(100), (0, false));
@@ -576,6 +579,7 @@ fn request<'a>(
         api_version: Some(VERSION),
         index,
         namespaces: None,
+        ..Request::default()
     }
 }
 
@@ -1546,8 +1550,12 @@ wasm_test! {
         let batch: Vec<Record> = (0..400).map(|i| record(i, rng.vector(dim))).collect();
         db.index_mut("ix").unwrap().upsert("n", batch).unwrap();
         assert!(db.indexing_pending() && db.index("ix").unwrap().indexing_pending());
+        assert_eq!(db.graph_build_progress(), (0, 400));
+        db.index_step(150);
+        assert_eq!(db.graph_build_progress(), (150, 400));
         while db.index_step(1000) {}
         assert!(!db.indexing_pending());
+        assert_eq!(db.graph_build_progress(), (0, 0));
     }
 }
 

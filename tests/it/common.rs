@@ -26,6 +26,7 @@ pub fn control(api: &mut Api, method: &str, path: &str, body: Option<Value>) -> 
         api_version: Some(VERSION),
         index: None,
         namespaces: None,
+        ..Request::default()
     })
 }
 
@@ -43,6 +44,7 @@ pub fn data(api: &mut Api, index: &str, method: &str, path: &str, body: Option<V
         api_version: Some(VERSION),
         index: Some(index),
         namespaces: None,
+        ..Request::default()
     })
 }
 
@@ -91,6 +93,7 @@ pub fn raw_versioned(
         api_version: version,
         index,
         namespaces: None,
+        ..Request::default()
     })
 }
 

@@ -20,4 +20,5 @@ mod engine;
 mod hosts;
 #[cfg(not(target_arch = "wasm32"))]
 mod namespaces;
+mod side;
 mod storage;
