@@ -99,7 +99,7 @@ export async function provideIndexNeeds(engine: Engine, get: GetBlobs | null): P
   const needs = engine.indexNeeds();
   if (needs.length === 0 || !get) return [];
   const blobs = await get(needs);
-  needs.forEach((key, i) => engine.provide(key, blobs[i]));
+  for (const [i, key] of needs.entries()) engine.provide(key, blobs[i]);
   return needs;
 }
 

@@ -88,6 +88,11 @@ impl Namespace {
         {
             p.dirty = true;
         }
+        if self.consolidation.is_none()
+            && let Some(m) = self.blocked_merges().into_iter().next()
+        {
+            self.start_consolidation(&m);
+        }
         if let Some(m) = self.consolidation_due() {
             self.start_consolidation(&m);
         }
@@ -128,21 +133,13 @@ impl Namespace {
         if left > 0 && !self.building() {
             left -= self.consolidate_step(left);
         }
-        let waiting = self
-            .consolidation
-            .as_ref()
-            .is_some_and(|c| c.is_copying() && !self.consolidation_rows_present());
+        // Row groups a background merge copied are dropped like a request's.
+        self.trim_rows();
+        let waiting = !self.index_needs().is_empty();
         (
             budget_nodes - left,
             self.building() || (self.consolidation.is_some() && !waiting),
         )
-    }
-
-    /// True when every row the consolidation copies is in memory.
-    fn consolidation_rows_present(&self) -> bool {
-        self.consolidation
-            .as_ref()
-            .is_none_or(|c| c.input_ids().into_iter().all(|id| self.rows_present(id)))
     }
 
     /// True when [`Namespace::index_step`] has work to do: a graph or codes to build, a
@@ -180,10 +177,6 @@ impl Namespace {
     /// Advances the consolidation by at most `budget` nodes and swaps it in when done; drops
     /// it when an input is gone. Returns the nodes used.
     fn consolidate_step(&mut self, budget: usize) -> usize {
-        if !self.consolidation_rows_present() {
-            // Waits for the host to provide the inputs' rows (`index_needs`).
-            return 0;
-        }
         let Some(c) = self.consolidation.as_mut() else {
             return 0;
         };

@@ -29,15 +29,10 @@ impl Consolidation {
         }
     }
 
-    /// True while the inputs' records are being copied (their rows are read).
-    pub(super) fn is_copying(&self) -> bool {
-        matches!(self.copy, Build::Building(_))
-    }
-
-    /// The inputs' segment ids, while copying.
-    pub(super) fn input_ids(&self) -> Vec<u64> {
+    /// The row groups the copy waits for, as (segment id, group).
+    pub(super) fn needs(&self, segments: &[Sealed]) -> Vec<(u64, u32)> {
         match &self.copy {
-            Build::Building(m) => m.input_ids().collect(),
+            Build::Building(m) => m.needs(segments),
             _ => Vec::new(),
         }
     }

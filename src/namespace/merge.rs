@@ -79,7 +79,8 @@ impl Namespace {
         m.kind == MergeKind::DropEmpty || m.inputs.iter().all(|&id| self.rows_present(id))
     }
 
-    /// The synchronous merges due that wait for rows of paged segments.
+    /// The synchronous merges due that read rows of paged segments: they run in the
+    /// background instead, one row group at a time (`index_step`).
     pub(super) fn blocked_merges(&self) -> Vec<Merge> {
         self.merge_policy()
             .candidates(&self.segment_stats())
@@ -131,11 +132,16 @@ impl Namespace {
         due.into_iter().find(|m| m.kind.is_background())
     }
 
-    /// Starts consolidating the segments `m.inputs`: an empty copy and an empty graph builder.
-    /// The inputs' graphs and codes still to build would be thrown away, so they are not built
+    /// Starts merging the segments `m.inputs` in the background (a consolidation, or a
+    /// compaction that reads paged rows): an empty copy and an empty graph builder. The
+    /// inputs' graphs and codes still to build would be thrown away, so they are not built
     /// (those segments are scanned exactly until the swap).
     pub(super) fn start_consolidation(&mut self, m: &Merge) {
-        for s in &mut self.segments {
+        for s in self
+            .segments
+            .iter_mut()
+            .filter(|s| m.inputs.contains(&s.id))
+        {
             if s.graph.is_building() {
                 s.graph = Graph::None;
             }

@@ -6,9 +6,9 @@
 //! ([`Namespace::end_request`]), then the least recently used are dropped down to
 //! [`StorageConfig::row_cache_bytes`].
 //!
-//! Merges copy rows too: a merge whose inputs are paged waits until their groups are in
-//! memory ([`Namespace::index_needs`] names them for the host's background loop), and those
-//! groups stay while the merge needs them.
+//! Merges copy rows too: a merge with a paged input runs in the background and copies it one
+//! row group at a time ([`Namespace::index_needs`] names the next groups for the host's
+//! background loop), so it never needs all of the input's rows in memory.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -200,21 +200,23 @@ impl Namespace {
     }
 
     /// Ends a request: the row groups it read become evictable, and the least recently used
-    /// are dropped until the cache holds at most [`StorageConfig::row_cache_bytes`] (groups a
-    /// pending merge needs stay).
+    /// are dropped until the cache holds at most [`StorageConfig::row_cache_bytes`].
     pub fn end_request(&mut self) {
         self.rows_tick += 1;
+        self.trim_rows();
+    }
+
+    /// Drops the least recently used row groups until the cache holds at most
+    /// [`StorageConfig::row_cache_bytes`].
+    pub(super) fn trim_rows(&mut self) {
         let budget = self.config.row_cache_bytes;
-        let pinned = self.merge_inputs();
         let mut cached: Vec<(u64, usize, u32, usize)> = Vec::new();
         let mut total = 0;
         for (i, s) in self.segments.iter().enumerate() {
             let Some(p) = &s.paged else { continue };
             for (&g, group) in &p.groups {
                 total += group.heap_bytes();
-                if !pinned.contains(&s.id) {
-                    cached.push((group.last_used(), i, g, group.heap_bytes()));
-                }
+                cached.push((group.last_used(), i, g, group.heap_bytes()));
             }
         }
         if total <= budget {
@@ -251,24 +253,6 @@ impl Namespace {
             })
     }
 
-    /// Ids of the segments a pending merge (a synchronous one that waits for rows, or the
-    /// consolidation) reads rows from.
-    pub(super) fn merge_inputs(&self) -> BTreeSet<u64> {
-        let mut ids: BTreeSet<u64> = self
-            .blocked_merges()
-            .into_iter()
-            .flat_map(|m| m.inputs)
-            .collect();
-        if let Some(c) = &self.consolidation {
-            if c.is_copying() {
-                ids.extend(c.input_ids());
-            }
-        } else if let Some(m) = self.consolidation_due() {
-            ids.extend(m.inputs);
-        }
-        ids
-    }
-
     /// True when every row of segment `id` is in memory (resident, or all its groups cached).
     pub(super) fn rows_present(&self, id: u64) -> bool {
         self.segments.iter().find(|s| s.id == id).is_none_or(|s| {
@@ -278,22 +262,19 @@ impl Namespace {
         })
     }
 
-    /// The row groups background work waits for: those of the paged inputs of the merges it
-    /// is to run (synchronous merges postponed for them, and the consolidation). The host
-    /// provides them (like any blob) before its next [`Namespace::index_step`].
+    /// The row groups background work waits for: the next groups of the paged input a
+    /// background merge is copying. The host provides them (like any blob) before its next
+    /// [`Namespace::index_step`].
     pub fn index_needs(&self) -> Vec<String> {
-        let mut keys = Vec::new();
-        for id in self.merge_inputs() {
-            let Some(s) = self.segments.iter().find(|s| s.id == id) else {
-                continue;
-            };
-            let Some(p) = &s.paged else { continue };
-            keys.extend(
-                (0..p.layout.groups() as u32)
-                    .filter(|g| !p.groups.contains_key(g))
-                    .map(|g| self.group_key(s, g)),
-            );
-        }
-        keys
+        let Some(c) = &self.consolidation else {
+            return Vec::new();
+        };
+        c.needs(&self.segments)
+            .into_iter()
+            .filter_map(|(id, g)| {
+                let s = self.segments.iter().find(|s| s.id == id)?;
+                Some(self.group_key(s, g))
+            })
+            .collect()
     }
 }

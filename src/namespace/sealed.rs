@@ -109,16 +109,6 @@ impl Sealed {
         Some(group.metadata(i))
     }
 
-    /// The whole record in `slot`, `None` when its row group is paged out.
-    pub(super) fn record(&self, slot: u32) -> Option<crate::record::Record> {
-        Some(crate::record::Record {
-            id: self.segment.id(slot).to_string(),
-            values: self.values(slot, 0)?.to_vec(),
-            sparse_values: self.segment.sparse_values(slot).cloned(),
-            metadata: self.metadata(slot, 0)?.cloned(),
-        })
-    }
-
     /// Drops the resident dense values and metadata once the stored rows are written
     /// (`layout`) and the segment searches on its codes; rows are then read by group.
     pub(super) fn page_out(&mut self, layout: RowLayout) {

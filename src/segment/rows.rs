@@ -68,6 +68,20 @@ impl RowLayout {
         (g as u32, (pos - self.starts[g]) as usize)
     }
 
+    /// The slot at each position (the inverse of the layout).
+    pub fn order(&self) -> Vec<u32> {
+        let mut order = vec![0u32; self.position.len()];
+        for (slot, &pos) in self.position.iter().enumerate() {
+            order[pos as usize] = slot as u32;
+        }
+        order
+    }
+
+    /// The first position of group `g`.
+    pub fn group_start(&self, g: u32) -> usize {
+        self.starts[g as usize] as usize
+    }
+
     /// Number of groups.
     pub fn groups(&self) -> usize {
         self.starts.len()

@@ -113,7 +113,7 @@ export class EngineHost {
     const needs = engine.indexNeeds();
     if (needs.length > 0) {
       const blobs = this.blobs.get(needs);
-      needs.forEach((key, i) => engine.provide(key, blobs[i]));
+      for (const [i, key] of needs.entries()) engine.provide(key, blobs[i]);
     }
     const more = engine.indexStep();
     this.commit(engine.takeWrites() as WriteBatch[]);
