@@ -5,7 +5,7 @@ use super::sealed::Sealed;
 use super::{Loc, Namespace, Part, QueryVector, Scored};
 use crate::distance::{self, Metric};
 use crate::filter::Filter;
-use crate::index::hnsw::{FilteredPlan, HnswView, SearchScratch, search_filtered_plan};
+use crate::index::hnsw::{FilteredPlan, HnswView, SearchScratch};
 use crate::index::{flat, sparse};
 use crate::record::SparseVector;
 use crate::segment::postings::SlotSet;
@@ -119,13 +119,14 @@ impl Namespace {
         if k == 0 {
             return Vec::new();
         }
-        let ef = (self.ann.hnsw.ef_search as usize).max(k);
+        // At least `ef_search`, raised to what the graph's calibration needs for this `k`.
+        let ef = view.beam(k, self.ann.hnsw.ef_search as usize, true);
         if let Some(q8) = sealed.int8() {
             // The same plan as `search_filtered`, walking the graph on codes and rescoring in
             // f32; the exact plan, and a graph answer that came back short (fewer than k
             // accepted found), scan the accepted slots' codes and rescore the best `ef` in f32,
             // which returns min(k, accepted).
-            let plan = search_filtered_plan(view.len(), view.dim(), k, ef, fraction);
+            let plan = view.plan(k, ef, fraction);
             let found = match plan {
                 FilteredPlan::Exact => None,
                 p => {
