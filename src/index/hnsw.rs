@@ -290,11 +290,12 @@ impl<'a> HnswView<'a> {
     }
 
     /// The plan for a top-`k` query with a beam of `ef` whose filter passes about
-    /// `accepted_fraction` of the slots ([`search_filtered_plan_with`], with the nodes the
-    /// beam scores as the calibration measured them).
-    pub fn plan(&self, k: usize, ef: usize, accepted_fraction: f32) -> FilteredPlan {
-        let scored = self.calibration.scored_at(ef.max(k));
-        search_filtered_plan_with(self.len(), self.dim(), k, ef, accepted_fraction, scored)
+    /// `accepted_fraction` of the slots ([`search_filtered_plan_with`], with `auto` with the
+    /// nodes the beam scores as the calibration measured them, else as modelled).
+    pub fn plan(&self, k: usize, ef: usize, accepted_fraction: f32, auto: bool) -> FilteredPlan {
+        let scored = self.calibration.scored_at(ef.max(k)).filter(|_| auto);
+        let (n, dim) = (self.len(), self.dim());
+        search_filtered_plan_with(n, dim, k, ef, accepted_fraction, scored, auto)
     }
 
     /// The `k` best slots for `query` among those where `accept(slot)` holds, best first, with
@@ -357,13 +358,41 @@ impl<'a> HnswView<'a> {
         accepted_fraction: f32,
         scratch: &mut SearchScratch,
     ) -> Result<(Vec<(f32, u32)>, FilteredPlan)> {
+        self.search_filtered_with(
+            query,
+            vectors,
+            norms,
+            k,
+            ef,
+            accept,
+            accepted_fraction,
+            true,
+            scratch,
+        )
+    }
+
+    /// [`HnswView::search_filtered`], planning with the calibration only when `auto`
+    /// ([`HnswView::plan`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn search_filtered_with(
+        &self,
+        query: &[f32],
+        vectors: &[f32],
+        norms: &[f32],
+        k: usize,
+        ef: usize,
+        accept: impl Fn(u32) -> bool,
+        accepted_fraction: f32,
+        auto: bool,
+        scratch: &mut SearchScratch,
+    ) -> Result<(Vec<(f32, u32)>, FilteredPlan)> {
         self.check_inputs(query, vectors, norms)?;
         let n = self.len();
         let exact = |accept: &dyn Fn(u32) -> bool| {
             let dim = self.dim();
             flat::scan(self.metric, query, &vectors[..n * dim], norms, k, accept)
         };
-        let plan = self.plan(k, ef, accepted_fraction);
+        let plan = self.plan(k, ef, accepted_fraction, auto);
         if plan == FilteredPlan::Exact {
             return Ok((exact(&accept), plan));
         }

@@ -120,13 +120,14 @@ impl Namespace {
             return Vec::new();
         }
         // At least `ef_search`, raised to what the graph's calibration needs for this `k`.
-        let ef = view.beam(k, self.ann.hnsw.ef_search as usize, true);
+        let auto = self.ann.auto_ef;
+        let ef = view.beam(k, self.ann.hnsw.ef_search as usize, auto);
         if let Some(q8) = sealed.int8() {
             // The same plan as `search_filtered`, walking the graph on codes and rescoring in
             // f32; the exact plan, and a graph answer that came back short (fewer than k
             // accepted found), scan the accepted slots' codes and rescore the best `ef` in f32,
             // which returns min(k, accepted).
-            let plan = view.plan(k, ef, fraction);
+            let plan = view.plan(k, ef, fraction, auto);
             let found = match plan {
                 FilteredPlan::Exact => None,
                 p => {
@@ -143,7 +144,7 @@ impl Namespace {
                     .unwrap_or_else(|_| flat::scan(self.metric, q, vectors, norms, k, accept)),
             };
         }
-        match view.search_filtered(q, vectors, norms, k, ef, accept, fraction, scratch) {
+        match view.search_filtered_with(q, vectors, norms, k, ef, accept, fraction, auto, scratch) {
             Ok((found, _plan)) => found,
             // Unreachable: the graph was checked against the segment at load or build.
             Err(_) => flat::scan(self.metric, q, vectors, norms, k, accept),

@@ -389,11 +389,13 @@ pub fn search_filtered_plan(
     ef: usize,
     accepted_fraction: f32,
 ) -> FilteredPlan {
-    search_filtered_plan_with(n, dim, k, ef, accepted_fraction, None)
+    search_filtered_plan_with(n, dim, k, ef, accepted_fraction, None, true)
 }
 
 /// [`search_filtered_plan`] with the nodes an unfiltered beam of `ef` scores, when measured
-/// (`scored`, from the graph's [`super::Calibration`]).
+/// (`scored`, from the graph's [`super::Calibration`]). Without `sequential_scan` a broad
+/// filter's scan is priced like a selective one's, per accepted row (the planner before
+/// calibration, for `AnnConfig::auto_ef` off), which leaves small segments on their graph.
 pub fn search_filtered_plan_with(
     n: usize,
     dim: usize,
@@ -401,6 +403,7 @@ pub fn search_filtered_plan_with(
     ef: usize,
     accepted_fraction: f32,
     scored: Option<f32>,
+    sequential_scan: bool,
 ) -> FilteredPlan {
     let f = if accepted_fraction.is_nan() {
         0.0
@@ -416,7 +419,11 @@ pub fn search_filtered_plan_with(
     let scored = scored.unwrap_or(ef * GRAPH_NODES_PER_EF);
     let beam = scored * (dim + GRAPH_NODE_OVERHEAD);
     let (plan, graph_cost, exact_cost) = if f >= PLAIN_GRAPH_FRACTION {
-        let scan = n as f32 * (SCAN_PER_DIM * dim + SCAN_PER_ROW);
+        let scan = if sequential_scan {
+            n as f32 * (SCAN_PER_DIM * dim + SCAN_PER_ROW)
+        } else {
+            accepted * (dim + EXACT_NODE_OVERHEAD)
+        };
         (FilteredPlan::Graph, beam / f, scan)
     } else {
         let scan = accepted * (dim + EXACT_NODE_OVERHEAD);
