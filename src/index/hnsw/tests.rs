@@ -200,16 +200,14 @@ fn filtered_search_never_returns_rejected_and_fills_k() {
     // A segment whose graph needs a beam about as costly as reading it is scanned: 20k × 64
     // with the ef-64 beam's modelled 582 nodes stays on the graph, with the 3,000 a beam scores
     // on uniform random vectors at the ef that keeps recall it is scanned.
-    let with = search_filtered_plan_with;
-    assert_eq!(with(20_000, 64, 10, 64, 1.0, None), FilteredPlan::Graph);
-    assert_eq!(
-        with(20_000, 64, 10, 384, 1.0, Some(3000.0)),
-        FilteredPlan::Exact
-    );
-    assert_eq!(
-        with(100_000, 384, 10, 64, 1.0, Some(600.0)),
-        FilteredPlan::Graph
-    );
+    let with = |n, dim, ef, scored| search_filtered_plan_with(n, dim, 10, ef, 1.0, scored, true);
+    assert_eq!(with(20_000, 64, 64, None), FilteredPlan::Graph);
+    assert_eq!(with(20_000, 64, 384, Some(3000.0)), FilteredPlan::Exact);
+    assert_eq!(with(100_000, 384, 64, Some(600.0)), FilteredPlan::Graph);
+    // Priced per accepted row (the planner before calibration) small segments keep the graph.
+    assert_eq!(with(10_000, 24, 64, None), FilteredPlan::Exact);
+    let legacy = search_filtered_plan_with(10_000, 24, 10, 64, 1.0, None, false);
+    assert_eq!(legacy, FilteredPlan::Graph);
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
