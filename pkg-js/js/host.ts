@@ -118,6 +118,8 @@ export const API_VERSION = "2026-04";
  */
 export const TURN_MS = 8;
 export const STEP_NODES = 8;
+/** Requests after which a pending indexing turn is queued without waiting for its timer. */
+export const TURN_EVERY = 8;
 
 export class Host {
   private engine: Engine | null = null;
@@ -130,6 +132,8 @@ export class Host {
   private indexTimer: ReturnType<typeof setTimeout> | null = null;
   /** The indexing step queued or running, if any. */
   private indexTask: Promise<void> | null = null;
+  /** Requests finished since the last indexing turn began. */
+  private sinceTurn = 0;
 
   constructor(private readonly options: HostOptions) {}
 
@@ -206,6 +210,7 @@ export class Host {
       }
       const engine = this.engine;
       if (!engine) return false;
+      this.sinceTurn = 0;
       const start = performance.now();
       let more = engine.indexStep(STEP_NODES);
       while (more && performance.now() - start < TURN_MS) more = engine.indexStep(STEP_NODES);
@@ -283,8 +288,14 @@ export class Host {
       const get = store ? (keys: string[]) => store.get(keys) : null;
       const r = await runRequest(engine, { method, path, query, body, apiVersion: API_VERSION }, get);
       await this.commit(engine, store);
-      // Segments sealed or loaded without a graph: build them in the background.
-      if (this.engine === engine && engine.indexingPending()) this.scheduleIndexing();
+      // Segments sealed or loaded without a graph: build them in the background. A timer
+      // alone is not enough: requests that keep arriving through promise continuations (no
+      // I/O in between: an in-memory store, a busy page) run before any timer fires, so every
+      // `TURN_EVERY` requests the turn is queued directly, behind the requests already queued.
+      if (this.engine === engine && engine.indexingPending()) {
+        if (++this.sinceTurn >= TURN_EVERY) this.startIndexStep();
+        else this.scheduleIndexing();
+      }
       return r;
     } finally {
       this.busy = false;

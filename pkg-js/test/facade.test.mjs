@@ -468,7 +468,9 @@ test("background indexing advances while 32 clients keep the host busy", async (
   await pc.createIndex({ name: "busy", dimension: 16, spec });
   const ns = pc.index("busy").namespace("n");
   const vec = (s) => Array.from({ length: 16 }, (_, i) => Math.sin(s * 7.31 + i * 0.37));
-  await ns.upsert({ records: Array.from({ length: 2000 }, (_, i) => ({ id: `v${i}`, values: vec(i) })) });
+  for (let b = 0; b < 2000; b += 1000) {
+    await ns.upsert({ records: Array.from({ length: 1000 }, (_, i) => ({ id: `v${b + i}`, values: vec(b + i) })) });
+  }
   // Each client sends its next query as soon as the last one answers, so requests are always
   // queued; the build must still get turns between them and commit the graph.
   const built = () => [...store.putKeys].some((k) => k.includes("/g/"));

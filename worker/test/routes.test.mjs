@@ -258,7 +258,11 @@ test("graph builds finish while 32 clients keep the namespace busy", async () =>
   let requests = 0;
   const client = async (c) => {
     for (let i = 0; i < 300 && !idle; i++) {
-      const r = await call("POST", "/index/r-busy/query", { vector: vec(16, c * 1000 + i), topK: 10, namespace: "busy" });
+      const r = await call("POST", "/index/r-busy/query", {
+        vector: vec(16, c * 1000 + i),
+        topK: 10,
+        namespace: "busy",
+      });
       assert.equal(r.status, 200, r.text);
       requests++;
       if (r.headers.get("x-larch-indexing") === "idle") idle = true;
