@@ -23,7 +23,8 @@
 //! Natively also:
 //! `cargo bench --bench ann -- subset DATASET_DIR N OUT_DIR` writes the first N base rows with
 //! ground truth recomputed exactly (unfiltered and filtered), so every engine can run on a
-//! subset in the same format.
+//! subset in the same format, and `cargo bench --bench ann -- random OUT_DIR N DIM SEED` writes
+//! N uniform random vectors (and 500 queries) with exact ground truth.
 
 // A benchmark tool, not engine code: a malformed dataset file aborts the run with a panic, and
 // query loops index several parallel arrays by query number.
@@ -773,6 +774,11 @@ fn main() {
     if args.first().map(String::as_str) == Some("subset") {
         return write_subset(&args[1], args[2].parse().expect("N"), &args[3]);
     }
+    if args.first().map(String::as_str) == Some("random") {
+        let arg = |i: usize, what: &str| args.get(i).expect(what).parse::<u64>().expect(what);
+        let (n, dim, seed) = (arg(2, "N") as usize, arg(3, "DIM") as usize, arg(4, "SEED"));
+        return write_random(&args[1], n, dim, seed);
+    }
     let Some(dir) = args.first().cloned() else {
         eprintln!("usage: cargo bench --bench ann -- DATASET_DIR [key=value ...]");
         std::process::exit(2);
@@ -985,6 +991,51 @@ fn write_subset(src: &str, n: usize, out: &str) {
         }
     }
     eprintln!("wrote {n} base rows with exact ground truth to {out}");
+}
+
+/// A dataset of `n` base and 500 query vectors drawn uniformly from `[-1, 1)^dim` (splitmix64
+/// seeded with `seed`), with exact cosine and L2 ground truth: data nobody tuned for.
+#[cfg(not(target_arch = "wasm32"))]
+fn write_random(out: &str, n: usize, dim: usize, seed: u64) {
+    let mut state = seed;
+    let mut unit = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    let nq = 500;
+    let base: Vec<f32> = (0..n * dim).map(|_| unit()).collect();
+    let queries: Vec<f32> = (0..nq * dim).map(|_| unit()).collect();
+    let fvecs = |rows: &[f32]| {
+        let mut b = Vec::with_capacity(rows.len() * 4 + rows.len() / dim * 4);
+        for r in rows.chunks_exact(dim) {
+            b.extend_from_slice(&(dim as i32).to_le_bytes());
+            r.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        }
+        b
+    };
+    std::fs::create_dir_all(out).expect("mkdir");
+    std::fs::write(format!("{out}/base.fvecs"), fvecs(&base)).unwrap();
+    std::fs::write(format!("{out}/query.fvecs"), fvecs(&queries)).unwrap();
+    let norms: Vec<f32> = base.chunks_exact(dim).map(distance::norm).collect();
+    for (name, metric) in [("cos", Metric::Cosine), ("l2", Metric::Euclidean)] {
+        let gt: Vec<Vec<u32>> = queries
+            .chunks_exact(dim)
+            .map(|q| {
+                larch::index::flat::scan(metric, q, &base, &norms, 100, |_| true)
+                    .into_iter()
+                    .map(|r| r.1)
+                    .collect()
+            })
+            .collect();
+        std::fs::write(format!("{out}/gt_{name}.ivecs"), write_ivecs(&gt)).unwrap();
+    }
+    let info = serde_json::json!({"name": format!("random-{dim}-{n}"), "n_base": n, "n_query": nq,
+        "dim": dim, "source": format!("uniform [-1, 1), splitmix64 seed {seed}")});
+    std::fs::write(format!("{out}/info.json"), info.to_string()).unwrap();
+    eprintln!("wrote {n} random base rows × {dim} with exact ground truth to {out}");
 }
 
 // ------------------------------------------------------------------------------ wasm32

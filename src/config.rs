@@ -265,6 +265,15 @@ pub struct AnnConfig {
     ///
     /// [`Namespace::index_step`]: crate::namespace::Namespace::index_step
     pub merge_bytes: usize,
+    /// Let each graph's calibration choose the query beam and the plan (on by default):
+    /// `hnsw.ef_search` is then a floor, raised to the beam the graph's build measured for a
+    /// sample recall@10 of 0.97 (scaled with `k`), and a segment whose graph needs a beam that
+    /// costs more than scanning it is scanned ([`Calibration`]). Off, queries use
+    /// `max(ef_search, k)` and the planner's cost model alone (tests and benchmarks that
+    /// sweep `ef`).
+    ///
+    /// [`Calibration`]: crate::index::hnsw::Calibration
+    pub auto_ef: bool,
 }
 
 impl Default for AnnConfig {
@@ -274,6 +283,7 @@ impl Default for AnnConfig {
             hnsw: HnswConfig::default(),
             int8: false,
             merge_bytes: 256 << 20,
+            auto_ef: true,
         }
     }
 }

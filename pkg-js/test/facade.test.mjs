@@ -717,3 +717,28 @@ test("index build progress is reported after every background step, ending at bu
   }
   assert.deepEqual(pc.indexingStatus(), { pending: false, built: 0, total: 0 });
 });
+
+test("background indexing advances while 32 clients keep the host busy", async () => {
+  const store = trackingStore();
+  const pc = new Larch({ storage: store, sealRecords: 2000, annMinRecords: 200 });
+  await pc.createIndex({ name: "busy", dimension: 16, spec });
+  const ns = pc.index("busy").namespace("n");
+  const vec = (s) => Array.from({ length: 16 }, (_, i) => Math.sin(s * 7.31 + i * 0.37));
+  for (let b = 0; b < 2000; b += 1000) {
+    await ns.upsert({ records: Array.from({ length: 1000 }, (_, i) => ({ id: `v${b + i}`, values: vec(b + i) })) });
+  }
+  // Each client sends its next query as soon as the last one answers, so requests are always
+  // queued; the build must still get turns between them and commit the graph.
+  const built = () => [...store.putKeys].some((k) => k.includes("/g/"));
+  let queries = 0;
+  const client = async (c) => {
+    for (let i = 0; i < 200 && !built(); i++) {
+      await ns.query({ topK: 10, vector: vec(c * 1000 + i) });
+      queries++;
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, (_, c) => client(c)));
+  assert.ok(built(), `no graph committed after ${queries} concurrent queries`);
+  await pc.flushIndexing();
+  pc.close();
+});

@@ -40,13 +40,16 @@
 //! may differ in a few edges; their byte format is the same and either target reads either.
 
 pub(crate) mod build;
+mod calibrate;
 mod format;
 mod search;
 mod visited;
 
 pub use build::HnswBuilder;
+pub use calibrate::{Calibration, SAMPLE_RECALL};
 pub use search::{
     FilteredPlan, MIN_TWO_HOP_FRACTION, PLAIN_GRAPH_FRACTION, SearchScratch, search_filtered_plan,
+    search_filtered_plan_with,
 };
 
 use crate::distance::Metric;
@@ -119,6 +122,8 @@ pub struct Hnsw {
     pub(crate) upper_off: Vec<u32>,
     pub(crate) level0: Vec<u32>,
     pub(crate) upper: Vec<u32>,
+    /// Measured by [`HnswBuilder`] after the last insertion (unknown from [`Hnsw::build`]).
+    pub(crate) calibration: Calibration,
 }
 
 impl Hnsw {
@@ -175,7 +180,13 @@ impl Hnsw {
             upper_off: Words::Native(&self.upper_off),
             level0: Words::Native(&self.level0),
             upper: Words::Native(&self.upper),
+            calibration: self.calibration,
         }
+    }
+
+    /// What the build measured of the graph's search cost (see [`Calibration`]).
+    pub fn calibration(&self) -> Calibration {
+        self.calibration
     }
 
     /// Bytes of the graph alone (what [`Hnsw::to_bytes`] writes, less the header).
@@ -219,6 +230,7 @@ pub struct HnswView<'a> {
     pub(crate) upper_off: Words<'a>,
     pub(crate) level0: Words<'a>,
     pub(crate) upper: Words<'a>,
+    pub(crate) calibration: Calibration,
 }
 
 impl<'a> HnswView<'a> {
@@ -259,6 +271,31 @@ impl<'a> HnswView<'a> {
     /// The configuration it was built with.
     pub fn config(&self) -> HnswConfig {
         self.config
+    }
+
+    /// What the build measured of the graph's search cost (unknown for graphs stored before
+    /// calibration existed).
+    pub fn calibration(&self) -> Calibration {
+        self.calibration
+    }
+
+    /// The beam width for a top-`k` query: `ef_search` (raised to `k`), and with `auto` also
+    /// to the calibrated width for that `k` ([`Calibration::beam`]).
+    pub fn beam(&self, k: usize, ef_search: usize, auto: bool) -> usize {
+        if auto {
+            self.calibration.beam(k, ef_search)
+        } else {
+            ef_search.max(k)
+        }
+    }
+
+    /// The plan for a top-`k` query with a beam of `ef` whose filter passes about
+    /// `accepted_fraction` of the slots ([`search_filtered_plan_with`], with `auto` with the
+    /// nodes the beam scores as the calibration measured them, else as modelled).
+    pub fn plan(&self, k: usize, ef: usize, accepted_fraction: f32, auto: bool) -> FilteredPlan {
+        let scored = self.calibration.scored_at(ef.max(k)).filter(|_| auto);
+        let (n, dim) = (self.len(), self.dim());
+        search_filtered_plan_with(n, dim, k, ef, accepted_fraction, scored, auto)
     }
 
     /// The `k` best slots for `query` among those where `accept(slot)` holds, best first, with
@@ -321,13 +358,41 @@ impl<'a> HnswView<'a> {
         accepted_fraction: f32,
         scratch: &mut SearchScratch,
     ) -> Result<(Vec<(f32, u32)>, FilteredPlan)> {
+        self.search_filtered_with(
+            query,
+            vectors,
+            norms,
+            k,
+            ef,
+            accept,
+            accepted_fraction,
+            true,
+            scratch,
+        )
+    }
+
+    /// [`HnswView::search_filtered`], planning with the calibration only when `auto`
+    /// ([`HnswView::plan`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn search_filtered_with(
+        &self,
+        query: &[f32],
+        vectors: &[f32],
+        norms: &[f32],
+        k: usize,
+        ef: usize,
+        accept: impl Fn(u32) -> bool,
+        accepted_fraction: f32,
+        auto: bool,
+        scratch: &mut SearchScratch,
+    ) -> Result<(Vec<(f32, u32)>, FilteredPlan)> {
         self.check_inputs(query, vectors, norms)?;
         let n = self.len();
         let exact = |accept: &dyn Fn(u32) -> bool| {
             let dim = self.dim();
             flat::scan(self.metric, query, &vectors[..n * dim], norms, k, accept)
         };
-        let plan = search_filtered_plan(n, self.dim(), k, ef, accepted_fraction);
+        let plan = self.plan(k, ef, accepted_fraction, auto);
         if plan == FilteredPlan::Exact {
             return Ok((exact(&accept), plan));
         }

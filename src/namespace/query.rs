@@ -6,7 +6,7 @@ use super::{Loc, Namespace, Part, QueryVector, Scored};
 use crate::distance::{self, Metric};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
-use crate::index::hnsw::{FilteredPlan, HnswView, SearchScratch, search_filtered_plan};
+use crate::index::hnsw::{FilteredPlan, HnswView, SearchScratch};
 use crate::index::{flat, sparse};
 use crate::record::SparseVector;
 use crate::segment::postings::SlotSet;
@@ -137,13 +137,15 @@ impl Namespace {
             return Ok(Vec::new());
         }
         let (vectors, norms) = (sealed.segment.all_vectors(), sealed.segment.norms());
-        let ef = (self.ann.hnsw.ef_search as usize).max(k);
+        // At least `ef_search`, raised to what the graph's calibration needs for this `k`.
+        let auto = self.ann.auto_ef;
+        let ef = view.beam(k, self.ann.hnsw.ef_search as usize, auto);
         if let Some(q8) = sealed.int8() {
             // The same plan as `search_filtered`, walking the graph on codes and rescoring in
             // f32; the exact plan, and a graph answer that came back short (fewer than k
             // accepted found), scan the accepted slots' codes and rescore the best `ef` in f32,
             // which returns min(k, accepted).
-            let plan = search_filtered_plan(view.len(), view.dim(), k, ef, fraction);
+            let plan = view.plan(k, ef, fraction, auto);
             let found = match plan {
                 FilteredPlan::Exact => None,
                 p => {
@@ -157,7 +159,7 @@ impl Namespace {
             };
             return self.rescore(part, sealed, &view, q, k, candidates);
         }
-        match view.search_filtered(q, vectors, norms, k, ef, accept, fraction, scratch) {
+        match view.search_filtered_with(q, vectors, norms, k, ef, accept, fraction, auto, scratch) {
             Ok((found, _plan)) => Ok(found),
             // Unreachable: the graph was checked against the segment at load or build.
             Err(_) => Ok(flat::scan(self.metric, q, vectors, norms, k, accept)),

@@ -102,11 +102,12 @@ export class EngineHost {
   }
 
   /**
-   * One bounded background indexing step at the engine's budget, its write batches committed
-   * in one transaction like a request's. True while more work is pending. Does nothing
-   * without a resident engine (the next request reloads it and the build is pending again).
+   * One bounded background indexing step, its write batches committed in one transaction like
+   * a request's. True while more work is pending. `budget` is in graph nodes (the engine's
+   * default, 256, when omitted). Does nothing without a resident engine (the next request
+   * reloads it and the build is pending again).
    */
-  indexStep(): boolean {
+  indexStep(budget?: number): boolean {
     const engine = this.engine;
     if (!engine) return false;
     // Merges of paged segments wait for their rows: read them synchronously.
@@ -115,7 +116,7 @@ export class EngineHost {
       const blobs = this.blobs.get(needs);
       for (const [i, key] of needs.entries()) engine.provide(key, blobs[i]);
     }
-    const more = engine.indexStep();
+    const more = engine.indexStep(budget);
     this.commit(engine.takeWrites() as WriteBatch[]);
     return more || (needs.length > 0 && engine.indexNeeds().join() !== needs.join());
   }

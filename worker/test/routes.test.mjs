@@ -244,6 +244,35 @@ test("a sealed segment's graph is built by alarms between requests; results do n
   await call("DELETE", "/indexes/r-ann");
 });
 
+test("graph builds finish while 32 clients keep the namespace busy", async () => {
+  await recreate("r-busy", 16);
+  for (let b = 0; b < 10; b++) {
+    const vectors = Array.from({ length: 1000 }, (_, i) => ({ id: `b${b * 1000 + i}`, values: vec(16, b * 1000 + i) }));
+    const r = await call("POST", "/index/r-busy/vectors/upsert", { vectors, namespace: "busy" });
+    assert.equal(r.status, 200, r.text);
+  }
+  // Clients query without pause (each sends its next request when the last one answers) until
+  // a response reports the build done, at most 300 queries each: far more requests than the
+  // build needs when it advances under load, and none of them waits on a timer.
+  let idle = false;
+  let requests = 0;
+  const client = async (c) => {
+    for (let i = 0; i < 300 && !idle; i++) {
+      const r = await call("POST", "/index/r-busy/query", {
+        vector: vec(16, c * 1000 + i),
+        topK: 10,
+        namespace: "busy",
+      });
+      assert.equal(r.status, 200, r.text);
+      requests++;
+      if (r.headers.get("x-larch-indexing") === "idle") idle = true;
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, (_, c) => client(c)));
+  assert.ok(idle, `indexing still pending after ${requests} concurrent queries`);
+  await call("DELETE", "/indexes/r-busy");
+});
+
 test("persistence: write an index the restart test reads back", async () => {
   await recreate("r-persist", 3);
   const r = await call("POST", "/index/r-persist/vectors/upsert", {

@@ -11,6 +11,8 @@
 //! [`HnswBuilder`] inserts slots in order and can stop and resume at any slot count, so a host
 //! can spread a large build over several short calls (a Worker request has a CPU budget).
 
+use super::calibrate::{Calibration, Calibrator};
+use super::search::GRAPH_NODES_PER_EF;
 use super::search::{Cand, SearchScratch, greedy, search_layer};
 use super::{Hnsw, HnswConfig, MAX_LEVEL};
 use crate::distance::{self, Metric};
@@ -29,6 +31,8 @@ pub struct HnswBuilder {
     selected: Vec<Cand>,
     pool: Vec<Cand>,
     links: Vec<u32>,
+    /// The calibration, once started ([`HnswBuilder::calibrate_step`]).
+    calibrator: Option<Box<Calibrator>>,
 }
 
 impl HnswBuilder {
@@ -49,7 +53,9 @@ impl HnswBuilder {
                 upper_off: Vec::new(),
                 level0: Vec::new(),
                 upper: Vec::new(),
+                calibration: Calibration::default(),
             },
+            calibrator: None,
             rng: SplitMix64(config.seed),
             scratch: SearchScratch::new(),
             beam: Vec::new(),
@@ -138,9 +144,46 @@ impl HnswBuilder {
         Ok(())
     }
 
-    /// The finished graph.
-    pub fn finish(self) -> Hnsw {
+    /// The finished graph, with its calibration when [`HnswBuilder::calibrate_step`] completed
+    /// it.
+    pub fn finish(mut self) -> Hnsw {
+        if let Some(c) = self.calibrator.as_ref().filter(|c| c.is_done()) {
+            self.graph.calibration = c.finish(self.graph.len());
+        }
         self.graph
+    }
+
+    /// True once [`HnswBuilder::calibrate_step`] has measured every sample.
+    pub fn is_calibrated(&self) -> bool {
+        self.calibrator.as_ref().is_some_and(|c| c.is_done())
+    }
+
+    /// Measures the graph built so far (call it once every slot is inserted; see
+    /// `calibrate.rs`) for at most about `nodes` insertions' worth of work, at least one sample
+    /// while any is left: each sample scans the `vectors` once and runs a few beams. Returns
+    /// the insertions' worth used. `vectors` and `norms` are those of [`Self::insert_until`].
+    pub fn calibrate_step(&mut self, vectors: &[f32], norms: &[f32], nodes: usize) -> usize {
+        if nodes == 0 || self.is_calibrated() {
+            return 0;
+        }
+        let dim = self.graph.dim as usize;
+        let n = self.graph.len();
+        if vectors.len() < n * dim || (self.graph.metric == Metric::Cosine && norms.len() < n) {
+            return 0;
+        }
+        // One insertion: a beam of `ef_construction` plus about as much again for the
+        // neighbour selection and the back links, in the planner's units.
+        let per_node = 2.0
+            * self.graph.config.ef_construction as f64
+            * f64::from(GRAPH_NODES_PER_EF)
+            * (dim as f64 + f64::from(super::search::GRAPH_NODE_OVERHEAD));
+        let calibrator = self
+            .calibrator
+            .get_or_insert_with(|| Box::new(Calibrator::new(n)));
+        let budget = nodes as f64 * per_node;
+        let view = self.graph.view();
+        let spent = calibrator.step(&view, vectors, norms, budget, &mut self.scratch);
+        ((spent / per_node).ceil() as usize).clamp(1, nodes)
     }
 
     fn random_level(&mut self) -> u8 {

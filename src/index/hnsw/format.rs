@@ -18,6 +18,11 @@
 //! | 44 | u32 | max level |
 //! | 48 | u32 | U, the number of upper-level lists |
 //! | 52 | u32 | zero |
+//! | 56 | u32 | calibrated ef (0: not calibrated); from version 2 |
+//! | 60 | u32 | nodes that beam scores, mean over the sample; from version 2 |
+//!
+//! Version 1 (before calibration, `calibrate.rs`) has the same layout with a 56-byte header
+//! and still loads, uncalibrated.
 //!
 //! Then, back to back: `levels` (n bytes, zero-padded to a multiple of 4), `upper_off`
 //! (n × u32), `level0` (n × (1 + 2M) × u32), `upper` (U × (1 + M) × u32). Each list is a count
@@ -25,15 +30,17 @@
 //! start at 4-byte offsets from the start of the blob, though [`decode`] does not require the
 //! blob itself to be aligned. No checksum: the segment that holds the graph has its own.
 
-use super::{Hnsw, HnswConfig, HnswView, MAX_LEVEL, MAX_M, Words};
+use super::{Calibration, Hnsw, HnswConfig, HnswView, MAX_LEVEL, MAX_M, Words};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::index::{check_prelude, u32_at};
 
 /// Bytes before the arrays.
-pub(crate) const HEADER: usize = 56;
+pub(crate) const HEADER: usize = 64;
+/// Bytes before the arrays in version 1.
+const HEADER_V1: usize = 56;
 /// The current layout version.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 const MAGIC: [u8; 4] = *b"LHNW";
 
 pub(super) fn encode(g: &Hnsw) -> Vec<u8> {
@@ -52,7 +59,14 @@ pub(super) fn encode(g: &Hnsw) -> Vec<u8> {
         out.extend_from_slice(&w.to_le_bytes());
     }
     out.extend_from_slice(&g.config.seed.to_le_bytes());
-    for w in [g.entry, u32::from(g.max_level), upper_lists as u32, 0] {
+    for w in [
+        g.entry,
+        u32::from(g.max_level),
+        upper_lists as u32,
+        0,
+        g.calibration.ef,
+        g.calibration.scored,
+    ] {
         out.extend_from_slice(&w.to_le_bytes());
     }
     debug_assert_eq!(out.len(), HEADER);
@@ -85,7 +99,20 @@ pub(super) fn decode_trusted(b: &[u8]) -> Result<HnswView<'_>> {
 }
 
 fn decode_header(b: &[u8]) -> Result<HnswView<'_>> {
-    check_prelude(b, HEADER, &MAGIC, VERSION).map_err(corrupt)?;
+    let version = if u32_at(b, 4) == 1 { 1 } else { VERSION };
+    let header = if version == 1 { HEADER_V1 } else { HEADER };
+    check_prelude(b, header, &MAGIC, version).map_err(corrupt)?;
+    let calibration = if version == 1 {
+        Calibration::default()
+    } else {
+        Calibration {
+            ef: u32_at(b, 56),
+            scored: u32_at(b, 60),
+        }
+    };
+    if (calibration.ef == 0) != (calibration.scored == 0) {
+        return Err(corrupt("calibration with only one of ef and scored"));
+    }
     let metric =
         Metric::from_code(b[8]).ok_or_else(|| corrupt(format!("unknown metric code {}", b[8])))?;
     if b[9..12] != [0, 0, 0] || u32_at(b, 52) != 0 {
@@ -121,7 +148,7 @@ fn decode_header(b: &[u8]) -> Result<HnswView<'_>> {
     let levels_len = nn.next_multiple_of(4);
     let level0_words = nn * (m0 + 1);
     let upper_words = u64::from(upper_lists) * (m + 1);
-    let want = HEADER as u64 + levels_len + 4 * (nn + level0_words + upper_words);
+    let want = header as u64 + levels_len + 4 * (nn + level0_words + upper_words);
     if b.len() as u64 != want {
         return Err(corrupt(format!(
             "{} bytes, but the header describes {want} (n {n}, m {}, {upper_lists} upper lists)",
@@ -130,7 +157,7 @@ fn decode_header(b: &[u8]) -> Result<HnswView<'_>> {
         )));
     }
     // `want` equals the real length, so every section below fits in usize.
-    let mut at = HEADER;
+    let mut at = header;
     let levels = &b[at..at + n as usize];
     at += levels_len as usize;
     let upper_off = Words::Le(&b[at..at + 4 * n as usize]);
@@ -151,7 +178,7 @@ fn decode_header(b: &[u8]) -> Result<HnswView<'_>> {
             return Err(corrupt("the entry point is not on the top level"));
         }
     }
-    if b[HEADER + n as usize..HEADER + levels_len as usize]
+    if b[header + n as usize..header + levels_len as usize]
         .iter()
         .any(|&x| x != 0)
     {
@@ -167,6 +194,7 @@ fn decode_header(b: &[u8]) -> Result<HnswView<'_>> {
         upper_off,
         level0,
         upper,
+        calibration,
     })
 }
 
@@ -174,7 +202,8 @@ fn decode_header(b: &[u8]) -> Result<HnswView<'_>> {
 fn validate(view: &HnswView<'_>, b: &[u8]) -> Result<()> {
     let (n, max_level, config) = (view.n, view.max_level, view.config);
     let (upper_off, level0, upper) = (view.upper_off, view.level0, view.upper);
-    let levels = &b[HEADER..HEADER + n as usize];
+    let header = if u32_at(b, 4) == 1 { HEADER_V1 } else { HEADER };
+    let levels = &b[header..header + n as usize];
     let (m, m0) = (u64::from(config.m), u64::from(config.m0()));
     let upper_lists = u32_at(b, 48);
     let upper_words = u64::from(upper_lists) * (m + 1);

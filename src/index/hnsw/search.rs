@@ -12,6 +12,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::HnswView;
+use super::calibrate::{SCAN_PER_DIM, SCAN_PER_ROW};
 use super::visited::Visited;
 use crate::distance::{self, Metric};
 use crate::index::flat::cosine_from_dot;
@@ -361,10 +362,15 @@ pub enum FilteredPlan {
 ///
 /// - the exact scan of the accepted slots costs `accepted * (dim + EXACT_NODE_OVERHEAD)`
 ///   (units of one dimension of a distance): a segment larger than the caches is read from
-///   memory, and accepted rows spread over it cost a memory round trip each;
-/// - an unfiltered beam costs `ef * GRAPH_NODES_PER_EF * (dim + GRAPH_NODE_OVERHEAD)`: each
-///   node reached costs a random access to its vector and its neighbour list plus heap and
-///   visited-set work;
+///   memory, and accepted rows spread over it cost a memory round trip each; with at least
+///   [`PLAIN_GRAPH_FRACTION`] accepted the scan reads the rows in sequence instead, at
+///   `n * (SCAN_PER_DIM * dim + SCAN_PER_ROW)` (`calibrate.rs`; fitted to the exact scan of
+///   100k × 384 in 5.2 ms natively, 5.4 ms in wasm, against an ef-64 beam of 0.21 / 0.35 ms);
+/// - an unfiltered beam costs `scored * (dim + GRAPH_NODE_OVERHEAD)` for the `scored` nodes
+///   it computes a distance for: measured by the graph's calibration when it has one
+///   (`scored`, see [`super::Calibration::scored_at`]), else modelled as
+///   `ef * GRAPH_NODES_PER_EF`; each node reached costs a random access to its vector and its
+///   neighbour list plus heap and visited-set work;
 /// - the plain filtered beam (at least [`PLAIN_GRAPH_FRACTION`] accepted) scores about
 ///   `1 / fraction` times the nodes of an unfiltered one; the two-hop beam (down to
 ///   [`MIN_TWO_HOP_FRACTION`]) about as many, paying [`TWO_HOP_FACTOR`] for the filter checks
@@ -383,6 +389,22 @@ pub fn search_filtered_plan(
     ef: usize,
     accepted_fraction: f32,
 ) -> FilteredPlan {
+    search_filtered_plan_with(n, dim, k, ef, accepted_fraction, None, true)
+}
+
+/// [`search_filtered_plan`] with the nodes an unfiltered beam of `ef` scores, when measured
+/// (`scored`, from the graph's [`super::Calibration`]). Without `sequential_scan` a broad
+/// filter's scan is priced like a selective one's, per accepted row (the planner before
+/// calibration, for `AnnConfig::auto_ef` off), which leaves small segments on their graph.
+pub fn search_filtered_plan_with(
+    n: usize,
+    dim: usize,
+    k: usize,
+    ef: usize,
+    accepted_fraction: f32,
+    scored: Option<f32>,
+    sequential_scan: bool,
+) -> FilteredPlan {
     let f = if accepted_fraction.is_nan() {
         0.0
     } else {
@@ -393,13 +415,21 @@ pub fn search_filtered_plan(
         return FilteredPlan::Exact;
     }
     let dim = dim as f32;
-    let beam = ef.max(k) as f32 * GRAPH_NODES_PER_EF * (dim + GRAPH_NODE_OVERHEAD);
-    let (plan, graph_cost) = if f >= PLAIN_GRAPH_FRACTION {
-        (FilteredPlan::Graph, beam / f)
+    let ef = ef.max(k) as f32;
+    let scored = scored.unwrap_or(ef * GRAPH_NODES_PER_EF);
+    let beam = scored * (dim + GRAPH_NODE_OVERHEAD);
+    let (plan, graph_cost, exact_cost) = if f >= PLAIN_GRAPH_FRACTION {
+        let scan = if sequential_scan {
+            n as f32 * (SCAN_PER_DIM * dim + SCAN_PER_ROW)
+        } else {
+            accepted * (dim + EXACT_NODE_OVERHEAD)
+        };
+        (FilteredPlan::Graph, beam / f, scan)
     } else {
-        (FilteredPlan::TwoHop, beam * TWO_HOP_FACTOR)
+        let scan = accepted * (dim + EXACT_NODE_OVERHEAD);
+        (FilteredPlan::TwoHop, beam * TWO_HOP_FACTOR, scan)
     };
-    if accepted * (dim + EXACT_NODE_OVERHEAD) <= graph_cost {
+    if exact_cost <= graph_cost {
         FilteredPlan::Exact
     } else {
         plan
@@ -407,9 +437,9 @@ pub fn search_filtered_plan(
 }
 
 /// Graph nodes whose cost one unit of `ef` stands for (see [`search_filtered_plan`]).
-const GRAPH_NODES_PER_EF: f32 = 9.1;
+pub(crate) const GRAPH_NODES_PER_EF: f32 = 9.1;
 /// Cost of reaching a graph node beyond its distance, in dimensions of a distance.
-const GRAPH_NODE_OVERHEAD: f32 = 740.0;
+pub(crate) const GRAPH_NODE_OVERHEAD: f32 = 740.0;
 /// Cost of an exact-scan slot beyond its distance (bit test, heap bound check).
 const EXACT_NODE_OVERHEAD: f32 = 190.0;
 /// Two-hop beam cost relative to an unfiltered one.

@@ -197,6 +197,17 @@ fn filtered_search_never_returns_rejected_and_fills_k() {
     // A small segment is scanned even unfiltered; a large one is not.
     assert_eq!(plan(1_000, 384, 10, 64, 1.0), FilteredPlan::Exact);
     assert_eq!(plan(100_000, 384, 10, 64, 1.0), FilteredPlan::Graph);
+    // A segment whose graph needs a beam about as costly as reading it is scanned: 20k × 64
+    // with the ef-64 beam's modelled 582 nodes stays on the graph, with the 3,000 a beam scores
+    // on uniform random vectors at the ef that keeps recall it is scanned.
+    let with = |n, dim, ef, scored| search_filtered_plan_with(n, dim, 10, ef, 1.0, scored, true);
+    assert_eq!(with(20_000, 64, 64, None), FilteredPlan::Graph);
+    assert_eq!(with(20_000, 64, 384, Some(3000.0)), FilteredPlan::Exact);
+    assert_eq!(with(100_000, 384, 64, Some(600.0)), FilteredPlan::Graph);
+    // Priced per accepted row (the planner before calibration) small segments keep the graph.
+    assert_eq!(with(10_000, 24, 64, None), FilteredPlan::Exact);
+    let legacy = search_filtered_plan_with(10_000, 24, 10, 64, 1.0, None, false);
+    assert_eq!(legacy, FilteredPlan::Graph);
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
@@ -328,4 +339,91 @@ mod props {
             }
         }
     }
+}
+
+/// A graph built by the builder and calibrated, the way `index_step` does it.
+fn calibrated(
+    config: HnswConfig,
+    metric: Metric,
+    dim: usize,
+    vectors: &[f32],
+    norms: &[f32],
+) -> Hnsw {
+    let mut b = HnswBuilder::new(config, metric, dim).unwrap();
+    b.insert_until(vectors.len() / dim, vectors, norms).unwrap();
+    let mut steps = 0;
+    while !b.is_calibrated() {
+        assert_eq!(b.calibrate_step(vectors, norms, 1), 1);
+        steps += 1;
+    }
+    assert!(steps > 1, "the calibration is spread over bounded steps");
+    b.finish()
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn calibrated_beam_keeps_recall_on_hard_data_where_a_fixed_one_does_not() {
+    let (n, dim) = (3000, 48);
+    let (vectors, norms) = dataset(21, n, dim);
+    let config = HnswConfig {
+        ef_search: 16,
+        ..HnswConfig::default()
+    };
+    let g = calibrated(config, Metric::Cosine, dim, &vectors, &norms);
+    let cal = g.calibration();
+    assert!(cal.is_known() && cal.ef > 16, "{cal:?}");
+    assert!(cal.scored > 0);
+    let view = g.view();
+    // The configured beam alone misses the target on uniform random vectors.
+    let fixed = recall(&view, &vectors, &norms, 10, 16, 100);
+    assert!(fixed < 0.95, "ef 16 recall {fixed}");
+    // The calibrated beam (or the exact scan the planner prefers to it) keeps it.
+    let ef = view.beam(10, 16, true);
+    assert!(ef >= cal.ef as usize);
+    let mut rng = TestRng::new(99);
+    let mut scratch = SearchScratch::new();
+    let mut hit = 0;
+    for _ in 0..100 {
+        let q = rng.vec(dim);
+        let want = flat::scan(Metric::Cosine, &q, &vectors, &norms, 10, |_| true);
+        let (got, _plan) = view
+            .search_filtered(&q, &vectors, &norms, 10, ef, |_| true, 1.0, &mut scratch)
+            .unwrap();
+        hit += got.iter().filter(|f| want.contains(f)).count();
+    }
+    let r = hit as f64 / 1000.0;
+    assert!(r >= 0.95, "calibrated ef {ef}: recall {r} ({cal:?})");
+    // More results need a wider beam.
+    assert!(view.beam(100, 16, true) > ef);
+    assert_eq!(view.beam(10, 16, false), 16);
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn calibration_is_stored_and_version_1_graphs_still_load() {
+    let (vectors, norms) = dataset(22, 400, 8);
+    let g = calibrated(small_config(), Metric::Euclidean, 8, &vectors, &norms);
+    assert!(g.calibration().is_known());
+    let bytes = g.to_bytes();
+    let view = HnswView::from_bytes(&bytes).unwrap();
+    assert_eq!(view.calibration(), g.calibration());
+    // The same graph as version 1 wrote it: a 56-byte header without the calibration.
+    let mut v1 = bytes.clone();
+    v1[4..8].copy_from_slice(&1u32.to_le_bytes());
+    v1.drain(56..64);
+    let old = HnswView::from_bytes(&v1).unwrap();
+    assert!(!old.calibration().is_known());
+    assert_eq!(old.beam(10, 32, true), 32);
+    let q = vec![0.25; 8];
+    let mut s = SearchScratch::new();
+    assert_eq!(
+        old.search(&q, &vectors, &norms, 10, 32, |_| true, &mut s)
+            .unwrap(),
+        view.search(&q, &vectors, &norms, 10, 32, |_| true, &mut s)
+            .unwrap()
+    );
+    // Half a calibration is corrupt.
+    let mut bad = bytes;
+    bad[60..64].copy_from_slice(&0u32.to_le_bytes());
+    assert!(HnswView::from_bytes(&bad).is_err());
 }
