@@ -68,10 +68,14 @@ export type LarchOptions = {
   annMinRecords?: number;
   /**
    * Search segments with a graph on int8 codes, rescoring candidates in f32 (same scores;
-   * about 2x faster dense queries in wasm). The codes (1 byte per dimension) are kept on top
-   * of the f32 vectors, built by background indexing and stored with the segment.
+   * about 2x faster dense queries in wasm). On by default: the codes (1 byte per dimension)
+   * are built by background indexing and stored with the segment, and with a store the
+   * segment then pages its f32 vectors and metadata out of memory (read back by row group).
+   * `false` keeps every vector resident and searches in f32.
    */
   int8?: boolean;
+  /** Bytes of paged rows each namespace keeps cached between calls (default 16 MiB). */
+  rowCacheBytes?: number;
   /**
    * The type of dense `values` in `fetch` and `query` results: `"array"` (default, as the
    * SDK: `number[]`) or `"float32array"` (`Float32Array`).
@@ -204,6 +208,7 @@ export class LarchCore {
         maxSegments: options.maxSegments,
         annMinRecords: options.annMinRecords,
         int8: options.int8,
+        rowCacheBytes: options.rowCacheBytes,
       }),
     });
   }

@@ -162,6 +162,10 @@ impl Namespace {
             .iter()
             .filter_map(|s| match &s.graph {
                 Graph::Building(b) => Some((b.len(), s.segment.len())),
+                // Its graph is done; its int8 codes are still being quantized.
+                Graph::Ready(_) if s.codes.is_building() => {
+                    Some((s.segment.len(), s.segment.len()))
+                }
                 _ => None,
             })
             .fold((0, 0), |(d, t), (a, b)| (d + a, t + b))
