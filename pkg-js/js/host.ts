@@ -63,7 +63,7 @@ export type EngineRequest = {
   /** The `X-Pinecone-Api-Version` header, if sent. */
   apiVersion?: string | null;
   /** The index's namespaces as the host knows them (stats and namespace listings). */
-  namespaces?: Array<{ name: string; recordCount: number }>;
+  namespaces?: Array<{ name: string; recordCount: number; sizeBytes?: number }>;
 };
 
 /** Reads blobs for the engine: synchronously (Durable Object SQLite) or not (IndexedDB). */
