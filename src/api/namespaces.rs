@@ -222,7 +222,10 @@ impl KnownNamespaces {
 
     fn describe(&self, name: &str) -> Result<(String, usize, u64)> {
         let canon = crate::db::canonical_namespace(name)?;
-        match self.items.binary_search_by(|(n, _, _)| n.as_str().cmp(canon)) {
+        match self
+            .items
+            .binary_search_by(|(n, _, _)| n.as_str().cmp(canon))
+        {
             Ok(i) => Ok(self.items[i].clone()),
             Err(_) => Err(Error::NamespaceNotFound {
                 name: canon.to_string(),
