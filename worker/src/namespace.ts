@@ -36,9 +36,15 @@ export type Count = { count: number | null; sizeBytes: number; busy: boolean };
 
 const MIB = 1024 * 1024;
 
+/**
+ * Default namespace budget (resident bytes as the engine counts them): 100k × 384 with small
+ * metadata is 66 MiB resident once its segments are indexed and paged (README "Limits").
+ */
+const DEFAULT_BUDGET_MIB = 80;
+
 export function namespaceBudget(env: Env): number {
-  const mib = Number(env.LARCH_NAMESPACE_BUDGET_MIB ?? "24");
-  return (Number.isFinite(mib) && mib > 0 ? mib : 24) * MIB;
+  const mib = Number(env.LARCH_NAMESPACE_BUDGET_MIB ?? String(DEFAULT_BUDGET_MIB));
+  return (Number.isFinite(mib) && mib > 0 ? mib : DEFAULT_BUDGET_MIB) * MIB;
 }
 
 /**
