@@ -77,7 +77,9 @@ export async function provideIndexNeeds(engine: Engine, get: GetBlobs | null): P
   const needs = engine.indexNeeds();
   if (needs.length === 0 || !get) return [];
   const blobs = await get(needs);
-  needs.forEach((key, i) => engine.provide(key, blobs[i]));
+  needs.forEach((key, i) => {
+    engine.provide(key, blobs[i]);
+  });
   return needs;
 }
 

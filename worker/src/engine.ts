@@ -118,7 +118,9 @@ export class EngineHost {
     const needs = engine.indexNeeds();
     if (needs.length > 0) {
       const blobs = this.blobs.get(needs);
-      needs.forEach((key, i) => engine.provide(key, blobs[i]));
+      needs.forEach((key, i) => {
+        engine.provide(key, blobs[i]);
+      });
     }
     const more = engine.indexStep();
     this.commit(engine.takeWrites() as WriteBatch[]);

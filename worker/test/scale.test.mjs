@@ -22,7 +22,11 @@ async function call(method, path, body, version) {
   const headers = { "Api-Key": KEY };
   if (version) headers["X-Pinecone-Api-Version"] = version;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const r = await fetch(`${URL}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${URL}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await r.text();
   let json;
   try {
@@ -74,7 +78,8 @@ function bruteForce(recs, q, k, accept) {
   all.sort((a, b) => b[1] - a[1]);
   return all.slice(0, k);
 }
-const close = (a, b, tol = 1e-6) => a.length === b.length && a.every((x, j) => Math.abs(x - b[j]) <= tol * Math.max(1, Math.abs(b[j])));
+const close = (a, b, tol = 1e-6) =>
+  a.length === b.length && a.every((x, j) => Math.abs(x - b[j]) <= tol * Math.max(1, Math.abs(b[j])));
 
 const query = (body) => call("POST", `/index/${IX}/query`, { namespace: NS, ...body });
 
@@ -85,7 +90,13 @@ async function checkQueries(recs, label) {
   for (let t = 0; t < 12; t++) {
     const q = vector(10_000_000 + t);
     const g = String(t % 6);
-    const r = await query({ vector: q, topK: 10, filter: { g: { $eq: g } }, includeMetadata: true, includeValues: t % 3 === 0 });
+    const r = await query({
+      vector: q,
+      topK: 10,
+      filter: { g: { $eq: g } },
+      includeMetadata: true,
+      includeValues: t % 3 === 0,
+    });
     assert.equal(r.status, 200, `${label}: ${r.text}`);
     const want = bruteForce(recs, q, 10, (m) => m.g === g);
     assert.equal(r.json.matches.length, 10, label);
@@ -132,11 +143,17 @@ function assertPaged(headers, label) {
 if (PHASE === "load") {
   test(`${N} × ${DIM} in one namespace object: load, page out, read and write`, { timeout: 300_000 }, async () => {
     await call("DELETE", `/indexes/${IX}`);
-    let r = await call("POST", "/indexes", { name: IX, dimension: DIM, metric: "cosine", spec: { serverless: { cloud: "aws", region: "us-east-1" } } });
+    let r = await call("POST", "/indexes", {
+      name: IX,
+      dimension: DIM,
+      metric: "cosine",
+      spec: { serverless: { cloud: "aws", region: "us-east-1" } },
+    });
     assert.equal(r.status, 201, r.text);
     for (let i = 0; i < N; i += 400) {
       const vectors = [];
-      for (let j = i; j < Math.min(N, i + 400); j++) vectors.push({ id: `r${j}`, values: vector(j), metadata: metadata(j) });
+      for (let j = i; j < Math.min(N, i + 400); j++)
+        vectors.push({ id: `r${j}`, values: vector(j), metadata: metadata(j) });
       r = await call("POST", `/index/${IX}/vectors/upsert`, { namespace: NS, vectors });
       assert.equal(r.status, 200, `upsert at ${i}: ${r.text}`);
     }
@@ -158,7 +175,12 @@ if (PHASE === "load") {
     await checkFetch(all, "loaded");
 
     // Writes on paged segments: update values and metadata, delete by filter.
-    r = await call("POST", `/index/${IX}/vectors/update`, { namespace: NS, id: `r${UPDATED}`, values: updatedVector(), setMetadata: { tag: "updated" } });
+    r = await call("POST", `/index/${IX}/vectors/update`, {
+      namespace: NS,
+      id: `r${UPDATED}`,
+      values: updatedVector(),
+      setMetadata: { tag: "updated" },
+    });
     assert.equal(r.status, 200, r.text);
     r = await call("POST", `/index/${IX}/vectors/delete`, { namespace: NS, filter: { g: { $eq: "6" } } });
     assert.equal(r.status, 200, r.text);
@@ -172,7 +194,11 @@ if (PHASE === "load") {
     await checkFetch(recs, "after writes");
 
     // Fetch by metadata pages through the matching records with their values.
-    r = await call("POST", `/index/${IX}/vectors/fetch_by_metadata`, { namespace: NS, filter: { n: { $lt: 40 } }, limit: 100 });
+    r = await call("POST", `/index/${IX}/vectors/fetch_by_metadata`, {
+      namespace: NS,
+      filter: { n: { $lt: 40 } },
+      limit: 100,
+    });
     assert.equal(r.status, 200, r.text);
     const want = [...recs].filter(([, v]) => v.metadata.n < 40);
     assert.equal(Object.keys(r.json.vectors).length, want.length);
