@@ -269,7 +269,7 @@ mod tests {
             ("b".to_string(), 6),
         ])
         .unwrap();
-        let items = [("__default__", 5), ("a", 3), ("b", 6)].map(|(n, c)| (n.to_string(), c));
+        let items = [("__default__", 5), ("a", 3), ("b", 6)].map(|(n, c)| (n.to_string(), c, 0));
         assert_eq!(known.items, items);
         assert!(KnownNamespaces::new([("a\0b".to_string(), 1)]).is_err());
     }
