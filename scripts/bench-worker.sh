@@ -26,6 +26,35 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mode=default
+if [ "${1:-}" = --scale ]; then
+  # One large namespace of real vectors (worker/bench/scale.mjs): the first N of ../shared/bench's
+  # wordnet-minilm384 (set up by ../shared/bench/setup.sh), exact ground truth computed by the
+  # client; load + indexing, warm and filtered queries with recall@10, fetch of 100 ids, rows
+  # touched, wasm memory, then three restarts with the first query each.
+  #   scripts/bench-worker.sh --scale [N] [BUDGET_MIB] [QUERIES]     defaults: 100000 80 100
+  n=${2:-100000} budget=${3:-80} queries=${4:-100}
+  data=${LARCH_BENCH_DATA:-${LARCH_BENCH_HOME:-$HOME/.cache/larch-bench}/data/wordnet-minilm384}
+  [ -f "$data/base.fvecs" ] || { echo "bench-worker: $data/base.fvecs missing (run ../shared/bench/setup.sh)" >&2; exit 1; }
+  [ -f pkg-js/dist/wasm/larch_js_bg.wasm ] || bash pkg-js/build.sh
+  source worker/scripts/wrangler-dev.sh
+  port=${LARCH_BENCH_PORT:-8798}
+  work=$(mktemp -d /tmp/larch-worker-bench.XXXXXX)
+  trap 'larch_dev_stop; rm -rf "$work"' EXIT
+  export LARCH_URL="http://127.0.0.1:$port" LARCH_API_KEY=larch-local-key
+  args=(--var "LARCH_NAMESPACE_BUDGET_MIB:$budget")
+  echo "bench-worker --scale: N=$n of $data, budget ${budget} MiB, wrangler dev on :$port;" \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  larch_dev_start "$port" "$work/state" "$work/dev.log" "${args[@]}"
+  node worker/bench/scale.mjs load "$data" "$n"
+  node worker/bench/scale.mjs warm "$data" "$n" "$queries"
+  larch_dev_stop
+  for i in 1 2 3; do
+    larch_dev_start "$port" "$work/state" "$work/dev.log" "${args[@]}"
+    node worker/bench/scale.mjs cold "$data" "$n"
+    larch_dev_stop
+  done
+  exit 0
+fi
 if [ "${1:-}" = --concurrent ]; then
   mode=concurrent
   shift

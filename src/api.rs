@@ -156,6 +156,11 @@ impl Ctx<'_> {
     pub fn legacy_default_namespace(&self) -> bool {
         self.api_version < "2025-04"
     }
+
+    /// True for API versions whose NamespaceDescription carries `size_bytes` (2026-07 and later).
+    pub fn size_bytes(&self) -> bool {
+        self.api_version >= "2026-07"
+    }
 }
 
 impl Api {

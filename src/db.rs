@@ -155,6 +155,19 @@ impl Db {
             .sum()
     }
 
+    /// Row groups touched by rescoring in every loaded namespace since it was loaded, summed
+    /// ([`crate::namespace::Namespace::rows_touched`]; a namespace dropped from memory takes
+    /// its counts with it).
+    pub fn rows_touched(&self) -> crate::namespace::RowsTouched {
+        let mut sum = crate::namespace::RowsTouched::default();
+        for t in self.indexes.values().map(|ix| ix.catalog.rows_touched()) {
+            sum.searches += t.searches;
+            sum.groups += t.groups;
+            sum.candidates += t.candidates;
+        }
+        sum
+    }
+
     /// True when [`Db::index_step`] has work to do. A pure probe: it plans nothing and keeps
     /// every build in progress, so hosts may call it after every request.
     pub fn indexing_pending(&self) -> bool {

@@ -70,7 +70,7 @@ export type EngineRequest = {
   /** The `X-Pinecone-Api-Version` header, if sent. */
   apiVersion?: string | null;
   /** The index's namespaces as the host knows them (stats and namespace listings). */
-  namespaces?: Array<{ name: string; recordCount: number }>;
+  namespaces?: Array<{ name: string; recordCount: number; sizeBytes?: number }>;
   /** Dense vectors beside the body (`Engine.handleVectors`), for hosts in the engine's process. */
   vectors?: SideVectors;
 };

@@ -39,6 +39,10 @@ pub struct EngineOptions {
     /// Bytes of row groups of paged segments each namespace keeps in memory between
     /// requests (`StorageConfig::row_cache_bytes`).
     pub row_cache_bytes: Option<usize>,
+    /// Consolidate sealed segments into one only while their vectors take at most this many
+    /// bytes (`AnnConfig::merge_bytes`; a consolidation copies its inputs' rows into memory,
+    /// so the peak is about the inputs' rows plus the output's). 0: never.
+    pub merge_bytes: Option<usize>,
     /// Refuse upserts that would take a namespace beyond this many resident bytes
     /// (`Db::set_namespace_budget`), with Pinecone's quota error.
     pub max_namespace_bytes: Option<usize>,
@@ -70,6 +74,9 @@ impl EngineOptions {
             c.min_records = v.max(1);
         }
         c.int8 = self.int8.unwrap_or(true);
+        if let Some(v) = self.merge_bytes {
+            c.merge_bytes = v;
+        }
         Some(c)
     }
 
@@ -192,7 +199,7 @@ pub fn known_namespaces(value: JsValue) -> Result<Option<KnownNamespaces>, JsVal
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    let bad = || invalid_argument("namespaces must be an array of {name, recordCount}");
+    let bad = || invalid_argument("namespaces must be an array of {name, recordCount, sizeBytes?}");
     let array: &js_sys::Array = value.dyn_ref().ok_or_else(bad)?;
     let mut items = Vec::with_capacity(array.length() as usize);
     for entry in array.iter() {
@@ -203,9 +210,17 @@ pub fn known_namespaces(value: JsValue) -> Result<Option<KnownNamespaces>, JsVal
             .as_f64()
             .filter(|n| *n >= 0.0 && n.fract() == 0.0)
             .ok_or_else(bad)?;
-        items.push((name, count as usize));
+        let size = js_sys::Reflect::get(&entry, &"sizeBytes".into())?;
+        let size = if size.is_undefined() {
+            0.0
+        } else {
+            size.as_f64()
+                .filter(|n| *n >= 0.0 && n.fract() == 0.0)
+                .ok_or_else(bad)?
+        };
+        items.push((name, count as usize, size as u64));
     }
-    KnownNamespaces::new(items)
+    KnownNamespaces::with_sizes(items)
         .map(Some)
         .map_err(|e| invalid_argument(&e.to_string()))
 }

@@ -197,6 +197,14 @@ impl Engine {
         self.api.db().resident_bytes()
     }
 
+    /// Row groups of paged segments touched by query rescoring in the loaded namespaces since
+    /// they were loaded: `[searches, groups, candidates]` (a diagnostic; hosts report deltas).
+    #[wasm_bindgen(js_name = rowsTouched)]
+    pub fn rows_touched(&self) -> Vec<f64> {
+        let t = self.api.db().rows_touched();
+        vec![t.searches as f64, t.groups as f64, t.candidates as f64]
+    }
+
     /// Which engine serves a request, for hosts that keep namespaces in separate engines:
     /// `{plane, scope: "control" | "index" | "namespace", index?, namespace?, write}`, or
     /// `{response}` for a request answered without any engine (a malformed path, an unknown

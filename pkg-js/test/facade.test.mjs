@@ -417,8 +417,14 @@ test("sealed segments get HNSW graphs in the background; queries keep their resu
   const stats = await pc.index("ann").describeIndexStats();
   assert.equal(stats.totalRecordCount, 1000);
   // int8 is on by default: codes are stored, then the rows, paged out of memory.
-  assert.ok([...store.putKeys].some((k) => k.includes("/q/")), "int8 codes are stored");
-  assert.ok([...store.putKeys].some((k) => k.includes("/r/")), "rows are stored for paging");
+  assert.ok(
+    [...store.putKeys].some((k) => k.includes("/q/")),
+    "int8 codes are stored",
+  );
+  assert.ok(
+    [...store.putKeys].some((k) => k.includes("/r/")),
+    "rows are stored for paging",
+  );
 
   // The graphs persist: a reopened store serves the same results.
   pc.close();

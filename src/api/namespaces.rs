@@ -42,8 +42,14 @@ fn display_name(ctx: Ctx<'_>, name: &str) -> String {
     }
 }
 
-fn description(ctx: Ctx<'_>, name: &str, count: usize) -> Json {
-    json!({"name": display_name(ctx, name), "record_count": count})
+/// A NamespaceDescription. `size` is rendered as `size_bytes` (a decimal string, like
+/// Pinecone's uint64 fields) only in API versions that carry it (2026-07 and later).
+fn description(ctx: Ctx<'_>, name: &str, count: usize, size: u64) -> Json {
+    let mut d = json!({"name": display_name(ctx, name), "record_count": count});
+    if ctx.size_bytes() {
+        d["size_bytes"] = Json::String(size.to_string());
+    }
+    d
 }
 
 #[derive(Deserialize)]
@@ -68,15 +74,29 @@ pub(crate) fn handle(
             let after = params.token()?;
             let (page, total) = match ctx.namespaces {
                 Some(known) => known.page(prefix, after.as_deref(), limit),
-                None => (
-                    index.list_namespaces(prefix, after.as_deref(), limit)?,
-                    index.count_namespaces(prefix)?,
-                ),
+                None => {
+                    let page = index.list_namespaces(prefix, after.as_deref(), limit)?;
+                    let total = index.count_namespaces(prefix)?;
+                    let mut items = Vec::with_capacity(page.items.len());
+                    for (name, n) in page.items {
+                        let size = if ctx.size_bytes() {
+                            index.namespace_size_bytes(&name)?
+                        } else {
+                            0
+                        };
+                        items.push((name, n, size));
+                    }
+                    let page = Page {
+                        items,
+                        next_after: page.next_after,
+                    };
+                    (page, total)
+                }
             };
             let namespaces: Vec<Json> = page
                 .items
                 .iter()
-                .map(|(name, n)| description(ctx, name, *n))
+                .map(|(name, n, size)| description(ctx, name, *n, *size))
                 .collect();
             let mut out = json!({
                 "namespaces": namespaces,
@@ -96,14 +116,22 @@ pub(crate) fn handle(
                 validate_schema(schema)?;
             }
             let name = index.create_namespace(&req.name)?;
-            Ok(Response::json(200, &description(ctx, &name, 0)))
+            Ok(Response::json(200, &description(ctx, &name, 0, 0)))
         }
         Op::Describe(name) => {
-            let (name, count) = match ctx.namespaces {
+            let (name, count, size) = match ctx.namespaces {
                 Some(known) => known.describe(&name)?,
-                None => index.describe_namespace(&name)?,
+                None => {
+                    let (name, count) = index.describe_namespace(&name)?;
+                    let size = if ctx.size_bytes() {
+                        index.namespace_size_bytes(&name)?
+                    } else {
+                        0
+                    };
+                    (name, count, size)
+                }
             };
-            Ok(Response::json(200, &description(ctx, &name, count)))
+            Ok(Response::json(200, &description(ctx, &name, count, size)))
         }
         Op::Delete(name) => {
             index.delete_namespace(&name)?;
@@ -142,21 +170,35 @@ fn validate_schema(schema: &Json) -> Result<()> {
 
 /// The namespaces of the target index as the host knows them, for hosts that keep an index's
 /// namespaces in separate engines (the Worker: one Durable Object per namespace, which reports
-/// its committed record count). A request that carries them gets stats, namespace listings and
-/// namespace descriptions rendered from them instead of from the engine's own catalog.
+/// its committed record count and its size). A request that carries them gets stats, namespace
+/// listings and namespace descriptions rendered from them instead of from the engine's own
+/// catalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KnownNamespaces {
-    /// Canonical names in byte order, each once, with their record counts.
-    items: Vec<(String, usize)>,
+    /// Canonical names in byte order, each once, with their record counts and sizes in bytes
+    /// (`size_bytes`).
+    items: Vec<(String, usize, u64)>,
 }
 
 impl KnownNamespaces {
     /// Namespaces and record counts in any order; `""` and `"__default__"` are one namespace
-    /// (the last count wins). Fails on a name no namespace can have.
+    /// (the last count wins). Fails on a name no namespace can have. Sizes are 0.
     pub fn new(items: impl IntoIterator<Item = (String, usize)>) -> Result<Self> {
+        Self::with_sizes(items.into_iter().map(|(name, n)| (name, n, 0)))
+    }
+
+    /// Like [`KnownNamespaces::new`], each namespace also with its size in bytes (rendered as
+    /// `size_bytes` where the API version has it; the Worker reports resident bytes).
+    pub fn with_sizes(items: impl IntoIterator<Item = (String, usize, u64)>) -> Result<Self> {
         let mut items = items
             .into_iter()
-            .map(|(name, count)| Ok((crate::db::canonical_namespace(&name)?.to_string(), count)))
+            .map(|(name, count, size)| {
+                Ok((
+                    crate::db::canonical_namespace(&name)?.to_string(),
+                    count,
+                    size,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         // Stable, so a name's entries stay in input order; the last one's count is kept.
         items.sort_by(|a, b| a.0.cmp(&b.0));
@@ -164,6 +206,7 @@ impl KnownNamespaces {
             let same = later.0 == kept.0;
             if same {
                 kept.1 = later.1;
+                kept.2 = later.2;
             }
             same
         });
@@ -172,14 +215,17 @@ impl KnownNamespaces {
 
     pub(crate) fn stats(&self) -> IndexStats {
         IndexStats {
-            namespaces: self.items.clone(),
-            total: self.items.iter().map(|(_, n)| n).sum(),
+            namespaces: self.items.iter().map(|(n, c, _)| (n.clone(), *c)).collect(),
+            total: self.items.iter().map(|(_, n, _)| n).sum(),
         }
     }
 
-    fn describe(&self, name: &str) -> Result<(String, usize)> {
+    fn describe(&self, name: &str) -> Result<(String, usize, u64)> {
         let canon = crate::db::canonical_namespace(name)?;
-        match self.items.binary_search_by(|(n, _)| n.as_str().cmp(canon)) {
+        match self
+            .items
+            .binary_search_by(|(n, _, _)| n.as_str().cmp(canon))
+        {
             Ok(i) => Ok(self.items[i].clone()),
             Err(_) => Err(Error::NamespaceNotFound {
                 name: canon.to_string(),
@@ -193,8 +239,8 @@ impl KnownNamespaces {
         prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> (Page<(String, usize)>, usize) {
-        let names = || self.items.iter().map(|(n, _)| n.as_str());
+    ) -> (Page<(String, usize, u64)>, usize) {
+        let names = || self.items.iter().map(|(n, _, _)| n.as_str());
         let from = match page_start(prefix, after) {
             Bound::Included(s) => names().position(|n| n >= s),
             Bound::Excluded(s) => names().position(|n| n > s),
@@ -202,9 +248,9 @@ impl KnownNamespaces {
         }
         .unwrap_or(self.items.len());
         let (page, more) = name_page(names().skip(from), prefix, limit);
-        let items: Vec<(String, usize)> = self.items[from..from + page.len()].to_vec();
+        let items: Vec<(String, usize, u64)> = self.items[from..from + page.len()].to_vec();
         let total = names().filter(|n| n.starts_with(prefix)).count();
-        (Page::of(items, more, |(n, _)| n.clone()), total)
+        (Page::of(items, more, |(n, _, _)| n.clone()), total)
     }
 }
 
@@ -223,7 +269,7 @@ mod tests {
             ("b".to_string(), 6),
         ])
         .unwrap();
-        let items = [("__default__", 5), ("a", 3), ("b", 6)].map(|(n, c)| (n.to_string(), c));
+        let items = [("__default__", 5), ("a", 3), ("b", 6)].map(|(n, c)| (n.to_string(), c, 0));
         assert_eq!(known.items, items);
         assert!(KnownNamespaces::new([("a\0b".to_string(), 1)]).is_err());
     }

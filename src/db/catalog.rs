@@ -138,6 +138,20 @@ impl Catalog {
             .sum()
     }
 
+    /// Row groups touched by rescoring in the loaded namespaces, summed.
+    pub fn rows_touched(&self) -> crate::namespace::RowsTouched {
+        let mut sum = crate::namespace::RowsTouched::default();
+        for e in self.entries.iter().flat_map(|e| e.values()) {
+            if let NsState::Loaded(ns) = &e.state {
+                let t = ns.rows_touched();
+                sum.searches += t.searches;
+                sum.groups += t.groups;
+                sum.candidates += t.candidates;
+            }
+        }
+        sum
+    }
+
     /// Advances the graph builds of loaded namespaces by at most `budget` nodes in all and
     /// commits the namespaces whose graphs completed. Returns (nodes inserted, more pending).
     pub fn index_step(&mut self, budget: usize) -> (usize, bool) {

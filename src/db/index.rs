@@ -706,6 +706,16 @@ impl Index {
         }
     }
 
+    /// Size of one namespace in bytes: the memory it holds resident
+    /// ([`Namespace::resident_bytes`], what [`crate::Db::set_namespace_budget`] counts), 0 for
+    /// a namespace that does not exist. Loads the namespace.
+    pub fn namespace_size_bytes(&mut self, namespace: &str) -> Result<u64> {
+        self.load(Needs::Namespace(namespace))?;
+        Ok(self
+            .namespace(namespace)?
+            .map_or(0, |ns| ns.resident_bytes() as u64))
+    }
+
     /// Creates an empty namespace explicitly.
     pub fn create_namespace(&mut self, namespace: &str) -> Result<String> {
         let canon = canonical_namespace(namespace)?.to_string();

@@ -32,6 +32,9 @@ impl Namespace {
         let filter = filter.filter(|f| !f.is_match_all());
         let higher_is_better = self.metric.higher_is_better() || query.sparse_values.is_some();
         let mut merged: Vec<Scored> = Vec::new();
+        // Row groups the paged segments' candidates need, over every segment: one round of
+        // `NotLoaded` names them all (a segment missing rows does not stop the others).
+        let mut missing: Vec<String> = Vec::new();
         // A query running concurrently with another (never in one wasm thread) gets its own.
         let mut own = None;
         let mut shared = None;
@@ -78,28 +81,41 @@ impl Namespace {
                     let fraction = accepted as f32 / n;
                     match sq {
                         None => {
-                            self.graph_search(part, sealed, view, q, k, &accept, fraction, scratch)?
+                            self.graph_search(part, sealed, view, q, k, &accept, fraction, scratch)
                         }
                         Some(sq) => self.hybrid_graph_search(
                             part, sealed, view, q, sq, k, &accept, fraction, scratch,
-                        )?,
+                        ),
                     }
                 }
                 (Some(q), None, _) if sealed.is_none_or(|s| s.paged.is_none()) => {
-                    flat::scan(self.metric, q, vectors, norms, k, accept)
+                    Ok(flat::scan(self.metric, q, vectors, norms, k, accept))
                 }
                 (Some(_), None, _) => {
                     return Err(Error::Internal {
                         message: "a paged segment without a graph".into(),
                     });
                 }
-                (dense, Some(sq), _) => self.hybrid_scan(part, dense.as_deref(), sq, k, accept)?,
-                (None, None, _) => Vec::new(),
+                (dense, Some(sq), _) => self.hybrid_scan(part, dense.as_deref(), sq, k, accept),
+                (None, None, _) => Ok(Vec::new()),
+            };
+            let found = match found {
+                Ok(found) => found,
+                Err(Error::NotLoaded { keys }) => {
+                    missing.extend(keys);
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             merged.extend(found.into_iter().map(|(score, slot)| Scored {
                 loc: Loc { part, slot },
                 score,
             }));
+        }
+        if !missing.is_empty() {
+            missing.sort_unstable();
+            missing.dedup();
+            return Err(Error::NotLoaded { keys: missing });
         }
         // Each part returned at most k; the best k overall are among them. Ties go to the
         // lower id so results do not depend on where records happen to live.

@@ -1613,3 +1613,45 @@ wasm_test! {
         assert!(ns.resident_bytes() < with_more);
     }
 }
+
+wasm_test! {
+    fn a_query_over_several_paged_segments_names_all_their_missing_rows_in_one_round() {
+        // Found in the Worker at 30k × 384: each paged segment stopped the query with its own
+        // NotLoaded, so S segments took S + 1 rounds (and re-ran S(S+1)/2 graph searches).
+        let (dim, metric, prefix) = (12, Metric::Cosine, "n/00000000/0000000b/");
+        let mut store = MemoryStore::new();
+        let mut ns = persistent(metric, dim, prefix, 4, 600, ann_int8(500), 91);
+        commit(&mut ns, &mut store);
+        build_all(&mut ns);
+        commit(&mut ns, &mut store);
+        let mut rng = Rng(92);
+        for _ in 0..5 {
+            // Freshly loaded, so no row group is in memory.
+            let mut back = reload(&store, prefix, metric, dim, ann_int8(500)).unwrap();
+            assert_eq!((back.segment_count(), back.int8_count()), (4, 4));
+            let q = dense(rng.vector(dim));
+            let mut rounds = 0;
+            let got = loop {
+                match back.query(&q, 10, None) {
+                    Ok(found) => break found,
+                    Err(larch::Error::NotLoaded { keys }) => {
+                        rounds += 1;
+                        let segments: BTreeSet<&str> =
+                            keys.iter().map(|k| k.rsplit_once('/').unwrap().0).collect();
+                        assert!(segments.len() > 1, "rows of one segment only: {keys:?}");
+                        for k in keys {
+                            let bytes = store.get(&k).map(<[u8]>::to_vec);
+                            back.provide_rows(&k, bytes).unwrap();
+                        }
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            assert_eq!(rounds, 1, "one round of row groups for all segments");
+            let got: Vec<(String, u32)> =
+                got.iter().map(|s| (back.id(s.loc).to_string(), s.score.to_bits())).collect();
+            back.end_request();
+            assert_eq!(got, scored_paged(&mut ns, &store, &q, 10, None));
+        }
+    }
+}

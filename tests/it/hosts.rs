@@ -255,3 +255,43 @@ fn create_persistent(api: &mut Api, store: &mut MemoryStore) {
     let r = api.serve(store, &req("POST", "/indexes", "", &body));
     assert_eq!(r.status, 201, "{}", text(&r));
 }
+
+wasm_test! {
+    fn namespace_descriptions_carry_size_bytes_from_api_2026_07_on() {
+        let mut api = api();
+        create_dense(&mut api, "docs", 2, "cosine");
+        let upsert = json!({"namespace": "a", "vectors": [{"id": "x", "values": [1.0, 2.0]}]});
+        assert_eq!(data(&mut api, "docs", "POST", "/vectors/upsert", Some(upsert)).status, 200);
+        let at = |api: &mut Api, path: &str, version: &'static str, known: Option<&KnownNamespaces>| {
+            api.handle(&Request {
+                api_version: Some(version),
+                namespaces: known,
+                ..req("GET", path, "", b"")
+            })
+            .json_body()
+        };
+        // The engine's own catalog: the namespace's resident bytes, as a decimal string.
+        let resident = api.db().resident_bytes();
+        assert!(resident > 0);
+        let one = at(&mut api, "/index/docs/namespaces/a", "2026-07", None);
+        assert_eq!(one, json!({"name": "a", "record_count": 1, "size_bytes": resident.to_string()}));
+        let list = at(&mut api, "/index/docs/namespaces", "2026-07", None);
+        assert_eq!(list["namespaces"][0]["size_bytes"], json!(resident.to_string()));
+        // Earlier versions do not have the field.
+        for v in ["2025-10", "2026-04"] {
+            assert!(at(&mut api, "/index/docs/namespaces/a", v, None).get("size_bytes").is_none(), "{v}");
+        }
+        // Host-supplied sizes (the Worker's namespace objects report theirs).
+        let known = KnownNamespaces::with_sizes([("a".to_string(), 5, 1234), ("b".to_string(), 1, 7)]).unwrap();
+        let list = at(&mut api, "/index/docs/namespaces", "2026-07", Some(&known));
+        assert_eq!(
+            list["namespaces"],
+            json!([
+                {"name": "a", "record_count": 5, "size_bytes": "1234"},
+                {"name": "b", "record_count": 1, "size_bytes": "7"}
+            ])
+        );
+        let list = at(&mut api, "/index/docs/namespaces", "2026-04", Some(&known));
+        assert_eq!(list["namespaces"][1], json!({"name": "b", "record_count": 1}));
+    }
+}

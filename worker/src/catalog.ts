@@ -162,15 +162,20 @@ export class Catalog extends DurableObject<Env> {
   async indexWide(index: string, req: EngineRequest, origin: string): Promise<EngineResponse> {
     const incarnation = this.incarnation(index);
     const names = incarnation === null ? [] : this.registered(index);
+    // API versions whose namespace descriptions carry `size_bytes` (2026-07 and later): each
+    // object then reports its resident bytes too (loading its namespace).
+    const sizes = (req.apiVersion ?? "") >= "2026-07";
     const counts = await allLimited(names, FAN_OUT, async ({ ns, gen }) => {
-      const c: Count = await namespaceStub(this.env, index, incarnation ?? 0, ns).count();
+      const c: Count = await namespaceStub(this.env, index, incarnation ?? 0, ns).count(sizes);
       return { ns, gen, ...c };
     });
     for (const { ns, gen, count, busy } of counts) {
       if (count === null && !busy)
         this.sql.exec("DELETE FROM registry WHERE idx = ? AND ns = ? AND gen = ?", index, ns, gen);
     }
-    const namespaces = counts.flatMap(({ ns, count }) => (count === null ? [] : [{ name: ns, recordCount: count }]));
+    const namespaces = counts.flatMap(({ ns, count, sizeBytes }) =>
+      count === null ? [] : [{ name: ns, recordCount: count, sizeBytes }],
+    );
     const { response, writes } = await this.host.run({ ...req, namespaces }, this.template(origin));
     this.host.commit(writes);
     return response;

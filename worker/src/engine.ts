@@ -101,6 +101,11 @@ export class EngineHost {
     return this.engine?.residentBytes() ?? 0;
   }
 
+  /** Row groups touched by rescoring since the resident engine loaded (0 when none is resident). */
+  rowsTouched(): number {
+    return this.engine?.rowsTouched()[1] ?? 0;
+  }
+
   /**
    * One bounded background indexing step, its write batches committed in one transaction like
    * a request's. True while more work is pending. `budget` is in graph nodes (the engine's

@@ -28,8 +28,11 @@ export type Target = {
 /** The answer of an object whose index incarnation no longer exists: resolve again. */
 export type Stale = { stale: true };
 
-/** A namespace's committed record count (`null`: it does not exist), and whether a write is in flight. */
-export type Count = { count: number | null; busy: boolean };
+/**
+ * A namespace's committed record count (`null`: it does not exist), its size in bytes (the
+ * engine's resident bytes; 0 unless asked for), and whether a write is in flight.
+ */
+export type Count = { count: number | null; sizeBytes: number; busy: boolean };
 
 const MIB = 1024 * 1024;
 
@@ -45,10 +48,35 @@ const MIB = 1024 * 1024;
 const INLINE_STEP_EVERY = 8;
 const INLINE_STEP_NODES = 64;
 
+/**
+ * Default namespace budget (resident bytes as the engine counts them): 100k × 384 with small
+ * metadata is 66 MiB resident once its segments are indexed and paged (README "Limits").
+ */
+const DEFAULT_BUDGET_MIB = 80;
+
 export function namespaceBudget(env: Env): number {
-  const mib = Number(env.LARCH_NAMESPACE_BUDGET_MIB ?? "24");
-  return (Number.isFinite(mib) && mib > 0 ? mib : 24) * MIB;
+  const mib = Number(env.LARCH_NAMESPACE_BUDGET_MIB ?? String(DEFAULT_BUDGET_MIB));
+  return (Number.isFinite(mib) && mib > 0 ? mib : DEFAULT_BUDGET_MIB) * MIB;
 }
+
+/**
+ * The namespace engine's memory settings, sized for an isolate of 128 MB (README "Limits"):
+ * the namespace budget, the row groups of paged segments kept between requests, and the
+ * largest consolidation (it copies its inputs' rows into memory, so its peak is about twice
+ * this on top of what the namespace holds).
+ */
+export function engineOptions(env: Env): Record<string, unknown> {
+  return {
+    maxNamespaceBytes: namespaceBudget(env),
+    rowCacheBytes: ROW_CACHE_BYTES,
+    mergeBytes: MERGE_BYTES,
+  };
+}
+
+/** Row groups of paged segments a namespace keeps between requests. */
+const ROW_CACHE_BYTES = 4 * MIB;
+/** Largest consolidation of sealed segments (4 bytes per dimension per live record). */
+const MERGE_BYTES = 16 * MIB;
 
 /**
  * Engines resident in this isolate. Objects of one class can share an isolate (and so one wasm
@@ -88,7 +116,7 @@ export class Namespace extends DurableObject<Env> {
 
   private init(): void {
     this.target = undefined;
-    this.host = new EngineHost(new SqlBlobs(this.ctx.storage), { maxNamespaceBytes: namespaceBudget(this.env) });
+    this.host = new EngineHost(new SqlBlobs(this.ctx.storage), engineOptions(this.env));
     this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
   }
 
@@ -135,22 +163,36 @@ export class Namespace extends DurableObject<Env> {
 
   /** The committed record count of the namespace this object serves (`null`: none). */
   private async committedCount(): Promise<number | null> {
-    const served = this.served();
-    if (served === null) return null;
-    const [index, , ns] = served.split("\n");
-    const path = `/index/${encodeURIComponent(index)}/namespaces/${encodeURIComponent(ns)}`;
-    const r = await this.host.handle(internal("GET", path));
-    if (r.status !== 200) return null;
-    const n = Number(jsonOf(r)?.record_count);
-    return Number.isFinite(n) ? n : null;
+    return (await this.describe(false)).count;
   }
 
-  /** For listings: the committed count; an object that holds nothing and writes nothing may be pruned. */
-  async count(): Promise<Count> {
-    const count = await this.committedCount();
+  /**
+   * The committed record count (`null`: none) and, when `size`, the namespace's `size_bytes`
+   * as the engine renders it (API 2026-07: its resident bytes; this loads the namespace).
+   */
+  private async describe(size: boolean): Promise<{ count: number | null; sizeBytes: number }> {
+    const served = this.served();
+    if (served === null) return { count: null, sizeBytes: 0 };
+    const [index, , ns] = served.split("\n");
+    const path = `/index/${encodeURIComponent(index)}/namespaces/${encodeURIComponent(ns)}`;
+    const r = await this.host.handle({ ...internal("GET", path), apiVersion: size ? "2026-07" : "2025-10" });
+    if (r.status !== 200) return { count: null, sizeBytes: 0 };
+    const body = jsonOf(r);
+    const n = Number(body?.record_count);
+    const bytes = Number(body?.size_bytes ?? 0);
+    if (size) touch(this, this.host.residentBytes(), namespaceBudget(this.env) * 1.5);
+    return { count: Number.isFinite(n) ? n : null, sizeBytes: Number.isFinite(bytes) ? bytes : 0 };
+  }
+
+  /**
+   * For listings: the committed count (and, when `size`, the size in bytes); an object that
+   * holds nothing and writes nothing may be pruned.
+   */
+  async count(size = false): Promise<Count> {
+    const { count, sizeBytes } = await this.describe(size);
     const busy = this.writing > 0;
     if (count === null && !busy) this.registered = false; // the catalog may prune the name now
-    return { count, busy };
+    return { count, sizeBytes, busy };
   }
 
   /** One data-plane request of namespace `ns` (canonical) of the target index. */
@@ -175,8 +217,10 @@ export class Namespace extends DurableObject<Env> {
       this.registered = true;
     }
     await this.ensureIndex(t, ns);
+    const touchedBefore = this.host.rowsTouched();
     const { response, writes } = await this.host.run(req);
     this.host.commit(writes);
+    const touched = this.host.rowsTouched() - touchedBefore;
     // A read of a namespace that does not exist, a rejected write, or a delete that dropped
     // the namespace: leave no storage behind (offboarding).
     const deletes = write && /\/(vectors\/delete|namespaces\/[^/]+)$/.test(req.path);
@@ -199,6 +243,10 @@ export class Namespace extends DurableObject<Env> {
       ...response.headers,
       "x-larch-wasm-memory-bytes": String(wasmMemoryBytes()),
       "x-larch-indexing": indexing ? "pending" : "idle",
+      // Debug: the namespace engine's resident bytes (below the f32 bytes once rows are paged
+      // out) and the row groups this request's rescoring touched.
+      "x-larch-resident-bytes": String(this.host.residentBytes()),
+      "x-larch-rows-touched": String(Math.max(0, touched)),
     };
     return { ...response, headers };
   }

@@ -4,7 +4,9 @@
 #   routes.test.mjs       raw HTTP: auth, routing, budget, catalog, concurrency   (node --test)
 #   test_python_sdk.py    official Python SDK `pinecone` 10.x, multitenant scenario (pytest)
 #   ts-sdk.test.mjs       official TS SDK @pinecone-database/pinecone 8.2          (node --test)
-# then restarts wrangler over the same state and runs persist.test.mjs, then crash.sh (kill -9 of
+# then restarts wrangler over the same state (default budget from here on) and runs
+# persist.test.mjs and scale.test.mjs (32k × 384 in one namespace object: paged rows), restarts
+# again and runs scale.test.mjs's cold half, then crash.sh (kill -9 of
 # the runtime at random points, five times, over one state: no acknowledged write lost, counts
 # agree with the records). wrangler is always
 # stopped (process group), even on failure. Each suite ends with a libtest-style
@@ -48,8 +50,13 @@ suite worker-routes node node --test --test-reporter=tap test/routes.test.mjs
 suite worker-python-sdk pytest .venv/bin/python -m pytest -q -p no:cacheprovider test/test_python_sdk.py
 suite worker-ts-sdk node node --test --test-reporter=tap test/ts-sdk.test.mjs
 larch_dev_stop
-larch_dev_start "$port" "$work/state" "$work/dev2.log" "${dev_args[@]}" || exit 1
+# From here on the Worker's default namespace budget (scale.test.mjs needs it).
+larch_dev_start "$port" "$work/state" "$work/dev2.log" || exit 1
 suite worker-persist node node --test --test-reporter=tap test/persist.test.mjs
+suite worker-scale node env LARCH_SCALE_PHASE=load node --test --test-reporter=tap test/scale.test.mjs
+larch_dev_stop
+larch_dev_start "$port" "$work/state" "$work/dev3.log" || exit 1
+suite worker-scale-restart node env LARCH_SCALE_PHASE=restart node --test --test-reporter=tap test/scale.test.mjs
 larch_dev_stop
 suite worker-crash counts bash test/crash.sh 5
 
