@@ -20,4 +20,6 @@ mod engine;
 mod hosts;
 #[cfg(not(target_arch = "wasm32"))]
 mod namespaces;
+#[cfg(not(target_arch = "wasm32"))]
+mod paged;
 mod storage;
