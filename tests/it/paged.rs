@@ -71,9 +71,12 @@ fn filter(f: u8) -> Filter {
     Filter::parse(&j).expect("filter parses")
 }
 
+/// A record to upsert: its id, its vector's seed, its metadata's choice.
+type Put = (u16, u64, Option<(u8, u8)>);
+
 #[derive(Debug, Clone)]
 enum Op {
-    Upsert(Vec<(u16, u64, Option<(u8, u8)>)>),
+    Upsert(Vec<Put>),
     Update {
         id: u16,
         values: Option<u64>,
