@@ -100,6 +100,16 @@ impl Db {
         }
     }
 
+    /// An empty in-memory database whose namespaces seal and merge at `storage`'s thresholds
+    /// (nothing is persisted, so every row stays resident): the all-resident twin of a
+    /// persistent database in tests and benchmarks.
+    pub fn in_memory(storage: StorageConfig) -> Self {
+        Db {
+            storage,
+            ..Db::new()
+        }
+    }
+
     /// A persistent database whose blobs live in a host store. Nothing is read yet: the first
     /// operation asks for the root with [`Error::NotLoaded`].
     pub fn open(storage: StorageConfig) -> Self {

@@ -20,5 +20,7 @@ mod engine;
 mod hosts;
 #[cfg(not(target_arch = "wasm32"))]
 mod namespaces;
+#[cfg(not(target_arch = "wasm32"))]
+mod paged;
 mod side;
 mod storage;
