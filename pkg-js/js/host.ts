@@ -290,9 +290,11 @@ export class Host {
       while (more && performance.now() - start < TURN_MS) more = engine.indexStep(STEP_NODES);
       await this.commit(engine, store);
       this.options.onIndexingProgress?.(this.indexingProgress());
-      // Rows just provided let a waiting merge run at the next step; the same rows asked for
-      // again mean the store lacks them, and retrying cannot help.
-      return more || (needs.length > 0 && engine.indexNeeds().join() !== needs.join());
+      // A merge waiting for rows goes on once they are provided: continue while it names
+      // rows other than those just provided (the same ones again: the store lacks them, and
+      // retrying cannot help).
+      const after = engine.indexNeeds();
+      return more || (after.length > 0 && after.join() !== needs.join());
     } finally {
       this.busy = false;
     }

@@ -750,3 +750,24 @@ test("background indexing advances while 32 clients keep the host busy", async (
   await pc.flushIndexing();
   pc.close();
 });
+
+test("a merge of paged segments runs to the end in the background, row group by row group", async () => {
+  const pc = new Larch({ storage: new MemoryBlobStore(), sealRecords: 500, annMinRecords: 200 });
+  await pc.createIndex({ name: "pm", dimension: 4, metric: "euclidean", spec });
+  const ns = pc.index("pm").namespace("n");
+  await ns.upsert({ records: records4(1000) });
+  await pc.flushIndexing(); // graphs, codes, then rows: both segments page out
+  // Most of the first segment dies, so the next seal rewrites it: a merge that reads paged rows.
+  await ns.deleteMany(Array.from({ length: 300 }, (_, i) => `v${i}`));
+  await ns.upsert({ records: records4(500, 1000) });
+  assert.equal(pc.indexingStatus().pending, true);
+  await pc.flushIndexing();
+  assert.equal(pc.indexingStatus().pending, false, "the merge finished");
+  const stats = await pc.index("pm").describeIndexStats();
+  assert.equal(stats.totalRecordCount, 1200);
+  const f = await ns.fetch(["v0", "v300", "v1499"]);
+  assert.deepEqual(Object.keys(f.records).sort(), ["v1499", "v300"]);
+  const q = await ns.query({ topK: 1, vector: f.records.v300.values });
+  assert.equal(q.matches[0].id, "v300");
+  pc.close();
+});

@@ -123,7 +123,10 @@ export class EngineHost {
     }
     const more = engine.indexStep(budget);
     this.commit(engine.takeWrites() as WriteBatch[]);
-    return more || (needs.length > 0 && engine.indexNeeds().join() !== needs.join());
+    // A merge waiting for rows goes on at the next step once they are provided (the same rows
+    // asked for again: storage lacks them, and retrying cannot help).
+    const after = engine.indexNeeds();
+    return more || (after.length > 0 && after.join() !== needs.join());
   }
 }
 
