@@ -82,7 +82,7 @@ pub struct VectorBytes {
 
 /// One of the places records live in: the memtable, or a sealed segment by its position in
 /// [`Namespace`]'s list of segments (oldest first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Part {
     Memtable,
     Segment(u32),

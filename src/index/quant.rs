@@ -249,6 +249,26 @@ impl Int8Index {
         Ok(top.into_sorted().into_iter().map(|(_, s)| s).collect())
     }
 
+    /// An approximate distance of slot `s` from `query` (lower is better) that compares across
+    /// indexes: the query in f32 against the slot's decoded code, `lo + scale · code` —
+    /// squared distance for euclidean, minus the dot product otherwise (for cosine, `query`
+    /// must be a unit vector: codes are of unit vectors).
+    pub fn approx_distance(&self, query: &[f32], s: u32) -> f32 {
+        let c = self.code(s);
+        if c.len() != query.len() {
+            return f32::INFINITY;
+        }
+        let decoded = query
+            .iter()
+            .zip(&self.lo)
+            .zip(c)
+            .map(|((&q, &l), &c)| (q, l + self.scale * f32::from(c)));
+        match self.metric {
+            Metric::Euclidean => decoded.map(|(q, x)| (q - x) * (q - x)).sum(),
+            Metric::Cosine | Metric::DotProduct => -decoded.map(|(q, x)| q * x).sum::<f32>(),
+        }
+    }
+
     /// Codes made for `graph`'s metric, dimension and slots, and a query of that dimension.
     fn check_codes(&self, graph: &HnswView<'_>, query: &[f32]) -> Result<()> {
         if query.len() != self.dim {

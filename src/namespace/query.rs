@@ -14,6 +14,31 @@ use crate::segment::postings::SlotSet;
 #[cfg(doc)]
 use super::AnnConfig;
 
+/// Candidates of the segments a dense query searched on int8 codes, with their approximate
+/// distances, rescored together (`Namespace::rescore_pool`).
+#[derive(Debug, Default)]
+pub(super) struct Pool {
+    items: Vec<(f32, Part, u32)>,
+    /// The largest beam of the segments pooled.
+    size: usize,
+    /// The query as a unit vector (cosine), computed once.
+    unit: Option<Vec<f32>>,
+}
+
+impl Pool {
+    /// The query as the codes compare it: a unit vector for cosine.
+    fn unit<'a>(&'a mut self, metric: Metric, q: &'a [f32]) -> &'a [f32] {
+        if metric != Metric::Cosine {
+            return q;
+        }
+        self.unit.get_or_insert_with(|| {
+            let n = distance::norm(q);
+            let inv = if n > 0.0 { 1.0 / n } else { 0.0 };
+            q.iter().map(|x| x * inv).collect()
+        })
+    }
+}
+
 impl Namespace {
     /// The `k` best live records for `query` among those matching `filter`, best first.
     ///
@@ -35,6 +60,8 @@ impl Namespace {
         // Row groups the paged segments' candidates need, over every segment: one round of
         // `NotLoaded` names them all (a segment missing rows does not stop the others).
         let mut missing: Vec<String> = Vec::new();
+        // Candidates of segments searched on int8 codes, rescored together after the loop.
+        let mut pool = Pool::default();
         // A query running concurrently with another (never in one wasm thread) gets its own.
         let mut own = None;
         let mut shared = None;
@@ -80,9 +107,17 @@ impl Namespace {
                     let accepted = selected.as_ref().map_or(sealed.live(), SlotSet::count);
                     let fraction = accepted as f32 / n;
                     match sq {
-                        None => {
-                            self.graph_search(part, sealed, view, q, k, &accept, fraction, scratch)
-                        }
+                        None => self.graph_search(
+                            part,
+                            sealed,
+                            view,
+                            q,
+                            k,
+                            &accept,
+                            fraction,
+                            scratch,
+                            Some(&mut pool),
+                        ),
                         Some(sq) => self.hybrid_graph_search(
                             part, sealed, view, q, sq, k, &accept, fraction, scratch,
                         ),
@@ -111,6 +146,13 @@ impl Namespace {
                 loc: Loc { part, slot },
                 score,
             }));
+        }
+        if let Some(q) = &query.values {
+            match self.rescore_pool(pool, q, k) {
+                Ok(found) => merged.extend(found),
+                Err(Error::NotLoaded { keys }) => missing.extend(keys),
+                Err(e) => return Err(e),
+            }
         }
         if !missing.is_empty() {
             missing.sort_unstable();
@@ -148,6 +190,7 @@ impl Namespace {
         accept: &dyn Fn(u32) -> bool,
         fraction: f32,
         scratch: &mut SearchScratch,
+        pool: Option<&mut Pool>,
     ) -> Result<Vec<(f32, u32)>> {
         if k == 0 {
             return Ok(Vec::new());
@@ -173,13 +216,56 @@ impl Namespace {
                 Some(found) if found.len() >= k => found,
                 _ => q8.scan_candidates(&view, q, ef, accept)?,
             };
-            return self.rescore(part, sealed, &view, q, k, candidates);
+            let Some(pool) = pool else {
+                return self.rescore(part, sealed, &view, q, k, candidates);
+            };
+            // Pooled: ranked against the other segments' candidates by their codes first.
+            let unit = pool.unit(self.metric, q);
+            let found: Vec<(f32, Part, u32)> = candidates
+                .into_iter()
+                .map(|s| (q8.approx_distance(unit, s), part, s))
+                .collect();
+            pool.size = pool.size.max(ef);
+            pool.items.extend(found);
+            return Ok(Vec::new());
         }
         match view.search_filtered_with(q, vectors, norms, k, ef, accept, fraction, auto, scratch) {
             Ok((found, _plan)) => Ok(found),
             // Unreachable: the graph was checked against the segment at load or build.
             Err(_) => Ok(flat::scan(self.metric, q, vectors, norms, k, accept)),
         }
+    }
+
+    /// Rescores the pooled candidates of every segment searched on codes: the best
+    /// `max(ef, k)` of all of them by approximate distance, scored exactly from their rows (one
+    /// `NotLoaded` round names every row group they need), so a namespace of many segments
+    /// reads about as many rows per query as one of a single segment.
+    fn rescore_pool(&self, mut pool: Pool, q: &[f32], k: usize) -> Result<Vec<Scored>> {
+        if pool.items.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        pool.items
+            .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        pool.items.truncate(pool.size.max(k));
+        self.require(pool.items.iter().map(|&(_, part, slot)| Loc { part, slot }))?;
+        pool.items
+            .sort_unstable_by_key(|&(_, part, slot)| (part, slot));
+        let mut out = Vec::new();
+        for chunk in pool.items.chunk_by(|a, b| a.1 == b.1) {
+            let part = chunk[0].1;
+            let Part::Segment(i) = part else { continue };
+            let sealed = &self.segments[i as usize];
+            let Some(view) = sealed.graph_view() else {
+                continue;
+            };
+            let slots = chunk.iter().map(|&(_, _, s)| s).collect();
+            let found = self.rescore(part, sealed, &view, q, k, slots)?;
+            out.extend(found.into_iter().map(|(score, slot)| Scored {
+                loc: Loc { part, slot },
+                score,
+            }));
+        }
+        Ok(out)
     }
 
     /// Scores `candidates` of a segment exactly from their rows and keeps the best `k`;
@@ -277,7 +363,9 @@ impl Namespace {
         }
         let ef = self.ann.hnsw.ef_search as usize;
         let dense_k = ef.max(k.saturating_mul(4));
-        let dense = self.graph_search(part, sealed, view, q, dense_k, accept, fraction, scratch)?;
+        let dense = self.graph_search(
+            part, sealed, view, q, dense_k, accept, fraction, scratch, None,
+        )?;
         let index = sealed.sparse_index.get_or_init(|| {
             sparse::InvertedIndex::build(
                 (0..sealed.segment.len() as u32).map(|slot| sealed.segment.sparse_values(slot)),
