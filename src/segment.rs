@@ -73,20 +73,15 @@ impl Segment {
         sparse: Vec<Option<crate::record::SparseVector>>,
         approximate_bytes: usize,
     ) -> Self {
-        let heap = ids
-            .iter()
-            .zip(&sparse)
-            .map(|(id, s)| Columns::entry_heap(id, s, &None))
-            .sum();
-        let segment = Segment::from_columns(Columns {
+        let mut columns = Columns {
             dimension,
             ids,
-            vectors: Vec::new(),
             norms,
             sparse,
-            metadata: Vec::new(),
-            heap,
-        });
+            ..Columns::default()
+        };
+        columns.heap = columns.rowless_heap();
+        let segment = Segment::from_columns(columns);
         segment.bytes.get_or_init(|| approximate_bytes);
         segment
     }
@@ -96,12 +91,7 @@ impl Segment {
     pub(crate) fn drop_rows(&mut self) {
         self.approximate_bytes();
         let c = &mut self.columns;
-        c.heap = c
-            .ids
-            .iter()
-            .zip(&c.sparse)
-            .map(|(id, s)| Columns::entry_heap(id, s, &None))
-            .sum();
+        c.heap = c.rowless_heap();
         c.vectors = Vec::new();
         c.metadata = Vec::new();
     }

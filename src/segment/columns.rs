@@ -92,6 +92,16 @@ impl Columns {
             + metadata.as_ref().map_or(0, Metadata::heap_bytes)
     }
 
+    /// What the entries hold without their metadata (ids and sparse values): [`Columns::heap`]
+    /// once the dense values and metadata are paged out.
+    pub(crate) fn rowless_heap(&self) -> usize {
+        self.ids
+            .iter()
+            .zip(&self.sparse)
+            .map(|(id, s)| Self::entry_heap(id, s, &None))
+            .sum()
+    }
+
     /// Bytes `r` takes once pushed: its slot in every column and what its entries hold (a
     /// column buffer's spare capacity not included).
     pub fn record_bytes(r: &Record) -> usize {

@@ -351,13 +351,13 @@ pub fn decode_group(
 }
 
 /// Decodes every group into the columns of a resident segment: the values (`dimension` per
-/// slot, in slot order) and metadata.
+/// slot, in slot order), the metadata, and the layout they were stored in.
 pub fn decode_all(
     what: &str,
     blobs: &[&[u8]],
     n: usize,
     dimension: usize,
-) -> Result<(Vec<f32>, Vec<Option<Metadata>>)> {
+) -> Result<(Vec<f32>, Vec<Option<Metadata>>, RowLayout)> {
     let Some((dir, groups)) = blobs.split_first() else {
         return Err(corrupt(what, "no row directory"));
     };
@@ -374,10 +374,7 @@ pub fn decode_all(
     }
     let mut values = vec![0.0f32; n * dimension];
     let mut metadata: Vec<Option<Metadata>> = vec![None; n];
-    let mut order = vec![0u32; n];
-    for (slot, &pos) in layout.position.iter().enumerate() {
-        order[pos as usize] = slot as u32;
-    }
+    let order = layout.order();
     for (g, blob) in groups.iter().enumerate() {
         let group = decode_group(what, blob, &layout, g as u32, dimension)?;
         let start = layout.starts[g] as usize;
@@ -388,5 +385,5 @@ pub fn decode_all(
             metadata[slot] = md;
         }
     }
-    Ok((values, metadata))
+    Ok((values, metadata, layout))
 }
