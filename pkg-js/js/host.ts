@@ -191,6 +191,8 @@ export class Host {
   private indexTask: Promise<void> | null = null;
   /** Nodes of the graph builds last reported (the final report's total). */
   private indexTotal = 0;
+  /** The last progress reported, so a step that changed nothing reports nothing. */
+  private lastReport = "";
   /** Requests finished since the last indexing turn began. */
   private sinceTurn = 0;
 
@@ -289,7 +291,7 @@ export class Host {
       let more = engine.indexStep(STEP_NODES);
       while (more && performance.now() - start < TURN_MS) more = engine.indexStep(STEP_NODES);
       await this.commit(engine, store);
-      this.options.onIndexingProgress?.(this.indexingProgress());
+      this.reportProgress();
       // A merge waiting for rows goes on once they are provided: continue while it names
       // rows other than those just provided (the same ones again: the store lacks them, and
       // retrying cannot help).
@@ -319,6 +321,16 @@ export class Host {
   }
 
   /** Background indexing progress of the loaded namespaces (a pure probe of the engine). */
+  /** Reports progress to `onIndexingProgress` when it changed since the last report. */
+  private reportProgress(): void {
+    if (!this.options.onIndexingProgress) return;
+    const progress = this.indexingProgress();
+    const key = JSON.stringify(progress);
+    if (key === this.lastReport) return;
+    this.lastReport = key;
+    this.options.onIndexingProgress(progress);
+  }
+
   indexingProgress(): IndexingProgress {
     const engine = this.engine;
     const [built, total] = engine ? engine.indexingProgress() : [0, 0];
