@@ -229,4 +229,9 @@ impl Namespace {
     pub fn int8_count(&self) -> usize {
         self.segments.iter().filter(|s| s.int8().is_some()).count()
     }
+
+    /// Number of segments whose rows are paged out of memory (read on demand).
+    pub fn paged_count(&self) -> usize {
+        self.segments.iter().filter(|s| s.paged.is_some()).count()
+    }
 }
