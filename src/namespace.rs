@@ -57,6 +57,7 @@ mod sealed;
 mod write;
 
 pub use crate::config::{AnnConfig, StorageConfig};
+pub use memory::MemoryReport;
 pub use paging::RowsTouched;
 
 use crate::distance::Metric;

@@ -138,7 +138,18 @@ impl Catalog {
             .sum()
     }
 
-    /// Row groups touched by rescoring in the loaded namespaces, summed.
+    /// [`Catalog::resident_bytes`] by part.
+    pub fn memory_report(&self) -> crate::namespace::MemoryReport {
+        let mut sum = crate::namespace::MemoryReport::default();
+        for e in self.entries.iter().flat_map(|e| e.values()) {
+            if let NsState::Loaded(ns) = &e.state {
+                sum += ns.memory_report();
+            }
+        }
+        sum
+    }
+
+    /// Row groups touched by rescoring in every loaded namespace since it was loaded.
     pub fn rows_touched(&self) -> crate::namespace::RowsTouched {
         let mut sum = crate::namespace::RowsTouched::default();
         for e in self.entries.iter().flat_map(|e| e.values()) {
