@@ -52,6 +52,7 @@ impl Memtable {
                 let key = r.id.clone();
                 self.key_bytes += key.capacity();
                 self.by_id.insert(key, self.columns.len() as u32);
+                self.columns.reserve_one();
                 self.columns.push(r);
             }
         }
