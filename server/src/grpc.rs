@@ -110,10 +110,11 @@ fn metadata_of(v: &Json) -> Option<prost_types::Struct> {
     v.as_object().map(json_to_struct)
 }
 
-fn vector_from_json(v: &Json) -> pb::Vector {
+fn vector_from_json(v: &Json, values: &mut Values) -> pb::Vector {
+    let id = v["id"].as_str().unwrap_or_default().to_string();
     pb::Vector {
-        id: v["id"].as_str().unwrap_or_default().to_string(),
-        values: floats(&v["values"]),
+        values: values.of(&id, &v["values"]),
+        id,
         metadata: metadata_of(&v["metadata"]),
         sparse_values: sparse_from_json(&v["sparseValues"]),
     }
@@ -212,6 +213,26 @@ impl Grpc {
         query: String,
         body: Json,
     ) -> Result<Json, Status> {
+        self.call_side(req, method, path, query, body, None, false)
+            .await
+            .map(|(v, _)| v)
+    }
+
+    /// [`Grpc::call`] with dense vectors beside the JSON (the request's, as
+    /// `(floats, lengths)`) and, with `side_values`, the response's values beside it: floats
+    /// are then neither printed nor parsed as JSON, and the JSON body stays within the REST
+    /// body bound for every message the proto allows.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_side<T>(
+        &self,
+        req: &Request<T>,
+        method: &str,
+        path: String,
+        query: String,
+        body: Json,
+        vectors: Option<(Vec<f32>, Vec<u32>)>,
+        side_values: bool,
+    ) -> Result<(Json, Values), Status> {
         let meta = req.metadata();
         let text = |k: &str| {
             meta.get(k)
@@ -237,7 +258,8 @@ impl Grpc {
             api_version: text("x-pinecone-api-version"),
             index: text("x-larch-index"),
             only_index: true,
-            ..Call::default()
+            vectors,
+            side_values,
         };
         let r = self.app.run(call).await;
         if r.status == 401 {
@@ -255,8 +277,51 @@ impl Grpc {
                 .unwrap_or("request failed");
             return Err(Status::new(code, message));
         }
-        Ok(v)
+        Ok((v, Values::new(r.vectors.as_deref())))
     }
+}
+
+/// Dense values returned beside a response's JSON, by id.
+#[derive(Debug, Default)]
+struct Values(HashMap<String, Vec<f32>>);
+
+impl Values {
+    fn new(side: Option<&larch::api::SideValues>) -> Self {
+        let Some(side) = side else {
+            return Values::default();
+        };
+        let mut out = HashMap::with_capacity(side.ids.len());
+        let mut rest = side.floats.as_slice();
+        for (id, &len) in side.ids.iter().zip(&side.lengths) {
+            if len == larch::api::SideVectors::ABSENT {
+                continue;
+            }
+            let (head, tail) = rest.split_at((len as usize).min(rest.len()));
+            out.insert(id.clone(), head.to_vec());
+            rest = tail;
+        }
+        Values(out)
+    }
+
+    /// The values of `id`: beside the JSON, or in it.
+    fn of(&mut self, id: &str, json: &Json) -> Vec<f32> {
+        self.0.remove(id).unwrap_or_else(|| floats(json))
+    }
+}
+
+/// One side slot per vector: its values, or absent when it has none.
+fn side_slots<'a>(values: impl Iterator<Item = &'a [f32]>) -> (Vec<f32>, Vec<u32>) {
+    let mut floats = Vec::new();
+    let mut lengths = Vec::new();
+    for v in values {
+        if v.is_empty() {
+            lengths.push(larch::api::SideVectors::ABSENT);
+        } else {
+            floats.extend_from_slice(v);
+            lengths.push(u32::try_from(v.len()).unwrap_or(u32::MAX - 1));
+        }
+    }
+    (floats, lengths)
 }
 
 fn put(body: &mut Json, key: &str, value: Json) {
@@ -267,24 +332,32 @@ fn filter_json(f: &Option<prost_types::Struct>) -> Option<Json> {
     f.as_ref().map(struct_to_json)
 }
 
-fn scored(v: &Json) -> pb::ScoredVector {
+fn scored(v: &Json, values: &mut Values) -> pb::ScoredVector {
+    let id = v["id"].as_str().unwrap_or_default().to_string();
     pb::ScoredVector {
-        id: v["id"].as_str().unwrap_or_default().to_string(),
         score: v["score"].as_f64().unwrap_or(0.0) as f32,
-        values: floats(&v["values"]),
+        values: values.of(&id, &v["values"]),
+        id,
         metadata: metadata_of(&v["metadata"]),
         sparse_values: sparse_from_json(&v["sparseValues"]),
     }
 }
 
-fn vectors_map(v: &Json) -> HashMap<String, pb::Vector> {
+fn vectors_map(v: &Json, values: &mut Values) -> HashMap<String, pb::Vector> {
     v["vectors"]
         .as_object()
         .map(|m| {
             m.iter()
-                .map(|(k, v)| (k.clone(), vector_from_json(v)))
+                .map(|(k, v)| (k.clone(), vector_from_json(v, values)))
                 .collect()
         })
+        .unwrap_or_default()
+}
+
+fn scored_matches(r: &Json, values: &mut Values) -> Vec<pb::ScoredVector> {
+    r["matches"]
+        .as_array()
+        .map(|a| a.iter().map(|m| scored(m, values)).collect())
         .unwrap_or_default()
 }
 
@@ -304,9 +377,6 @@ impl VectorService for Grpc {
             .iter()
             .map(|v| {
                 let mut o = json!({"id": v.id});
-                if !v.values.is_empty() || v.sparse_values.is_none() {
-                    put(&mut o, "values", json!(v.values));
-                }
                 if let Some(s) = &v.sparse_values {
                     put(&mut o, "sparseValues", sparse_to_json(s));
                 }
@@ -317,8 +387,17 @@ impl VectorService for Grpc {
             })
             .collect();
         let body = json!({"vectors": vectors, "namespace": m.namespace});
-        let r = self
-            .call(&req, "POST", "/vectors/upsert".into(), String::new(), body)
+        let side = side_slots(m.vectors.iter().map(|v| v.values.as_slice()));
+        let (r, _) = self
+            .call_side(
+                &req,
+                "POST",
+                "/vectors/upsert".into(),
+                String::new(),
+                body,
+                Some(side),
+                false,
+            )
             .await?;
         Ok(Response::new(pb::UpsertResponse {
             upserted_count: r["upsertedCount"].as_u64().unwrap_or(0) as u32,
@@ -352,17 +431,19 @@ impl VectorService for Grpc {
         let m = req.get_ref();
         let mut pairs: Vec<(&str, &str)> = m.ids.iter().map(|id| ("ids", id.as_str())).collect();
         pairs.push(("namespace", &m.namespace));
-        let r = self
-            .call(
+        let (r, mut values) = self
+            .call_side(
                 &req,
                 "GET",
                 "/vectors/fetch".into(),
                 query_string(&pairs),
                 Json::Null,
+                None,
+                true,
             )
             .await?;
         Ok(Response::new(pb::FetchResponse {
-            vectors: vectors_map(&r),
+            vectors: vectors_map(&r, &mut values),
             namespace: string(&r, "namespace"),
             usage: usage(&r),
         }))
@@ -425,9 +506,6 @@ impl VectorService for Grpc {
         if let Some(f) = filter_json(&m.filter) {
             put(&mut body, "filter", f);
         }
-        if !m.vector.is_empty() {
-            put(&mut body, "vector", json!(m.vector));
-        }
         if let Some(s) = &m.sparse_vector {
             put(&mut body, "sparseVector", sparse_to_json(s));
         }
@@ -442,7 +520,6 @@ impl VectorService for Grpc {
             let mut units = 0u64;
             for q in queries {
                 let mut b = body.clone();
-                put(&mut b, "vector", json!(q.values));
                 if let Some(s) = &q.sparse_values {
                     put(&mut b, "sparseVector", sparse_to_json(s));
                 }
@@ -455,15 +532,21 @@ impl VectorService for Grpc {
                 if let Some(f) = filter_json(&q.filter) {
                     put(&mut b, "filter", f);
                 }
-                let r = self
-                    .call(&req, "POST", "/query".into(), String::new(), b)
+                let side = side_slots(std::iter::once(q.values.as_slice()));
+                let (r, mut values) = self
+                    .call_side(
+                        &req,
+                        "POST",
+                        "/query".into(),
+                        String::new(),
+                        b,
+                        Some(side),
+                        m.include_values,
+                    )
                     .await?;
                 units += r["usage"]["readUnits"].as_u64().unwrap_or(0);
                 results.push(pb::SingleQueryResults {
-                    matches: r["matches"]
-                        .as_array()
-                        .map(|a| a.iter().map(scored).collect())
-                        .unwrap_or_default(),
+                    matches: scored_matches(&r, &mut values),
                     namespace: string(&r, "namespace"),
                 });
             }
@@ -477,16 +560,22 @@ impl VectorService for Grpc {
                 }),
             }));
         }
-        let r = self
-            .call(&req, "POST", "/query".into(), String::new(), body)
+        let side = side_slots(std::iter::once(m.vector.as_slice()));
+        let (r, mut values) = self
+            .call_side(
+                &req,
+                "POST",
+                "/query".into(),
+                String::new(),
+                body,
+                Some(side),
+                m.include_values,
+            )
             .await?;
         #[allow(deprecated)]
         Ok(Response::new(pb::QueryResponse {
             results: Vec::new(),
-            matches: r["matches"]
-                .as_array()
-                .map(|a| a.iter().map(scored).collect())
-                .unwrap_or_default(),
+            matches: scored_matches(&r, &mut values),
             namespace: string(&r, "namespace"),
             usage: usage(&r),
         }))
@@ -501,9 +590,6 @@ impl VectorService for Grpc {
         if !m.id.is_empty() {
             put(&mut body, "id", json!(m.id));
         }
-        if !m.values.is_empty() {
-            put(&mut body, "values", json!(m.values));
-        }
         if let Some(s) = &m.sparse_values {
             put(&mut body, "sparseValues", sparse_to_json(s));
         }
@@ -516,8 +602,17 @@ impl VectorService for Grpc {
         if let Some(d) = m.dry_run {
             put(&mut body, "dryRun", json!(d));
         }
-        let r = self
-            .call(&req, "POST", "/vectors/update".into(), String::new(), body)
+        let side = side_slots(std::iter::once(m.values.as_slice()));
+        let (r, _) = self
+            .call_side(
+                &req,
+                "POST",
+                "/vectors/update".into(),
+                String::new(),
+                body,
+                Some(side),
+                false,
+            )
             .await?;
         Ok(Response::new(pb::UpdateResponse {
             matched_records: r["matchedRecords"]
@@ -668,17 +763,19 @@ impl VectorService for Grpc {
         if let Some(t) = &m.pagination_token {
             put(&mut body, "paginationToken", json!(t));
         }
-        let r = self
-            .call(
+        let (r, mut values) = self
+            .call_side(
                 &req,
                 "POST",
                 "/vectors/fetch_by_metadata".into(),
                 String::new(),
                 body,
+                None,
+                true,
             )
             .await?;
         Ok(Response::new(pb::FetchByMetadataResponse {
-            vectors: vectors_map(&r),
+            vectors: vectors_map(&r, &mut values),
             namespace: string(&r, "namespace"),
             usage: usage(&r),
             pagination: pagination(&r),
