@@ -786,6 +786,84 @@ impl VectorService for Grpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message;
+    use prost_types::{DescriptorProto, FileDescriptorSet, ServiceDescriptorProto};
+
+    /// A message with every option dropped (HTTP annotations, field behaviour, deprecation
+    /// notes: none reaches the wire), nested types and fields kept in order.
+    fn bare_message(mut m: DescriptorProto) -> DescriptorProto {
+        m.options = None;
+        for f in &mut m.field {
+            f.options = None;
+        }
+        for o in &mut m.oneof_decl {
+            o.options = None;
+        }
+        m.field.sort_by_key(|f| f.number);
+        m.nested_type = m.nested_type.into_iter().map(bare_message).collect();
+        m
+    }
+
+    fn bare_service(mut s: ServiceDescriptorProto) -> ServiceDescriptorProto {
+        s.options = None;
+        for m in &mut s.method {
+            m.options = None;
+        }
+        s
+    }
+
+    /// The wire-relevant parts of a file: messages by name, enums, services.
+    fn contract(
+        fds: FileDescriptorSet,
+        file: &str,
+    ) -> (Vec<DescriptorProto>, Vec<ServiceDescriptorProto>, String) {
+        let f = fds
+            .file
+            .into_iter()
+            .find(|f| f.name() == file)
+            .unwrap_or_else(|| panic!("{file} not in the descriptor set"));
+        let mut messages: Vec<_> = f.message_type.into_iter().map(bare_message).collect();
+        messages.sort_by(|a, b| a.name().cmp(b.name()));
+        let services = f.service.into_iter().map(bare_service).collect();
+        (messages, services, f.package.unwrap_or_default())
+    }
+
+    /// Our `proto/db_data.proto` against Pinecone's published file: the same package, messages,
+    /// fields (names, numbers, types, labels, proto3 `optional`), maps, oneofs and methods.
+    /// The published file lives in the workplace's shared reference (`LARCH_PINECONE_PROTO`
+    /// names another directory); the server-e2e stage sets `LARCH_REQUIRE_PINECONE_PROTO` so
+    /// that its absence fails there instead of passing unchecked.
+    #[test]
+    fn the_proto_matches_pinecones_published_contract() {
+        let dir = std::env::var_os("LARCH_PINECONE_PROTO")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../shared/reference/proto")
+            });
+        let name = "db_data_2025-10.proto";
+        if !dir.join(name).exists() {
+            assert!(
+                std::env::var_os("LARCH_REQUIRE_PINECONE_PROTO").is_none(),
+                "Pinecone's published proto is not at {} (set LARCH_PINECONE_PROTO)",
+                dir.display()
+            );
+            eprintln!("not compared: no {name} in {}", dir.display());
+            return;
+        }
+        let theirs = protox::compile([name], [&dir]).expect("the published proto compiles");
+        let ours = FileDescriptorSet::decode(DESCRIPTOR).expect("our descriptor set decodes");
+        let (their_messages, their_services, their_package) = contract(theirs, name);
+        let (our_messages, our_services, our_package) = contract(ours, "db_data.proto");
+        assert_eq!(our_package, their_package);
+        let names =
+            |m: &[DescriptorProto]| m.iter().map(|m| m.name().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&our_messages), names(&their_messages));
+        for (o, t) in our_messages.iter().zip(&their_messages) {
+            assert_eq!(o, t, "message {}", t.name());
+        }
+        assert_eq!(our_services, their_services);
+    }
 
     #[test]
     fn metadata_round_trips_through_struct() {
