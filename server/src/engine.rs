@@ -123,6 +123,19 @@ impl Engine {
         more || (!after.is_empty() && after != needs)
     }
 
+    /// The host's status: background indexing (graph nodes built of all being built, and
+    /// whether work is pending), commits, the store's generation, the engine's resident bytes.
+    pub fn status(&self) -> serde_json::Value {
+        let (built, total) = self.api.indexing_progress();
+        serde_json::json!({
+            "indexing": {"pending": self.api.indexing_pending(), "built": built, "total": total},
+            "generation": self.store.generation(),
+            "commits": self.commits,
+            "residentBytes": self.api.db().resident_bytes(),
+            "kernels": larch::distance::kernel_name(),
+        })
+    }
+
     /// The store's generation (commits of this and earlier processes).
     pub fn generation(&self) -> u64 {
         self.store.generation()
@@ -155,7 +168,7 @@ impl Engine {
 }
 
 fn fresh_api(options: &EngineOptions) -> Api {
-    let mut api = Api::open(options.api.clone(), options.storage.clone());
-    api.db_mut().set_ann_config(options.ann.clone());
+    let mut api = Api::open(options.api.clone(), options.storage);
+    api.db_mut().set_ann_config(options.ann);
     api
 }

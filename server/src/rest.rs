@@ -1,6 +1,7 @@
 //! Pinecone's REST API (control and data plane) over HTTP: authentication, body bounds and
 //! transport only — every route, validation and error body is `src/api/`'s, exactly as in the
-//! Worker (`worker/src/index.ts`). Index hosts are `{origin}/index/{name}`.
+//! Worker (`worker/src/index.ts`). Index hosts are `{origin}/index/{name}`. One route is the
+//! server's own: [`STATUS`].
 
 use std::sync::Arc;
 
@@ -11,6 +12,10 @@ use larch::api::{Api, Response as ApiResponse};
 use crate::grpc::Grpc;
 use crate::grpc::pb::vector_service_server::VectorServiceServer;
 use crate::serve::{App, Call};
+
+/// The server's own status route (not Pinecone's): background indexing progress, commits,
+/// memory. Authenticated like every route.
+pub const STATUS: &str = "/larch/status";
 
 /// The routes of one listener: gRPC's `VectorService` methods, and REST for everything else.
 pub fn router(app: Arc<App>) -> axum::Router {
@@ -48,6 +53,15 @@ async fn handle(app: Arc<App>, req: axum::extract::Request) -> axum::response::R
         return to_http(Api::unauthenticated(&path));
     }
     let method = parts.method.as_str().to_ascii_uppercase();
+    if method == "GET" && path == STATUS {
+        let body = serde_json::to_vec(&app.status().await).unwrap_or_default();
+        let mut r = axum::response::Response::new(Body::from(body));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return r;
+    }
     let limit = larch::api::max_body_bytes(&method, &path);
     let declared = parts
         .headers

@@ -98,6 +98,11 @@ impl App {
         r.unwrap_or_else(|_| Api::internal_error(&path))
     }
 
+    /// The engine host's status ([`Engine::status`]).
+    pub async fn status(self: &Arc<Self>) -> serde_json::Value {
+        self.engine.lock().await.status()
+    }
+
     fn wake_indexer(&self) {
         if let Ok(t) = self.indexer.lock()
             && let Some(t) = t.as_ref()
