@@ -124,12 +124,16 @@ def main() -> None:
             import httpx
 
             t = time.perf_counter()
+            longest = 0.0
             while True:
-                st = httpx.get(f"{url}/larch/status", headers={"Api-Key": KEY}).json()
+                t1 = time.perf_counter()
+                st = httpx.get(f"{url}/larch/status", headers={"Api-Key": KEY}, timeout=600).json()
+                longest = max(longest, time.perf_counter() - t1)
                 if not st["indexing"]["pending"]:
                     break
                 time.sleep(0.5)
-            rows.append(emit(what="indexing wait", seconds=round(time.perf_counter() - t, 1), status=st))
+            wait = round(time.perf_counter() - t, 1)
+            rows.append(emit(what="indexing wait", seconds=wait, longest_status_ms=round(1000 * longest), status=st))
             rows.append(emit(what="memory after load", **memory(proc.pid)))
             # Recall@10 (gRPC, one client).
             hits = 0

@@ -55,6 +55,9 @@ pub struct Engine {
 /// One background turn runs engine steps for at most this long (requests wait behind it).
 pub const TURN: Duration = Duration::from_millis(10);
 
+/// A background turn longer than this is logged.
+const SLOW_TURN: Duration = Duration::from_millis(250);
+
 impl Engine {
     /// The engine over `store`; it loads lazily from the store.
     pub fn new(store: DirectoryStore, options: EngineOptions) -> Self {
@@ -109,13 +112,26 @@ impl Engine {
             }
         }
         let start = Instant::now();
+        let mut steps = 1;
         let mut more = self.api.index_step(INDEX_STEP_BUDGET);
         while more && start.elapsed() < TURN {
             more = self.api.index_step(INDEX_STEP_BUDGET);
+            steps += 1;
         }
+        let stepped = start.elapsed();
         if let Err(e) = self.commit() {
             self.fail("/", &e);
             return false;
+        }
+        let took = start.elapsed();
+        if took > SLOW_TURN {
+            // Requests wait behind a turn: say when one is long (one step is the unit).
+            eprintln!(
+                "larch: a background turn held the engine {} ms ({steps} steps: {} ms, commit {} ms)",
+                took.as_millis(),
+                stepped.as_millis(),
+                (took - stepped).as_millis()
+            );
         }
         // A merge waiting for rows goes on once they are provided: continue while it names
         // other rows than those just provided (the same ones again: the store lacks them).
