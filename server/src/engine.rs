@@ -8,14 +8,26 @@
 //! namespaces and page rows in on demand), so requests run one at a time behind a mutex (see
 //! [`crate::serve`]); HTTP parsing, JSON and protobuf conversion, authentication and I/O of
 //! other connections run in parallel around it.
+//!
+//! Commits: a request's batches are committed under the engine's lock, before it answers. A
+//! background turn's batches (new graphs, codes, paged rows, merged segments: tens of MB after
+//! a merge, seconds of fsync on a busy disk) change no record, so they are written *outside*
+//! the lock ([`SharedStore::write_in_flight`]): requests go on meanwhile, reading the commit's
+//! blobs from memory ([`DirectoryStore::get`]), and a request that writes waits for it first,
+//! so commits stay in order. Should a background commit fail, the engine is rebuilt from the
+//! store before anything else commits.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use larch::api::{Api, ApiOptions, Request, Response};
 use larch::host::INDEX_STEP_BUDGET;
 use larch::namespace::{AnnConfig, StorageConfig};
 
-use crate::store::{DirectoryStore, StoreError};
+use larch::storage::WriteBatch;
+
+use crate::store::{DirectoryStore, Prepared, StoreError};
 
 /// How the engine is configured (the same knobs as pkg-js's `Engine` options).
 #[derive(Debug, Clone)]
@@ -42,11 +54,81 @@ impl EngineOptions {
     }
 }
 
+/// The store, shared by the engine and the writer of background commits.
+#[derive(Debug)]
+pub struct SharedStore {
+    store: Mutex<DirectoryStore>,
+    /// Signalled when a commit in flight finishes.
+    idle: Condvar,
+    /// A background commit failed: the engine is ahead of the store.
+    broken: AtomicBool,
+}
+
+impl SharedStore {
+    fn new(store: DirectoryStore) -> Self {
+        SharedStore {
+            store: Mutex::new(store),
+            idle: Condvar::new(),
+            broken: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, DirectoryStore> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The store once no commit is in flight.
+    fn lock_idle(&self) -> MutexGuard<'_, DirectoryStore> {
+        let mut s = self.lock();
+        while s.in_flight() {
+            s = self.idle.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        s
+    }
+
+    /// Waits until no commit is in flight.
+    pub fn wait_idle(&self) {
+        drop(self.lock_idle());
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.lock().get(key)
+    }
+
+    /// Commits after the commit in flight, unless that one failed.
+    fn apply(&self, batches: &[WriteBatch]) -> Result<u64, StoreError> {
+        let mut s = self.lock_idle();
+        if self.broken.load(Ordering::Acquire) {
+            return Err(StoreError::Io {
+                what: "an earlier background commit failed".into(),
+                source: std::io::Error::other("the engine reloads from the store"),
+            });
+        }
+        s.apply(batches)
+    }
+
+    /// Writes a prepared background commit (without any lock while its files are written).
+    pub fn write_in_flight(&self, p: Arc<Prepared>) -> Result<u64, StoreError> {
+        let result = p.write();
+        let r = self.lock().finish(&p, result);
+        if r.is_err() {
+            self.broken.store(true, Ordering::Release);
+        }
+        self.idle.notify_all();
+        r
+    }
+
+    /// The store's generation (commits of this and earlier processes).
+    pub fn generation(&self) -> u64 {
+        self.lock().generation()
+    }
+}
+
 /// The engine and its store.
 #[derive(Debug)]
 pub struct Engine {
     api: Api,
-    store: DirectoryStore,
+    store: Arc<SharedStore>,
     options: EngineOptions,
     /// Commits since start (for logs and tests).
     commits: u64,
@@ -64,9 +146,23 @@ impl Engine {
         let api = fresh_api(&options);
         Engine {
             api,
-            store,
+            store: Arc::new(SharedStore::new(store)),
             options,
             commits: 0,
+        }
+    }
+
+    /// The store, for the writer of background commits.
+    pub fn store(&self) -> Arc<SharedStore> {
+        self.store.clone()
+    }
+
+    /// Rebuilds the engine from the store after a failed background commit.
+    fn repair(&mut self) {
+        if self.store.broken.load(Ordering::Acquire) {
+            self.store.wait_idle();
+            self.api = fresh_api(&self.options);
+            self.store.broken.store(false, Ordering::Release);
         }
     }
 
@@ -74,6 +170,7 @@ impl Engine {
     /// response. A store failure drops the engine (it reloads from what is committed) and
     /// answers with an internal error: nothing uncommitted is acknowledged.
     pub fn handle(&mut self, req: &Request<'_>) -> Response {
+        self.repair();
         let response = loop {
             match self.api.try_handle(req) {
                 Ok(r) => break r,
@@ -99,15 +196,18 @@ impl Engine {
     }
 
     /// One bounded background turn: provides the blobs the work waits for, runs index steps
-    /// for at most [`TURN`], commits. Returns true while more work remains.
-    pub fn index_turn(&mut self) -> bool {
+    /// for at most [`TURN`], and prepares the commit of what they wrote, which the caller
+    /// writes with [`SharedStore::write_in_flight`] after releasing the engine. Call it with
+    /// no commit in flight ([`SharedStore::wait_idle`]). Returns true while more work remains.
+    pub fn index_turn(&mut self) -> (bool, Option<Arc<Prepared>>) {
+        self.repair();
         let needs = self.api.index_needs();
         for key in &needs {
             match self.store.get(key) {
                 Ok(bytes) => self.api.provide(key.clone(), bytes),
                 Err(e) => {
                     self.fail("/", &e);
-                    return false;
+                    return (false, None);
                 }
             }
         }
@@ -118,25 +218,26 @@ impl Engine {
             more = self.api.index_step(INDEX_STEP_BUDGET);
             steps += 1;
         }
-        let stepped = start.elapsed();
-        if let Err(e) = self.commit() {
-            self.fail("/", &e);
-            return false;
-        }
         let took = start.elapsed();
         if took > SLOW_TURN {
             // Requests wait behind a turn: say when one is long (one step is the unit).
             eprintln!(
-                "larch: a background turn held the engine {} ms ({steps} steps: {} ms, commit {} ms)",
-                took.as_millis(),
-                stepped.as_millis(),
-                (took - stepped).as_millis()
+                "larch: a background turn held the engine {} ms ({steps} steps)",
+                took.as_millis()
             );
         }
+        let batches = self.api.take_writes();
+        let prepared = if batches.is_empty() {
+            None
+        } else {
+            self.commits += 1;
+            self.store.lock_idle().prepare(&batches)
+        };
+        self.api.evict_idle(self.options.max_loaded_namespaces);
         // A merge waiting for rows goes on once they are provided: continue while it names
         // other rows than those just provided (the same ones again: the store lacks them).
         let after = self.api.index_needs();
-        more || (!after.is_empty() && after != needs)
+        (more || (!after.is_empty() && after != needs), prepared)
     }
 
     /// The host's status: background indexing (graph nodes built of all being built, and
@@ -162,7 +263,7 @@ impl Engine {
         self.commits
     }
 
-    /// Applies the engine's pending write batches (the one commit path).
+    /// Applies the engine's pending write batches (the one commit path of requests).
     fn commit(&mut self) -> Result<(), StoreError> {
         let batches = self.api.take_writes();
         if batches.is_empty() {
@@ -178,7 +279,9 @@ impl Engine {
     /// committed, and answer with the plane's internal error.
     fn fail(&mut self, path: &str, e: &StoreError) -> Response {
         eprintln!("larch: storage error: {e}");
+        self.store.wait_idle();
         self.api = fresh_api(&self.options);
+        self.store.broken.store(false, Ordering::Release);
         Api::internal_error(path)
     }
 }

@@ -59,6 +59,14 @@ enum Command {
         /// Seconds to wait for another process's lock on the data directory.
         #[arg(long, default_value_t = 5)]
         lock_timeout: u64,
+        /// Records per namespace memtable before it is sealed into a segment (pkg-js's
+        /// `sealRecords`; default 10000).
+        #[arg(long)]
+        seal_records: Option<usize>,
+        /// Records a sealed segment needs before it gets an HNSW graph (pkg-js's
+        /// `annMinRecords`; default 2048).
+        #[arg(long)]
+        ann_min_records: Option<usize>,
     },
     /// Write the FileDescriptorSet of the served gRPC protocol to stdout (for tests that compare
     /// it with Pinecone's).
@@ -77,6 +85,8 @@ fn main() {
             api_key,
             public_url,
             lock_timeout,
+            seal_records,
+            ann_min_records,
         } => {
             let config = serve::ServeConfig {
                 data,
@@ -86,6 +96,8 @@ fn main() {
                 api_key: api_key.filter(|k| !k.is_empty()),
                 public_url,
                 lock_timeout: Duration::from_secs(lock_timeout),
+                seal_records,
+                ann_min_records,
             };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -36,6 +36,9 @@ pub struct ServeConfig {
     /// The origin index hosts point at (default `http://{host}:{port}`).
     pub public_url: Option<String>,
     pub lock_timeout: Duration,
+    /// Engine tuning (pkg-js's `sealRecords`, `annMinRecords`).
+    pub seal_records: Option<usize>,
+    pub ann_min_records: Option<usize>,
 }
 
 /// One request as the engine takes it, owned so it can move to a blocking thread.
@@ -177,13 +180,31 @@ fn only_index(engine: &mut Engine) -> Result<String, Response> {
     }
 }
 
-/// The background indexing thread: turns while work is pending, parked otherwise.
-fn indexer(app: Arc<App>) {
+/// The background indexing thread: turns while work is pending, parked otherwise. Each turn's
+/// commit is written after the engine is released (requests go on meanwhile), and finishes
+/// before the next turn or a stop.
+fn indexer(app: Arc<App>, store: Arc<crate::engine::SharedStore>) {
     while !app.stopping.load(Ordering::Acquire) {
-        let more = {
+        store.wait_idle();
+        let (more, prepared) = {
             let mut engine = app.engine.blocking_lock();
-            engine.indexing_pending() && engine.index_turn()
+            if engine.indexing_pending() {
+                engine.index_turn()
+            } else {
+                (false, None)
+            }
         };
+        if let Some(p) = prepared {
+            let start = std::time::Instant::now();
+            match store.write_in_flight(p) {
+                Ok(_) if start.elapsed() > Duration::from_secs(1) => eprintln!(
+                    "larch: a background commit took {} ms (requests went on meanwhile)",
+                    start.elapsed().as_millis()
+                ),
+                Ok(_) => {}
+                Err(e) => eprintln!("larch: background commit failed (the engine reloads): {e}"),
+            }
+        }
         if !more {
             std::thread::park_timeout(Duration::from_millis(500));
         }
@@ -242,10 +263,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
             .map_err(|e| e.to_string())?
     };
     let generation = store.generation();
-    let engine = Engine::new(
-        store,
-        EngineOptions::new(format!("{origin}/index/{{name}}")),
-    );
+    let mut options = EngineOptions::new(format!("{origin}/index/{{name}}"));
+    if let Some(n) = config.seal_records {
+        options.storage.seal_records = n.max(1);
+    }
+    if let Some(n) = config.ann_min_records {
+        options.ann.min_records = n.max(1);
+    }
+    let engine = Engine::new(store, options);
+    let shared_store = engine.store();
     let app = Arc::new(App {
         engine: Mutex::new(engine),
         key_digest: config
@@ -259,7 +285,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         let app = app.clone();
         std::thread::Builder::new()
             .name("larch-indexer".into())
-            .spawn(move || indexer(app))
+            .spawn(move || indexer(app, shared_store))
             .map_err(|e| e.to_string())?
     };
     if let Ok(mut t) = app.indexer.lock() {

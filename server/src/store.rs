@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use larch::storage::{MemoryStore, WriteBatch};
@@ -309,6 +310,102 @@ impl Drop for FileLock {
     }
 }
 
+fn staged_path(blobs: &Path, key: &str, generation: u64) -> PathBuf {
+    blobs.join(format!("{}~{generation}", file_name(key)))
+}
+
+/// Applies a committed journal's operations to `blobs/`.
+fn replay(blobs: &Path, journal: &Journal) -> io::Result<()> {
+    for (key, put) in &journal.ops {
+        let file = blobs.join(file_name(key));
+        if *put {
+            ignore_missing(fs::rename(
+                staged_path(blobs, key, journal.generation),
+                &file,
+            ))?;
+        } else {
+            ignore_missing(fs::remove_file(&file))?;
+        }
+    }
+    sync_dir(blobs)
+}
+
+/// Staged puts written and fsynced by this many threads at once (a commit after a merge puts
+/// dozens of ≤ 2 MB blobs; one fsync at a time would wait for each in turn).
+const WRITERS: usize = 4;
+
+/// A commit whose files are being written ([`DirectoryStore::prepare`]).
+#[derive(Debug)]
+pub struct Prepared {
+    generation: u64,
+    ops: Vec<Op>,
+    /// Position in `ops` of each key.
+    index: std::collections::HashMap<String, usize>,
+    dir: PathBuf,
+    blobs: PathBuf,
+}
+
+impl Prepared {
+    /// Writes the commit: staged puts (fsynced), the journal renamed into place (the commit
+    /// point), then the staged files renamed over their blobs and deletes unlinked.
+    pub fn write(&self) -> Result<(), StoreError> {
+        let next = self.generation;
+        let journal: Vec<(String, bool)> = self
+            .ops
+            .iter()
+            .map(|o| (o.key.clone(), o.put.is_some()))
+            .collect();
+        let tmp = self.dir.join(format!("{JOURNAL}.tmp"));
+        let puts: Vec<&Op> = self.ops.iter().filter(|o| o.put.is_some()).collect();
+        let staged = || -> io::Result<()> {
+            let chunk = puts.len().div_ceil(WRITERS).max(1);
+            std::thread::scope(|scope| {
+                let jobs: Vec<_> = puts
+                    .chunks(chunk)
+                    .map(|ops| {
+                        scope.spawn(move || -> io::Result<()> {
+                            for o in ops {
+                                let bytes = o.put.as_deref().unwrap_or_default();
+                                write_synced(&staged_path(&self.blobs, &o.key, next), bytes)?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                jobs.into_iter().try_for_each(|j| {
+                    j.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("writer panicked")))
+                })
+            })?;
+            write_synced(&tmp, &encode_journal(next, &journal))?;
+            sync_dir(&self.blobs)?;
+            fs::rename(&tmp, self.dir.join(JOURNAL))?;
+            sync_dir(&self.dir)
+        };
+        if let Err(e) = staged() {
+            // Not committed: the staged files are garbage (recovery would remove them too).
+            for o in &puts {
+                let _ = fs::remove_file(staged_path(&self.blobs, &o.key, next));
+            }
+            return Err(io_err(format!("cannot commit to {}", self.dir.display()))(
+                e,
+            ));
+        }
+        // Committed. Should applying fail, the journal is replayed on the next open.
+        replay(
+            &self.blobs,
+            &Journal {
+                generation: next,
+                ops: journal,
+            },
+        )
+        .map_err(io_err(format!(
+            "committed to {} but could not apply it (replayed on next open)",
+            self.dir.display()
+        )))
+    }
+}
+
 /// The store over one directory, holding its lock.
 #[derive(Debug)]
 pub struct DirectoryStore {
@@ -317,6 +414,8 @@ pub struct DirectoryStore {
     /// Keys of the committed blobs (their bytes stay on disk).
     keys: HashSet<String>,
     generation: u64,
+    /// The commit being written, if any ([`DirectoryStore::prepare`]).
+    in_flight: Option<Arc<Prepared>>,
     _lock: FileLock,
 }
 
@@ -331,6 +430,7 @@ impl DirectoryStore {
             blobs,
             keys: HashSet::new(),
             generation: 0,
+            in_flight: None,
             _lock: lock,
         };
         store.recover()?;
@@ -344,6 +444,12 @@ impl DirectoryStore {
 
     /// The bytes of a committed blob.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        // A commit in flight is the newest state of its keys (its files may be half renamed).
+        if let Some(p) = &self.in_flight
+            && let Some(&i) = p.index.get(key)
+        {
+            return Ok(p.ops[i].put.clone());
+        }
         if !self.keys.contains(key) {
             return Ok(None);
         }
@@ -415,68 +521,72 @@ impl DirectoryStore {
             .collect()
     }
 
-    fn staged(&self, key: &str, generation: u64) -> PathBuf {
-        self.blobs.join(format!("{}~{generation}", file_name(key)))
+    /// Commits `ops` as the next generation (the slow part runs in [`Prepared::write`]).
+    fn commit(&mut self, ops: Vec<Op>) -> Result<u64, StoreError> {
+        let p = self.prepare_ops(ops);
+        let result = p.write();
+        self.finish(&p, result)
     }
 
-    fn commit(&mut self, ops: Vec<Op>) -> Result<u64, StoreError> {
-        let next = self.generation + 1;
-        let journal: Vec<(String, bool)> = ops
+    /// Starts the commit of `batches` whose files are written by [`Prepared::write`], outside
+    /// any lock the caller holds; [`DirectoryStore::get`] answers its keys from it meanwhile,
+    /// and [`DirectoryStore::finish`] ends it. `None` when the batches change nothing. Only
+    /// one commit may be in flight.
+    pub fn prepare(&mut self, batches: &[WriteBatch]) -> Option<Arc<Prepared>> {
+        debug_assert!(self.in_flight.is_none(), "one commit at a time");
+        let ops = self.reduce(batches);
+        (!ops.is_empty()).then(|| self.prepare_ops(ops))
+    }
+
+    fn prepare_ops(&mut self, ops: Vec<Op>) -> Arc<Prepared> {
+        let index = ops
             .iter()
-            .map(|o| (o.key.clone(), o.put.is_some()))
+            .enumerate()
+            .map(|(i, o)| (o.key.clone(), i))
             .collect();
-        let tmp = self.dir.join(format!("{JOURNAL}.tmp"));
-        let staged = || -> io::Result<()> {
-            for o in &ops {
-                if let Some(bytes) = &o.put {
-                    write_synced(&self.staged(&o.key, next), bytes)?;
-                }
-            }
-            write_synced(&tmp, &encode_journal(next, &journal))?;
-            sync_dir(&self.blobs)?;
-            fs::rename(&tmp, self.dir.join(JOURNAL))?;
-            sync_dir(&self.dir)
-        };
-        if let Err(e) = staged() {
-            // Not committed: the staged files are garbage (recovery would remove them too).
-            for o in ops.iter().filter(|o| o.put.is_some()) {
-                let _ = fs::remove_file(self.staged(&o.key, next));
-            }
-            return Err(io_err(format!("cannot commit to {}", self.dir.display()))(
-                e,
-            ));
+        let p = Arc::new(Prepared {
+            generation: self.generation + 1,
+            ops,
+            index,
+            dir: self.dir.clone(),
+            blobs: self.blobs.clone(),
+        });
+        self.in_flight = Some(p.clone());
+        p
+    }
+
+    /// True while a prepared commit has not finished.
+    pub fn in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Ends a prepared commit with the result of its [`Prepared::write`]: the new generation,
+    /// or its error after rereading the directory (a commit may have reached its commit point
+    /// before failing).
+    pub fn finish(
+        &mut self,
+        p: &Prepared,
+        result: Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        self.in_flight = None;
+        if let Err(e) = result {
+            self.recover()?;
+            return Err(e);
         }
-        // Committed. Should applying fail, the journal is replayed on the next open.
-        self.replay(&Journal {
-            generation: next,
-            ops: journal,
-        })
-        .map_err(io_err(format!(
-            "committed to {} but could not apply it (replayed on next open)",
-            self.dir.display()
-        )))?;
-        for o in ops {
+        for o in &p.ops {
             if o.put.is_some() {
-                self.keys.insert(o.key);
+                self.keys.insert(o.key.clone());
             } else {
                 self.keys.remove(&o.key);
             }
         }
-        self.generation = next;
-        Ok(next)
+        self.generation = p.generation;
+        Ok(p.generation)
     }
 
     /// Applies a committed journal; harmless when it was applied before, wholly or in part.
     fn replay(&self, journal: &Journal) -> io::Result<()> {
-        for (key, put) in &journal.ops {
-            let file = self.blobs.join(file_name(key));
-            if *put {
-                ignore_missing(fs::rename(self.staged(key, journal.generation), &file))?;
-            } else {
-                ignore_missing(fs::remove_file(&file))?;
-            }
-        }
-        sync_dir(&self.blobs)
+        replay(&self.blobs, journal)
     }
 
     /// Recovery: replay the journal, drop uncommitted staged files, read the keys; migrate
