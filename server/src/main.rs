@@ -67,6 +67,10 @@ enum Command {
         /// `annMinRecords`; default 2048).
         #[arg(long)]
         ann_min_records: Option<usize>,
+        /// MiB of paged row groups (dense values, metadata) each namespace keeps cached between
+        /// requests (pkg-js's `rowCacheBytes`, 16 MiB there; a server has the memory).
+        #[arg(long, default_value_t = 256)]
+        row_cache_mib: usize,
     },
     /// Write the FileDescriptorSet of the served gRPC protocol to stdout (for tests that compare
     /// it with Pinecone's).
@@ -87,6 +91,7 @@ fn main() {
             lock_timeout,
             seal_records,
             ann_min_records,
+            row_cache_mib,
         } => {
             let config = serve::ServeConfig {
                 data,
@@ -98,6 +103,7 @@ fn main() {
                 lock_timeout: Duration::from_secs(lock_timeout),
                 seal_records,
                 ann_min_records,
+                row_cache_bytes: row_cache_mib << 20,
             };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -39,6 +39,8 @@ pub struct ServeConfig {
     /// Engine tuning (pkg-js's `sealRecords`, `annMinRecords`).
     pub seal_records: Option<usize>,
     pub ann_min_records: Option<usize>,
+    /// Row-group cache per namespace (`StorageConfig::row_cache_bytes`).
+    pub row_cache_bytes: usize,
 }
 
 /// One request as the engine takes it, owned so it can move to a blocking thread.
@@ -267,6 +269,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     if let Some(n) = config.seal_records {
         options.storage.seal_records = n.max(1);
     }
+    options.storage.row_cache_bytes = config.row_cache_bytes;
     if let Some(n) = config.ann_min_records {
         options.ann.min_records = n.max(1);
     }
