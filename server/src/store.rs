@@ -758,6 +758,46 @@ mod tests {
     }
 
     #[test]
+    fn a_commit_in_flight_answers_its_keys_and_lands_when_finished() {
+        let dir = tempdir("inflight");
+        let mut s = DirectoryStore::open(&dir, Duration::ZERO).unwrap();
+        s.apply(&[batch(&[("old", b"1"), ("kept", b"k")], &[], &[])])
+            .unwrap();
+        let p = s
+            .prepare(&[batch(&[("new", b"2")], &["old"], &[])])
+            .unwrap();
+        // Before its files exist, reads see the commit; other keys read from disk.
+        assert!(s.in_flight());
+        assert_eq!(s.get("new").unwrap().as_deref(), Some(&b"2"[..]));
+        assert_eq!(s.get("old").unwrap(), None);
+        assert_eq!(s.get("kept").unwrap().as_deref(), Some(&b"k"[..]));
+        assert_eq!(s.generation(), 1);
+        let r = p.write();
+        assert_eq!(s.finish(&p, r).unwrap(), 2);
+        assert!(!s.in_flight());
+        drop(s);
+        let s = DirectoryStore::open(&dir, Duration::ZERO).unwrap();
+        assert_eq!(s.generation(), 2);
+        assert_eq!(s.get("new").unwrap().as_deref(), Some(&b"2"[..]));
+        assert_eq!(s.get("old").unwrap(), None);
+    }
+
+    #[test]
+    fn a_failed_commit_in_flight_leaves_the_previous_generation() {
+        let dir = tempdir("inflight-fail");
+        let mut s = DirectoryStore::open(&dir, Duration::ZERO).unwrap();
+        s.apply(&[batch(&[("k", b"v1")], &[], &[])]).unwrap();
+        let p = s.prepare(&[batch(&[("k", b"v2")], &[], &[])]).unwrap();
+        let err = StoreError::Io {
+            what: "simulated".into(),
+            source: io::Error::other("disk full"),
+        };
+        assert!(s.finish(&p, Err(err)).is_err());
+        assert_eq!(s.generation(), 1);
+        assert_eq!(s.get("k").unwrap().as_deref(), Some(&b"v1"[..]));
+    }
+
+    #[test]
     fn a_damaged_journal_is_refused() {
         let dir = tempdir("damaged");
         {
