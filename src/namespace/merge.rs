@@ -17,8 +17,12 @@ impl Namespace {
     /// Seals the memtable into a segment and compacts.
     pub fn seal(&mut self) {
         if !self.memtable.is_empty() {
-            let records = self.memtable.drain_sorted();
-            self.push_segment(Segment::from_sorted(self.dimension, records));
+            // A memtable sealed full is likely to fill again: keep room for as many records
+            // (the same blocks, freed just before). A smaller one starts empty.
+            let full = self.memtable.len() >= self.config.seal_records;
+            let reserve = if full { self.config.seal_records } else { 0 };
+            let columns = self.memtable.seal_sorted(reserve);
+            self.push_segment(Segment::from_sorted_columns(columns));
         }
         self.compact();
         if let Some(p) = &mut self.persist {
