@@ -1,5 +1,5 @@
 // Entry point for browsers and bundlers (Vite, webpack, a plain <script type="module">):
-//   import { init, Larch } from "larch";
+//   import { init, Larch } from "larchdb";
 //   await init();                      // fetches larch_js_bg.wasm next to this module
 //   const pc = new Larch();            // IndexedDB database "larch"; or { storage: "memory" }
 // Calls made before init() resolves wait for it (init() runs on first use).

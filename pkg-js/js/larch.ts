@@ -191,7 +191,7 @@ export class LarchCore {
   readonly bytesIn: boolean;
 
   constructor(options: LarchOptions = {}) {
-    if (!runtime) throw new Error("larch: no runtime entry point loaded (import 'larch')");
+    if (!runtime) throw new Error("larch: no runtime entry point loaded (import 'larchdb')");
     this.float32Out = options.vectors === "float32array";
     this.bytesIn = options.vectorTransport !== "json";
     const storage = runtime.storage(options.storage, this);

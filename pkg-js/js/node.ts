@@ -1,5 +1,5 @@
 // Entry point for Node (≥ 20): the wasm is loaded synchronously at import.
-//   import { Larch } from "larch";
+//   import { Larch } from "larchdb";
 //   const pc = new Larch();                                  // in memory
 //   const pc = new Larch({ storage: { directory: "./db" } }); // persisted to a directory (shareable)
 

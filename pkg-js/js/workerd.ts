@@ -1,5 +1,5 @@
 // Entry point for Cloudflare Workers (workerd): the bundler hands over the compiled module.
-//   import { Larch } from "larch";          // resolves here through the "workerd" condition
+//   import { Larch } from "larchdb";          // resolves here through the "workerd" condition
 //   const pc = new Larch();                 // in memory, or { storage: yourBlobStore }
 
 import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";

@@ -60,7 +60,7 @@ test("Node 20 imports the package by name", async () => {
   const file = join(dir, "node-smoke.mjs");
   await writeFile(
     file,
-    `import { Larch, simd } from "larch";\n${PROGRAM.replace("OPTIONS", "")}\nconsole.log(JSON.stringify(result));`,
+    `import { Larch, simd } from "larchdb";\n${PROGRAM.replace("OPTIONS", "")}\nconsole.log(JSON.stringify(result));`,
   );
   const { stdout } = await run(process.execPath, [file], { cwd: dir });
   assert.deepEqual(JSON.parse(stdout), EXPECTED);
@@ -69,7 +69,7 @@ test("Node 20 imports the package by name", async () => {
 test("a plain <script type=module> page", async () => {
   const page = `<!doctype html><meta charset="utf-8"><title>smoke</title>
 <script type="module">
-  import { init, Larch, simd } from "./node_modules/larch/dist/browser.js";
+  import { init, Larch, simd } from "./node_modules/larchdb/dist/browser.js";
   await init();
   ${PROGRAM.replace("OPTIONS", '{ storage: { indexedDB: "script-smoke" } }')}
   window.result = result;
@@ -93,7 +93,7 @@ test("a Vite build", async () => {
   );
   await writeFile(
     join(app, "main.js"),
-    `import { init, Larch, simd } from "larch";\nawait init();\n${PROGRAM.replace("OPTIONS", '{ storage: "memory" }')}\nwindow.result = result;\n`,
+    `import { init, Larch, simd } from "larchdb";\nawait init();\n${PROGRAM.replace("OPTIONS", '{ storage: "memory" }')}\nwindow.result = result;\n`,
   );
   await run(
     process.execPath,
@@ -131,7 +131,7 @@ test("workerd (wrangler dev) through the workerd entry", { timeout: 120_000 }, a
   );
   await writeFile(
     join(worker, "index.js"),
-    `import { Larch, simd } from "larch";\nexport default {\n  async fetch() {\n${PROGRAM.replace("OPTIONS", "")}\n    return Response.json(result);\n  },\n};\n`,
+    `import { Larch, simd } from "larchdb";\nexport default {\n  async fetch() {\n${PROGRAM.replace("OPTIONS", "")}\n    return Response.json(result);\n  },\n};\n`,
   );
   const port = 20000 + Math.floor(Math.random() * 20000);
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" };
