@@ -34,15 +34,21 @@ export class Larch extends LarchCore {
   }
 }
 
+/** The same client under the SDK's name: `import { Pinecone } from "larchdb"` ports SDK code by its import. */
+export const Pinecone = Larch;
+export type Pinecone = Larch;
+
 /** True when the loaded wasm uses SIMD128. */
 export const simd = (): boolean => Engine.simd();
 
 export * from "./errors.js";
+/** The SDK's `Errors` namespace: `Errors.PineconeNotFoundError` & co. */
+export * as Errors from "./errors.js";
 export type { BlobStore, EngineRequest, EngineResponse, GetBlobs, IndexingProgress, WriteBatch } from "./host.js";
 /** The host loop, for hosts with their own storage (the Worker over Durable Object SQLite). */
 export { runRequest } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
-export { Index } from "./larch.js";
+export { Documents, Index, Indexes, type IndexOptions } from "./larch.js";
 export { MemoryBlobStore } from "./memory_store.js";
 export type * from "./types.js";
 /** The raw REST engine and the engine's memory store, for hosts with their own storage. */
