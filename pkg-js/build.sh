@@ -33,6 +33,10 @@ raw="$target_dir/wasm32-unknown-unknown/wasm-release/larch_js.wasm"
 
 rm -rf js/wasm && mkdir -p js/wasm
 wasm-bindgen --target web --out-dir js/wasm --out-name larch_js "$raw"
+# wasm-bindgen declares `[Symbol.dispose]()` on every class, which only compiles with lib
+# esnext.disposable: drop it from the .d.ts so a project on lib ES2022 type-checks the package
+# without skipLibCheck (test/types.test.mjs). The method itself stays in the JS.
+sed -i '/\[Symbol\.dispose\]()/d' js/wasm/larch_js.d.ts
 node_modules/.bin/wasm-opt -Oz --converge --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   --strip-debug --strip-producers js/wasm/larch_js_bg.wasm -o js/wasm/larch_js_bg.opt.wasm

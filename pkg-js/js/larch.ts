@@ -68,7 +68,22 @@ export type StorageOption =
   /** Any store implementing the host boundary. */
   | BlobStore;
 
-export type LarchOptions = {
+/**
+ * The SDK's `PineconeConfiguration` fields, accepted so `new Pinecone({ apiKey })` runs unchanged;
+ * Larch is local (no network, keys, retries or headers), so it ignores them.
+ */
+export type PineconeConfigurationFields = {
+  apiKey?: string;
+  controllerHostUrl?: string;
+  fetchApi?: unknown;
+  additionalHeaders?: Record<string, string>;
+  sourceTag?: string;
+  caller?: { provider?: string; model: string };
+  maxRetries?: number;
+  assistantRegion?: string;
+};
+
+export type LarchOptions = PineconeConfigurationFields & {
   /** Default: IndexedDB database "larch" in browsers, memory in Node and Workers. */
   storage?: StorageOption;
   /**
