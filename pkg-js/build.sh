@@ -55,7 +55,7 @@ done
 gz() { gzip -9 -c "$1" | wc -c; }
 total_raw=0 total_gz=0
 report=()
-for f in dist/wasm/larch_js_bg.wasm dist/wasm/larch_js.js $(ls dist/*.js | grep -v -E '/(node|workerd|directory_store)\.js$'); do
+for f in dist/wasm/larch_js_bg.wasm dist/wasm/larch_js.js $(ls dist/*.js | grep -v -E '/(node|workerd|directory_store|worker|engine_worker)\.js$'); do
   r=$(wc -c <"$f") g=$(gz "$f")
   total_raw=$((total_raw + r)) total_gz=$((total_gz + g))
   report+=("$(printf '%-32s %9d B  %8d B gzip' "${f#dist/}" "$r" "$g")")

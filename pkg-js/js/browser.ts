@@ -4,8 +4,9 @@
 //   const pc = new Larch();            // IndexedDB database "larch"; or { storage: "memory" }
 // Calls made before init() resolves wait for it (init() runs on first use).
 
+import type { Host } from "./host.js";
 import { indexedDbStorage } from "./idb.js";
-import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";
+import { LarchCore, type LarchOptions, type Runtime, type StorageOption, setRuntime } from "./larch.js";
 import initWasm, { Engine } from "./wasm/larch_js.js";
 
 let loading: Promise<void> | null = null;
@@ -22,14 +23,14 @@ export function init(input?: RequestInfo | URL | Response | BufferSource | WebAs
   return loading;
 }
 
-setRuntime({
+const RUNTIME: Runtime = {
   ready: init,
-  storage(option: StorageOption | undefined, larch: LarchCore) {
+  storage(option: StorageOption | undefined, larch: LarchCore, options: LarchOptions) {
     const hasIdb = typeof indexedDB !== "undefined";
     const chosen = option ?? (hasIdb ? { indexedDB: "larch" } : "memory");
     if (chosen === "memory") return { persistent: false };
     if (typeof chosen === "object" && "indexedDB" in chosen) {
-      const s = indexedDbStorage(chosen.indexedDB, init, (g) => larch.host.remoteCommit(g));
+      const s = indexedDbStorage(chosen.indexedDB, init, (g) => (larch.host as Host).remoteCommit(g), options.persist);
       larch.persisted = s.persisted;
       return s;
     }
@@ -38,12 +39,13 @@ setRuntime({
     }
     return { persistent: true, store: chosen };
   },
-});
+};
+setRuntime(RUNTIME);
 
 /** The Larch client: @pinecone-database/pinecone's `Pinecone` surface, running locally. */
 export class Larch extends LarchCore {
   constructor(options?: LarchOptions) {
-    super(options);
+    super(options, RUNTIME);
   }
 }
 

@@ -123,14 +123,39 @@ export type LarchOptions = PineconeConfigurationFields & {
   vectorTransport?: "bytes" | "json";
   /** Called after each background indexing step with the graph nodes built so far of all. */
   onIndexingProgress?: (progress: IndexingProgress) => void;
+  /**
+   * Browsers, IndexedDB storage: ask `navigator.storage.persist()` so the browser does not
+   * evict the database under storage pressure (default `true`; Firefox may show a prompt).
+   * `false` never asks; `pc.persisted` then says whether it is persisted already.
+   */
+  persist?: boolean;
+  /**
+   * `larchdb/worker` only: `"shared"` (default with IndexedDB storage where `SharedWorker`
+   * exists) runs one engine in a SharedWorker for every tab of the origin using the same
+   * options, so tabs taking turns never reload a namespace; `"dedicated"` (default otherwise)
+   * runs this client's engine in its own Worker.
+   */
+  worker?: "shared" | "dedicated";
 };
 
-/** What an entry point (browser / node / workerd) plugs into the facade. */
+/**
+ * What a client sends requests through: the host loop in this thread (`Host`), or a proxy to
+ * one in a Web Worker (the `larchdb/worker` entry).
+ */
+export type Transport = Pick<Host, "send" | "upsertLimits" | "flushIndexing" | "indexingProgress" | "close">;
+
+/** What an entry point (browser / node / workerd / worker) plugs into the facade. */
 export type Runtime = {
   /** Loads the wasm if needed (browser); undefined where loading is synchronous. */
   ready?: () => Promise<void>;
   /** Host options for a storage choice: the store, the lock, the broadcast. */
-  storage: (option: StorageOption | undefined, larch: LarchCore) => Partial<HostOptions> & { persistent: boolean };
+  storage: (
+    option: StorageOption | undefined,
+    larch: LarchCore,
+    options: LarchOptions,
+  ) => Partial<HostOptions> & { persistent: boolean };
+  /** A transport other than a host loop in this thread (the engine in a Web Worker). */
+  connect?: (options: LarchOptions, larch: LarchCore) => Transport;
 };
 
 let runtime: Runtime | null = null;
@@ -284,7 +309,7 @@ function valuesById(r: EngineResponse): Map<unknown, Float32Array> | undefined {
 /** The client shared by every entry point (each exports it as `Larch`). */
 export class LarchCore {
   /** @internal */
-  readonly host: Host;
+  readonly host: Transport;
   /** Result of `navigator.storage.persist()` (browsers with IndexedDB storage), once known. */
   persisted: Promise<boolean> = Promise.resolve(false);
   /** @internal Dense values of results as `Float32Array`s. */
@@ -296,16 +321,21 @@ export class LarchCore {
   /** SDK 9's control plane: `pc.indexes.create(...)`, `.list()`, `.describe(name)`, ... */
   readonly indexes: Indexes;
 
-  constructor(options: LarchOptions = {}) {
-    if (!runtime) throw new Error("larch: no runtime entry point loaded (import 'larchdb')");
+  /** `rt`: the entry point's runtime (several entries may be loaded in one page). */
+  constructor(options: LarchOptions = {}, rt: Runtime | null = runtime) {
+    if (!rt) throw new Error("larch: no runtime entry point loaded (import 'larchdb')");
     this.float32Out = options.vectors === "float32array";
     this.bytesIn = options.vectorTransport !== "json";
     this.hostTemplate = options.hostTemplate ?? DEFAULT_HOST_TEMPLATE;
     this.indexes = new Indexes(this);
-    const storage = runtime.storage(options.storage, this);
+    if (rt.connect) {
+      this.host = rt.connect(options, this);
+      return;
+    }
+    const storage = rt.storage(options.storage, this, options);
     this.host = new Host({
       ...storage,
-      ready: runtime.ready,
+      ready: rt.ready,
       maxLoadedNamespaces: options.maxLoadedNamespaces,
       onIndexingProgress: options.onIndexingProgress,
       engine: defined({

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { DirectoryStore } from "./directory_store.js";
 import type { LockFn } from "./host.js";
-import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";
+import { LarchCore, type LarchOptions, type Runtime, type StorageOption, setRuntime } from "./larch.js";
 import { Engine, initSync } from "./wasm/larch_js.js";
 
 initSync({ module: readFileSync(new URL("./wasm/larch_js_bg.wasm", import.meta.url)) });
@@ -16,7 +16,7 @@ export function init(_input?: unknown): Promise<void> {
   return Promise.resolve();
 }
 
-setRuntime({
+const RUNTIME: Runtime = {
   storage(option: StorageOption | undefined) {
     const chosen = option ?? "memory";
     if (chosen === "memory") return { persistent: false };
@@ -36,12 +36,13 @@ setRuntime({
     }
     return { persistent: true, store: chosen };
   },
-});
+};
+setRuntime(RUNTIME);
 
 /** The Larch client: @pinecone-database/pinecone's `Pinecone` surface, running locally. */
 export class Larch extends LarchCore {
   constructor(options?: LarchOptions) {
-    super(options);
+    super(options, RUNTIME);
   }
 }
 

@@ -2,7 +2,7 @@
 //   import { Larch } from "larchdb";          // resolves here through the "workerd" condition
 //   const pc = new Larch();                 // in memory, or { storage: yourBlobStore }
 
-import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";
+import { LarchCore, type LarchOptions, type Runtime, type StorageOption, setRuntime } from "./larch.js";
 import { Engine, initSync } from "./wasm/larch_js.js";
 import wasm from "./wasm/larch_js_bg.wasm";
 
@@ -16,7 +16,7 @@ export function init(_input?: unknown): Promise<void> {
   return Promise.resolve();
 }
 
-setRuntime({
+const RUNTIME: Runtime = {
   storage(option: StorageOption | undefined) {
     const chosen = option ?? "memory";
     if (chosen === "memory") return { persistent: false };
@@ -25,12 +25,13 @@ setRuntime({
     }
     return { persistent: true, store: chosen };
   },
-});
+};
+setRuntime(RUNTIME);
 
 /** The Larch client: @pinecone-database/pinecone's `Pinecone` surface, running locally. */
 export class Larch extends LarchCore {
   constructor(options?: LarchOptions) {
-    super(options);
+    super(options, RUNTIME);
   }
 }
 
