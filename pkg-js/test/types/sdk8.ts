@@ -1,7 +1,13 @@
 // A typical @pinecone-database/pinecone 8.x program, written as the SDK's README writes it.
 // test/types.test.mjs compiles it against SDK 8 itself and, with only the import changed,
 // against larchdb's types.
-import { Errors, type IndexModel, Pinecone, type PineconeRecord, type RecordMetadata } from "@pinecone-database/pinecone";
+import {
+  Errors,
+  type IndexModel,
+  Pinecone,
+  type PineconeRecord,
+  type RecordMetadata,
+} from "@pinecone-database/pinecone";
 
 type MovieMetadata = { title: string; runtime: number; genre: "comedy" | "horror" | "drama" };
 
@@ -30,7 +36,12 @@ export async function main(): Promise<number> {
     { id: "1", values: [0.1, 0.2, 0.3, 0.4], metadata: { title: "Hot Fuzz", runtime: 121, genre: "comedy" } },
   ];
   await ns.upsert({ records });
-  const results = await ns.query({ topK: 3, vector: [0.1, 0.2, 0.3, 0.4], includeMetadata: true, filter: { genre: { $eq: "comedy" } } });
+  const results = await ns.query({
+    topK: 3,
+    vector: [0.1, 0.2, 0.3, 0.4],
+    includeMetadata: true,
+    filter: { genre: { $eq: "comedy" } },
+  });
   const titles: Array<string | undefined> = results.matches.map((m) => m.metadata?.title);
   const score: number | undefined = results.matches[0]?.score;
   const fetched = await ns.fetch({ ids: ["1"] });

@@ -28,6 +28,7 @@ export async function main(): Promise<unknown[]> {
     spec: { serverless: { cloud: "aws", region: "us-east-1" } },
     suppressConflicts: true,
   });
+  // biome-ignore lint/suspicious/noConfusingVoidType: the SDK's own return type.
   const maybe: IndexModel | void = legacy;
   const model: IndexModel = await pc.indexes.describe("product-catalog");
   const deploymentType: string = model.deployment.deploymentType;
@@ -44,9 +45,17 @@ export async function main(): Promise<unknown[]> {
 
   const index = pc.index<Product>({ name: "product-catalog", host: model.host, namespace: "products-en" });
   await index.upsert({ records: [{ id: "p1", values: [1, 0, 0, 0], metadata: { category: "shoes", price: 90 } }] });
-  const q = await index.query({ topK: 5, vector: [1, 0, 0, 0], includeMetadata: true, filter: { price: { $lt: 100 } } });
+  const q = await index.query({
+    topK: 5,
+    vector: [1, 0, 0, 0],
+    includeMetadata: true,
+    filter: { price: { $lt: 100 } },
+  });
   const price: number | undefined = q.matches[0]?.metadata?.price;
-  const byMeta: FetchByMetadataResponse<Product> = await index.fetchByMetadata({ filter: { category: "shoes" }, limit: 10 });
+  const byMeta: FetchByMetadataResponse<Product> = await index.fetchByMetadata({
+    filter: { category: "shoes" },
+    limit: 10,
+  });
   const pagination: Pagination | undefined = byMeta.pagination;
   const nextToken: string | undefined = pagination?.next;
   const described: NamespaceDescription = await index.describeNamespace("products-en");
@@ -65,5 +74,20 @@ export async function main(): Promise<unknown[]> {
     }
   }
   await pc.indexes.delete("product-catalog");
-  return [createdName, maybe, deploymentType, region, fieldType, state, protection, legacyDimension, metric, hosts, price, nextToken, count, counts];
+  return [
+    createdName,
+    maybe,
+    deploymentType,
+    region,
+    fieldType,
+    state,
+    protection,
+    legacyDimension,
+    metric,
+    hosts,
+    price,
+    nextToken,
+    count,
+    counts,
+  ];
 }
