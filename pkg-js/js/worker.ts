@@ -65,6 +65,9 @@ class WorkerTransport implements Transport {
         'larchdb/worker: storage must be "memory" or { indexedDB: name } (use "larchdb" for a BlobStore)',
       );
     }
+    if (typeof Worker !== "function") {
+      throw new Error('larchdb/worker needs Web Workers (a browser); in Node and Workers import "larchdb"');
+    }
     const idb = storage !== "memory";
     const shared =
       (options.worker ?? (idb ? "shared" : "dedicated")) === "shared" && typeof SharedWorker === "function";
@@ -85,8 +88,9 @@ class WorkerTransport implements Transport {
       if (m.ok) p.resolve(m.value);
       else p.reject(Object.assign(new Error(m.error.message), { name: m.error.name, code: m.error.code }));
     };
-    // Functions stay on this side (progress comes back as messages).
-    const { onIndexingProgress: _p, ...plain } = options;
+    // Functions stay on this side (progress comes back as messages); `persist` is the page's
+    // business (and must not split tabs over two engines).
+    const { onIndexingProgress: _p, persist: _q, ...plain } = options;
     this.endpoint.postMessage({ op: "open", options: plain });
   }
 
