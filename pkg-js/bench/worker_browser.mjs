@@ -1,6 +1,7 @@
 // The worker entry against the main entry in headless Chromium (IndexedDB), issue 17:
 //
 //   node pkg-js/bench/worker_browser.mjs [N=50000] [DIM=384] [PREFILL=20000] [TURNS=20]
+//   (FREEZE_ONLY=1: the first measurement only)
 //
 // 1. Main-thread freeze: one upsert of N × DIM records (Float32Array values) from the page,
 //    through "larchdb" (engine on the page) and "larchdb/worker" (engine in a Worker). A
@@ -186,7 +187,7 @@ async function turns(entry, tabsUsed) {
 
 try {
   for (const entry of ["main", "worker"]) await freeze(entry);
-  for (const entry of ["main", "worker"]) for (const t of [1, 2]) await turns(entry, t);
+  if (!process.env.FREEZE_ONLY) for (const entry of ["main", "worker"]) for (const t of [1, 2]) await turns(entry, t);
 } finally {
   await browser.close();
   await server.close();
