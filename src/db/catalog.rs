@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
 use crate::manifest::{CatalogBase, CatalogDelta, CatalogRef, Manifest};
 use crate::namespace::{AnnConfig, Namespace, StorageConfig};
+use crate::sort::SmallSort;
 use crate::storage::{Provided, WriteBatch, keys};
 
 /// Deltas kept before the base snapshot is rewritten (at least; see `delta_budget`).
@@ -637,7 +638,7 @@ impl Catalog {
         if loaded.len() <= keep {
             return 0;
         }
-        loaded.sort_unstable();
+        loaded.small_sort();
         let n = loaded.len() - keep;
         for (_, name) in loaded.into_iter().take(n) {
             if let Some(e) = entries.get_mut(&name) {

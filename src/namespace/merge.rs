@@ -12,6 +12,7 @@ use super::merger::{Merged, Merger};
 use super::sealed::Sealed;
 use crate::index::hnsw::HnswBuilder;
 use crate::segment::{Segment, Tombstones};
+use crate::sort::SmallSort;
 
 impl Namespace {
     /// Seals the memtable into a segment and compacts.
@@ -111,7 +112,7 @@ impl Namespace {
         let mut positions: Vec<usize> = (0..self.segments.len())
             .filter(|&i| ids.contains(&self.segments[i].id))
             .collect();
-        positions.sort_unstable_by(|a, b| b.cmp(a));
+        positions.small_sort_by(|a, b| b.cmp(a));
         for i in positions {
             let s = self.segments.remove(i);
             self.drop_blobs(&s);
