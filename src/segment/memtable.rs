@@ -116,7 +116,8 @@ impl Memtable {
         for &slot in old.by_id.values() {
             let s = slot as usize;
             out.ids.push(std::mem::take(&mut ids[s]));
-            out.vectors.extend_from_slice(&vectors[s * dim..(s + 1) * dim]);
+            out.vectors
+                .extend_from_slice(&vectors[s * dim..(s + 1) * dim]);
             out.norms.push(norms[s]);
             out.sparse.push(sparse[s].take());
             out.metadata.push(metadata[s].take());

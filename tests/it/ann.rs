@@ -1682,3 +1682,26 @@ wasm_test! {
         }
     }
 }
+
+wasm_test! {
+    fn a_full_seal_reserves_the_next_memtable_until_index_work_is_done() {
+        let config = StorageConfig {
+            seal_records: 600,
+            ..NEVER_SEAL
+        };
+        let mut ns = Namespace::with_config(16, Metric::Cosine, config);
+        ns.set_ann_config(ann(500));
+        let mut rng = Rng(81);
+        ns.upsert((0..600).map(|i| record(i, rng.vector(16))).collect());
+        assert_eq!((ns.segment_count(), ns.len()), (1, 600));
+        let reserved = ns.memory_report().memtable;
+        assert!(reserved >= 600 * 16 * 4, "room for the next 600 records: {reserved}");
+        // Writes fill the reserved room.
+        ns.upsert((600..700).map(|i| record(i, rng.vector(16))).collect());
+        let ids: Vec<String> = (600..700).map(|i| record(i, vec![0.0; 16]).id).collect();
+        assert_eq!(ns.delete_ids(ids.iter().map(String::as_str)), 100);
+        build_all(&mut ns);
+        assert_eq!((ns.graph_count(), ns.memory_report().memtable), (1, 0), "given back");
+        assert_eq!(ns.memory_report().total(), ns.resident_bytes());
+    }
+}
