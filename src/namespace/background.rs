@@ -6,7 +6,6 @@ use super::component::SegmentComponent;
 use super::job::{self, Codes, Graph, Job, Progress};
 use crate::index::hnsw::HnswBuilder;
 use crate::index::quant::Int8Builder;
-use crate::segment::memtable::Memtable;
 
 #[cfg(doc)]
 use super::AnnConfig;
@@ -140,8 +139,8 @@ impl Namespace {
         let more = self.building() || (self.consolidation.is_some() && !waiting);
         // The room a full seal reserved for the next memtable is given back once a
         // namespace's writes have stopped and its index work is done.
-        if !more && !waiting && self.memtable.is_empty() && self.memtable.resident_bytes() > 0 {
-            self.memtable = Memtable::new(self.dimension);
+        if !more && !waiting {
+            self.memtable.release_room();
         }
         (budget_nodes - left, more)
     }

@@ -132,6 +132,25 @@ impl Memtable {
         out
     }
 
+    /// Gives back the columns' room beyond a quarter more than the records use (what
+    /// [`Memtable::seal_sorted`] reserved, once writes have stopped). True when it shrank.
+    pub fn release_room(&mut self) -> bool {
+        let (n, c) = (self.columns.ids.len(), &mut self.columns);
+        if n == 0 && c.ids.capacity() > 0 {
+            *self = Memtable::new(c.dimension);
+            return true;
+        }
+        if c.ids.capacity() <= n + n / 4 + 16 {
+            return false;
+        }
+        c.ids.shrink_to_fit();
+        c.vectors.shrink_to_fit();
+        c.norms.shrink_to_fit();
+        c.sparse.shrink_to_fit();
+        c.metadata.shrink_to_fit();
+        true
+    }
+
     /// Moves every record out, in id order, leaving the memtable empty.
     pub fn drain_sorted(&mut self) -> Vec<Record> {
         let out = self.by_id.values().map(|&s| self.record(s)).collect();
