@@ -107,6 +107,12 @@ impl MiniLm {
         Ok(out.into_iter().flatten().collect())
     }
 
+    /// Embeds already tokenized sequences (ids with `[CLS]`/`[SEP]`, at most [`MAX_TOKENS`]),
+    /// as one padded batch: the benchmark's entry point.
+    pub fn embed_ids(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, Error> {
+        self.forward(batch)
+    }
+
     /// One padded batch through BERT, mean-pooled over the mask and normalized.
     fn forward(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, Error> {
         let len = batch.iter().map(|ids| ids.len()).max().unwrap_or(0);
