@@ -40,4 +40,19 @@ impl Embedder {
             .map(|t| self.model.encode(t).ids.len() as u32)
             .collect()
     }
+
+    /// Tokens each text has before truncation (more than 256 fails `truncate: NONE`).
+    #[wasm_bindgen(js_name = untruncatedCounts)]
+    pub fn untruncated_counts(&self, texts: Vec<String>) -> Vec<u32> {
+        texts
+            .iter()
+            .map(|t| self.model.encode(t).untruncated_len as u32)
+            .collect()
+    }
+
+    /// The model's name in Larch's API (`all-minilm-l6-v2`).
+    #[wasm_bindgen(getter)]
+    pub fn model(&self) -> String {
+        crate::minilm::NAME.to_string()
+    }
 }
