@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { DirectoryStore } from "./directory_store.js";
 import type { LockFn } from "./host.js";
 import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";
+import { nodeEmbedder } from "./node_embedder.js";
 import { Engine, initSync } from "./wasm/larch_js.js";
 
 initSync({ module: readFileSync(new URL("./wasm/larch_js_bg.wasm", import.meta.url)) });
@@ -17,6 +18,7 @@ export function init(_input?: unknown): Promise<void> {
 }
 
 setRuntime({
+  embedder: (options: LarchOptions) => nodeEmbedder(options.model),
   storage(option: StorageOption | undefined) {
     const chosen = option ?? "memory";
     if (chosen === "memory") return { persistent: false };
@@ -50,9 +52,10 @@ export const simd = (): boolean => Engine.simd();
 
 export { DirectoryStore, type DirectoryStoreOptions } from "./directory_store.js";
 export * from "./errors.js";
-export type { BlobStore, IndexingProgress, WriteBatch } from "./host.js";
+export type { BlobStore, IndexingProgress, TextEmbedder, WriteBatch } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
-export { Index } from "./larch.js";
+export { type CreateIndexForModelOptions, Index, Inference } from "./larch.js";
+export { defaultModelDirectory, nodeEmbedder } from "./node_embedder.js";
 export { MemoryBlobStore } from "./memory_store.js";
 export type * from "./types.js";
 /** The raw REST engine and the engine's memory store, for hosts with their own storage. */
