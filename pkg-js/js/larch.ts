@@ -437,7 +437,11 @@ export class Inference {
       "POST",
       "/embed",
       "",
-      defined({ model: o.model, inputs: o.inputs.map((text) => ({ text })), parameters: snakeParameters(o.parameters) }),
+      defined({
+        model: o.model,
+        inputs: o.inputs.map((text) => ({ text })),
+        parameters: snakeParameters(o.parameters),
+      }),
     );
     const data = Array.isArray(j.data) ? (j.data as Json[]) : [];
     const usage = (j.usage ?? {}) as Json;

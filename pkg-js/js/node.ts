@@ -55,8 +55,8 @@ export * from "./errors.js";
 export type { BlobStore, IndexingProgress, TextEmbedder, WriteBatch } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
 export { type CreateIndexForModelOptions, Index, Inference } from "./larch.js";
-export { defaultModelDirectory, nodeEmbedder } from "./node_embedder.js";
 export { MemoryBlobStore } from "./memory_store.js";
+export { defaultModelDirectory, nodeEmbedder } from "./node_embedder.js";
 export type * from "./types.js";
 /** The raw REST engine and the engine's memory store, for hosts with their own storage. */
 export { Engine, MemoryStore } from "./wasm/larch_js.js";

@@ -178,7 +178,8 @@ impl Engine {
             other => return Err(invalid_argument(&format!("unknown input type {other:?}"))),
         };
         let n = texts.len();
-        if n == 0 || tokens.len() != n || untruncated.len() != n || !values.len().is_multiple_of(n) {
+        if n == 0 || tokens.len() != n || untruncated.len() != n || !values.len().is_multiple_of(n)
+        {
             return Err(invalid_argument(
                 "provideEmbeddings: one vector, token count and untruncated count per text",
             ));
@@ -193,7 +194,8 @@ impl Engine {
                 untruncated_tokens: u,
             })
             .collect();
-        self.api.provide_embeddings(model, input_type, texts, embedded);
+        self.api
+            .provide_embeddings(model, input_type, texts, embedded);
         Ok(())
     }
 

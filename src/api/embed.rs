@@ -92,9 +92,18 @@ pub struct Embedded {
 }
 
 /// Vectors the host provided for the request in progress.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub(crate) struct Provided {
     entries: Vec<((String, InputType, String), Embedded)>,
+}
+
+/// Counts only: printing the vectors would pull float formatting into the wasm.
+impl std::fmt::Debug for Provided {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provided")
+            .field("texts", &self.entries.len())
+            .finish()
+    }
 }
 
 impl Provided {
@@ -285,24 +294,24 @@ pub(crate) fn no_reranker(model: &str) -> Error {
     }
 }
 
+/// The model's `ModelInfo` (Pinecone's shape). Built from text: a `json!` literal of this
+/// size costs ~4 KB of wasm.
 fn model_json(m: &ModelInfo) -> Json {
-    json!({
-        "model": m.name,
-        "short_description": m.description,
-        "type": "embed",
-        "vector_type": "dense",
-        "default_dimension": m.dimension,
-        "supported_dimensions": [m.dimension],
-        "modality": "text",
-        "max_sequence_length": m.max_tokens,
-        "max_batch_size": m.max_batch,
-        "provider_name": "Larch (local)",
-        "supported_metrics": ["cosine", "dotproduct", "euclidean"],
-        "supported_parameters": [
-            {"parameter": "input_type", "type": "one_of", "value_type": "string", "required": false,
-             "allowed_values": ["query", "passage"], "default": "passage"},
-            {"parameter": "truncate", "type": "one_of", "value_type": "string", "required": false,
-             "allowed_values": ["END", "NONE"], "default": "END"},
-        ],
-    })
+    let text = format!(
+        r#"{{"model":"{name}","short_description":"{description}","type":"embed",
+        "vector_type":"dense","default_dimension":{dim},"supported_dimensions":[{dim}],
+        "modality":"text","max_sequence_length":{max_tokens},"max_batch_size":{max_batch},
+        "provider_name":"Larch (local)","supported_metrics":["cosine","dotproduct","euclidean"],
+        "supported_parameters":[
+          {{"parameter":"input_type","type":"one_of","value_type":"string","required":false,
+            "allowed_values":["query","passage"],"default":"passage"}},
+          {{"parameter":"truncate","type":"one_of","value_type":"string","required":false,
+            "allowed_values":["END","NONE"],"default":"END"}}]}}"#,
+        name = m.name,
+        description = m.description,
+        dim = m.dimension,
+        max_tokens = m.max_tokens,
+        max_batch = m.max_batch,
+    );
+    serde_json::from_str(&text).unwrap_or(Json::Null)
 }

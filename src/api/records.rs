@@ -148,9 +148,7 @@ fn upsert(index: &mut Index, provided: &Provided, ns: &str, body: &[u8]) -> Resu
         })
         .collect();
     index.upsert(ns, records)?;
-    let mut r = Response::json(201, &Json::Null);
-    r.body.clear();
-    Ok(r)
+    Ok(Response::empty(201))
 }
 
 #[derive(Deserialize)]

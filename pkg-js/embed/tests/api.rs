@@ -10,9 +10,12 @@ use serde_json::json;
 fn model() -> MiniLm {
     let dir = std::env::var_os("LARCH_MODEL_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/larch-models"))
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/larch-models")
+        })
         .join("all-minilm-l6-v2");
-    let weights = std::fs::read(dir.join("model.int8.safetensors")).expect("run scripts/fetch-model.sh");
+    let weights =
+        std::fs::read(dir.join("model.int8.safetensors")).expect("run scripts/fetch-model.sh");
     let vocab = std::fs::read_to_string(dir.join("vocab.txt")).unwrap();
     MiniLm::load(&weights, &vocab).unwrap()
 }
@@ -58,7 +61,13 @@ fn text_search_finds_the_semantically_closest_record_with_the_real_model() {
     let mut api = Api::new(ApiOptions::default());
     let body = json!({"name": "docs", "cloud": "aws", "region": "us-east-1",
         "embed": {"model": "all-minilm-l6-v2", "field_map": {"text": "chunk_text"}}});
-    let r = send(&mut api, &model, "POST", "/indexes/create-for-model", body.to_string().as_bytes());
+    let r = send(
+        &mut api,
+        &model,
+        "POST",
+        "/indexes/create-for-model",
+        body.to_string().as_bytes(),
+    );
     assert_eq!(r.status, 201);
     let ndjson = [
         json!({"_id": "apple", "chunk_text": "Apples are sweet fruits that grow on trees in orchards.", "kind": "food"}),
@@ -69,7 +78,13 @@ fn text_search_finds_the_semantically_closest_record_with_the_real_model() {
     .iter()
     .map(|v| v.to_string() + "\n")
     .collect::<String>();
-    let r = send(&mut api, &model, "POST", "/index/docs/records/namespaces/ns/upsert", ndjson.as_bytes());
+    let r = send(
+        &mut api,
+        &model,
+        "POST",
+        "/index/docs/records/namespaces/ns/upsert",
+        ndjson.as_bytes(),
+    );
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     for (query, expected) in [
         ("Which team won the soccer game?", "goal"),
@@ -78,13 +93,25 @@ fn text_search_finds_the_semantically_closest_record_with_the_real_model() {
         ("will there be a storm", "rain"),
     ] {
         let body = json!({"query": {"top_k": 1, "inputs": {"text": query}}, "fields": ["kind"]});
-        let r = send(&mut api, &model, "POST", "/index/docs/records/namespaces/ns/search", body.to_string().as_bytes());
+        let r = send(
+            &mut api,
+            &model,
+            "POST",
+            "/index/docs/records/namespaces/ns/search",
+            body.to_string().as_bytes(),
+        );
         let b = r.json_body();
         assert_eq!(b["result"]["hits"][0]["_id"], expected, "{query}: {b}");
         assert!(b["usage"]["embed_total_tokens"].as_u64().unwrap() > 2);
     }
     let body = json!({"model": "all-minilm-l6-v2", "inputs": [{"text": "hello"}]});
-    let r = send(&mut api, &model, "POST", "/embed", body.to_string().as_bytes());
+    let r = send(
+        &mut api,
+        &model,
+        "POST",
+        "/embed",
+        body.to_string().as_bytes(),
+    );
     let values = r.json_body()["data"][0]["values"].as_array().unwrap().len();
     assert_eq!(values, 384);
 }
