@@ -4,7 +4,9 @@
 // inference.embed, and the errors for an unknown model and a missing field.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { gunzipSync } from "node:zlib";
 import { Larch, PineconeBadRequestError, PineconeNotFoundError } from "../dist/node.js";
 
 const records = [
@@ -82,5 +84,33 @@ test("an unknown model and a missing field are Pinecone's errors and store nothi
     (await pc.listIndexes()).indexes.map((i) => i.name),
     ["docs"],
   );
+  pc.close();
+});
+
+test("the wasm module matches sentence-transformers on the oracle texts (int8 weights)", async () => {
+  // The first 64 of tests/fixtures/embed (the native oracle test checks all 1,000).
+  const dir = new URL("../../tests/fixtures/embed/", import.meta.url);
+  const lines = gunzipSync(readFileSync(new URL("texts.jsonl.gz", dir)))
+    .toString("utf8")
+    .trim()
+    .split("\n");
+  const texts = lines.slice(0, 64).map((l) => JSON.parse(l).text);
+  const raw = readFileSync(new URL("minilm.i8", dir));
+  const pc = new Larch();
+  const got = await pc.inference.embed("all-minilm-l6-v2", texts);
+  let worst = 1;
+  for (const [i, d] of got.data.entries()) {
+    const off = i * (4 + 384);
+    const scale = raw.readFloatLE(off);
+    let dot = 0;
+    let nr = 0;
+    for (let j = 0; j < 384; j++) {
+      const r = raw.readInt8(off + 4 + j) * scale;
+      dot += r * d.values[j];
+      nr += r * r;
+    }
+    worst = Math.min(worst, dot / Math.sqrt(nr));
+  }
+  assert.ok(worst >= 0.99, `worst cosine ${worst}`);
   pc.close();
 });
