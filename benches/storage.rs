@@ -47,6 +47,13 @@ use larch::{Db, IndexConfig, Metadata, Metric, Record, Result};
 struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// The most `LIVE` has been since the last [`reset_peak`].
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(by: usize) {
+    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
 
 // SAFETY: every call is forwarded to `System` unchanged; only counters are updated.
 unsafe impl GlobalAlloc for Counting {
@@ -54,7 +61,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: the caller's contract is forwarded.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+            grew(layout.size());
         }
         p
     }
@@ -63,7 +70,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: the caller's contract is forwarded.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+            grew(layout.size());
         }
         p
     }
@@ -79,7 +86,7 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
+            grew(new_size);
         }
         p
     }
@@ -90,6 +97,17 @@ static ALLOC: Counting = Counting;
 
 fn live_bytes() -> usize {
     LIVE.load(Ordering::Relaxed)
+}
+
+/// Starts a new peak at the live bytes now; returns them.
+fn reset_peak() -> usize {
+    let now = live_bytes();
+    PEAK.store(now, Ordering::Relaxed);
+    now
+}
+
+fn peak_bytes() -> usize {
+    PEAK.load(Ordering::Relaxed)
 }
 
 // ----------------------------------------------------------------------------- setup
@@ -982,6 +1000,12 @@ fn profile_decode(env: &mut Env<'_>, store: &MemoryStore, md: &str) {
 fn int8_ann() -> AnnConfig {
     AnnConfig {
         int8: true,
+        // LARCH_BENCH_MERGE_MIB: consolidate segments up to this many MiB of rows (the
+        // engine's default 256 MiB makes one segment of the 100k; the Worker's 16 MiB ten).
+        merge_bytes: std::env::var("LARCH_BENCH_MERGE_MIB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(AnnConfig::default().merge_bytes, |m| m << 20),
         hnsw: HnswConfig {
             ef_construction: 24,
             ..HnswConfig::default()
@@ -999,7 +1023,7 @@ fn bench_cold_int8(env: &mut Env<'_>) {
             "records × dim",
             "opened with",
             "segments",
-            "graphs / int8 segments at first result",
+            "graphs / int8 / paged segments at first result",
             "store MiB",
             "host fetch MiB",
             "host fetch ms",
@@ -1008,6 +1032,9 @@ fn bench_cold_int8(env: &mut Env<'_>) {
             "open → first result ms (median)",
             "min",
             "target",
+            "peak live MiB during open",
+            "resident MiB after",
+            "peak / resident",
         ],
     );
     let (mut store, cfg, _) = build_cold(false, now);
@@ -1037,15 +1064,19 @@ fn bench_cold_int8(env: &mut Env<'_>) {
         decode: Vec<f64>,
         first: Vec<f64>,
         total: Vec<f64>,
-        counts: (usize, usize, usize),
+        counts: (usize, usize, usize, usize),
         fetched: usize,
         top: String,
+        /// Most live bytes above the start of the open, and resident bytes after the query.
+        peak: usize,
+        resident: usize,
     }
     let mut modes = [Mode::default(), Mode::default()];
     for r in 0..2 * env.runs {
         let int8 = r % 2 == (r / 2) % 2;
         let m = &mut modes[usize::from(int8)];
         let ann = AnnConfig { int8, ..int8_ann() };
+        let base = reset_peak();
         let t0 = now();
         let mut db = Db::open(cfg);
         db.set_ann_config(ann);
@@ -1053,10 +1084,10 @@ fn bench_cold_int8(env: &mut Env<'_>) {
             db.index_mut("ix")?.load(Needs::Namespace("docs"))
         });
         let t1 = now();
-        let found = db
-            .index_mut("ix")
-            .and_then(|ix| ix.query("docs", &q))
-            .expect("query");
+        // Through the host loop: rescoring on paged segments reads row groups.
+        let (found, _) = run(&mut db, &store, now, |db| {
+            db.index_mut("ix")?.query("docs", &q)
+        });
         let t2 = now();
         assert_eq!(found.len(), 10);
         m.top = found[0].id.clone();
@@ -1065,8 +1096,15 @@ fn bench_cold_int8(env: &mut Env<'_>) {
             .ok()
             .and_then(|ix| ix.namespace("docs").ok().flatten())
         {
-            m.counts = (ns.segment_count(), ns.graph_count(), ns.int8_count());
+            m.counts = (
+                ns.segment_count(),
+                ns.graph_count(),
+                ns.int8_count(),
+                ns.paged_count(),
+            );
         }
+        m.peak = m.peak.max(peak_bytes() - base);
+        m.resident = db.resident_bytes();
         m.fetched = f.bytes;
         m.fetch.push(f.ms);
         m.decode.push(t1 - t0 - f.ms);
@@ -1077,7 +1115,7 @@ fn bench_cold_int8(env: &mut Env<'_>) {
     for (int8, m) in modes.iter_mut().enumerate() {
         let mode = if int8 == 1 { "int8 on" } else { "int8 off" };
         env.note(format!("cold open ({mode}): top-1 id {}", m.top));
-        let (segments, graphs, codes) = m.counts;
+        let (segments, graphs, codes, paged) = m.counts;
         let min = m.total.iter().copied().fold(f64::MAX, f64::min);
         env.row(
             "4",
@@ -1085,7 +1123,7 @@ fn bench_cold_int8(env: &mut Env<'_>) {
                 format!("{COLD_RECORDS} × {COLD_DIM}"),
                 mode.into(),
                 segments.to_string(),
-                format!("{graphs} / {codes}"),
+                format!("{graphs} / {codes} / {paged}"),
                 mib(store.total_bytes()),
                 mib(m.fetched),
                 ms(median(&mut m.fetch)),
@@ -1094,6 +1132,9 @@ fn bench_cold_int8(env: &mut Env<'_>) {
                 ms(median(&mut m.total)),
                 ms(min),
                 "≤ 200 ms (wasm)".into(),
+                mib(m.peak),
+                mib(m.resident),
+                format!("{:.2}", m.peak as f64 / m.resident as f64),
             ],
         );
     }

@@ -13,6 +13,8 @@
 #   - Node packages of every package.json in ., pkg-js/ and worker/ (npm ci / npm install);
 #   - with --browser: Debian's chromium and chromium-driver for headless browser tests.
 #   - worker/.venv: a Python venv with the Pinecone SDK and pytest (worker end-to-end tests).
+#   - server/.venv: the same pins for `larch serve`'s end-to-end tests (the SDK's gRPC client is
+#     part of the `pinecone` wheel from 10.x on: no extra to install).
 #
 # Idempotent; takes well under 2 s when everything is present. Safe without a terminal (CI).
 set -euo pipefail
@@ -246,4 +248,22 @@ if [ -s "$model_dir/model.int8.safetensors" ] && [ -s "$model_dir/model.f16.safe
 else
   bash scripts/fetch-model.sh >/dev/null || die "scripts/fetch-model.sh failed"
   installed "all-MiniLM-L6-v2 weights ($model_dir)"
+# server/ end-to-end tests (`larch serve`) drive it with the official Python SDK, REST and gRPC
+# (`pinecone.grpc.PineconeGRPC`; pinecone 10.x ships its tonic-based gRPC channel in the wheel),
+# under pytest, from server/.venv (re-created when the pins change).
+if [ -f server/Cargo.toml ]; then
+  py_pins="pinecone==10.2.0 pytest==8.4.2"
+  venv=server/.venv
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.larch-pins" 2>/dev/null)" = "$py_pins" ]; then
+    present "python venv $venv ($py_pins)"
+  else
+    command -v python3 >/dev/null || apt_install python3
+    python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install -q --disable-pip-version-check $py_pins
+    echo "$py_pins" >"$venv/.larch-pins"
+    installed "python venv $venv ($py_pins)"
+  fi
 fi

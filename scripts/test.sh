@@ -133,7 +133,8 @@ fi
 stage setup bash scripts/setup.sh "${setup_args[@]}"
 stage fmt cargo fmt --all --check -- --color=never
 stage clippy-native cargo clippy --workspace --all-targets -- -D warnings
-stage clippy-wasm32 cargo clippy --workspace --lib --tests --target wasm32-unknown-unknown -- -D warnings
+# The server (server/, a native host: tokio, sockets, files) is not built for wasm32.
+stage clippy-wasm32 cargo clippy --workspace --exclude larch-server --lib --tests --target wasm32-unknown-unknown -- -D warnings
 # JS/TS lint and format (Biome, installed by setup.sh into .tools/; biome.json at the root lists
 # the files). `.tools/biome/node_modules/.bin/biome check --write` applies its formatting and
 # safe fixes.
@@ -148,13 +149,16 @@ stage pkg-js-build bash pkg-js/build.sh
 stage pkg-js-wasm-node cargo test -p larch-js --target wasm32-unknown-unknown --release --test engine
 stage pkg-js-wasm-chromium cargo test -p larch-js --target wasm32-unknown-unknown --release --test idb_store
 stage pkg-js-wasm-pack pkg_js_wasm_pack
-stage pkg-js-facade node_tests pkg-js/test/facade.test.mjs pkg-js/test/directory.test.mjs pkg-js/test/embed.test.mjs
-stage pkg-js-browser node_tests pkg-js/test/browser.test.mjs
+stage pkg-js-facade node_tests pkg-js/test/facade.test.mjs pkg-js/test/directory.test.mjs pkg-js/test/types.test.mjs pkg-js/test/embed.test.mjs
+stage pkg-js-browser node_tests pkg-js/test/browser.test.mjs pkg-js/test/worker.test.mjs
 stage pkg-js-smoke node_tests pkg-js/test/smoke.test.mjs
 # worker/ (the Cloudflare Worker): types, the deployable bundle (size against Cloudflare's limits),
 # and end-to-end tests under local `wrangler dev` driven by the official Python and TS SDKs.
 stage worker-typecheck bash -c 'cd worker && node_modules/.bin/tsc --noEmit -p tsconfig.json'
 stage worker-bundle bash worker/scripts/bundle.sh
 stage worker-e2e bash worker/test/run.sh
+# server/ (`larch serve`): REST and gRPC end to end with the official Python SDK, kill -9,
+# concurrency, and a directory shared with pkg-js in Node.
+stage server-e2e bash server/test/run.sh
 
 finish 0

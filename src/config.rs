@@ -277,6 +277,9 @@ pub struct AnnConfig {
     /// rebuilt a logarithmic number of times); it copies their live records into a new segment and builds its graph in bounded
     /// steps while the old segments keep answering, then swaps it in, carrying over the
     /// deletes and overwrites made meanwhile. Memory peaks at about twice the segments' size.
+    /// The same limit caps the merges that keep the segment count at
+    /// [`StorageConfig::max_segments`] (0 leaves those uncapped): no merge makes a segment
+    /// whose rows take more than `merge_bytes`, so a large namespace may keep more segments.
     ///
     /// [`Namespace::index_step`]: crate::namespace::Namespace::index_step
     pub merge_bytes: usize,

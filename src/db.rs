@@ -167,6 +167,16 @@ impl Db {
             .sum()
     }
 
+    /// [`Db::resident_bytes`] of the loaded namespaces by part, summed
+    /// ([`crate::namespace::Namespace::memory_report`]).
+    pub fn memory_report(&self) -> crate::namespace::MemoryReport {
+        let mut sum = crate::namespace::MemoryReport::default();
+        for ix in self.indexes.values() {
+            sum += ix.catalog.memory_report();
+        }
+        sum
+    }
+
     /// Row groups touched by rescoring in every loaded namespace since it was loaded, summed
     /// ([`crate::namespace::Namespace::rows_touched`]; a namespace dropped from memory takes
     /// its counts with it).

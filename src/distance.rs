@@ -74,6 +74,20 @@ impl Metric {
     }
 }
 
+/// The name of the kernels this build and CPU use: `"avx2+fma"` (x86_64, detected at run time),
+/// `"simd128"` (wasm32 built with it) or `"portable"`. Hosts print it at start.
+pub fn kernel_name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if avx2::Avx2Fma::detect().is_some() {
+        return "avx2+fma";
+    }
+    if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        "simd128"
+    } else {
+        "portable"
+    }
+}
+
 /// Calls `$f` of the kernel module chosen for this build (and, on x86_64, this CPU).
 macro_rules! dispatch {
     ($f:ident($($arg:expr),*)) => {{

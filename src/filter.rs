@@ -22,6 +22,7 @@ mod parse;
 
 use crate::error::Result;
 use crate::metadata::Metadata;
+use crate::sort::SmallSort;
 
 /// Most values a `$in` / `$nin` operand may hold.
 pub const MAX_IN_VALUES: usize = 10_000;
@@ -112,7 +113,7 @@ impl Filter {
         }
         let mut out = Vec::new();
         walk(&self.root, &mut out);
-        out.sort_unstable();
+        out.small_sort();
         out.dedup();
         out.into_iter()
     }

@@ -262,6 +262,19 @@ pub fn take_payloads(what: &str, kind: BlobKind, chunks: Vec<Vec<u8>>) -> Result
     Ok(out)
 }
 
+/// The payloads of owned chunk blobs of `kind`, each checked and opened in place (its header
+/// moved out), so no payload is copied.
+pub fn into_payloads(what: &str, kind: BlobKind, chunks: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>> {
+    chunks
+        .into_iter()
+        .map(|mut c| {
+            open_blob(what, kind, &c)?;
+            c.drain(..HEADER_LEN);
+            Ok(c)
+        })
+        .collect()
+}
+
 /// Decodes a value from owned chunk blobs, in order, dropping each chunk once its payload is
 /// copied into the aligned buffer rkyv reads.
 pub fn decode_chunks_owned<T>(what: &str, kind: BlobKind, chunks: Vec<Vec<u8>>) -> Result<T>

@@ -102,7 +102,10 @@ pub fn index_all(db: &mut crate::db::Db, store: &mut MemoryStore) -> usize {
             store.apply(&batch);
         }
         steps += 1;
-        if !more && (needs.is_empty() || !db.indexing_pending()) {
+        // A step may start a merge that waits for rows: go on while it names new ones (the
+        // same ones again means the store lacks them, and retrying cannot help).
+        let after = db.index_needs();
+        if !more && (after.is_empty() || after == needs) {
             db.end_request();
             return steps;
         }

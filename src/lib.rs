@@ -27,6 +27,7 @@ pub mod metadata;
 pub mod namespace;
 pub mod record;
 pub mod segment;
+mod sort;
 pub mod storage;
 
 pub use config::{DeletionProtection, IndexConfig, VectorType};

@@ -57,6 +57,7 @@ mod sealed;
 mod write;
 
 pub use crate::config::{AnnConfig, StorageConfig};
+pub use memory::MemoryReport;
 pub use paging::RowsTouched;
 
 use crate::distance::Metric;
@@ -228,5 +229,10 @@ impl Namespace {
     /// Number of segments searched on int8 codes ([`AnnConfig::int8`]).
     pub fn int8_count(&self) -> usize {
         self.segments.iter().filter(|s| s.int8().is_some()).count()
+    }
+
+    /// Number of segments whose rows are paged out of memory (read on demand).
+    pub fn paged_count(&self) -> usize {
+        self.segments.iter().filter(|s| s.paged.is_some()).count()
     }
 }

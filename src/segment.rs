@@ -41,6 +41,17 @@ impl Deref for Segment {
 }
 
 impl Segment {
+    /// A segment of columns whose ids are sorted and unique ([`Memtable::seal_sorted`]).
+    ///
+    /// [`Memtable::seal_sorted`]: crate::segment::memtable::Memtable::seal_sorted
+    pub fn from_sorted_columns(columns: Columns) -> Self {
+        debug_assert!(columns.ids.windows(2).all(|w| w[0] < w[1]));
+        Segment {
+            columns,
+            bytes: std::cell::OnceCell::new(),
+        }
+    }
+
     /// Builds a segment from records sorted by id (ids unique).
     pub fn from_sorted(dimension: usize, records: Vec<Record>) -> Self {
         debug_assert!(records.windows(2).all(|w| w[0].id < w[1].id));

@@ -145,6 +145,11 @@ fn query(db: &mut Db, store: &mut MemoryStore, i: usize) -> usize {
 fn check(state: &str, db: &Db, before: isize) -> (usize, isize) {
     let grown = live() - before;
     let figure = db.resident_bytes();
+    assert_eq!(
+        db.memory_report().total(),
+        figure,
+        "{state}: the parts sum to the figure"
+    );
     let ratio = figure as f64 / grown as f64;
     eprintln!("{state}: resident_bytes {figure}, allocator {grown}, ratio {ratio:.3}");
     assert!(

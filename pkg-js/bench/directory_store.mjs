@@ -73,9 +73,17 @@ try {
   // Fill in memory, write the snapshot once.
   const mem = new MemoryBlobStore();
   const fill = new Larch({ storage: mem, ...ENGINE });
-  await fill.createIndex({ name: "b", dimension: DIM, metric: "cosine", spec: { serverless: { cloud: "aws", region: "us-east-1" } } });
+  await fill.createIndex({
+    name: "b",
+    dimension: DIM,
+    metric: "cosine",
+    spec: { serverless: { cloud: "aws", region: "us-east-1" } },
+  });
   for (let from = 0; from < RECORDS; from += 250) {
-    await fill.index("b").namespace("n").upsert({ records: records(Math.min(250, RECORDS - from), from) });
+    await fill
+      .index("b")
+      .namespace("n")
+      .upsert({ records: records(Math.min(250, RECORDS - from), from) });
   }
   fill.close();
   const snapshot = mem.snapshot();

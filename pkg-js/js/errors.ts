@@ -1,4 +1,5 @@
-// Errors of the facade: the same classes and names as @pinecone-database/pinecone, each with a
+// Errors of the facade: the same classes and names as @pinecone-database/pinecone 9 (the entry
+// points export them flat and as the SDK's `Errors` namespace), each with a
 // stable `code` (Pinecone's error code, e.g. "NOT_FOUND", "INVALID_ARGUMENT", "ALREADY_EXISTS")
 // and the HTTP `status` the engine answered with. The engine decides status and message; this
 // file only maps a status to a class, as the SDK does.
@@ -58,6 +59,53 @@ export class PineconeUnavailableError extends BasePineconeError {
 export class PineconeUnmappedHttpError extends BasePineconeError {
   override name = "PineconeUnmappedHttpError";
 }
+export class PineconePaymentRequiredError extends BasePineconeError {
+  override name = "PineconePaymentRequiredError";
+}
+export class PineconeFailedPreconditionError extends BasePineconeError {
+  override name = "PineconeFailedPreconditionError";
+}
+// The SDK's other classes, so `instanceof` checks and `catch` clauses written for it compile. Larch
+// has no network, retries, configuration or batch-upsert helper, so it throws none of these.
+export class PineconeConfigurationError extends BasePineconeError {
+  override name = "PineconeConfigurationError";
+}
+export class PineconeUnexpectedResponseError extends BasePineconeError {
+  override name = "PineconeUnexpectedResponseError";
+}
+export class PineconeEnvironmentVarsNotSupportedError extends BasePineconeError {
+  override name = "PineconeEnvironmentVarsNotSupportedError";
+}
+export class PineconeUnableToResolveHostError extends BasePineconeError {
+  override name = "PineconeUnableToResolveHostError";
+}
+export class PineconeMaxRetriesExceededError extends BasePineconeError {
+  override name = "PineconeMaxRetriesExceededError";
+}
+export class PineconeTimeoutError extends BasePineconeError {
+  override name = "PineconeTimeoutError";
+}
+export class PineconeIndexInitializationFailedError extends BasePineconeError {
+  override name = "PineconeIndexInitializationFailedError";
+}
+export class PineconeIndexTerminatedError extends BasePineconeError {
+  override name = "PineconeIndexTerminatedError";
+}
+export class PineconeConnectionError extends BasePineconeError {
+  override name = "PineconeConnectionError";
+}
+export class PineconeRequestError extends BasePineconeError {
+  override name = "PineconeRequestError";
+}
+export class PineconeBatchUpsertError extends BasePineconeError {
+  override name = "PineconeBatchUpsertError";
+}
+export class PineconeBatchUpsertUnsentError extends BasePineconeError {
+  override name = "PineconeBatchUpsertUnsentError";
+}
+export class PineconeIndexPropertyError extends BasePineconeError {
+  override name = "PineconeIndexPropertyError";
+}
 
 // gRPC status numbers (the data plane's `code`) and their names.
 const GRPC_NAMES: Record<number, string> = {
@@ -82,10 +130,12 @@ const GRPC_NAMES: Record<number, string> = {
 const BY_STATUS: Record<number, new (m: string, c: string, s: number, b?: unknown) => BasePineconeError> = {
   400: PineconeBadRequestError,
   401: PineconeAuthorizationError,
-  403: PineconeAuthorizationError,
+  402: PineconePaymentRequiredError,
+  403: PineconeBadRequestError, // as SDK 9's mapHttpStatusError
   404: PineconeNotFoundError,
   405: PineconeMethodNotAllowedError,
   409: PineconeConflictError,
+  412: PineconeFailedPreconditionError,
   422: PineconeUnprocessableEntityError,
   500: PineconeInternalServerError,
   501: PineconeNotImplementedError,

@@ -3,6 +3,7 @@
 // other tabs about each commit. See host.ts for the generation rule.
 
 import type { BlobStore, HostOptions, LockFn, WriteBatch } from "./host.js";
+import { requestPersistence } from "./persist.js";
 import { IdbStore } from "./wasm/larch_js.js";
 
 class IdbBlobStore implements BlobStore {
@@ -31,6 +32,7 @@ export function indexedDbStorage(
   name: string,
   ready: (() => Promise<void>) | undefined,
   onRemote: (generation: number) => void,
+  persist = true,
 ): Partial<HostOptions> & { persistent: true; persisted: Promise<boolean> } {
   const nav = (globalThis as { navigator?: Nav }).navigator;
   const lockName = `larch:${name}`;
@@ -44,15 +46,7 @@ export function indexedDbStorage(
       if (e.data && typeof e.data.generation === "number") onRemote(e.data.generation);
     };
   }
-  const persisted = (async () => {
-    try {
-      if (!nav?.storage?.persist) return false;
-      if (nav.storage.persisted && (await nav.storage.persisted())) return true;
-      return await nav.storage.persist();
-    } catch {
-      return false;
-    }
-  })();
+  const persisted = requestPersistence(persist);
   const store = (async () => {
     if (ready) await ready();
     const s = new IdbBlobStore(await IdbStore.open(name));

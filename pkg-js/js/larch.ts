@@ -15,17 +15,26 @@ import {
 } from "./host.js";
 import type {
   ConfigureIndexOptions,
+  ConfigureIndexResourceOptions,
   CreateIndexOptions,
   CreateNamespaceOptions,
   DeleteAllOptions,
+  DeleteDocumentsOptions,
+  DeleteDocumentsResponse,
   DeleteManyOptions,
   DeleteOneOptions,
   DescribeIndexStatsOptions,
+  FetchByMetadataOptions,
+  FetchByMetadataResponse,
+  FetchDocumentsOptions,
+  FetchDocumentsResponse,
   FetchOptions,
   FetchResponse,
   IndexList,
   IndexModel,
   IndexStatsDescription,
+  ListDocumentsOptions,
+  ListDocumentsResponse,
   ListNamespacesOptions,
   ListNamespacesResponse,
   ListOptions,
@@ -34,11 +43,20 @@ import type {
   QueryOptions,
   QueryResponse,
   RecordMetadata,
+  SearchDocumentsOptions,
+  SearchDocumentsResponse,
+  UpdateDocumentsOptions,
+  UpdateDocumentsResponse,
   UpdateOptions,
+  UpsertDocumentsOptions,
+  UpsertDocumentsResponse,
   UpsertOptions,
   UpsertProgress,
 } from "./types.js";
-import { chunkUpsert, jsonValues, packSlots, sideable, sparseJson } from "./vectors.js";
+import { chunkUpsert, jsonValues, packSlots, sideable, sparseJson, yieldTask } from "./vectors.js";
+
+/** Records serialised per task by a large upsert before it yields to the event loop. */
+const YIELD_RECORDS = 2048;
 
 /** Where a Larch database keeps its data. */
 export type StorageOption =
@@ -54,10 +72,29 @@ export type StorageOption =
   /** Any store implementing the host boundary. */
   | BlobStore;
 
-export type LarchOptions = {
+/**
+ * The SDK's `PineconeConfiguration` fields, accepted so `new Pinecone({ apiKey })` runs unchanged;
+ * Larch is local (no network, keys, retries or headers), so it ignores them.
+ */
+export type PineconeConfigurationFields = {
+  apiKey?: string;
+  controllerHostUrl?: string;
+  fetchApi?: unknown;
+  additionalHeaders?: Record<string, string>;
+  sourceTag?: string;
+  caller?: { provider?: string; model: string };
+  maxRetries?: number;
+  assistantRegion?: string;
+};
+
+export type LarchOptions = PineconeConfigurationFields & {
   /** Default: IndexedDB database "larch" in browsers, memory in Node and Workers. */
   storage?: StorageOption;
-  /** The `host` reported for indexes; `{name}` is the index name. */
+  /**
+   * The `host` reported for indexes; `{name}` is the index name (default
+   * `http://127.0.0.1:8787/index/{name}`, the local Worker's). `pc.index(name, host)` and
+   * `pc.index({ host })` route a host of this form to its index.
+   */
   hostTemplate?: string;
   /** Keep at most this many namespaces per index loaded (persistent storage only). */
   maxLoadedNamespaces?: number;
@@ -104,16 +141,41 @@ export type LarchOptions = {
    * (what `scripts/fetch-model.sh` fills).
    */
   model?: { directory?: string; weights?: string };
+  /**
+   * Browsers, IndexedDB storage: ask `navigator.storage.persist()` so the browser does not
+   * evict the database under storage pressure (default `true`; Firefox may show a prompt).
+   * `false` never asks; `pc.persisted` then says whether it is persisted already.
+   */
+  persist?: boolean;
+  /**
+   * `larchdb/worker` only: `"shared"` (default with IndexedDB storage where `SharedWorker`
+   * exists) runs one engine in a SharedWorker for every tab of the origin using the same
+   * options, so tabs taking turns never reload a namespace; `"dedicated"` (default otherwise)
+   * runs this client's engine in its own Worker.
+   */
+  worker?: "shared" | "dedicated";
 };
 
-/** What an entry point (browser / node / workerd) plugs into the facade. */
+/**
+ * What a client sends requests through: the host loop in this thread (`Host`), or a proxy to
+ * one in a Web Worker (the `larchdb/worker` entry).
+ */
+export type Transport = Pick<Host, "send" | "upsertLimits" | "flushIndexing" | "indexingProgress" | "close">;
+
+/** What an entry point (browser / node / workerd / worker) plugs into the facade. */
 export type Runtime = {
   /** Loads the wasm if needed (browser); undefined where loading is synchronous. */
   ready?: () => Promise<void>;
   /** Host options for a storage choice: the store, the lock, the broadcast. */
-  storage: (option: StorageOption | undefined, larch: LarchCore) => Partial<HostOptions> & { persistent: boolean };
+  storage: (
+    option: StorageOption | undefined,
+    larch: LarchCore,
+    options: LarchOptions,
+  ) => Partial<HostOptions> & { persistent: boolean };
   /** The embedder used when the options give none (Node: the package's model module). */
   embedder?: (options: LarchOptions) => TextEmbedder | undefined;
+  /** A transport other than a host loop in this thread (the engine in a Web Worker). */
+  connect?: (options: LarchOptions, larch: LarchCore) => Transport;
 };
 
 let runtime: Runtime | null = null;
@@ -147,31 +209,99 @@ function camelKeys(v: unknown): unknown {
   return v;
 }
 
+const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** camelCase keys to snake_case, recursively (for request specs; never for user maps). */
+function snakeKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(snakeKeys);
+  if (v && typeof v === "object") {
+    const out: Json = {};
+    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[snake(k)] = snakeKeys(x);
+    return out;
+  }
+  return v;
+}
+
+/** A schema's field map: names as given (they are the user's), definitions converted by `keys`. */
+function schemaWith(schema: unknown, keys: (v: unknown) => unknown): unknown {
+  const fields = (schema as { fields?: Json } | undefined)?.fields;
+  if (!fields || typeof fields !== "object") return schema;
+  const out: Json = {};
+  for (const [name, def] of Object.entries(fields)) out[name] = keys(def);
+  return { ...(schema as Json), fields: out };
+}
+
 function toIndexModel(j: Json): IndexModel {
+  const spec = camelKeys(j.spec) as { serverless?: { readCapacity?: unknown } } | undefined;
   return defined({
     name: j.name,
-    dimension: j.dimension,
-    metric: j.metric,
     host: j.host,
     privateHost: j.private_host,
-    deletionProtection: j.deletion_protection,
-    tags: j.tags,
-    embed: j.embed === undefined || j.embed === null ? undefined : camelKeys(j.embed),
-    spec: camelKeys(j.spec),
     status: j.status,
+    deployment: camelKeys(j.deployment),
+    readCapacity: spec?.serverless?.readCapacity,
+    schema: schemaWith(j.schema, camelKeys),
+    tags: j.tags,
+    deletionProtection: j.deletion_protection,
+    dimension: j.dimension,
+    metric: j.metric,
     vectorType: j.vector_type,
+    spec,
+    embed: j.embed === undefined || j.embed === null ? undefined : camelKeys(j.embed),
   }) as IndexModel;
 }
+
+/** SDK 9 types the int64 counts of a namespace as decimal strings. */
+const int64 = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
 
 function toNamespaceDescription(j: Json): NamespaceDescription {
   return defined({
     name: j.name,
-    recordCount: j.record_count,
+    recordCount: int64(j.record_count),
     schema: j.schema,
     indexedFields: j.indexed_fields,
-    sizeBytes: j.size_bytes,
+    sizeBytes: int64(j.size_bytes),
   }) as NamespaceDescription;
 }
+
+/** The engine's default `hostTemplate` (src/api.rs, `ApiOptions::default`). */
+export const DEFAULT_HOST_TEMPLATE = "http://127.0.0.1:8787/index/{name}";
+
+const bareHost = (h: string) =>
+  h
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, "")
+    .replace(/\/+$/, "");
+
+/**
+ * The index a host URL names: a host of the form `template` renders (with or without its
+ * scheme, trailing slashes ignored), or a Pinecone host (`{name}-{project}.svc.{env}.pinecone.io`).
+ * `undefined` when it names none.
+ */
+export function indexFromHost(host: string, template: string): string | undefined {
+  const [before, after, ...more] = bareHost(template).split("{name}");
+  if (after !== undefined && more.length === 0) {
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const m = new RegExp(`^${esc(before)}([^/]+)${esc(after)}$`, "i").exec(bareHost(host));
+    if (m) {
+      try {
+        return decodeURIComponent(m[1]);
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  const pinecone = /^([a-z0-9-]+)-[a-z0-9]+\.svc\.[^/]*pinecone\.io$/i.exec(bareHost(host));
+  return pinecone?.[1];
+}
+
+/** `pc.index`'s options object (SDK 9's `IndexOptions`). */
+export type IndexOptions = {
+  name?: string;
+  namespace?: string;
+  host?: string;
+  additionalHeaders?: Record<string, string>;
+};
 
 function query(params: Array<[string, unknown]>): string {
   const q = new URLSearchParams();
@@ -199,25 +329,36 @@ function valuesById(r: EngineResponse): Map<unknown, Float32Array> | undefined {
 /** The client shared by every entry point (each exports it as `Larch`). */
 export class LarchCore {
   /** @internal */
-  readonly host: Host;
+  readonly host: Transport;
   /** Result of `navigator.storage.persist()` (browsers with IndexedDB storage), once known. */
   persisted: Promise<boolean> = Promise.resolve(false);
   /** @internal Dense values of results as `Float32Array`s. */
   readonly float32Out: boolean;
   /** @internal Dense vectors travel to the engine as bytes. */
   readonly bytesIn: boolean;
+  /** @internal The `hostTemplate` hosts are matched against. */
+  readonly hostTemplate: string;
+  /** SDK 9's control plane: `pc.indexes.create(...)`, `.list()`, `.describe(name)`, ... */
+  readonly indexes: Indexes;
 
-  constructor(options: LarchOptions = {}) {
-    if (!runtime) throw new Error("larch: no runtime entry point loaded (import 'larch')");
+  /** `rt`: the entry point's runtime (several entries may be loaded in one page). */
+  constructor(options: LarchOptions = {}, rt: Runtime | null = runtime) {
+    if (!rt) throw new Error("larch: no runtime entry point loaded (import 'larchdb')");
     this.float32Out = options.vectors === "float32array";
     this.bytesIn = options.vectorTransport !== "json";
-    const storage = runtime.storage(options.storage, this);
+    this.hostTemplate = options.hostTemplate ?? DEFAULT_HOST_TEMPLATE;
+    this.indexes = new Indexes(this);
+    if (rt.connect) {
+      this.host = rt.connect(options, this);
+      return;
+    }
+    const storage = rt.storage(options.storage, this, options);
     this.host = new Host({
       ...storage,
-      ready: runtime.ready,
+      ready: rt.ready,
       maxLoadedNamespaces: options.maxLoadedNamespaces,
       onIndexingProgress: options.onIndexingProgress,
-      embedder: options.embedder ?? runtime.embedder?.(options),
+      embedder: options.embedder ?? rt.embedder?.(options),
       engine: defined({
         persistent: storage.persistent,
         hostTemplate: options.hostTemplate,
@@ -275,27 +416,44 @@ export class LarchCore {
     return [(json ?? {}) as Json, r];
   }
 
-  // biome-ignore lint/suspicious/noConfusingVoidType: the TS SDK's signature (void unless waitUntilReady).
-  async createIndex(options: CreateIndexOptions): Promise<void | IndexModel> {
+  /**
+   * Creates an index from SDK 8's options (`dimension`, `metric`, `spec`) or SDK 9's (`schema`,
+   * `deployment`). With `suppressConflicts`, an existing index of that name is not an error
+   * (the call then resolves with nothing), as in the SDK.
+   */
+  createIndex(options: CreateIndexOptions & { suppressConflicts?: false }): Promise<IndexModel>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: the TS SDK's signature (void on a suppressed conflict).
+  createIndex(options: CreateIndexOptions): Promise<IndexModel | void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: as above.
+  async createIndex(options: CreateIndexOptions): Promise<IndexModel | void> {
     const { waitUntilReady, suppressConflicts, timeout: _timeout, ...o } = options ?? ({} as CreateIndexOptions);
-    const sparse = typeof o.vectorType === "string" && o.vectorType.toLowerCase() === "sparse";
-    // The SDK sends the metric it defaults to; so does Larch.
-    const metric = o.metric ?? (sparse ? "dotproduct" : "cosine");
+    let body: Json;
+    if (o.schema !== undefined || o.deployment !== undefined) {
+      // SDK 9's native shape: the 2026-07 request body.
+      body = defined({
+        name: o.name,
+        schema: schemaWith(o.schema, snakeKeys),
+        deployment: snakeKeys(o.deployment),
+        deletion_protection: o.deletionProtection,
+        tags: o.tags,
+        read_capacity: snakeKeys(o.readCapacity),
+      });
+    } else {
+      const sparse = typeof o.vectorType === "string" && o.vectorType.toLowerCase() === "sparse";
+      // The SDK sends the metric it defaults to; so does Larch.
+      const metric = o.metric ?? (sparse ? "dotproduct" : "cosine");
+      body = defined({
+        name: o.name,
+        dimension: o.dimension,
+        metric,
+        deletion_protection: o.deletionProtection,
+        tags: o.tags,
+        spec: o.spec,
+        vector_type: o.vectorType,
+      });
+    }
     try {
-      const j = await this.request(
-        "POST",
-        "/indexes",
-        "",
-        defined({
-          name: o.name,
-          dimension: o.dimension,
-          metric,
-          deletion_protection: o.deletionProtection,
-          tags: o.tags,
-          spec: o.spec,
-          vector_type: o.vectorType,
-        }),
-      );
+      const j = await this.request("POST", "/indexes", "", body);
       if (waitUntilReady) return await this.describeIndex(o.name);
       return toIndexModel(j);
     } catch (e) {
@@ -368,23 +526,59 @@ export class LarchCore {
     await this.request("DELETE", `/indexes/${enc(indexName)}`);
   }
 
-  /** The data plane of an index: `index("name")`, `index({ name })` (a `host` is ignored). */
+  /**
+   * The data plane of an index, with the SDK's signatures: `index(name, host?, headers?)` (8.x
+   * and 9.x) and `index({ name?, host?, namespace? })` (9.x). A `host` names its index (see
+   * `hostTemplate`); one naming another index than `name` is a `PineconeArgumentError`, as is
+   * a host that names no index when no `name` is given. Namespaces: `.namespace(ns)`.
+   */
+  index<T extends RecordMetadata = RecordMetadata>(options: IndexOptions): Index<T>;
   index<T extends RecordMetadata = RecordMetadata>(
-    nameOrOptions: string | { name?: string; host?: string; namespace?: string },
-    namespace?: string,
+    indexName: string,
+    indexHostUrl?: string,
+    additionalHeaders?: Record<string, string>,
+  ): Index<T>;
+  index<T extends RecordMetadata = RecordMetadata>(
+    nameOrOptions: string | IndexOptions,
+    indexHostUrl?: string,
+    _additionalHeaders?: Record<string, string>,
   ): Index<T> {
-    const o = typeof nameOrOptions === "string" ? { name: nameOrOptions, namespace } : nameOrOptions;
-    const name = o?.name ?? (o?.host ? o.host.replace(/\/+$/, "").split("/").pop() : undefined);
-    if (!name) throw new PineconeArgumentError("You must pass an index `name` to index().");
-    return new Index<T>(this, name, o.namespace ?? "");
+    const o: IndexOptions =
+      typeof nameOrOptions === "string" ? { name: nameOrOptions, host: indexHostUrl } : (nameOrOptions ?? {});
+    if (!o.name && !o.host) throw new PineconeArgumentError("Either name or host must be provided in IndexOptions");
+    let name = o.name;
+    if (o.host) {
+      const named = indexFromHost(o.host, this.hostTemplate);
+      if (named !== undefined && name && named !== name) {
+        throw new PineconeArgumentError(
+          `The host "${o.host}" is the host of index "${named}", not of index "${name}". Pass the host of "${name}" (describeIndex("${name}").host) or leave it out.`,
+        );
+      }
+      if (named === undefined && !name) {
+        throw new PineconeArgumentError(
+          `The host "${o.host}" names no index: Larch hosts look like "${this.hostTemplate}" (describeIndex(name).host).`,
+        );
+      }
+      name = named ?? name;
+    }
+    return new Index<T>(this, name as string, o.namespace ?? "");
   }
 
   /** Alias of `index`, as in the SDK. */
+  Index<T extends RecordMetadata = RecordMetadata>(options: IndexOptions): Index<T>;
   Index<T extends RecordMetadata = RecordMetadata>(
-    nameOrOptions: string | { name?: string; host?: string },
-    namespace?: string,
+    indexName: string,
+    indexHostUrl?: string,
+    additionalHeaders?: Record<string, string>,
+  ): Index<T>;
+  Index<T extends RecordMetadata = RecordMetadata>(
+    nameOrOptions: string | IndexOptions,
+    indexHostUrl?: string,
+    additionalHeaders?: Record<string, string>,
   ): Index<T> {
-    return this.index<T>(nameOrOptions, namespace);
+    return typeof nameOrOptions === "string"
+      ? this.index<T>(nameOrOptions, indexHostUrl, additionalHeaders)
+      : this.index<T>(nameOrOptions);
   }
 
   /** Releases the engine and closes the store. */
@@ -459,12 +653,81 @@ export class Inference {
 
   async getModel(model: string): Promise<Json> {
     return this.client.request("GET", `/models/${enc(model)}`);
+
+/** SDK 9's `pc.indexes`: the control plane as a resource (the same calls as `pc.createIndex` & co.). */
+export class Indexes {
+  constructor(private readonly client: LarchCore) {}
+
+  list(): Promise<IndexList> {
+    return this.client.listIndexes();
+  }
+
+  create(options: CreateIndexOptions & { suppressConflicts?: false }): Promise<IndexModel>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: the TS SDK's signature (void on a suppressed conflict).
+  create(options: CreateIndexOptions): Promise<IndexModel | void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: as above.
+  create(options: CreateIndexOptions): Promise<IndexModel | void> {
+    return this.client.createIndex(options);
+  }
+
+  /** An index with integrated embedding: `pc.createIndexForModel`. */
+  createForModel(options: CreateIndexForModelOptions): Promise<IndexModel> {
+    return this.client.createIndexForModel(options);
+  }
+
+  describe(indexName: string): Promise<IndexModel> {
+    return this.client.describeIndex(indexName);
+  }
+
+  delete(name: string): Promise<void> {
+    return this.client.deleteIndex(name);
+  }
+
+  configure(name: string, options: ConfigureIndexResourceOptions): Promise<IndexModel> {
+    return this.client.configureIndex({ ...options, name });
+  }
+}
+
+/** SDK 9's `index.documents` (full-text search indexes): Larch's engine answers 501 for each. */
+export class Documents {
+  private readonly base: string;
+
+  constructor(
+    private readonly client: LarchCore,
+    indexName: string,
+    namespace: string,
+  ) {
+    this.base = `/index/${enc(indexName)}/namespaces/${enc(namespace || "__default__")}/documents`;
+  }
+
+  private async call<R>(method: string, op: string, body?: unknown): Promise<R> {
+    return (await this.client.request(method, `${this.base}/${op}`, "", body)) as R;
+  }
+  upsert(options: UpsertDocumentsOptions): Promise<UpsertDocumentsResponse> {
+    return this.call("POST", "upsert", options);
+  }
+  search(options: SearchDocumentsOptions): Promise<SearchDocumentsResponse> {
+    return this.call("POST", "search", options);
+  }
+  fetch(options: FetchDocumentsOptions): Promise<FetchDocumentsResponse> {
+    return this.call("POST", "fetch", options);
+  }
+  update(options: UpdateDocumentsOptions): Promise<UpdateDocumentsResponse> {
+    return this.call("POST", "update", options);
+  }
+  list(options?: ListDocumentsOptions): Promise<ListDocumentsResponse> {
+    return this.call("POST", "list", options ?? {});
+  }
+  delete(options: DeleteDocumentsOptions): Promise<DeleteDocumentsResponse> {
+    return this.call("POST", "delete", options);
   }
 }
 
 /** One index (and a target namespace): upsert, query, fetch, update, delete, list, stats. */
 export class Index<T extends RecordMetadata = RecordMetadata> {
   private readonly base: string;
+  /** SDK 9's documents API of this namespace (not implemented by Larch: every call is a 501). */
+  readonly documents: Documents;
 
   constructor(
     private readonly client: LarchCore,
@@ -472,6 +735,26 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
     private readonly targetNamespace: string,
   ) {
     this.base = `/index/${enc(indexName)}`;
+    this.documents = new Documents(client, indexName, targetNamespace);
+  }
+
+  upsertDocuments(options: UpsertDocumentsOptions): Promise<UpsertDocumentsResponse> {
+    return this.documents.upsert(options);
+  }
+  searchDocuments(options: SearchDocumentsOptions): Promise<SearchDocumentsResponse> {
+    return this.documents.search(options);
+  }
+  fetchDocuments(options: FetchDocumentsOptions): Promise<FetchDocumentsResponse> {
+    return this.documents.fetch(options);
+  }
+  deleteDocuments(options: DeleteDocumentsOptions): Promise<DeleteDocumentsResponse> {
+    return this.documents.delete(options);
+  }
+  listDocuments(options?: ListDocumentsOptions): Promise<ListDocumentsResponse> {
+    return this.documents.list(options);
+  }
+  updateDocuments(options: UpdateDocumentsOptions): Promise<UpdateDocumentsResponse> {
+    return this.documents.update(options);
   }
 
   /** The same index, targeting namespace `ns`. */
@@ -516,6 +799,8 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
     const pieces: string[] = new Array(records.length);
     const slots: Array<ArrayLike<number> | undefined> = new Array(records.length);
     for (const [i, r] of records.entries()) {
+      // Serialising 50k records takes ~50 ms: yield now and then so the page stays responsive.
+      if (i > 0 && i % YIELD_RECORDS === 0) await yieldTask();
       const side = bytes && sideable(r?.values);
       slots[i] = side ? r.values : undefined;
       pieces[i] = JSON.stringify(
@@ -591,6 +876,30 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
       namespace: typeof j.namespace === "string" ? j.namespace : "",
       ...(j.usage ? { usage: j.usage } : {}),
     } as FetchResponse<T>;
+  }
+
+  /** Records matching `filter`, in id order, a page at a time (`pagination.next`). */
+  async fetchByMetadata(options: FetchByMetadataOptions): Promise<FetchByMetadataResponse<T>> {
+    const j = await this.client.request(
+      "POST",
+      `${this.base}/vectors/fetch_by_metadata`,
+      "",
+      defined({
+        filter: options?.filter,
+        limit: options?.limit,
+        paginationToken: options?.paginationToken,
+        namespace: options?.namespace ?? this.targetNamespace,
+      }),
+    );
+    const records: Json = {};
+    for (const [id, r] of Object.entries((j.vectors ?? {}) as Record<string, Json>))
+      records[id] = defined({ ...r, values: this.values(r.values, r.id) });
+    return defined({
+      records,
+      namespace: typeof j.namespace === "string" ? j.namespace : "",
+      usage: j.usage,
+      pagination: j.pagination ? defined(j.pagination as Json) : undefined,
+    }) as FetchByMetadataResponse<T>;
   }
 
   async update(options: UpdateOptions<T>): Promise<void> {

@@ -1,12 +1,12 @@
 // Entry point for Node (≥ 20): the wasm is loaded synchronously at import.
-//   import { Larch } from "larch";
+//   import { Larch } from "larchdb";
 //   const pc = new Larch();                                  // in memory
 //   const pc = new Larch({ storage: { directory: "./db" } }); // persisted to a directory (shareable)
 
 import { readFileSync } from "node:fs";
 import { DirectoryStore } from "./directory_store.js";
 import type { LockFn } from "./host.js";
-import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";
+import { LarchCore, type LarchOptions, type Runtime, type StorageOption, setRuntime } from "./larch.js";
 import { nodeEmbedder } from "./node_embedder.js";
 import { Engine, initSync } from "./wasm/larch_js.js";
 
@@ -17,7 +17,7 @@ export function init(_input?: unknown): Promise<void> {
   return Promise.resolve();
 }
 
-setRuntime({
+const RUNTIME: Runtime = {
   embedder: (options: LarchOptions) => nodeEmbedder(options.model),
   storage(option: StorageOption | undefined) {
     const chosen = option ?? "memory";
@@ -38,23 +38,30 @@ setRuntime({
     }
     return { persistent: true, store: chosen };
   },
-});
+};
+setRuntime(RUNTIME);
 
 /** The Larch client: @pinecone-database/pinecone's `Pinecone` surface, running locally. */
 export class Larch extends LarchCore {
   constructor(options?: LarchOptions) {
-    super(options);
+    super(options, RUNTIME);
   }
 }
+
+/** The same client under the SDK's name: `import { Pinecone } from "larchdb"` ports SDK code by its import. */
+export const Pinecone = Larch;
+export type Pinecone = Larch;
 
 /** True when the loaded wasm uses SIMD128. */
 export const simd = (): boolean => Engine.simd();
 
 export { DirectoryStore, type DirectoryStoreOptions } from "./directory_store.js";
 export * from "./errors.js";
+/** The SDK's `Errors` namespace: `Errors.PineconeNotFoundError` & co. */
+export * as Errors from "./errors.js";
 export type { BlobStore, IndexingProgress, TextEmbedder, WriteBatch } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
-export { type CreateIndexForModelOptions, Index, Inference } from "./larch.js";
+export { type CreateIndexForModelOptions, Documents, Index, Indexes, type IndexOptions, Inference } from "./larch.js";
 export { MemoryBlobStore } from "./memory_store.js";
 export { defaultModelDirectory, nodeEmbedder } from "./node_embedder.js";
 export type * from "./types.js";

@@ -95,7 +95,17 @@ export function chunkUpsert(pieces: string[], namespace: string, maxRecords: num
   let start = 0;
   let bytes = fixed;
   const flush = (end: number) => {
-    chunks.push({ start, end, body: enc.encode(head + pieces.slice(start, end).join(",") + tail) });
+    // The body is encoded when first sent (a large upsert's bodies are not all built in one task).
+    const from = start;
+    let body: Uint8Array | undefined;
+    chunks.push({
+      start: from,
+      end,
+      get body() {
+        body ??= enc.encode(head + pieces.slice(from, end).join(",") + tail);
+        return body;
+      },
+    });
     start = end;
     bytes = fixed;
   };
@@ -106,4 +116,29 @@ export function chunkUpsert(pieces: string[], namespace: string, maxRecords: num
   }
   if (start < pieces.length || chunks.length === 0) flush(pieces.length);
   return chunks;
+}
+
+type YieldGlobals = {
+  scheduler?: { yield?: () => Promise<void> };
+  setImmediate?: (f: () => void) => unknown;
+};
+
+/**
+ * Lets the event loop run (input, rendering, other messages) between slices of a long call:
+ * `scheduler.yield()` where it exists, `setImmediate` in Node, else a MessageChannel message
+ * (never a timer: background tabs throttle chained timers to one per second).
+ */
+export function yieldTask(): Promise<void> {
+  const g = globalThis as YieldGlobals;
+  if (g.scheduler?.yield) return g.scheduler.yield();
+  const immediate = g.setImmediate;
+  if (immediate) return new Promise((r) => immediate(r));
+  return new Promise((r) => {
+    const c = new MessageChannel();
+    c.port1.onmessage = () => {
+      c.port1.close();
+      r();
+    };
+    c.port2.postMessage(0);
+  });
 }

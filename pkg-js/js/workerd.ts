@@ -1,8 +1,8 @@
 // Entry point for Cloudflare Workers (workerd): the bundler hands over the compiled module.
-//   import { Larch } from "larch";          // resolves here through the "workerd" condition
+//   import { Larch } from "larchdb";          // resolves here through the "workerd" condition
 //   const pc = new Larch();                 // in memory, or { storage: yourBlobStore }
 
-import { LarchCore, type LarchOptions, type StorageOption, setRuntime } from "./larch.js";
+import { LarchCore, type LarchOptions, type Runtime, type StorageOption, setRuntime } from "./larch.js";
 import { Engine, initSync } from "./wasm/larch_js.js";
 import wasm from "./wasm/larch_js_bg.wasm";
 
@@ -16,7 +16,7 @@ export function init(_input?: unknown): Promise<void> {
   return Promise.resolve();
 }
 
-setRuntime({
+const RUNTIME: Runtime = {
   storage(option: StorageOption | undefined) {
     const chosen = option ?? "memory";
     if (chosen === "memory") return { persistent: false };
@@ -25,24 +25,31 @@ setRuntime({
     }
     return { persistent: true, store: chosen };
   },
-});
+};
+setRuntime(RUNTIME);
 
 /** The Larch client: @pinecone-database/pinecone's `Pinecone` surface, running locally. */
 export class Larch extends LarchCore {
   constructor(options?: LarchOptions) {
-    super(options);
+    super(options, RUNTIME);
   }
 }
+
+/** The same client under the SDK's name: `import { Pinecone } from "larchdb"` ports SDK code by its import. */
+export const Pinecone = Larch;
+export type Pinecone = Larch;
 
 /** True when the loaded wasm uses SIMD128. */
 export const simd = (): boolean => Engine.simd();
 
 export * from "./errors.js";
+/** The SDK's `Errors` namespace: `Errors.PineconeNotFoundError` & co. */
+export * as Errors from "./errors.js";
 export type { BlobStore, EngineRequest, EngineResponse, GetBlobs, IndexingProgress, WriteBatch } from "./host.js";
 /** The host loop, for hosts with their own storage (the Worker over Durable Object SQLite). */
 export { runRequest } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
-export { Index } from "./larch.js";
+export { Documents, Index, Indexes, type IndexOptions } from "./larch.js";
 export { MemoryBlobStore } from "./memory_store.js";
 export type * from "./types.js";
 /** The raw REST engine and the engine's memory store, for hosts with their own storage. */

@@ -251,6 +251,15 @@ impl Engine {
         self.api.db().resident_bytes()
     }
 
+    /// `residentBytes` by part, summed over the loaded namespaces: `{memtable, columns,
+    /// tombstones, graphs, codes, postings, sparseIndex, rowLayouts, rowCache, consolidation,
+    /// persist, other}` in bytes (a diagnostic).
+    #[wasm_bindgen(js_name = memoryReport)]
+    pub fn memory_report(&self) -> Result<JsValue, JsValue> {
+        serde_wasm_bindgen::to_value(&self.api.db().memory_report())
+            .map_err(|e| JsValue::from_str(&e.to_string()))
+    }
+
     /// Row groups of paged segments touched by query rescoring in the loaded namespaces since
     /// they were loaded: `[searches, groups, candidates]` (a diagnostic; hosts report deltas).
     #[wasm_bindgen(js_name = rowsTouched)]

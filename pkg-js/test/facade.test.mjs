@@ -8,8 +8,10 @@ import { join } from "node:path";
 import { test } from "node:test";
 import {
   BasePineconeError,
+  Errors,
   Larch,
   MemoryBlobStore,
+  Pinecone,
   PineconeBadRequestError,
   PineconeConflictError,
   PineconeNotFoundError,
@@ -96,13 +98,14 @@ test("multitenant flow: queries never cross namespaces", async () => {
   assert.deepEqual(
     ns.namespaces.map((n) => [n.name, n.recordCount]),
     [
-      ["acme", 3],
-      ["globex", 2],
+      // SDK 9 types NamespaceDescription.recordCount as a string (Pinecone's int64).
+      ["acme", "3"],
+      ["globex", "2"],
     ],
   );
   const d = await index.describeNamespace("globex");
   assert.equal(d.name, "globex");
-  assert.equal(d.recordCount, 2);
+  assert.equal(d.recordCount, "2");
 
   await acme.deleteOne({ id: "a1" });
   await acme.deleteMany({ filter: { kind: { $eq: "invoice" } } });
@@ -770,4 +773,109 @@ test("a merge of paged segments runs to the end in the background, row group by 
   const q = await ns.query({ topK: 1, vector: f.records.v300.values });
   assert.equal(q.matches[0].id, "v300");
   pc.close();
+});
+
+test("pc.index(name, host) routes to the index the host names; a host of another index is an error", async () => {
+  const pc = new Pinecone();
+  await pc.createIndex({ name: "hosted", dimension: 2, spec });
+  await pc.createIndex({ name: "other", dimension: 2, spec });
+  const { host } = await pc.describeIndex("hosted");
+  assert.equal(host, "http://127.0.0.1:8787/index/hosted");
+  // SDK 8/9: the second argument is the host URL, never a namespace.
+  await pc.index("hosted", host).upsert({ records: [{ id: "h1", values: [1, 0] }] });
+  await pc
+    .Index("hosted", `${host}/`)
+    .namespace("n")
+    .upsert({ records: [{ id: "h2", values: [0, 1] }] });
+  // SDK 9's options object: a host alone names the index; namespace in the options.
+  await pc.index({ host, namespace: "n" }).upsert({ records: [{ id: "h3", values: [1, 1] }] });
+  await pc.index({ host: "127.0.0.1:8787/index/hosted" }).upsert({ records: [{ id: "h4", values: [1, 0] }] });
+  const stats = await pc.index("hosted").describeIndexStats();
+  assert.deepEqual(stats.namespaces, { __default__: { recordCount: 2 }, n: { recordCount: 2 } });
+  assert.deepEqual((await pc.index("other").describeIndexStats()).namespaces, {});
+  // A Pinecone host copied from the console names its index too.
+  const fetched = await pc
+    .index({ host: "https://hosted-abc1234.svc.aped-4627-b74a.pinecone.io" })
+    .fetch({ ids: ["h1"] });
+  assert.deepEqual(Object.keys(fetched.records), ["h1"]);
+  assert.throws(
+    () => pc.index("other", host),
+    (e) => e instanceof Errors.PineconeArgumentError && /index "hosted", not of index "other"/.test(e.message),
+  );
+  assert.throws(() => pc.index({ host: "https://example.com/nothing/here" }), Errors.PineconeArgumentError);
+  assert.throws(() => pc.index({}), Errors.PineconeArgumentError);
+  // A name with an unrelated host (e.g. a left-over environment variable) uses the name.
+  const kept = await pc.index("other", "https://example.com").fetch({ ids: ["h1"] });
+  assert.deepEqual(kept.records, {});
+});
+
+test("SDK 9 surfaces: pc.indexes, IndexModel deployment/schema, Errors, fetchByMetadata, documents", async () => {
+  const pc = new Pinecone();
+  const created = await pc.indexes.create({
+    name: "nine",
+    schema: { fields: { _values: { type: "dense_vector", dimension: 2, metric: "dotproduct" } } },
+    deployment: { deploymentType: "managed", cloud: "aws", region: "us-east-1" },
+  });
+  assert.equal(created.metric, "dotproduct");
+  assert.equal(created.dimension, 2);
+  const d = await pc.indexes.describe("nine");
+  assert.deepEqual(d.deployment, { deploymentType: "managed", cloud: "aws", region: "us-east-1" });
+  assert.deepEqual(d.schema.fields._values, { type: "dense_vector", dimension: 2, metric: "dotproduct" });
+  assert.equal(d.readCapacity.mode, "OnDemand");
+  assert.deepEqual(
+    (await pc.indexes.list()).indexes.map((i) => i.name),
+    ["nine"],
+  );
+  assert.equal((await pc.indexes.configure("nine", { tags: { a: "b" } })).tags.a, "b");
+  assert.equal(await pc.indexes.create({ name: "nine", dimension: 2, spec, suppressConflicts: true }), undefined);
+  await assert.rejects(pc.indexes.describe("ghost"), Errors.PineconeNotFoundError);
+  await assert.rejects(pc.indexes.create({ name: "nine", dimension: 2, spec }), Errors.PineconeConflictError);
+
+  const ix = pc.index({ name: "nine", namespace: "t" });
+  await ix.upsert({
+    records: [
+      { id: "a", values: [1, 0], metadata: { k: "x" } },
+      { id: "b", values: [0, 1], metadata: { k: "y" } },
+      { id: "c", values: [1, 1], metadata: { k: "x" } },
+    ],
+  });
+  const page = await ix.fetchByMetadata({ filter: { k: "x" }, limit: 1 });
+  assert.deepEqual(Object.keys(page.records), ["a"]);
+  assert.equal(page.namespace, "t");
+  assert.equal(typeof page.pagination.next, "string");
+  const rest = await ix.fetchByMetadata({ filter: { k: "x" }, paginationToken: page.pagination.next });
+  assert.deepEqual(Object.keys(rest.records), ["c"]);
+  assert.deepEqual(rest.records.c.values, [1, 1]);
+  const desc = await ix.describeNamespace("t");
+  assert.equal(desc.recordCount, "3");
+
+  // The documents API (full-text search indexes) is not implemented: 501, as a typed error.
+  await assert.rejects(ix.documents.upsert({ documents: [{ _id: "d1", text: "hi" }] }), (e) => {
+    assert.ok(e instanceof Errors.PineconeNotImplementedError, e);
+    assert.equal(e.status, 501);
+    assert.match(e.message, /documents API/);
+    return true;
+  });
+  await assert.rejects(
+    ix.searchDocuments({ scoreBy: [{ type: "text", query: "hi" }], topK: 1 }),
+    Errors.PineconeNotImplementedError,
+  );
+  await pc.indexes.delete("nine");
+  assert.deepEqual((await pc.listIndexes()).indexes, []);
+  // Every error class of SDK 9's Errors namespace is there.
+  for (const name of [
+    "PineconeConfigurationError",
+    "PineconeUnableToResolveHostError",
+    "PineconeFailedPreconditionError",
+    "PineconePaymentRequiredError",
+    "PineconeTimeoutError",
+    "PineconeConnectionError",
+    "PineconeRequestError",
+    "PineconeBatchUpsertError",
+    "PineconeIndexPropertyError",
+    "BasePineconeError",
+    "PineconeArgumentError",
+  ]) {
+    assert.equal(typeof Errors[name], "function", name);
+  }
 });

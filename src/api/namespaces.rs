@@ -29,6 +29,11 @@ impl Op {
             ("POST", []) => Some(Op::Create),
             ("GET", [ns]) => Some(Op::Describe(wire::percent_decode(ns)?)),
             ("DELETE", [ns]) => Some(Op::Delete(wire::percent_decode(ns)?)),
+            (_, [_, "documents", ..]) => {
+                return Err(Error::Unimplemented {
+                    what: "The documents API (full-text search indexes)".into(),
+                });
+            }
             _ => None,
         })
     }

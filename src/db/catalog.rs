@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
 use crate::manifest::{CatalogBase, CatalogDelta, CatalogRef, Manifest};
 use crate::namespace::{AnnConfig, Namespace, StorageConfig};
+use crate::sort::SmallSort;
 use crate::storage::{Provided, WriteBatch, keys};
 
 /// Deltas kept before the base snapshot is rewritten (at least; see `delta_budget`).
@@ -138,7 +139,18 @@ impl Catalog {
             .sum()
     }
 
-    /// Row groups touched by rescoring in the loaded namespaces, summed.
+    /// [`Catalog::resident_bytes`] by part.
+    pub fn memory_report(&self) -> crate::namespace::MemoryReport {
+        let mut sum = crate::namespace::MemoryReport::default();
+        for e in self.entries.iter().flat_map(|e| e.values()) {
+            if let NsState::Loaded(ns) = &e.state {
+                sum += ns.memory_report();
+            }
+        }
+        sum
+    }
+
+    /// Row groups touched by rescoring in every loaded namespace since it was loaded.
     pub fn rows_touched(&self) -> crate::namespace::RowsTouched {
         let mut sum = crate::namespace::RowsTouched::default();
         for e in self.entries.iter().flat_map(|e| e.values()) {
@@ -626,7 +638,7 @@ impl Catalog {
         if loaded.len() <= keep {
             return 0;
         }
-        loaded.sort_unstable();
+        loaded.small_sort();
         let n = loaded.len() - keep;
         for (_, name) in loaded.into_iter().take(n) {
             if let Some(e) = entries.get_mut(&name) {

@@ -9,6 +9,7 @@ use super::eval::order;
 use super::{MAX_DEPTH, MAX_IN_VALUES, Node, Op, Scalar};
 use crate::error::{Error, Result};
 use crate::metadata::json_kind;
+use crate::sort::SmallSort;
 
 /// `return Err(InvalidFilter { path, reason: format!(..) })`.
 macro_rules! bail {
@@ -201,7 +202,7 @@ fn parse_list(op: &str, value: &J, path: &str) -> Result<Vec<Scalar>> {
             ),
         });
     }
-    out.sort_unstable_by(order);
+    out.small_sort_by(order);
     out.dedup_by(|a, b| order(a, b).is_eq());
     Ok(out)
 }

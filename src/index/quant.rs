@@ -22,6 +22,14 @@ use crate::index::hnsw::{HnswView, SearchScratch};
 
 mod format;
 
+/// Slots per page of codes, as a power of two: the most whose codes fit one blob's payload
+/// ([`crate::format::MAX_PAYLOAD`]), at least one.
+#[inline]
+fn page_shift(dim: usize) -> u32 {
+    let slots = (crate::format::MAX_PAYLOAD / dim.max(1)).max(1);
+    slots.ilog2()
+}
+
 /// Codes and quantization parameters for slots `0..n`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Int8Index {
@@ -31,7 +39,14 @@ pub struct Int8Index {
     scale: f32,
     /// `Σ lo[d]²`, the constant term of a dot product between two codes.
     lo_sq: f32,
-    codes: Vec<u8>,
+    /// Number of quantized slots.
+    n: usize,
+    /// `page_shift(dim)`.
+    shift: u32,
+    /// The codes in pages of `1 << page_shift(dim)` slots (the last one shorter), each the
+    /// payload of one stored blob, so a load keeps the blobs it is given instead of copying
+    /// them into one buffer.
+    pages: Vec<Vec<u8>>,
     /// Per vector: `Σ lo[d] * c[d]` (dot product and cosine only; empty for euclidean).
     offsets: Vec<f32>,
 }
@@ -49,20 +64,43 @@ impl Int8Index {
     /// The codes as little-endian bytes (layout in `quant/format.rs`); [`Int8Index::from_bytes`]
     /// reads them back.
     pub fn to_bytes(&self) -> Vec<u8> {
-        format::encode(self)
+        let mut out = format::encode_head(self);
+        for p in &self.pages {
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    /// [`Int8Index::to_bytes`] as the blobs that store it, each made by `seal` from its
+    /// payload: one blob when everything fits in `max` bytes, else the header and parameters
+    /// in pieces of at most `max` bytes, then one piece per page of codes.
+    /// [`Int8Index::from_payloads`] of these payloads keeps the pages as they are, without
+    /// copying them into one buffer.
+    pub fn blobs(&self, max: usize, seal: impl Fn(&[u8]) -> Vec<u8>) -> Vec<Vec<u8>> {
+        let head = format::encode_head(self);
+        if head.len() + self.n * self.dim <= max {
+            return vec![seal(&self.to_bytes())];
+        }
+        head.chunks(max.max(1))
+            .chain(self.pages.iter().map(Vec::as_slice))
+            .map(seal)
+            .collect()
     }
 
     /// Decodes and validates bytes of [`Int8Index::to_bytes`]: the header, the exact length
     /// for `n × dim` codes, finite parameters and offsets. Anything else is
     /// [`Error::Corrupt`], never a panic.
     pub fn from_bytes(bytes: &[u8]) -> Result<Int8Index> {
-        format::decode(bytes)
+        format::decode(vec![bytes.to_vec()])
     }
 
-    /// [`Int8Index::from_bytes`] of owned bytes, keeping the codes in place (a load holds one
-    /// copy of them, not two).
-    pub fn from_vec(bytes: Vec<u8>) -> Result<Int8Index> {
-        format::decode_vec(bytes)
+    /// [`Int8Index::from_bytes`] of the bytes given in pieces, in order (the payloads of the
+    /// blobs that store the codes). A piece that holds exactly one page of codes (as
+    /// [`Int8Index::blobs`] writes them) becomes that page as it is; codes split otherwise are
+    /// copied into pages, each piece dropped once consumed. So a load holds about one copy
+    /// of the codes at any time.
+    pub fn from_payloads(pieces: Vec<Vec<u8>>) -> Result<Int8Index> {
+        format::decode(pieces)
     }
 
     /// The metric the codes approximate.
@@ -77,17 +115,17 @@ impl Int8Index {
 
     /// Number of quantized slots.
     pub fn len(&self) -> usize {
-        self.codes.len() / self.dim
+        self.n
     }
 
     /// True when no slot is quantized.
     pub fn is_empty(&self) -> bool {
-        self.codes.is_empty()
+        self.n == 0
     }
 
     /// Resident bytes of all codes, offsets and quantization parameters.
     pub fn bytes(&self) -> usize {
-        self.codes.len() + self.offsets.len() * 4 + self.lo.len() * 4
+        self.n * self.dim + self.offsets.len() * 4 + self.lo.len() * 4
     }
 
     /// Resident bytes per vector: the codes plus the per-vector offset.
@@ -101,10 +139,13 @@ impl Int8Index {
     }
 
     /// The code of slot `s`.
+    #[inline]
     pub fn code(&self, s: u32) -> &[u8] {
-        let s = s as usize;
-        self.codes
-            .get(s * self.dim..(s + 1) * self.dim)
+        let (s, shift) = (s as usize, self.shift);
+        let at = (s & ((1 << shift) - 1)) * self.dim;
+        self.pages
+            .get(s >> shift)
+            .and_then(|p| p.get(at..at + self.dim))
             .unwrap_or(&[])
     }
 
@@ -119,6 +160,20 @@ impl Int8Index {
                 c.clamp(0.0, 255.0) as u8
             }
         }));
+    }
+
+    /// Appends the code of slot `self.n`, starting a page (sized for `total` slots in all)
+    /// when the last one is full.
+    fn push_code(&mut self, code: &[u8], total: usize) {
+        let per_page = 1 << self.shift;
+        if self.n.is_multiple_of(per_page) {
+            let slots = per_page.min(total.saturating_sub(self.n)).max(1);
+            self.pages.push(Vec::with_capacity(slots * self.dim));
+        }
+        if let Some(p) = self.pages.last_mut() {
+            p.extend_from_slice(code);
+        }
+        self.n += 1;
     }
 
     fn offset_of(&self, code: &[u8]) -> f32 {
@@ -403,7 +458,10 @@ impl Int8Builder {
     /// Bytes held: the ranges, and the codes encoded so far.
     pub fn heap_bytes(&self) -> usize {
         let codes = self.index.as_ref().map_or(0, |q| {
-            crate::heap::vec(&q.lo) + crate::heap::vec(&q.codes) + crate::heap::vec(&q.offsets)
+            crate::heap::vec(&q.lo)
+                + crate::heap::vec(&q.pages)
+                + q.pages.iter().map(crate::heap::vec).sum::<usize>()
+                + crate::heap::vec(&q.offsets)
         });
         crate::heap::vec(&self.lo) + crate::heap::vec(&self.hi) + codes
     }
@@ -455,7 +513,7 @@ impl Int8Builder {
             for s in (self.done - n)..(end.max(self.done) - n) {
                 row_into(metric, dim, vectors, norms, s, &mut buf);
                 q.encode(&buf, &mut code);
-                q.codes.extend_from_slice(&code);
+                q.push_code(&code, n);
                 if metric != Metric::Euclidean {
                     let off = q.offset_of(&code);
                     q.offsets.push(if off.is_nan() {
@@ -498,7 +556,9 @@ impl Int8Builder {
             lo_sq: lo.iter().map(|l| l * l).sum(),
             lo,
             scale,
-            codes: Vec::with_capacity(self.n * self.dim),
+            n: 0,
+            shift: page_shift(self.dim),
+            pages: Vec::new(),
             offsets: Vec::with_capacity(if self.metric == Metric::Euclidean {
                 0
             } else {

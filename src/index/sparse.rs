@@ -1,6 +1,7 @@
 //! Sparse vectors and their dot product.
 
 use crate::error::{Error, Result};
+use crate::sort::SmallSort;
 
 /// Pinecone's limit on non-zeros per sparse vector.
 pub const MAX_SPARSE_NONZEROS: usize = 2048;
@@ -127,7 +128,7 @@ impl InvertedIndex {
             .iter()
             .flat_map(|&d| self.slots(d).iter().copied())
             .collect();
-        out.sort_unstable();
+        out.small_sort();
         out.dedup();
         out
     }

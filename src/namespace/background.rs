@@ -6,6 +6,7 @@ use super::component::SegmentComponent;
 use super::job::{self, Codes, Graph, Job, Progress};
 use crate::index::hnsw::HnswBuilder;
 use crate::index::quant::Int8Builder;
+use crate::segment::memtable::Memtable;
 
 #[cfg(doc)]
 use super::AnnConfig;
@@ -136,10 +137,13 @@ impl Namespace {
         // Row groups a background merge copied are dropped like a request's.
         self.trim_rows();
         let waiting = !self.index_needs().is_empty();
-        (
-            budget_nodes - left,
-            self.building() || (self.consolidation.is_some() && !waiting),
-        )
+        let more = self.building() || (self.consolidation.is_some() && !waiting);
+        // The room a full seal reserved for the next memtable is given back once a
+        // namespace's writes have stopped and its index work is done.
+        if !more && !waiting && self.memtable.is_empty() && self.memtable.resident_bytes() > 0 {
+            self.memtable = Memtable::new(self.dimension);
+        }
+        (budget_nodes - left, more)
     }
 
     /// True when [`Namespace::index_step`] has work to do: a graph or codes to build, a

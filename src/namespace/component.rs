@@ -200,7 +200,9 @@ impl SegmentComponent {
                 _ => Vec::new(),
             },
             C::Codes => match &s.codes {
-                Codes::Ready(q) => chunked(BlobKind::CodesChunk, &q.to_bytes()),
+                Codes::Ready(q) => q.blobs(format::MAX_PAYLOAD, |p| {
+                    format::seal_blob(BlobKind::CodesChunk, p)
+                }),
                 _ => Vec::new(),
             },
             C::Rows => {
@@ -445,8 +447,9 @@ pub(super) fn load_segment(
     let codes = match blobs.named(C::Codes) {
         Some(_) if ann.int8 => {
             let ckey = keys::codes(prefix, r.id, 0);
-            let bytes = format::take_payloads(&ckey, BlobKind::CodesChunk, fetch(C::Codes, true)?)?;
-            let q = Int8Index::from_vec(bytes).map_err(|e| bad(reason(e)))?;
+            let pieces =
+                format::into_payloads(&ckey, BlobKind::CodesChunk, fetch(C::Codes, true)?)?;
+            let q = Int8Index::from_payloads(pieces).map_err(|e| bad(reason(e)))?;
             if q.len() != segment.len() || q.dim() != dimension || q.metric() != metric {
                 return Err(bad(
                     "int8 codes' size, dimension or metric disagree with their segment".into(),

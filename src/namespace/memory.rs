@@ -57,6 +57,35 @@ impl Namespace {
             + scratch
     }
 
+    /// [`Namespace::resident_bytes`] by part (the parts sum to it), for diagnostics and
+    /// benchmarks.
+    pub fn memory_report(&self) -> MemoryReport {
+        let mut r = MemoryReport {
+            memtable: self.memtable.resident_bytes(),
+            consolidation: self.consolidation.as_ref().map_or(0, |c| c.heap_bytes()),
+            persist: self.persist.as_ref().map_or(0, Persist::heap_bytes),
+            other: size_of::<Self>()
+                + heap::vec(&self.segments)
+                + self.scratch.0.try_lock().map_or(0, |s| s.bytes()),
+            ..MemoryReport::default()
+        };
+        for s in &self.segments {
+            r.columns += s.segment.resident_bytes();
+            r.tombstones += s.tombstones.heap_bytes();
+            r.graphs += s.graph.heap_bytes();
+            r.codes += s.codes.heap_bytes();
+            r.postings += s.postings.get().map_or(0, |p| p.heap_bytes());
+            r.sparse_index += s.sparse_index.get().map_or(0, |i| i.heap_bytes());
+            r.row_layouts += s.row_layout.as_ref().map_or(0, |l| l.heap_bytes());
+            if let Some(p) = &s.paged {
+                let layout = p.layout.heap_bytes();
+                r.row_layouts += layout;
+                r.row_cache += p.heap_bytes() - layout;
+            }
+        }
+        r
+    }
+
     /// The bytes upserting `r` under a new id adds to [`Namespace::resident_bytes`] (its
     /// memtable slot and id-map entry; the buffers' spare capacity, and the copy logged until
     /// the next commit, not included), so that a host can refuse a batch before applying it.
@@ -96,6 +125,71 @@ impl Namespace {
                 .find_map(Sealed::int8)
                 .map(|q| q.bytes_per_vector()),
         }
+    }
+}
+
+/// [`Namespace::resident_bytes`] by part ([`Namespace::memory_report`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryReport {
+    /// The memtable: its columns and id map.
+    pub memtable: usize,
+    /// Sealed segments' columns: ids, norms, sparse values, and the dense values and metadata
+    /// of segments not paged out.
+    pub columns: usize,
+    pub tombstones: usize,
+    /// Graphs, built or being built.
+    pub graphs: usize,
+    /// int8 codes, quantized or being quantized.
+    pub codes: usize,
+    /// Metadata indexes.
+    pub postings: usize,
+    /// Sparse inverted indexes.
+    pub sparse_index: usize,
+    /// Where each row of a stored segment is (paged or about to be).
+    pub row_layouts: usize,
+    /// Row groups of paged segments held in memory.
+    pub row_cache: usize,
+    /// A consolidation in progress.
+    pub consolidation: usize,
+    /// The write being logged, log references and garbage lists.
+    pub persist: usize,
+    /// The namespace itself, its segment list and the search scratch.
+    pub other: usize,
+}
+
+impl std::ops::AddAssign for MemoryReport {
+    fn add_assign(&mut self, o: Self) {
+        self.memtable += o.memtable;
+        self.columns += o.columns;
+        self.tombstones += o.tombstones;
+        self.graphs += o.graphs;
+        self.codes += o.codes;
+        self.postings += o.postings;
+        self.sparse_index += o.sparse_index;
+        self.row_layouts += o.row_layouts;
+        self.row_cache += o.row_cache;
+        self.consolidation += o.consolidation;
+        self.persist += o.persist;
+        self.other += o.other;
+    }
+}
+
+impl MemoryReport {
+    /// The sum of the parts: [`Namespace::resident_bytes`].
+    pub fn total(&self) -> usize {
+        self.memtable
+            + self.columns
+            + self.tombstones
+            + self.graphs
+            + self.codes
+            + self.postings
+            + self.sparse_index
+            + self.row_layouts
+            + self.row_cache
+            + self.consolidation
+            + self.persist
+            + self.other
     }
 }
 

@@ -12,13 +12,18 @@ use super::merger::{Merged, Merger};
 use super::sealed::Sealed;
 use crate::index::hnsw::HnswBuilder;
 use crate::segment::{Segment, Tombstones};
+use crate::sort::SmallSort;
 
 impl Namespace {
     /// Seals the memtable into a segment and compacts.
     pub fn seal(&mut self) {
         if !self.memtable.is_empty() {
-            let records = self.memtable.drain_sorted();
-            self.push_segment(Segment::from_sorted(self.dimension, records));
+            // A memtable sealed full is likely to fill again: keep room for as many records
+            // (the same blocks, freed just before). A smaller one starts empty.
+            let full = self.memtable.len() >= self.config.seal_records;
+            let reserve = if full { self.config.seal_records } else { 0 };
+            let columns = self.memtable.seal_sorted(reserve);
+            self.push_segment(Segment::from_sorted_columns(columns));
         }
         self.compact();
         if let Some(p) = &mut self.persist {
@@ -107,7 +112,7 @@ impl Namespace {
         let mut positions: Vec<usize> = (0..self.segments.len())
             .filter(|&i| ids.contains(&self.segments[i].id))
             .collect();
-        positions.sort_unstable_by(|a, b| b.cmp(a));
+        positions.small_sort_by(|a, b| b.cmp(a));
         for i in positions {
             let s = self.segments.remove(i);
             self.drop_blobs(&s);

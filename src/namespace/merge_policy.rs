@@ -5,7 +5,9 @@
 //! - A segment without live records is dropped, and one more than half dead is rewritten with
 //!   its live records (at sealing).
 //! - While there are more than [`StorageConfig::max_segments`] segments, the smallest are merged
-//!   into one (at sealing, once no segment is empty or mostly dead).
+//!   into one (at sealing, once no segment is empty or mostly dead), as many as fit in
+//!   [`AnnConfig::merge_bytes`] of rows (0: no limit): the limit on memory wins over the
+//!   segment count, so a large namespace may keep more segments than `max_segments`.
 //! - Every segment is consolidated into one when that pays ([`AnnConfig::merge_bytes`]): at
 //!   least two segments, live vectors of at most `merge_bytes`, enough records for a graph,
 //!   and the segments besides the largest holding at least half as many live records as it
@@ -99,11 +101,30 @@ impl MergePolicy {
         if out.is_empty() && segments.len() > self.max_segments {
             let mut by_size: Vec<&SegmentStats> = segments.iter().collect();
             by_size.sort_by_key(|s| s.live);
-            let take = (segments.len() - self.max_segments + 1).max(2);
-            out.push(Merge {
-                kind: MergeKind::MergeSmallest,
-                inputs: by_size.iter().take(take).map(|s| s.id).collect(),
-            });
+            let want = (segments.len() - self.max_segments + 1).max(2);
+            // The merged segment's rows stay within `merge_bytes` (the memory a merge holds
+            // until its output is indexed and paged out): the segment count yields to it.
+            let cap = if self.merge_bytes == 0 {
+                usize::MAX
+            } else {
+                self.merge_bytes
+            };
+            let mut rows = 0usize;
+            let inputs: Vec<u64> = by_size
+                .iter()
+                .take(want)
+                .take_while(|s| {
+                    rows = rows.saturating_add(s.live.saturating_mul(self.dimension * 4));
+                    rows <= cap
+                })
+                .map(|s| s.id)
+                .collect();
+            if inputs.len() >= 2 {
+                out.push(Merge {
+                    kind: MergeKind::MergeSmallest,
+                    inputs,
+                });
+            }
         }
         out.extend(self.consolidation(segments));
         out
@@ -183,6 +204,28 @@ mod tests {
             }]
         );
         assert!(p.candidates(&stats(&[(50, 50), (10, 10)])).is_empty());
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn merging_the_smallest_stays_within_merge_bytes() {
+        // 16 bytes per record (dimension 4): 45 records fit in 720 bytes.
+        let p = policy(2, 720);
+        let due = p.candidates(&stats(&[(50, 50), (10, 10), (30, 30), (10, 10)]));
+        assert_eq!(
+            due,
+            [Merge {
+                kind: MergeKind::MergeSmallest,
+                inputs: vec![1, 3]
+            }],
+            "the third smallest would pass the limit"
+        );
+        // Not even the two smallest fit: more segments than max_segments, and no merge.
+        let p = policy(2, 300);
+        assert!(
+            p.candidates(&stats(&[(50, 50), (20, 20), (30, 30)]))
+                .is_empty()
+        );
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]

@@ -13,6 +13,7 @@ use super::sealed::Sealed;
 use crate::heap;
 use crate::segment::columns::Columns;
 use crate::segment::{Segment, Tombstones};
+use crate::sort::SmallSort;
 
 /// Slot of an input that is not copied (dead when the merge began).
 const DEAD: u32 = u32::MAX;
@@ -69,7 +70,7 @@ impl Merger {
             }
         }
         // Each live id is in exactly one input.
-        live.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        live.small_sort_by(|a, b| a.0.cmp(b.0));
         let mut targets: Vec<Vec<u32>> =
             inputs.iter().map(|s| vec![DEAD; s.segment.len()]).collect();
         let n = live.len();

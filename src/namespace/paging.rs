@@ -23,6 +23,7 @@ use crate::storage::keys;
 
 #[cfg(doc)]
 use super::StorageConfig;
+use crate::sort::SmallSort;
 
 /// How many row groups the rescoring of paged segments touched: per segment searched, the
 /// distinct groups holding its candidates. Counted across requests (a clone starts at 0).
@@ -222,7 +223,7 @@ impl Namespace {
         if total <= budget {
             return;
         }
-        cached.sort_unstable();
+        cached.small_sort();
         for (_, i, g, bytes) in cached {
             if total <= budget {
                 break;

@@ -13,6 +13,7 @@ use crate::segment::postings::SlotSet;
 
 #[cfg(doc)]
 use super::AnnConfig;
+use crate::sort::SmallSort;
 
 /// Candidates of the segments a dense query searched on int8 codes, with their approximate
 /// distances, rescored together (`Namespace::rescore_pool`).
@@ -155,7 +156,7 @@ impl Namespace {
             }
         }
         if !missing.is_empty() {
-            missing.sort_unstable();
+            missing.small_sort();
             missing.dedup();
             return Err(Error::NotLoaded { keys: missing });
         }
@@ -245,11 +246,11 @@ impl Namespace {
             return Ok(Vec::new());
         }
         pool.items
-            .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+            .small_sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
         pool.items.truncate(pool.size.max(k));
         self.require(pool.items.iter().map(|&(_, part, slot)| Loc { part, slot }))?;
         pool.items
-            .sort_unstable_by_key(|&(_, part, slot)| (part, slot));
+            .small_sort_by_key(|&(_, part, slot)| (part, slot));
         let mut out = Vec::new();
         for chunk in pool.items.chunk_by(|a, b| a.1 == b.1) {
             let part = chunk[0].1;
@@ -280,7 +281,7 @@ impl Namespace {
         mut candidates: Vec<u32>,
     ) -> Result<Vec<(f32, u32)>> {
         // In slot order, so that ties go to the lower slot whichever way the rows are read.
-        candidates.sort_unstable();
+        candidates.small_sort();
         if sealed.paged.is_none() {
             let (vectors, norms) = (sealed.segment.all_vectors(), sealed.segment.norms());
             return Ok(view.rescore(q, vectors, norms, k, candidates.into_iter()));
@@ -375,7 +376,7 @@ impl Namespace {
         candidates.retain(|&slot| accept(slot));
         candidates.extend(dense.into_iter().map(|(_, slot)| slot));
         // Ascending slots, like the exact scan, so ties break the same way.
-        candidates.sort_unstable();
+        candidates.small_sort();
         candidates.dedup();
         self.require_slots(part, &candidates)?;
         let mut top = flat::TopK::new(k, true);

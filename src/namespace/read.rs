@@ -6,6 +6,7 @@ use super::{Loc, Namespace, Part};
 use crate::filter::Filter;
 use crate::record::SparseVector;
 use crate::segment::columns::Columns;
+use crate::sort::SmallSort;
 
 impl Namespace {
     /// Where the live version of `id` is.
@@ -108,7 +109,7 @@ impl Namespace {
                     .map(|(id, l)| (id.to_string(), l)),
             );
         }
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out.small_sort_by(|a, b| a.0.cmp(&b.0));
         out.truncate(limit + 1);
         out
     }

@@ -52,6 +52,7 @@ impl Memtable {
                 let key = r.id.clone();
                 self.key_bytes += key.capacity();
                 self.by_id.insert(key, self.columns.len() as u32);
+                self.columns.reserve_one();
                 self.columns.push(r);
             }
         }
@@ -86,6 +87,49 @@ impl Memtable {
     /// Bytes `r` takes once put under a new id (the buffers' spare capacity not included).
     pub fn record_bytes(r: &Record) -> usize {
         Columns::record_bytes(r) + heap::btree_entry::<String, u32>() + r.id.len()
+    }
+
+    /// Moves every record into columns in id order (a sealed segment's), leaving the
+    /// memtable empty with room for `reserve` records. Rows are copied column to column, not
+    /// through one allocation per record, and the new room is reserved only once the old
+    /// columns are freed: a namespace that seals at a fixed size reuses the same blocks at
+    /// every seal instead of growing its heap with the pieces of ever larger ones.
+    pub fn seal_sorted(&mut self, reserve: usize) -> Columns {
+        let dim = self.columns.dimension;
+        let old = std::mem::replace(self, Memtable::new(dim));
+        let Columns {
+            mut ids,
+            vectors,
+            norms,
+            mut sparse,
+            mut metadata,
+            heap,
+            ..
+        } = old.columns;
+        let n = old.by_id.len();
+        let mut out = Columns::new(dim);
+        out.ids.reserve_exact(n);
+        out.vectors.reserve_exact(n * dim);
+        out.norms.reserve_exact(n);
+        out.sparse.reserve_exact(n);
+        out.metadata.reserve_exact(n);
+        for &slot in old.by_id.values() {
+            let s = slot as usize;
+            out.ids.push(std::mem::take(&mut ids[s]));
+            out.vectors
+                .extend_from_slice(&vectors[s * dim..(s + 1) * dim]);
+            out.norms.push(norms[s]);
+            out.sparse.push(sparse[s].take());
+            out.metadata.push(metadata[s].take());
+        }
+        out.heap = heap;
+        drop((ids, vectors, norms, sparse, metadata, old.by_id));
+        self.columns.ids.reserve_exact(reserve);
+        self.columns.vectors.reserve_exact(reserve * dim);
+        self.columns.norms.reserve_exact(reserve);
+        self.columns.sparse.reserve_exact(reserve);
+        self.columns.metadata.reserve_exact(reserve);
+        out
     }
 
     /// Moves every record out, in id order, leaving the memtable empty.
@@ -128,5 +172,32 @@ mod tests {
         let drained = m.drain_sorted();
         assert_eq!(drained.len(), 2);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn seal_sorted_moves_every_column_in_id_order_and_reserves_room() {
+        let mut m = Memtable::new(2);
+        let md = crate::Metadata::from_json(&serde_json::json!({"g": "x"})).unwrap();
+        let sv = crate::record::SparseVector::new(vec![3], vec![0.5]).unwrap();
+        for (id, v) in [("d", 4.0), ("b", 2.0), ("c", 3.0), ("a", 1.0)] {
+            m.put(Record {
+                metadata: (id == "c").then(|| md.clone()),
+                sparse_values: (id == "b").then(|| sv.clone()),
+                ..rec(id, [v, v])
+            });
+        }
+        m.remove("d");
+        let expected: Vec<Record> = m.clone().drain_sorted();
+        let heap = m.columns.heap;
+        let sealed = m.seal_sorted(100);
+        assert!(m.is_empty());
+        assert!(m.columns.vectors.capacity() >= 200 && m.columns.ids.capacity() >= 100);
+        assert_eq!(sealed.ids, ["a", "b", "c"]);
+        assert_eq!(sealed.vectors, [1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
+        assert_eq!(sealed.heap, heap);
+        for (i, r) in expected.iter().enumerate() {
+            assert_eq!(sealed.record(i as u32), *r);
+            assert_eq!(sealed.norms[i], crate::distance::norm(&r.values));
+        }
     }
 }

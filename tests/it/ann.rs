@@ -988,6 +988,33 @@ wasm_test! {
 }
 
 wasm_test! {
+    fn codes_of_many_pages_are_stored_a_page_per_blob_and_read_back() {
+        // Pinecone's largest dimension, 20,000: 64 slots per page of codes (the most that fit
+        // one blob, as a power of two), so 150 records make three pages, stored after one
+        // head blob (header, dimension offsets, vector offsets).
+        let (dim, metric, prefix) = (20_000, Metric::Cosine, "n/00000000/00000003/");
+        let mut store = MemoryStore::new();
+        let mut ns = persistent(metric, dim, prefix, 1, 150, ann_int8(100), 71);
+        build_all(&mut ns);
+        commit(&mut ns, &mut store);
+        let keys = codes_keys(&store, prefix);
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        let pages: Vec<usize> = keys[1..].iter().map(|k| store.get(k).unwrap().len()).collect();
+        let header = larch::format::HEADER_LEN;
+        assert_eq!(pages, vec![64 * dim + header, 64 * dim + header, 22 * dim + header]);
+        let mut back = reload(&store, prefix, metric, dim, ann_int8(100)).unwrap();
+        assert_eq!(back.int8_count(), 1);
+        assert_eq!(back.paged_count(), 1, "its rows are read on demand");
+        let mut rng = Rng(72);
+        for _ in 0..10 {
+            let q = dense(rng.vector(dim));
+            let (a, b) = (&mut back, &mut ns);
+            assert_eq!(scored_paged(a, &store, &q, 10, None), scored_paged(b, &store, &q, 10, None));
+        }
+    }
+}
+
+wasm_test! {
     fn turning_int8_off_then_committing_deletes_the_codes_keys() {
         let (dim, metric, prefix) = (8, Metric::Cosine, "n/00000000/00000002/");
         let mut store = MemoryStore::new();
@@ -1653,5 +1680,28 @@ wasm_test! {
             back.end_request();
             assert_eq!(got, scored_paged(&mut ns, &store, &q, 10, None));
         }
+    }
+}
+
+wasm_test! {
+    fn a_full_seal_reserves_the_next_memtable_until_index_work_is_done() {
+        let config = StorageConfig {
+            seal_records: 600,
+            ..NEVER_SEAL
+        };
+        let mut ns = Namespace::with_config(16, Metric::Cosine, config);
+        ns.set_ann_config(ann(500));
+        let mut rng = Rng(81);
+        ns.upsert((0..600).map(|i| record(i, rng.vector(16))).collect());
+        assert_eq!((ns.segment_count(), ns.len()), (1, 600));
+        let reserved = ns.memory_report().memtable;
+        assert!(reserved >= 600 * 16 * 4, "room for the next 600 records: {reserved}");
+        // Writes fill the reserved room.
+        ns.upsert((600..700).map(|i| record(i, rng.vector(16))).collect());
+        let ids: Vec<String> = (600..700).map(|i| record(i, vec![0.0; 16]).id).collect();
+        assert_eq!(ns.delete_ids(ids.iter().map(String::as_str)), 100);
+        build_all(&mut ns);
+        assert_eq!((ns.graph_count(), ns.memory_report().memtable), (1, 0), "given back");
+        assert_eq!(ns.memory_report().total(), ns.resident_bytes());
     }
 }

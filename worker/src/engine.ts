@@ -5,7 +5,7 @@
 // before the response leaves the object. SQLite reads are synchronous, so a request never
 // yields to another one between its reads.
 
-import { Engine, type EngineRequest, type EngineResponse, runRequest, type WriteBatch } from "larch";
+import { Engine, type EngineRequest, type EngineResponse, runRequest, type WriteBatch } from "larchdb";
 
 export type { EngineRequest, EngineResponse };
 

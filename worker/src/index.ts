@@ -9,7 +9,7 @@
 //                                                                    → that namespace's object,
 //                                                                      one hop when warm
 
-import { Engine, type EngineResponse } from "larch";
+import { Engine, type EngineResponse } from "larchdb";
 import type { EngineRequest } from "./engine";
 import type { Env } from "./env";
 import { catalogStub, namespaceStub } from "./names";

@@ -11,7 +11,7 @@
 // objects that hold nothing and have no write in flight.
 
 import { DurableObject } from "cloudflare:workers";
-import { wasmMemoryBytes } from "larch";
+import { wasmMemoryBytes } from "larchdb";
 import { EngineHost, type EngineRequest, type EngineResponse, internal, jsonOf, SqlBlobs } from "./engine";
 import type { Env } from "./env";
 import { catalogStub } from "./names";

@@ -19,6 +19,7 @@ use crate::distance::{self, Metric};
 use crate::error::{Error, Result};
 use crate::index::flat::cosine_from_dot;
 use crate::index::quant::Int8Index;
+use crate::sort::SmallSort;
 
 /// Builds an [`Hnsw`] one slot at a time.
 #[derive(Debug, Clone)]
@@ -286,7 +287,7 @@ impl HnswBuilder {
                 slot: x,
             });
         }
-        self.pool.sort_unstable();
+        self.pool.small_sort();
         select_by_heuristic(&self.pool, cap, space, &mut SelectInto(&mut self.links));
         let words = if level == 0 {
             &mut self.graph.level0

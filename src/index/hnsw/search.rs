@@ -16,6 +16,7 @@ use super::calibrate::{SCAN_PER_DIM, SCAN_PER_ROW};
 use super::visited::Visited;
 use crate::distance::{self, Metric};
 use crate::index::flat::cosine_from_dot;
+use crate::sort::SmallSort;
 
 /// A node and its key (lower is better). Ordered by key (IEEE total order), then slot.
 #[derive(Debug, Clone, Copy)]
@@ -283,7 +284,7 @@ pub(crate) fn search_layer(
     s.hop = hop;
     out.clear();
     out.extend(s.results.drain());
-    out.sort_unstable();
+    out.small_sort();
 }
 
 /// Offers a scored node to the beam: a candidate if it may improve the results, and a result

@@ -29,8 +29,9 @@ pub(super) const HEADER: usize = 24;
 pub(super) const VERSION: u32 = 1;
 const MAGIC: [u8; 4] = *b"LQ8C";
 
-pub(super) fn encode(q: &Int8Index) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + q.bytes());
+/// Everything before the codes: the header, `lo` and the offsets.
+pub(super) fn encode_head(q: &Int8Index) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + 4 * (q.lo.len() + q.offsets.len()));
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&[q.metric.code(), 0, 0, 0]);
@@ -41,7 +42,6 @@ pub(super) fn encode(q: &Int8Index) -> Vec<u8> {
     for x in q.lo.iter().chain(&q.offsets) {
         out.extend_from_slice(&x.to_le_bytes());
     }
-    out.extend_from_slice(&q.codes);
     out
 }
 
@@ -70,24 +70,90 @@ fn finite_floats(b: &[u8], what: &str) -> Result<Vec<f32>> {
         .collect()
 }
 
-pub(super) fn decode(b: &[u8]) -> Result<Int8Index> {
-    decode_parts(b).map(|(mut q, at)| {
-        q.codes = b[at..].to_vec();
-        q
-    })
-}
-
-/// [`decode`] of owned bytes: the codes stay in their buffer (the parameters before them are
-/// moved out), so decoding needs no second copy of them.
-pub(super) fn decode_vec(mut b: Vec<u8>) -> Result<Int8Index> {
-    let (mut q, at) = decode_parts(&b)?;
-    b.drain(..at);
-    q.codes = b;
+/// Decodes the layout given in `pieces` (their concatenation is the layout; any split is
+/// accepted). The head (header and parameters) is gathered first; then every piece that is
+/// exactly one page of codes is kept as that page, and codes split otherwise are copied into
+/// pages. Each piece is dropped once consumed.
+pub(super) fn decode(pieces: Vec<Vec<u8>>) -> Result<Int8Index> {
+    let total: u64 = pieces.iter().map(|p| p.len() as u64).sum();
+    let mut pieces = pieces.into_iter();
+    let mut head = Vec::new();
+    let (mut want, mut known) = (HEADER, false);
+    // A piece the head ended inside, and where its codes start.
+    let mut split: Option<(Vec<u8>, usize)> = None;
+    loop {
+        if head.len() == want {
+            if known {
+                break;
+            }
+            want = head_len(&head)?;
+            known = true;
+            continue;
+        }
+        let (p, at) = match split.take() {
+            Some(x) => x,
+            None => match pieces.next() {
+                Some(p) => (p, 0),
+                None => break,
+            },
+        };
+        let need = want - head.len();
+        if p.len() - at <= need {
+            head.extend_from_slice(&p[at..]);
+        } else {
+            head.extend_from_slice(&p[at..at + need]);
+            split = Some((p, at + need));
+        }
+    }
+    if head.len() < HEADER {
+        return Err(corrupt(format!(
+            "{total} bytes, shorter than the {HEADER}-byte header"
+        )));
+    }
+    let (mut q, _) = decode_parts(&head, total)?;
+    drop(head);
+    let page_bytes = (1usize << q.shift) * q.dim;
+    let code_bytes = q.n * q.dim;
+    let mut pages: Vec<Vec<u8>> = Vec::with_capacity(code_bytes.div_ceil(page_bytes));
+    let mut filled = 0;
+    for (piece, at) in split.into_iter().chain(pieces.map(|p| (p, 0))) {
+        let page_len = page_bytes.min(code_bytes - filled);
+        let at_boundary = pages.last().is_none_or(|p| p.len() == page_bytes);
+        if at == 0 && at_boundary && piece.len() == page_len {
+            filled += page_len;
+            pages.push(piece);
+            continue;
+        }
+        let mut rest = &piece[at..];
+        while !rest.is_empty() {
+            if pages.last().is_none_or(|p| p.len() == page_bytes) {
+                pages.push(Vec::with_capacity(page_bytes.min(code_bytes - filled)));
+            }
+            let Some(p) = pages.last_mut() else { break };
+            let n = (page_bytes - p.len()).min(rest.len());
+            p.extend_from_slice(&rest[..n]);
+            filled += n;
+            rest = &rest[n..];
+        }
+    }
+    debug_assert_eq!(filled, code_bytes, "decode_parts checked the total length");
+    q.pages = pages;
     Ok(q)
 }
 
+/// The length of the head that the fixed header `b` describes.
+fn head_len(b: &[u8]) -> Result<usize> {
+    check_prelude(b, HEADER, &MAGIC, VERSION).map_err(corrupt)?;
+    let metric =
+        Metric::from_code(b[8]).ok_or_else(|| corrupt(format!("unknown metric code {}", b[8])))?;
+    let (dim, n) = (u64::from(u32_at(b, 12)), u64::from(u32_at(b, 16)));
+    let offsets = if metric == Metric::Euclidean { 0 } else { n };
+    usize::try_from(HEADER as u64 + 4 * (dim + offsets))
+        .map_err(|_| corrupt("header describes more bytes than this target can hold"))
+}
+
 /// Everything but the codes, and where the codes start.
-fn decode_parts(b: &[u8]) -> Result<(Int8Index, usize)> {
+fn decode_parts(b: &[u8], total: u64) -> Result<(Int8Index, usize)> {
     check_prelude(b, HEADER, &MAGIC, VERSION).map_err(corrupt)?;
     let metric =
         Metric::from_code(b[8]).ok_or_else(|| corrupt(format!("unknown metric code {}", b[8])))?;
@@ -107,10 +173,9 @@ fn decode_parts(b: &[u8]) -> Result<(Int8Index, usize)> {
     let (d, nn) = (u64::from(dim), u64::from(n));
     let offsets = if metric == Metric::Euclidean { 0 } else { nn };
     let want = HEADER as u64 + 4 * (d + offsets) + nn * d;
-    if b.len() as u64 != want {
+    if total != want || (b.len() as u64) < want - nn * d {
         return Err(corrupt(format!(
-            "{} bytes, but the header describes {want} ({n} vectors of {dim})",
-            b.len()
+            "{total} bytes, but the header describes {want} ({n} vectors of {dim})"
         )));
     }
     // `want` equals the real length, so every section below fits in usize.
@@ -125,7 +190,9 @@ fn decode_parts(b: &[u8]) -> Result<(Int8Index, usize)> {
         lo_sq: lo.iter().map(|l| l * l).sum(),
         lo,
         scale,
-        codes: Vec::new(),
+        n: n as usize,
+        shift: super::page_shift(dim as usize),
+        pages: Vec::new(),
         offsets,
     };
     Ok((q, at))

@@ -239,3 +239,56 @@ fn damaged_code_bytes_are_corrupt_never_a_panic() {
     b[last] ^= 0xff;
     assert!(Int8Index::from_bytes(&b).is_ok());
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn codes_in_pages_load_without_copying_and_any_split_decodes() {
+    // 4096 dimensions: 256 slots per page, so 600 slots make three pages (the last short).
+    let (n, dim) = (600, 4096);
+    let (vectors, norms) = dataset(26, n, dim);
+    for metric in [Metric::Cosine, Metric::Euclidean] {
+        let q = Int8Index::new(metric, dim, &vectors, &norms).unwrap();
+        assert_eq!(q.pages.len(), 3);
+        // Small enough for one blob: one piece.
+        assert_eq!(q.blobs(usize::MAX, <[u8]>::to_vec), vec![q.to_bytes()]);
+        // As stored: head pieces of at most `max` bytes, then one piece per page.
+        let max = 1000;
+        let pieces = q.blobs(max, <[u8]>::to_vec);
+        let head = format::HEADER
+            + 4 * dim
+            + if metric == Metric::Euclidean {
+                0
+            } else {
+                4 * n
+            };
+        assert_eq!(pieces.len(), head.div_ceil(max) + 3);
+        let at: Vec<*const u8> = pieces[pieces.len() - 3..]
+            .iter()
+            .map(|p| p.as_ptr())
+            .collect();
+        let back = Int8Index::from_payloads(pieces).unwrap();
+        assert_eq!(back, q);
+        let kept: Vec<*const u8> = back.pages.iter().map(|p| p.as_ptr()).collect();
+        assert_eq!(kept, at, "pages are the given pieces, not copies");
+        // Any other split of the same bytes decodes to the same codes.
+        let bytes = q.to_bytes();
+        for size in [1000, 4099, 100_000, bytes.len()] {
+            let pieces: Vec<Vec<u8>> = bytes.chunks(size).map(<[u8]>::to_vec).collect();
+            assert_eq!(
+                Int8Index::from_payloads(pieces).unwrap(),
+                q,
+                "pieces of {size}"
+            );
+        }
+        // A piece missing is corrupt, never a panic.
+        let mut pieces = q.blobs(max, <[u8]>::to_vec);
+        pieces.remove(pieces.len() - 2);
+        assert!(matches!(
+            Int8Index::from_payloads(pieces),
+            Err(Error::Corrupt { .. })
+        ));
+        for s in [0, 255, 256, 599] {
+            assert_eq!(back.code(s), &bytes[head + s as usize * dim..][..dim]);
+        }
+    }
+}

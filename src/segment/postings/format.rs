@@ -40,6 +40,7 @@ use std::collections::HashMap;
 use super::{Field, Key, Postings};
 use crate::error::{Error, Result};
 use crate::index::{check_prelude, u32_at};
+use crate::sort::SmallSort;
 
 /// Bytes before the first field.
 pub(crate) const HEADER: usize = 16;
@@ -108,7 +109,7 @@ pub(super) fn encode(p: &Postings) -> Vec<u8> {
     put_u32(&mut out, len32(p.records));
     put_u32(&mut out, len32(p.fields.len()));
     let mut fields: Vec<(&String, &Field)> = p.fields.iter().collect();
-    fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    fields.small_sort_by(|a, b| a.0.cmp(b.0));
     for (name, f) in fields {
         put_u32(&mut out, len32(name.len()));
         out.extend_from_slice(name.as_bytes());
@@ -125,7 +126,7 @@ pub(super) fn encode(p: &Postings) -> Vec<u8> {
         }
         put_u32(&mut out, len32(f.values.len()));
         let mut values: Vec<(&Key, &Vec<u32>)> = f.values.iter().collect();
-        values.sort_unstable_by(|a, b| sort_key(a.0).cmp(&sort_key(b.0)));
+        values.small_sort_by(|a, b| sort_key(a.0).cmp(&sort_key(b.0)));
         for (key, slots) in values {
             let (tag, bytes) = sort_key(key);
             out.push(tag);
