@@ -8,6 +8,9 @@
 #   5. esbuild --minify of every dist/ .js, module by module (exports and imports unchanged;
 #      the readable sources are js/*.ts and the .d.ts next to each module)
 #   6. size report: gzipped (and brotli) wasm + JS a browser loads
+#   The embedding model's module (pkg-js/embed, crate larch-embed, profile wasm-embed) is built
+#   beside it into js/embed/ → dist/embed/: a separate wasm loaded only by indexes with a model,
+#   so it is reported on its own, outside the search payload.
 #
 #   pkg-js/build.sh [--skip-cargo]    (--skip-cargo: reuse the last cargo build)
 set -euo pipefail
@@ -28,8 +31,17 @@ done
 target_dir=$(cd .. && cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 if [ "$skip_cargo" -eq 0 ]; then
   (cd .. && cargo build --profile wasm-release --target wasm32-unknown-unknown -p larch-js)
+  (cd .. && cargo build --profile wasm-embed --target wasm32-unknown-unknown -p larch-embed --lib)
 fi
 raw="$target_dir/wasm32-unknown-unknown/wasm-release/larch_js.wasm"
+embed_raw="$target_dir/wasm32-unknown-unknown/wasm-embed/larch_embed.wasm"
+
+rm -rf js/embed && mkdir -p js/embed
+wasm-bindgen --target web --out-dir js/embed --out-name larch_embed "$embed_raw"
+node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  --strip-debug --strip-producers js/embed/larch_embed_bg.wasm -o js/embed/larch_embed_bg.opt.wasm
+mv js/embed/larch_embed_bg.opt.wasm js/embed/larch_embed_bg.wasm
 
 rm -rf js/wasm && mkdir -p js/wasm
 wasm-bindgen --target web --out-dir js/wasm --out-name larch_js "$raw"
@@ -46,7 +58,9 @@ rm -rf dist
 node_modules/.bin/tsc -p tsconfig.json
 mkdir -p dist/wasm
 cp js/wasm/larch_js.js js/wasm/larch_js.d.ts js/wasm/larch_js_bg.wasm js/wasm/larch_js_bg.wasm.d.ts dist/wasm/
-for f in dist/*.js dist/wasm/*.js; do
+mkdir -p dist/embed
+cp js/embed/larch_embed.js js/embed/larch_embed.d.ts js/embed/larch_embed_bg.wasm dist/embed/
+for f in dist/*.js dist/wasm/*.js dist/embed/*.js; do
   node_modules/.bin/esbuild "$f" --minify --format=esm --log-level=warning --outfile="$f.min"
   mv "$f.min" "$f"
 done
@@ -57,7 +71,7 @@ br() { node -e 'const z = require("zlib"); const q = { [z.constants.BROTLI_PARAM
   process.stdout.write(String(z.brotliCompressSync(require("fs").readFileSync(process.argv[1]), { params: q }).length))' "$1"; }
 total_raw=0 total_gz=0 total_br=0
 report=()
-for f in dist/wasm/larch_js_bg.wasm dist/wasm/larch_js.js $(ls dist/*.js | grep -v -E '/(node|workerd|directory_store|worker|engine_worker)\.js$'); do
+for f in dist/wasm/larch_js_bg.wasm dist/wasm/larch_js.js $(ls dist/*.js | grep -v -E '/(node|workerd|directory_store|worker|engine_worker|node_embedder)\.js$'); do
   r=$(wc -c <"$f") g=$(gz "$f") b=$(br "$f")
   total_raw=$((total_raw + r)) total_gz=$((total_gz + g)) total_br=$((total_br + b))
   report+=("$(printf '%-32s %9d B  %8d B gzip  %8d B brotli' "${f#dist/}" "$r" "$g" "$b")")
@@ -66,6 +80,8 @@ echo "build.sh: browser payload"
 printf '  %s\n' "${report[@]}"
 printf '  %-32s %9d B  %8d B gzip  %8d B brotli (%d KB gzip; target <= 300 KB)\n' total "$total_raw" "$total_gz" "$total_br" $((total_gz / 1024))
 echo "$total_gz" >dist/.gzip-size
+printf '  %-32s %9d B  %8d B gzip (loaded only by indexes with a model; weights apart)\n' \
+  "embed/larch_embed_bg.wasm" "$(wc -c <dist/embed/larch_embed_bg.wasm)" "$(gz dist/embed/larch_embed_bg.wasm)"
 if [ "$total_gz" -gt $((300 * 1024)) ]; then
   echo "build.sh: WARNING: the browser payload is over the 300 KB gzip target"
 fi

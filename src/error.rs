@@ -123,6 +123,40 @@ pub enum Error {
     #[error("Storage blobs not loaded: {keys:?}")]
     NotLoaded { keys: Vec<String> },
 
+    /// A model Larch does not run (Pinecone's hosted models among them).
+    #[error("Model '{model}' not found. Available models: {available}")]
+    ModelNotFound { model: String, available: String },
+
+    /// A record of an integrated index lacks the field its model embeds.
+    #[error("Missing field '{field}' in record '{id}': the index embeds it with {model}")]
+    MissingTextField {
+        id: String,
+        field: String,
+        model: String,
+    },
+
+    /// A text longer than the model reads, with `truncate: NONE`.
+    #[error(
+        "Input text at index {input} has {tokens} tokens, which exceeds the maximum of {limit} \
+         tokens for model {model}; set truncate to END to truncate it"
+    )]
+    TextTooLong {
+        input: usize,
+        tokens: usize,
+        limit: usize,
+        model: String,
+    },
+
+    /// An operation needs texts embedded by a model the engine does not run itself. Hosts
+    /// catch this, run the model on the texts, hand the vectors over with
+    /// `Api::provide_embeddings` and retry; it never reaches a client (see `api::embed`).
+    #[error("Embeddings needed from {model} for {} texts", texts.len())]
+    NeedsEmbeddings {
+        model: String,
+        input_type: crate::api::InputType,
+        texts: Vec<String>,
+    },
+
     /// A bug: an invariant the engine relies on does not hold.
     #[error("Internal error: {message}")]
     Internal { message: String },
@@ -183,11 +217,14 @@ impl Error {
             | Error::RepeatedQueryParameter { .. }
             | Error::RequestTooLarge { .. }
             | Error::StatsFilterUnsupported
+            | Error::MissingTextField { .. }
+            | Error::TextTooLong { .. }
             | Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             Error::Malformed { .. } => ErrorCode::UnprocessableEntity,
             Error::IndexNotFound { .. }
             | Error::CloudRegionNotFound { .. }
             | Error::NamespaceNotFound { .. }
+            | Error::ModelNotFound { .. }
             | Error::RouteNotFound { .. } => ErrorCode::NotFound,
             Error::IndexAlreadyExists { .. } | Error::NamespaceAlreadyExists { .. } => {
                 ErrorCode::AlreadyExists
@@ -197,7 +234,7 @@ impl Error {
             Error::Unauthenticated => ErrorCode::Unauthenticated,
             Error::Unimplemented { .. } => ErrorCode::Unimplemented,
             Error::Corrupt { .. } => ErrorCode::DataLoss,
-            Error::NotLoaded { .. } => ErrorCode::Unavailable,
+            Error::NotLoaded { .. } | Error::NeedsEmbeddings { .. } => ErrorCode::Unavailable,
             Error::Internal { .. } | Error::HostFailure => ErrorCode::Internal,
         }
     }

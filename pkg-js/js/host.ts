@@ -112,7 +112,25 @@ export async function provideIndexNeeds(engine: Engine, get: GetBlobs | null): P
  * atomic step) before acknowledging. The engine ends the loop itself when retrying cannot make
  * progress, so there is no round limit here.
  */
-export async function runRequest(engine: Engine, req: EngineRequest, get: GetBlobs | null): Promise<EngineResponse> {
+/**
+ * Embeds texts with a model the engine names (`all-minilm-l6-v2`): one vector per text
+ * (concatenated), the tokens each used and the tokens each has untruncated. The engine never
+ * runs a model; the host loads the `larch-embed` module and answers with it (`embedder.ts`).
+ */
+export type TextEmbedder = (
+  model: string,
+  inputType: string,
+  texts: string[],
+) => Promise<{ values: Float32Array; tokens: Uint32Array; untruncated: Uint32Array }>;
+
+type EmbedNeed = { embed: { model: string; inputType: string; texts: string[] } };
+
+export async function runRequest(
+  engine: Engine,
+  req: EngineRequest,
+  get: GetBlobs | null,
+  embed: TextEmbedder | null = null,
+): Promise<EngineResponse> {
   for (;;) {
     const v = req.vectors;
     const r = (
@@ -130,7 +148,14 @@ export async function runRequest(engine: Engine, req: EngineRequest, get: GetBlo
             v.sideValues ?? false,
           )
         : engine.handle(req.method, req.path, req.query, req.body, req.apiVersion ?? undefined, req.namespaces)
-    ) as EngineResponse | { needs: string[] };
+    ) as EngineResponse | { needs: string[] } | EmbedNeed;
+    if ("embed" in r) {
+      const { model, inputType, texts } = r.embed;
+      if (!embed) throw new Error(`the engine needs texts embedded with ${model} but this host runs no model`);
+      const e = await embed(model, inputType, texts);
+      engine.provideEmbeddings(model, inputType, texts, e.values, e.tokens, e.untruncated);
+      continue;
+    }
     if (!("needs" in r)) return r;
     if (!get) throw new Error(`the engine needs blobs but has no store: ${r.needs.join(", ")}`);
     const blobs = await get(r.needs);
@@ -154,6 +179,8 @@ export type HostOptions = {
   ready?: () => Promise<void>;
   /** Called after each background indexing step commits. */
   onIndexingProgress?: (progress: IndexingProgress) => void;
+  /** Runs embedding models for integrated indexes, `/embed` (see `TextEmbedder`). */
+  embedder?: TextEmbedder;
 };
 
 /**
@@ -395,7 +422,12 @@ export class Host {
       if (!this.engine) this.engine = new Engine(this.options.engine);
       const engine = this.engine;
       const get = store ? (keys: string[]) => store.get(keys) : null;
-      const r = await runRequest(engine, { method, path, query, body, apiVersion: API_VERSION, vectors }, get);
+      const r = await runRequest(
+        engine,
+        { method, path, query, body, apiVersion: API_VERSION, vectors },
+        get,
+        this.options.embedder ?? null,
+      );
       await this.commit(engine, store);
       // Segments sealed or loaded without a graph: build them in the background. A timer
       // alone is not enough: requests that keep arriving through promise continuations (no

@@ -11,6 +11,7 @@ import {
   type HostOptions,
   type IndexingProgress,
   type SideVectors,
+  type TextEmbedder,
 } from "./host.js";
 import type {
   ConfigureIndexOptions,
@@ -127,6 +128,20 @@ export type LarchOptions = PineconeConfigurationFields & {
   /** Called after each background indexing step with the graph nodes built so far of all. */
   onIndexingProgress?: (progress: IndexingProgress) => void;
   /**
+   * Runs the embedding model of integrated indexes (`createIndexForModel`, `upsertRecords`,
+   * `searchRecords` by text, `inference.embed`). Node's entry point supplies one that loads
+   * the package's `larch-embed` module and the weights from `model` (below); pass your own
+   * to run the model elsewhere (a Web Worker, a server).
+   */
+  embedder?: TextEmbedder;
+  /**
+   * Where Node's default embedder finds all-MiniLM-L6-v2: a directory with
+   * `model.int8.safetensors` (or `weights`: another file in it) and `vocab.txt`. Default:
+   * `$LARCH_MODEL_HOME/all-minilm-l6-v2`, else `~/.cache/larch-models/all-minilm-l6-v2`
+   * (what `scripts/fetch-model.sh` fills).
+   */
+  model?: { directory?: string; weights?: string };
+  /**
    * Browsers, IndexedDB storage: ask `navigator.storage.persist()` so the browser does not
    * evict the database under storage pressure (default `true`; Firefox may show a prompt).
    * `false` never asks; `pc.persisted` then says whether it is persisted already.
@@ -157,6 +172,8 @@ export type Runtime = {
     larch: LarchCore,
     options: LarchOptions,
   ) => Partial<HostOptions> & { persistent: boolean };
+  /** The embedder used when the options give none (Node: the package's model module). */
+  embedder?: (options: LarchOptions) => TextEmbedder | undefined;
   /** A transport other than a host loop in this thread (the engine in a Web Worker). */
   connect?: (options: LarchOptions, larch: LarchCore) => Transport;
 };
@@ -341,6 +358,7 @@ export class LarchCore {
       ready: rt.ready,
       maxLoadedNamespaces: options.maxLoadedNamespaces,
       onIndexingProgress: options.onIndexingProgress,
+      embedder: options.embedder ?? rt.embedder?.(options),
       engine: defined({
         persistent: storage.persistent,
         hostTemplate: options.hostTemplate,
@@ -443,6 +461,46 @@ export class LarchCore {
     }
   }
 
+  /**
+   * Creates an index with integrated embedding (the TS SDK's `createIndexForModel`):
+   * `{name, cloud, region, embed: {model, fieldMap: {text: field}, metric?, readParameters?,
+   * writeParameters?}, deletionProtection?, tags?, waitUntilReady?}`.
+   */
+  async createIndexForModel(options: CreateIndexForModelOptions): Promise<IndexModel> {
+    const { waitUntilReady, suppressConflicts, embed, ...o } = options;
+    try {
+      const j = await this.request(
+        "POST",
+        "/indexes/create-for-model",
+        "",
+        defined({
+          name: o.name,
+          cloud: o.cloud,
+          region: o.region,
+          deletion_protection: o.deletionProtection,
+          tags: o.tags,
+          embed: defined({
+            model: embed?.model,
+            field_map: embed?.fieldMap,
+            metric: embed?.metric,
+            read_parameters: embed?.readParameters,
+            write_parameters: embed?.writeParameters,
+          }),
+        }),
+      );
+      if (waitUntilReady) return await this.describeIndex(o.name);
+      return toIndexModel(j);
+    } catch (e) {
+      if (!(suppressConflicts && e instanceof PineconeConflictError)) throw e;
+      return await this.describeIndex(o.name);
+    }
+  }
+
+  /** Pinecone's inference API on the models Larch runs: `embed`, `listModels`, `getModel`. */
+  get inference(): Inference {
+    return new Inference(this);
+  }
+
   async describeIndex(indexName: string): Promise<IndexModel> {
     return toIndexModel(await this.request("GET", `/indexes/${enc(indexName)}`));
   }
@@ -529,6 +587,73 @@ export class LarchCore {
   }
 }
 
+export type CreateIndexForModelOptions = {
+  name: string;
+  cloud: string;
+  region: string;
+  embed: {
+    model: string;
+    fieldMap: Record<string, string>;
+    metric?: string;
+    readParameters?: Record<string, unknown>;
+    writeParameters?: Record<string, unknown>;
+  };
+  deletionProtection?: string;
+  tags?: Record<string, string>;
+  waitUntilReady?: boolean;
+  suppressConflicts?: boolean;
+};
+
+/** The SDK's camelCase embed parameters (`inputType`) as the REST API spells them. */
+function snakeParameters(p: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!p) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  return out;
+}
+
+/** `pc.inference`: embeddings from the models Larch runs locally. */
+export class Inference {
+  constructor(private readonly client: LarchCore) {}
+
+  /**
+   * `embed(model, inputs, parameters?)` or `embed({model, inputs, parameters})` (SDK 6 and 7+
+   * shapes): `{model, vectorType, data: [{values, vectorType}], usage: {totalTokens}}`.
+   */
+  async embed(
+    modelOrOptions: string | { model: string; inputs: string[]; parameters?: Record<string, unknown> },
+    inputs?: string[],
+    parameters?: Record<string, unknown>,
+  ): Promise<Json> {
+    const o =
+      typeof modelOrOptions === "string" ? { model: modelOrOptions, inputs: inputs ?? [], parameters } : modelOrOptions;
+    const j = await this.client.request(
+      "POST",
+      "/embed",
+      "",
+      defined({
+        model: o.model,
+        inputs: o.inputs.map((text) => ({ text })),
+        parameters: snakeParameters(o.parameters),
+      }),
+    );
+    const data = Array.isArray(j.data) ? (j.data as Json[]) : [];
+    const usage = (j.usage ?? {}) as Json;
+    return {
+      model: j.model,
+      vectorType: j.vector_type,
+      data: data.map((d) => ({ values: d.values, vectorType: d.vector_type })),
+      usage: { totalTokens: usage.total_tokens },
+    };
+  }
+
+  async listModels(): Promise<Json> {
+    return this.client.request("GET", "/models");
+  }
+
+  async getModel(model: string): Promise<Json> {
+    return this.client.request("GET", `/models/${enc(model)}`);
+
 /** SDK 9's `pc.indexes`: the control plane as a resource (the same calls as `pc.createIndex` & co.). */
 export class Indexes {
   constructor(private readonly client: LarchCore) {}
@@ -545,10 +670,9 @@ export class Indexes {
     return this.client.createIndex(options);
   }
 
-  /** Integrated embedding: the engine answers 501 (`PineconeNotImplementedError`). */
-  // biome-ignore lint/suspicious/noConfusingVoidType: the TS SDK's signature.
-  async createForModel(options: { name: string; [key: string]: unknown }): Promise<IndexModel | void> {
-    return toIndexModel(await this.client.request("POST", "/indexes/create-for-model", "", snakeKeys(options)));
+  /** An index with integrated embedding: `pc.createIndexForModel`. */
+  createForModel(options: CreateIndexForModelOptions): Promise<IndexModel> {
+    return this.client.createIndexForModel(options);
   }
 
   describe(indexName: string): Promise<IndexModel> {
@@ -858,6 +982,53 @@ export class Index<T extends RecordMetadata = RecordMetadata> {
       pagination: j.pagination ? defined(j.pagination as Json) : undefined,
       totalCount: j.total_count,
     }) as ListNamespacesResponse;
+  }
+
+  /**
+   * Upserts records of an integrated index (the SDK's `upsertRecords`): each has `_id` or
+   * `id`, the index's text field (embedded by its model) and other fields (metadata). SDK 7+
+   * shape `upsertRecords({records, namespace?})` or a bare array.
+   */
+  async upsertRecords(options: Json[] | { records: Json[]; namespace?: string }): Promise<void> {
+    const o = Array.isArray(options) ? { records: options } : options;
+    const ns = (o as { namespace?: string }).namespace ?? this.targetNamespace;
+    const ndjson = o.records.map((r) => JSON.stringify(r)).join("\n");
+    await this.client.request(
+      "POST",
+      `${this.base}/records/namespaces/${enc(ns || "__default__")}/upsert`,
+      "",
+      new TextEncoder().encode(ndjson),
+    );
+  }
+
+  /**
+   * Searches an integrated index (the SDK's `searchRecords`): `{query: {topK, inputs?: {text},
+   * vector?: {values}, id?, filter?}, fields?, rerank?, namespace?}`. Returns
+   * `{result: {hits: [{_id, _score, fields}]}, usage: {readUnits, embedTotalTokens?}}`.
+   */
+  async searchRecords(options: {
+    query: { topK: number; inputs?: { text: string }; vector?: { values: number[] }; id?: string; filter?: Json };
+    fields?: string[];
+    rerank?: Json;
+    namespace?: string;
+  }): Promise<Json> {
+    const ns = options.namespace ?? this.targetNamespace;
+    const q = options.query;
+    const j = await this.client.request(
+      "POST",
+      `${this.base}/records/namespaces/${enc(ns || "__default__")}/search`,
+      "",
+      defined({
+        query: defined({ top_k: q.topK, inputs: q.inputs, vector: q.vector, id: q.id, filter: q.filter }),
+        fields: options.fields,
+        rerank: options.rerank,
+      }),
+    );
+    const usage = (j.usage ?? {}) as Json;
+    return {
+      result: j.result,
+      usage: defined({ readUnits: usage.read_units, embedTotalTokens: usage.embed_total_tokens }),
+    };
   }
 
   async describeNamespace(namespace: string): Promise<NamespaceDescription> {

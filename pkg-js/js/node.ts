@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { DirectoryStore } from "./directory_store.js";
 import type { LockFn } from "./host.js";
 import { LarchCore, type LarchOptions, type Runtime, type StorageOption, setRuntime } from "./larch.js";
+import { nodeEmbedder } from "./node_embedder.js";
 import { Engine, initSync } from "./wasm/larch_js.js";
 
 initSync({ module: readFileSync(new URL("./wasm/larch_js_bg.wasm", import.meta.url)) });
@@ -17,6 +18,7 @@ export function init(_input?: unknown): Promise<void> {
 }
 
 const RUNTIME: Runtime = {
+  embedder: (options: LarchOptions) => nodeEmbedder(options.model),
   storage(option: StorageOption | undefined) {
     const chosen = option ?? "memory";
     if (chosen === "memory") return { persistent: false };
@@ -57,10 +59,11 @@ export { DirectoryStore, type DirectoryStoreOptions } from "./directory_store.js
 export * from "./errors.js";
 /** The SDK's `Errors` namespace: `Errors.PineconeNotFoundError` & co. */
 export * as Errors from "./errors.js";
-export type { BlobStore, IndexingProgress, WriteBatch } from "./host.js";
+export type { BlobStore, IndexingProgress, TextEmbedder, WriteBatch } from "./host.js";
 export type { LarchOptions, StorageOption } from "./larch.js";
-export { Documents, Index, Indexes, type IndexOptions } from "./larch.js";
+export { type CreateIndexForModelOptions, Documents, Index, Indexes, type IndexOptions, Inference } from "./larch.js";
 export { MemoryBlobStore } from "./memory_store.js";
+export { defaultModelDirectory, nodeEmbedder } from "./node_embedder.js";
 export type * from "./types.js";
 /** The raw REST engine and the engine's memory store, for hosts with their own storage. */
 export { Engine, MemoryStore } from "./wasm/larch_js.js";

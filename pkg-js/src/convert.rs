@@ -142,6 +142,21 @@ pub struct JsNeeds {
     pub needs: Vec<String>,
 }
 
+/// The answer of `Engine.handle` when texts must be embedded first:
+/// `{embed: {model, inputType: "passage" | "query", texts: [text, ...]}}`.
+#[derive(Debug, Serialize)]
+pub struct JsEmbedNeed {
+    pub embed: JsEmbedTexts,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JsEmbedTexts {
+    pub model: String,
+    pub input_type: &'static str,
+    pub texts: Vec<String>,
+}
+
 /// A write batch as JS sees it:
 /// `{puts: [[key, Uint8Array], ...], deletes: [key, ...], deletePrefixes: [prefix, ...]}`.
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -5,14 +5,15 @@
 //! applies `takeWrites()` — each batch in one atomic step — before acknowledging the request.
 //! Validation, routing and response shapes are the engine's: nothing Pinecone-specific here.
 
-use larch::api::{Api, Request, SideVectors};
+use larch::api::{Api, Embedded, InputType, Request, SideVectors, Step};
 use larch::host::INDEX_STEP_BUDGET;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{
-    EngineOptions, JsNeeds, JsResponse, JsWriteBatch, known_namespaces, response_js, route_js,
-    to_js,
+    EngineOptions, JsEmbedNeed, JsEmbedTexts, JsNeeds, JsResponse, JsWriteBatch, known_namespaces,
+    response_js, route_js, to_js,
 };
+use crate::error::invalid_argument;
 
 /// The Larch engine behind one database.
 #[wasm_bindgen]
@@ -139,10 +140,63 @@ impl Engine {
             namespaces: known.as_ref(),
             ..req
         };
-        match self.api.try_handle(&req) {
-            Ok(response) => response_js(response),
-            Err(needs) => to_js(&JsNeeds { needs }),
+        match self.api.step(&req) {
+            Step::Done(response) => response_js(response),
+            Step::Blobs(needs) => to_js(&JsNeeds { needs }),
+            Step::Embed {
+                model,
+                input_type,
+                texts,
+            } => to_js(&JsEmbedNeed {
+                embed: JsEmbedTexts {
+                    model,
+                    input_type: input_type.as_str(),
+                    texts,
+                },
+            }),
         }
+    }
+
+    /// Hands over the embeddings of the texts an `{embed: {model, inputType, texts}}` answer
+    /// asked for (in its order): `values` every text's vector concatenated, `tokens` the
+    /// tokens each used and `untruncated` the tokens each has before truncation (the
+    /// `larch-embed` module's `Embedder.embed` and `tokenCounts` give them). Then call
+    /// `handle` again with the same request.
+    #[wasm_bindgen(js_name = provideEmbeddings)]
+    pub fn provide_embeddings(
+        &mut self,
+        model: &str,
+        #[wasm_bindgen(js_name = inputType)] input_type: &str,
+        texts: Vec<String>,
+        values: &[f32],
+        tokens: &[u32],
+        untruncated: &[u32],
+    ) -> Result<(), JsValue> {
+        let input_type = match input_type {
+            "passage" => InputType::Passage,
+            "query" => InputType::Query,
+            other => return Err(invalid_argument(&format!("unknown input type {other:?}"))),
+        };
+        let n = texts.len();
+        if n == 0 || tokens.len() != n || untruncated.len() != n || !values.len().is_multiple_of(n)
+        {
+            return Err(invalid_argument(
+                "provideEmbeddings: one vector, token count and untruncated count per text",
+            ));
+        }
+        let dim = values.len() / n;
+        let embedded = values
+            .chunks_exact(dim)
+            .zip(tokens.iter().zip(untruncated))
+            .map(|(v, (&t, &u))| Embedded {
+                values: v.to_vec(),
+                tokens: t,
+                untruncated_tokens: u,
+            })
+            .collect();
+        self.api
+            .provide_embeddings(model, input_type, texts, embedded);
+        Ok(())
     }
 
     /// Hands over a blob the host fetched; `undefined` when the store has no such key.

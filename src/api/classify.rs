@@ -84,6 +84,8 @@ impl Api {
                 });
             }
             data::Op::Namespaces(namespaces::Op::Describe(ns)) => (Some(ns.clone()), false),
+            data::Op::Records(super::records::Op::Upsert(ns)) => (Some(ns.clone()), true),
+            data::Op::Records(super::records::Op::Search(ns)) => (Some(ns.clone()), false),
             data::Op::Namespaces(namespaces::Op::Delete(ns)) => (Some(ns.clone()), true),
             data::Op::Namespaces(namespaces::Op::Create) => (
                 super::parse_body::<Names>(req.body)

@@ -20,6 +20,7 @@ use crate::metadata::json_kind;
 pub(crate) enum Op {
     List,
     Create,
+    CreateForModel,
     Describe(String),
     Configure(String),
     Delete(String),
@@ -31,11 +32,7 @@ impl Op {
         Ok(match (method, rest) {
             ("GET", []) => Some(Op::List),
             ("POST", []) => Some(Op::Create),
-            ("POST", ["create-for-model"]) => {
-                return Err(Error::Unimplemented {
-                    what: "Integrated embedding (create-for-model)".into(),
-                });
-            }
+            ("POST", ["create-for-model"]) => Some(Op::CreateForModel),
             ("GET", [name]) => Some(Op::Describe(super::wire::percent_decode(name)?)),
             ("PATCH", [name]) => Some(Op::Configure(super::wire::percent_decode(name)?)),
             ("DELETE", [name]) => Some(Op::Delete(super::wire::percent_decode(name)?)),
@@ -58,14 +55,23 @@ pub(crate) fn handle(db: &mut Db, ctx: Ctx<'_>, op: Op, body: &[u8]) -> Result<R
             let config = db.create_index(config)?;
             Ok(Response::json(201, &index_model(ctx, config)))
         }
+        Op::CreateForModel => {
+            let body: Json = super::parse_body(body)?;
+            let config = parse_create_for_model(&body)?;
+            let config = db.create_index(config)?;
+            Ok(Response::json(201, &index_model(ctx, config)))
+        }
         Op::Describe(name) => Ok(Response::json(
             200,
             &index_model(ctx, db.index(&name)?.config()),
         )),
         Op::Configure(name) => {
-            db.index(&name)?;
+            let current = db.index(&name)?.config().clone();
             let body: Json = super::parse_body(body)?;
-            let change = parse_configure(&body)?;
+            let mut change = parse_configure(&body)?;
+            if let Some(e) = body.get("embed").filter(|e| !e.is_null()) {
+                change.embed = Some(configure_embed(&current, e)?);
+            }
             let config = db.configure_index(&name, change)?;
             Ok(Response::json(202, &index_model(ctx, config)))
         }
@@ -122,6 +128,20 @@ pub(crate) fn index_model(ctx: Ctx<'_>, c: &IndexConfig) -> Json {
         "deployment".into(),
         json!({"deployment_type": "managed", "cloud": c.cloud, "region": c.region}),
     );
+    if let Some(e) = &c.embed {
+        let mut embed = json!({
+            "model": e.model,
+            "metric": c.metric.as_str(),
+            "vector_type": c.vector_type.as_str(),
+            "field_map": {"text": e.field},
+            "read_parameters": e.read_parameters,
+            "write_parameters": e.write_parameters,
+        });
+        if let VectorType::Dense { dimension } = c.vector_type {
+            embed["dimension"] = json!(dimension);
+        }
+        m.insert("embed".into(), embed);
+    }
     Json::Object(m)
 }
 
@@ -274,6 +294,94 @@ fn parse_create(body: &Json) -> Result<IndexConfig> {
     Ok(config)
 }
 
+/// `POST /indexes/create-for-model`: `name`, `cloud`, `region`, `embed` (`model`,
+/// `field_map`, `metric`?, `dimension`?, `read_parameters`?, `write_parameters`?), and the
+/// optional `deletion_protection`, `tags`, `read_capacity`.
+fn parse_create_for_model(body: &Json) -> Result<IndexConfig> {
+    let m = obj(body, "body")?;
+    let name = opt_str(m, "name")?.ok_or_else(|| malformed("missing field `name`"))?;
+    let mut config = IndexConfig::dense(name, 1, Metric::Cosine);
+    config.cloud = opt_str(m, "cloud")?
+        .ok_or_else(|| malformed("missing field `cloud`"))?
+        .to_string();
+    config.region = opt_str(m, "region")?
+        .ok_or_else(|| malformed("missing field `region`"))?
+        .to_string();
+    if let Some(dp) = opt_str(m, "deletion_protection")? {
+        config.deletion_protection = DeletionProtection::parse(dp)?;
+    }
+    config.tags = parse_tags(m.get("tags"))?;
+    if let Some(rc) = m.get("read_capacity").filter(|v| !v.is_null()) {
+        config.read_capacity = parse_read_capacity(rc)?;
+    }
+    let e = obj(
+        m.get("embed")
+            .ok_or_else(|| malformed("missing field `embed`"))?,
+        "embed",
+    )?;
+    let model_name =
+        opt_str(e, "model")?.ok_or_else(|| malformed("embed: missing field `model`"))?;
+    let model = super::embed::model(model_name)?;
+    let field = parse_field_map(e.get("field_map"))?
+        .ok_or_else(|| malformed("embed: missing field `field_map`"))?;
+    let metric = opt_str(e, "metric")?
+        .map(parse_metric)
+        .transpose()?
+        .unwrap_or(parse_metric(model.default_metric)?);
+    if let Some(d) = e.get("dimension").filter(|v| !v.is_null())
+        && parse_dimension(d)? != model.dimension
+    {
+        return Err(Error::invalid(format!(
+            "Dimension {} is not supported by model {}: it embeds into {} dimensions",
+            d, model.name, model.dimension
+        )));
+    }
+    config.vector_type = VectorType::Dense {
+        dimension: model.dimension,
+    };
+    config.metric = metric;
+    config.embed = Some(crate::config::EmbedConfig {
+        model: model.name.to_string(),
+        field,
+        read_parameters: parse_parameters(e.get("read_parameters"), "read_parameters")?,
+        write_parameters: parse_parameters(e.get("write_parameters"), "write_parameters")?,
+    });
+    Ok(config)
+}
+
+/// `field_map`: `{"text": "<field>"}`.
+fn parse_field_map(v: Option<&Json>) -> Result<Option<String>> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let fm = obj(v, "embed.field_map")?;
+    match fm.get("text") {
+        Some(Json::String(f)) if !f.is_empty() => Ok(Some(f.clone())),
+        _ => Err(Error::invalid(
+            "embed.field_map must map 'text' to the name of the record field to embed",
+        )),
+    }
+}
+
+fn parse_parameters(v: Option<&Json>, what: &str) -> Result<Map<String, Json>> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(Map::new());
+    };
+    let p = obj(v, what)?.clone();
+    super::embed::Truncate::from_parameters(&p)?;
+    if let Some(t) = p.get("input_type") {
+        match t.as_str() {
+            Some("query" | "passage") => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "Invalid {what}.input_type {t}. Expected 'passage' or 'query'."
+                )));
+            }
+        }
+    }
+    Ok(p)
+}
+
 fn parse_create_classic(m: &Map<String, Json>, config: &mut IndexConfig) -> Result<()> {
     let vector_type = opt_str(m, "vector_type")?.unwrap_or("dense");
     let metric = opt_str(m, "metric")?.map(parse_metric).transpose()?;
@@ -386,6 +494,77 @@ fn parse_create_2026_07(m: &Map<String, Json>, config: &mut IndexConfig) -> Resu
     Ok(())
 }
 
+/// `configure_index`'s `embed` over the index's current configuration: converts a dense
+/// index whose dimension fits the model, or updates the field map and parameters of an
+/// integrated one (whose model cannot change).
+fn configure_embed(current: &IndexConfig, e: &Json) -> Result<crate::config::EmbedConfig> {
+    let e = obj(e, "embed")?;
+    let model_name = opt_str(e, "model")?;
+    let mut embed = match (&current.embed, model_name) {
+        (Some(old), Some(m)) if m != old.model => {
+            return Err(Error::invalid(format!(
+                "The embedding model of index '{}' is {} and cannot be changed to {m}",
+                current.name, old.model
+            )));
+        }
+        (Some(old), _) => old.clone(),
+        (None, None) => {
+            return Err(Error::invalid(
+                "embed.model is required to configure integrated embedding on this index",
+            ));
+        }
+        (None, Some(m)) => {
+            let model = super::embed::model(m)?;
+            match current.vector_type {
+                VectorType::Dense { dimension } if dimension == model.dimension => {}
+                VectorType::Dense { dimension } => {
+                    return Err(Error::invalid(format!(
+                        "Index '{}' has dimension {dimension}, but model {} embeds into {} \
+                         dimensions",
+                        current.name, model.name, model.dimension
+                    )));
+                }
+                VectorType::Sparse => {
+                    return Err(Error::invalid(format!(
+                        "Index '{}' is sparse; model {} is dense",
+                        current.name, model.name
+                    )));
+                }
+            }
+            crate::config::EmbedConfig {
+                model: model.name.to_string(),
+                field: String::new(),
+                read_parameters: Map::new(),
+                write_parameters: Map::new(),
+            }
+        }
+    };
+    if let Some(field) = parse_field_map(e.get("field_map"))? {
+        embed.field = field;
+    }
+    if embed.field.is_empty() {
+        return Err(Error::invalid(
+            "embed.field_map is required to configure integrated embedding on this index",
+        ));
+    }
+    if e.contains_key("read_parameters") {
+        embed.read_parameters = parse_parameters(e.get("read_parameters"), "read_parameters")?;
+    }
+    if e.contains_key("write_parameters") {
+        embed.write_parameters = parse_parameters(e.get("write_parameters"), "write_parameters")?;
+    }
+    if let Some(metric) = opt_str(e, "metric")?
+        && parse_metric(metric)? != current.metric
+    {
+        return Err(Error::invalid(format!(
+            "The metric of index '{}' is {} and cannot be changed",
+            current.name,
+            current.metric.as_str()
+        )));
+    }
+    Ok(embed)
+}
+
 fn parse_configure(body: &Json) -> Result<ConfigureIndex> {
     let m = obj(body, "body")?;
     let mut change = ConfigureIndex::default();
@@ -394,11 +573,6 @@ fn parse_configure(body: &Json) -> Result<ConfigureIndex> {
     }
     if m.get("tags").is_some_and(|t| !t.is_null()) {
         change.tags = Some(parse_tags(m.get("tags"))?);
-    }
-    if m.get("embed").is_some_and(|e| !e.is_null()) {
-        return Err(Error::invalid(
-            "Integrated embedding is not supported by Larch; upsert and query vectors instead",
-        ));
     }
     if let Some(spec) = m.get("spec").filter(|v| !v.is_null()) {
         let spec = obj(spec, "spec")?;

@@ -28,6 +28,7 @@ pub(crate) enum Op {
     List,
     Stats,
     Namespaces(namespaces::Op),
+    Records(super::records::Op),
 }
 
 impl Op {
@@ -50,10 +51,8 @@ impl Op {
                     what: "Bulk import".into(),
                 });
             }
-            (_, ["records", ..]) => {
-                return Err(Error::Unimplemented {
-                    what: "The records API (integrated embedding)".into(),
-                });
+            (_, ["records", rest @ ..]) => {
+                super::records::Op::parse(method, rest)?.map(Op::Records)
             }
             _ => None,
         })
@@ -82,6 +81,7 @@ pub(crate) fn handle(
         Op::List => list(index, query),
         Op::Stats => stats(index, ctx, body),
         Op::Namespaces(op) => namespaces::handle(index, ctx, op, query, body),
+        Op::Records(op) => super::records::handle(index, ctx.embeddings, op, body),
     }
 }
 

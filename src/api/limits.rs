@@ -78,7 +78,7 @@ pub fn max_body_bytes(method: &str, path: &str) -> usize {
 pub(super) fn body_limit(route: &Route) -> usize {
     // One limit today; a route that needs another gets its own arm.
     match route {
-        Route::Control(_) | Route::Data { .. } => MAX_BODY_BYTES,
+        Route::Control(_) | Route::Inference(_) | Route::Data { .. } => MAX_BODY_BYTES,
     }
 }
 

@@ -16,6 +16,7 @@ mod bad_input;
 mod crash;
 #[cfg(not(target_arch = "wasm32"))]
 mod decoders;
+mod embed;
 mod engine;
 mod hosts;
 #[cfg(not(target_arch = "wasm32"))]
