@@ -248,6 +248,9 @@ if [ -s "$model_dir/model.int8.safetensors" ] && [ -s "$model_dir/model.f16.safe
 else
   bash scripts/fetch-model.sh >/dev/null || die "scripts/fetch-model.sh failed"
   installed "all-MiniLM-L6-v2 weights ($model_dir)"
+fi
+
+# ---------------------------------------------------------------------------------------------
 # server/ end-to-end tests (`larch serve`) drive it with the official Python SDK, REST and gRPC
 # (`pinecone.grpc.PineconeGRPC`; pinecone 10.x ships its tonic-based gRPC channel in the wheel),
 # under pytest, from server/.venv (re-created when the pins change).

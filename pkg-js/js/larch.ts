@@ -653,6 +653,8 @@ export class Inference {
 
   async getModel(model: string): Promise<Json> {
     return this.client.request("GET", `/models/${enc(model)}`);
+  }
+}
 
 /** SDK 9's `pc.indexes`: the control plane as a resource (the same calls as `pc.createIndex` & co.). */
 export class Indexes {
