@@ -831,8 +831,9 @@ mod tests {
     /// Our `proto/db_data.proto` against Pinecone's published file: the same package, messages,
     /// fields (names, numbers, types, labels, proto3 `optional`), maps, oneofs and methods.
     /// The published file lives in the workplace's shared reference (`LARCH_PINECONE_PROTO`
-    /// names another directory); the server-e2e stage sets `LARCH_REQUIRE_PINECONE_PROTO` so
-    /// that its absence fails there instead of passing unchecked.
+    /// names another directory); the server-e2e stage sets `LARCH_REQUIRE_PINECONE_PROTO`
+    /// whenever that reference sits beside the repository, so that there a missing or moved
+    /// file fails instead of passing unchecked (a user's clone has no reference to compare).
     #[test]
     fn the_proto_matches_pinecones_published_contract() {
         let dir = std::env::var_os("LARCH_PINECONE_PROTO")

@@ -67,8 +67,14 @@ suite() {
   echo "$name: $passed passed, $failed failed"
 }
 
-# The proto contract test must compare, not pass for want of Pinecone's file (grpc.rs).
-LARCH_REQUIRE_PINECONE_PROTO=1 cargo test -p larch-server -- the_proto_matches || total_failed=$((total_failed + 1))
+# The proto contract test compares our proto with Pinecone's published file, which lives in the
+# workplace's shared reference beside the repository (grpc.rs). Where that reference is present
+# the comparison is required (it cannot pass for want of the file); a user's clone has no
+# ../shared, and the test then says it did not compare.
+if [ -f ../shared/reference/proto/db_data_2025-10.proto ] || [ -n "${LARCH_PINECONE_PROTO:-}" ]; then
+  export LARCH_REQUIRE_PINECONE_PROTO=1
+fi
+cargo test -p larch-server -- the_proto_matches || total_failed=$((total_failed + 1))
 suite server-rest-python-sdk pytest "$py" -m pytest -q -p no:cacheprovider worker/test/test_python_sdk.py
 suite server-grpc-python-sdk pytest "$py" -m pytest -q -p no:cacheprovider server/test/test_grpc.py
 stop_server
