@@ -218,12 +218,9 @@ if [ "$browser" -eq 1 ]; then
   fi
 fi
 
-# ---------------------------------------------------------------------------------------------
-# worker/ end-to-end tests drive the Worker with the official Python SDK (PyPI `pinecone`, REST
-# client) under pytest, from a venv in worker/.venv (re-created when the pins change).
-if [ -f worker/package.json ]; then
-  py_pins="pinecone==10.2.0 pytest==8.4.2"
-  venv=worker/.venv
+# A Python venv at $1 with exactly the pins $2, re-created when the pins change.
+python_venv() {
+  local venv=$1 py_pins=$2
   if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.larch-pins" 2>/dev/null)" = "$py_pins" ]; then
     present "python venv $venv ($py_pins)"
   else
@@ -236,6 +233,13 @@ if [ -f worker/package.json ]; then
     echo "$py_pins" >"$venv/.larch-pins"
     installed "python venv $venv ($py_pins)"
   fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# worker/ end-to-end tests drive the Worker with the official Python SDK (PyPI `pinecone`, REST
+# client) under pytest, from a venv in worker/.venv (re-created when the pins change).
+if [ -f worker/package.json ]; then
+  python_venv worker/.venv "pinecone==10.2.0 pytest==8.4.2"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -255,18 +259,5 @@ fi
 # (`pinecone.grpc.PineconeGRPC`; pinecone 10.x ships its tonic-based gRPC channel in the wheel),
 # under pytest, from server/.venv (re-created when the pins change).
 if [ -f server/Cargo.toml ]; then
-  py_pins="pinecone==10.2.0 pytest==8.4.2"
-  venv=server/.venv
-  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.larch-pins" 2>/dev/null)" = "$py_pins" ]; then
-    present "python venv $venv ($py_pins)"
-  else
-    command -v python3 >/dev/null || apt_install python3
-    python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    # shellcheck disable=SC2086
-    "$venv/bin/pip" install -q --disable-pip-version-check $py_pins
-    echo "$py_pins" >"$venv/.larch-pins"
-    installed "python venv $venv ($py_pins)"
-  fi
+  python_venv server/.venv "pinecone==10.2.0 pytest==8.4.2"
 fi
