@@ -35,6 +35,7 @@ use std::hint::black_box;
 
 use larch::Metric;
 use larch::distance;
+use larch::index::dense::Dense;
 use larch::index::hnsw::{FilteredPlan, Hnsw, HnswConfig, SearchScratch};
 use larch::index::quant::Int8Index;
 
@@ -106,6 +107,11 @@ struct Dataset {
 }
 
 impl Dataset {
+    /// The base vectors as the index reads them.
+    fn rows(&self) -> Dense<'_> {
+        Dense::flat(&self.base, self.dim)
+    }
+
     fn n(&self) -> usize {
         self.base.len() / self.dim
     }
@@ -388,7 +394,7 @@ fn bench(
         Some(bytes) => (bytes, f64::NAN),
         None => {
             let t0 = now();
-            let graph = Hnsw::build(config, metric, dim, &ds.base, &norms).expect("build");
+            let graph = Hnsw::build(config, metric, dim, ds.rows(), &norms).expect("build");
             ((graph.to_bytes()), (now() - t0) / 1e3)
         }
     };
@@ -405,13 +411,13 @@ fn bench(
     header(out);
     let mut scratch = SearchScratch::new();
     let unfiltered_p50 = sweep(ds, o, nq, now, out, "f32", build_s, f32_bytes, |q, ef| {
-        view.search(q, &ds.base, &norms, K, ef, |_| true, &mut scratch)
+        view.search(q, ds.rows(), &norms, K, ef, |_| true, &mut scratch)
             .expect("search")
     });
 
     if o.int8 {
         let t0 = now();
-        let q8 = Int8Index::new(metric, dim, &ds.base, &norms).expect("quantize");
+        let q8 = Int8Index::new(metric, dim, ds.rows(), &norms).expect("quantize");
         let quant_s = (now() - t0) / 1e3;
         let int8_bytes = q8.bytes_per_vector() as f64 + bytes.len() as f64 / n as f64;
         let mode = "int8 + f32 rescore";
@@ -425,7 +431,7 @@ fn bench(
             build_s + quant_s,
             int8_bytes,
             |q, ef| {
-                q8.search(&view, q, &ds.base, &norms, K, ef, |_| true, &mut scratch)
+                q8.search(&view, q, ds.rows(), &norms, K, ef, |_| true, &mut scratch)
                     .expect("search")
             },
         );
@@ -437,7 +443,7 @@ fn bench(
             let view8 = g8.view();
             let mode = "int8-built graph, int8 + f32 rescore";
             sweep(ds, o, nq, now, out, mode, build8_s, int8_bytes, |q, ef| {
-                q8.search(&view8, q, &ds.base, &norms, K, ef, |_| true, &mut scratch)
+                q8.search(&view8, q, ds.rows(), &norms, K, ef, |_| true, &mut scratch)
                     .expect("search")
             });
         }
@@ -474,7 +480,7 @@ fn bench(
                 let (found, plan) = view
                     .search_filtered(
                         black_box(ds.query(i)),
-                        &ds.base,
+                        ds.rows(),
                         &norms,
                         K,
                         ef,
@@ -976,7 +982,7 @@ fn write_subset(src: &str, n: usize, out: &str) {
         };
         let norms: Vec<f32> = ds.base.chunks_exact(d).map(distance::norm).collect();
         let topk = |i: usize, accept: &dyn Fn(u32) -> bool| -> Vec<u32> {
-            larch::index::flat::scan(m, ds.query(i), &ds.base, &norms, 100, accept)
+            larch::index::flat::scan(m, ds.query(i), ds.rows(), &norms, 100, accept)
                 .into_iter()
                 .map(|r| r.1)
                 .collect()
@@ -1024,7 +1030,7 @@ fn write_random(out: &str, n: usize, dim: usize, seed: u64) {
         let gt: Vec<Vec<u32>> = queries
             .chunks_exact(dim)
             .map(|q| {
-                larch::index::flat::scan(metric, q, &base, &norms, 100, |_| true)
+                larch::index::flat::scan(metric, q, Dense::flat(&base, dim), &norms, 100, |_| true)
                     .into_iter()
                     .map(|r| r.1)
                     .collect()

@@ -12,6 +12,7 @@
 use std::hint::black_box;
 
 use larch::Metric;
+use larch::index::dense::Dense;
 use larch::index::flat;
 
 /// (vectors, dimension, target ms per query).
@@ -68,7 +69,7 @@ fn bench_case(n: usize, dim: usize, now: &dyn Fn() -> f64) -> Timing {
         let top = flat::scan(
             Metric::Cosine,
             black_box(query),
-            &vectors,
+            Dense::flat(&vectors, black_box(query).len()),
             &norms,
             K,
             |_| true,

@@ -309,21 +309,21 @@ where
 }
 
 /// Encodes `f32`s as vector-chunk blobs of raw little-endian floats.
-pub fn encode_vectors(values: &[f32]) -> Vec<Vec<u8>> {
-    let floats_per_chunk = MAX_PAYLOAD / 4;
-    if values.is_empty() {
-        return vec![seal_blob(BlobKind::VectorChunk, &[])];
+pub fn encode_vectors<'a>(pages: impl Iterator<Item = &'a [f32]>) -> Vec<Vec<u8>> {
+    let full = MAX_PAYLOAD / 4 * 4;
+    let mut blobs = Vec::new();
+    let mut payload = Vec::new();
+    for v in pages.flatten() {
+        if payload.len() == full {
+            blobs.push(seal_blob(BlobKind::VectorChunk, &payload));
+            payload.clear();
+        }
+        payload.extend_from_slice(&v.to_le_bytes());
     }
-    values
-        .chunks(floats_per_chunk)
-        .map(|c| {
-            let mut payload = Vec::with_capacity(c.len() * 4);
-            for v in c {
-                payload.extend_from_slice(&v.to_le_bytes());
-            }
-            seal_blob(BlobKind::VectorChunk, &payload)
-        })
-        .collect()
+    if !payload.is_empty() || blobs.is_empty() {
+        blobs.push(seal_blob(BlobKind::VectorChunk, &payload));
+    }
+    blobs
 }
 
 /// Decodes vector-chunk blobs, appending the floats to `out`.
@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn large_payloads_are_chunked() {
         let v: Vec<f32> = (0..(MAX_PAYLOAD / 4 + 10)).map(|i| i as f32).collect();
-        let blobs = encode_vectors(&v);
+        let blobs = encode_vectors([v.as_slice()].into_iter());
         assert_eq!(blobs.len(), 2);
         assert!(blobs.iter().all(|b| b.len() <= MAX_BLOB_BYTES));
         let mut out = Vec::new();

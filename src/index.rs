@@ -4,6 +4,7 @@
 //! `hnsw` is the approximate graph index of sealed segments (searched in place from bytes);
 //! `quant` is its int8 representation; `sparse` scores sparse vectors.
 
+pub mod dense;
 pub mod flat;
 pub mod hnsw;
 pub mod quant;

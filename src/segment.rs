@@ -18,6 +18,7 @@ use std::ops::Deref;
 use crate::distance;
 use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
+use crate::index::dense::DenseRows;
 use crate::metadata::Metadata;
 use crate::record::Record;
 use columns::Columns;
@@ -56,7 +57,6 @@ impl Segment {
     pub fn from_sorted(dimension: usize, records: Vec<Record>) -> Self {
         debug_assert!(records.windows(2).all(|w| w[0].id < w[1].id));
         let mut columns = Columns::new(dimension);
-        columns.vectors.reserve(records.len() * dimension);
         for r in records {
             columns.push(r);
         }
@@ -103,7 +103,7 @@ impl Segment {
         self.approximate_bytes();
         let c = &mut self.columns;
         c.heap = c.rowless_heap();
-        c.vectors = Vec::new();
+        c.vectors = DenseRows::new(c.dimension);
         c.metadata = Vec::new();
     }
 
@@ -146,19 +146,15 @@ impl Segment {
 
     /// Encodes the dense vectors as chunk blobs.
     pub fn encode_vectors(&self) -> Vec<Vec<u8>> {
-        format::encode_vectors(&self.vectors)
+        format::encode_vectors(self.vectors.pages())
     }
 
     /// Decodes a segment from its chunk blobs, validating everything.
     pub fn decode(what: &str, structured: &[&[u8]], vectors: &[&[u8]]) -> Result<Self> {
         let stored: StoredSegment =
             format::decode_chunked(what, BlobKind::SegmentChunk, structured)?;
-        let dimension = stored.dimension as usize;
-        let mut flat = Vec::with_capacity(stored.records.len() * dimension);
-        for chunk in vectors {
-            format::decode_vectors(what, chunk, &mut flat)?;
-        }
-        Self::decode_with(what, stored, flat, None)
+        let rows = decode_dense(what, stored.dimension as usize, vectors.iter().copied())?;
+        Self::decode_with(what, stored, rows, None)
     }
 
     /// A paged segment from its structured part (whose metadata is dropped: the stored rows
@@ -203,23 +199,27 @@ impl Segment {
     pub(crate) fn decode_with(
         what: &str,
         stored: StoredSegment,
-        flat: Vec<f32>,
+        mut rows: DenseRows,
         metadata: Option<Vec<Option<Metadata>>>,
     ) -> Result<Self> {
         let dimension = stored.dimension as usize;
         let n = stored.records.len();
-        if flat.len() != n * dimension {
+        if dimension == 0 {
+            rows = DenseRows::zeroed(0, n);
+        }
+        if rows.len() != n || rows.dim() != dimension {
             return Err(Error::Corrupt {
                 what: what.to_string(),
                 reason: format!(
-                    "{} floats for {n} records of dimension {dimension}",
-                    flat.len()
+                    "{} rows of {} floats for {n} records of dimension {dimension}",
+                    rows.len(),
+                    rows.dim()
                 ),
             });
         }
         let mut s = Columns {
             dimension,
-            vectors: flat,
+            vectors: rows,
             ..Columns::default()
         };
         let mut replacement = metadata.map(Vec::into_iter);
@@ -234,9 +234,7 @@ impl Segment {
                     reason: "segment ids are not strictly sorted".into(),
                 });
             }
-            s.norms.push(distance::norm(
-                &s.vectors[i * dimension..(i + 1) * dimension],
-            ));
+            s.norms.push(distance::norm(s.vectors.row(i)));
             s.heap += Columns::entry_heap(&id, &sparse, &metadata);
             s.ids.push(id);
             s.sparse.push(sparse);
@@ -334,6 +332,34 @@ impl Tombstones {
         let count = words.iter().map(|w| w.count_ones() as usize).sum();
         Ok(Tombstones { words, count })
     }
+}
+
+/// Decodes vector chunk blobs into rows of `dimension` floats (a row may span two chunks).
+pub(crate) fn decode_dense<B: AsRef<[u8]>>(
+    what: &str,
+    dimension: usize,
+    chunks: impl IntoIterator<Item = B>,
+) -> Result<DenseRows> {
+    let mut rows = DenseRows::new(dimension);
+    let mut carry = Vec::new();
+    for chunk in chunks {
+        format::decode_vectors(what, chunk.as_ref(), &mut carry)?;
+        if let Some(whole) = carry.len().checked_div(dimension) {
+            let whole = whole * dimension;
+            rows.extend_flat(&carry[..whole]);
+            carry.drain(..whole);
+        }
+    }
+    if !carry.is_empty() {
+        return Err(Error::Corrupt {
+            what: what.to_string(),
+            reason: format!(
+                "vector chunks end with {} floats, not a whole row of {dimension}",
+                carry.len()
+            ),
+        });
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use crate::distance::{self, Metric};
+use crate::index::dense::Dense;
 
 /// Slots per block: the kernel batch and the width of the acceptance mask.
 const BLOCK: usize = 64;
@@ -114,7 +115,7 @@ impl TopK {
 pub fn scan(
     metric: Metric,
     query: &[f32],
-    vectors: &[f32],
+    vectors: Dense<'_>,
     norms: &[f32],
     k: usize,
     accept: impl Fn(u32) -> bool,
@@ -133,7 +134,7 @@ pub fn scan(
         Metric::Cosine => cosine_from_dot(raw, qnorm, norms[slot]),
         Metric::Euclidean | Metric::DotProduct => raw,
     };
-    let n = vectors.len() / dim;
+    let n = vectors.len();
     let mut raw = [0.0f32; BLOCK];
     for start in (0..n).step_by(BLOCK) {
         let len = BLOCK.min(n - start);
@@ -141,7 +142,7 @@ pub fn scan(
         for i in 0..len {
             mask |= u64::from(accept((start + i) as u32)) << i;
         }
-        let rows = &vectors[start * dim..(start + len) * dim];
+        let rows = vectors.rows(start, len);
         if mask.count_ones() as usize * 2 >= len {
             // Mostly accepted: one streaming pass over the block, then drop the rejected.
             let raw = &mut raw[..len];
@@ -273,7 +274,14 @@ mod tests {
                         ("dense random", &|s| drop[s as usize]),
                     ];
                     for (name, accept) in filters {
-                        let got = scan(metric, &query, &vectors, &norms, k, accept);
+                        let got = scan(
+                            metric,
+                            &query,
+                            Dense::flat(&vectors, query.len()),
+                            &norms,
+                            k,
+                            accept,
+                        );
                         let want = naive_scan(metric, &query, &vectors, &norms, k, accept);
                         assert_eq!(
                             bits(&got),
@@ -292,14 +300,50 @@ mod tests {
         let vectors = [1.0, 0.0, 0.0, 2.0, 3.0, 4.0, 0.0, 0.0];
         let norms = [1.0, 2.0, 5.0, 0.0];
         let q = [3.0, 4.0];
-        let cos = scan(Metric::Cosine, &q, &vectors, &norms, 10, |_| true);
+        let cos = scan(
+            Metric::Cosine,
+            &q,
+            Dense::flat(&vectors, q.len()),
+            &norms,
+            10,
+            |_| true,
+        );
         assert_eq!(cos, vec![(1.0, 2), (0.8, 1), (0.6, 0), (0.0, 3)]);
-        let l2 = scan(Metric::Euclidean, &q, &vectors, &norms, 2, |_| true);
+        let l2 = scan(
+            Metric::Euclidean,
+            &q,
+            Dense::flat(&vectors, q.len()),
+            &norms,
+            2,
+            |_| true,
+        );
         assert_eq!(l2, vec![(0.0, 2), (13.0, 1)]);
-        let dp = scan(Metric::DotProduct, &q, &vectors, &norms, 1, |s| s != 2);
+        let dp = scan(
+            Metric::DotProduct,
+            &q,
+            Dense::flat(&vectors, q.len()),
+            &norms,
+            1,
+            |s| s != 2,
+        );
         assert_eq!(dp, vec![(8.0, 1)]);
-        assert!(scan(Metric::DotProduct, &q, &vectors, &norms, 0, |_| true).is_empty());
-        assert!(scan(Metric::DotProduct, &[], &[], &[], 3, |_| true).is_empty());
+        assert!(
+            scan(
+                Metric::DotProduct,
+                &q,
+                Dense::flat(&vectors, q.len()),
+                &norms,
+                0,
+                |_| true
+            )
+            .is_empty()
+        );
+        assert!(
+            scan(Metric::DotProduct, &[], Dense::flat(&[], 0), &[], 3, |_| {
+                true
+            })
+            .is_empty()
+        );
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]

@@ -54,6 +54,7 @@ pub use search::{
 
 use crate::distance::Metric;
 use crate::error::{Error, Result};
+use crate::index::dense::Dense;
 use crate::index::flat;
 
 /// Largest `M` accepted (level 0 then holds up to 128 neighbours).
@@ -133,11 +134,11 @@ impl Hnsw {
         config: HnswConfig,
         metric: Metric,
         dim: usize,
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
     ) -> Result<Hnsw> {
         let mut b = HnswBuilder::new(config, metric, dim)?;
-        let n = vectors.len().checked_div(dim).unwrap_or(0);
+        let n = vectors.len();
         b.insert_until(n, vectors, norms)?;
         Ok(b.finish())
     }
@@ -206,7 +207,7 @@ impl Hnsw {
     pub fn search(
         &self,
         query: &[f32],
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         k: usize,
         ef: usize,
@@ -309,7 +310,7 @@ impl<'a> HnswView<'a> {
     pub fn search(
         &self,
         query: &[f32],
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         k: usize,
         ef: usize,
@@ -323,7 +324,7 @@ impl<'a> HnswView<'a> {
     fn search_mode(
         &self,
         query: &[f32],
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         k: usize,
         ef: usize,
@@ -350,7 +351,7 @@ impl<'a> HnswView<'a> {
     pub fn search_filtered(
         &self,
         query: &[f32],
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         k: usize,
         ef: usize,
@@ -377,7 +378,7 @@ impl<'a> HnswView<'a> {
     pub(crate) fn search_filtered_with(
         &self,
         query: &[f32],
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         k: usize,
         ef: usize,
@@ -389,8 +390,7 @@ impl<'a> HnswView<'a> {
         self.check_inputs(query, vectors, norms)?;
         let n = self.len();
         let exact = |accept: &dyn Fn(u32) -> bool| {
-            let dim = self.dim();
-            flat::scan(self.metric, query, &vectors[..n * dim], norms, k, accept)
+            flat::scan(self.metric, query, vectors.prefix(n), norms, k, accept)
         };
         let plan = self.plan(k, ef, accepted_fraction, auto);
         if plan == FilteredPlan::Exact {
@@ -422,7 +422,7 @@ impl<'a> HnswView<'a> {
     pub(crate) fn rescore(
         &self,
         query: &[f32],
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         k: usize,
         slots: impl Iterator<Item = u32>,
@@ -435,7 +435,12 @@ impl<'a> HnswView<'a> {
         top.into_sorted()
     }
 
-    pub(crate) fn check_inputs(&self, query: &[f32], vectors: &[f32], norms: &[f32]) -> Result<()> {
+    pub(crate) fn check_inputs(
+        &self,
+        query: &[f32],
+        vectors: Dense<'_>,
+        norms: &[f32],
+    ) -> Result<()> {
         let dim = self.dim();
         if query.len() != dim {
             return Err(Error::DimensionMismatch {
@@ -443,12 +448,15 @@ impl<'a> HnswView<'a> {
                 got: query.len(),
             });
         }
-        let need = self.len().saturating_mul(dim);
-        if vectors.len() < need || (self.metric == Metric::Cosine && norms.len() < self.len()) {
+        if vectors.dim() != dim
+            || vectors.len() < self.len()
+            || (self.metric == Metric::Cosine && norms.len() < self.len())
+        {
             return Err(Error::invalid(format!(
-                "HNSW graph of {} slots × {dim} needs that many vectors (and norms for cosine), got {} floats and {} norms",
+                "HNSW graph of {} slots × {dim} needs that many vectors (and norms for cosine), got {} × {} and {} norms",
                 self.len(),
                 vectors.len(),
+                vectors.dim(),
                 norms.len()
             )));
         }

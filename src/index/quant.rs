@@ -17,6 +17,7 @@
 
 use crate::distance::{self, Metric, int8};
 use crate::error::{Error, Result};
+use crate::index::dense::Dense;
 use crate::index::flat;
 use crate::index::hnsw::{HnswView, SearchScratch};
 
@@ -54,8 +55,8 @@ pub struct Int8Index {
 impl Int8Index {
     /// Quantizes every slot of `vectors` (`dim` floats each; `norms` for cosine) in one go:
     /// [`Int8Builder`] run to the end.
-    pub fn new(metric: Metric, dim: usize, vectors: &[f32], norms: &[f32]) -> Result<Int8Index> {
-        let n = vectors.len().checked_div(dim).unwrap_or(0);
+    pub fn new(metric: Metric, dim: usize, vectors: Dense<'_>, norms: &[f32]) -> Result<Int8Index> {
+        let n = vectors.len();
         let mut b = Int8Builder::new(metric, dim, n)?;
         b.step(vectors, norms, usize::MAX)?;
         b.finish()
@@ -209,7 +210,7 @@ impl Int8Index {
         &self,
         graph: &HnswView<'_>,
         query: &[f32],
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         k: usize,
         ef: usize,
@@ -227,7 +228,7 @@ impl Int8Index {
         &self,
         graph: &HnswView<'_>,
         query: &[f32],
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         k: usize,
         ef: usize,
@@ -251,7 +252,7 @@ impl Int8Index {
         &self,
         graph: &HnswView<'_>,
         query: &[f32],
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         k: usize,
         pool: usize,
@@ -346,7 +347,7 @@ impl Int8Index {
         &self,
         graph: &HnswView<'_>,
         query: &[f32],
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
     ) -> Result<()> {
         graph.check_inputs(query, vectors, norms)?;
@@ -393,16 +394,9 @@ impl crate::index::hnsw::build::Between for Int8Index {
 }
 
 /// Rows of vectors `0..n`, normalised for cosine, one at a time.
-fn row_into(
-    metric: Metric,
-    dim: usize,
-    vectors: &[f32],
-    norms: &[f32],
-    s: usize,
-    buf: &mut Vec<f32>,
-) {
+fn row_into(metric: Metric, vectors: Dense<'_>, norms: &[f32], s: usize, buf: &mut Vec<f32>) {
     buf.clear();
-    let v = &vectors[s * dim..(s + 1) * dim];
+    let v = vectors.row(s);
     if metric == Metric::Cosine {
         let inv = if norms[s] > 0.0 { 1.0 / norms[s] } else { 0.0 };
         buf.extend(v.iter().map(|x| x * inv));
@@ -473,13 +467,13 @@ impl Int8Builder {
 
     /// Does at most `max_rows` row passes over `vectors` (the same `n × dim` floats at every
     /// call; `norms` for cosine) and returns how many it did.
-    pub fn step(&mut self, vectors: &[f32], norms: &[f32], max_rows: usize) -> Result<usize> {
+    pub fn step(&mut self, vectors: Dense<'_>, norms: &[f32], max_rows: usize) -> Result<usize> {
         let (metric, dim, n) = (self.metric, self.dim, self.n);
-        if vectors.len() < n * dim {
+        if vectors.dim() != dim || vectors.len() < n {
             return Err(Error::invalid(format!(
-                "int8 quantization of {n} vectors of {dim} needs {} floats, got {}",
-                n * dim,
-                vectors.len()
+                "int8 quantization of {n} vectors of {dim} got {} × {}",
+                vectors.len(),
+                vectors.dim()
             )));
         }
         if metric == Metric::Cosine && norms.len() < n {
@@ -493,7 +487,7 @@ impl Int8Builder {
         // Ranging pass.
         let end = n.min(self.done.saturating_add(max_rows));
         for s in self.done.min(n)..end {
-            row_into(metric, dim, vectors, norms, s, &mut buf);
+            row_into(metric, vectors, norms, s, &mut buf);
             for (d, &x) in buf.iter().enumerate() {
                 if x.is_finite() {
                     self.lo[d] = self.lo[d].min(x);
@@ -511,7 +505,7 @@ impl Int8Builder {
         if let Some(q) = self.index.as_mut() {
             let mut code = Vec::with_capacity(dim);
             for s in (self.done - n)..(end.max(self.done) - n) {
-                row_into(metric, dim, vectors, norms, s, &mut buf);
+                row_into(metric, vectors, norms, s, &mut buf);
                 q.encode(&buf, &mut code);
                 q.push_code(&code, n);
                 if metric != Metric::Euclidean {

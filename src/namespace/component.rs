@@ -402,15 +402,12 @@ pub(super) fn load_segment(
             layout,
         )
     } else {
-        let mut flat = Vec::with_capacity(n * dimension);
-        for chunk in fetch(C::Vectors, true)? {
-            format::decode_vectors(&what, &chunk, &mut flat)?;
-        }
-        let segment = Segment::decode_with(&what, stored, flat, None)?;
+        let rows = crate::segment::decode_dense(&what, dimension, fetch(C::Vectors, true)?)?;
+        let segment = Segment::decode_with(&what, stored, rows, None)?;
         (segment, RowLayout::default())
     };
     if segment.len() as u64 != r.records
-        || (!paged && !segment.is_empty() && segment.all_vectors().len() != n * dimension)
+        || (!paged && !segment.is_empty() && segment.all_vectors().len() != n)
     {
         return Err(Error::Corrupt {
             what,

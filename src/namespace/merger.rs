@@ -11,6 +11,7 @@
 use super::job::Job;
 use super::sealed::Sealed;
 use crate::heap;
+use crate::index::dense::DenseRows;
 use crate::segment::columns::Columns;
 use crate::segment::{Segment, Tombstones};
 use crate::sort::SmallSort;
@@ -75,7 +76,7 @@ impl Merger {
             inputs.iter().map(|s| vec![DEAD; s.segment.len()]).collect();
         let n = live.len();
         let mut copied = Columns::new(dimension);
-        copied.vectors = vec![0.0; n * dimension];
+        copied.vectors = DenseRows::zeroed(dimension, n);
         copied.metadata = vec![None; n];
         copied.ids.reserve(n);
         copied.norms.reserve(n);
@@ -156,8 +157,8 @@ fn put(
     if new == DEAD {
         return;
     }
-    let (d, new) = (copied.dimension, new as usize);
-    copied.vectors[new * d..(new + 1) * d].copy_from_slice(values);
+    let new = new as usize;
+    copied.vectors.row_mut(new).copy_from_slice(values);
     if let Some(m) = metadata {
         copied.heap += m.heap_bytes();
         copied.metadata[new] = Some(m.clone());

@@ -6,6 +6,7 @@ use super::{Loc, Namespace, Part, QueryVector, Scored};
 use crate::distance::{self, Metric};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
+use crate::index::dense::Dense;
 use crate::index::hnsw::{FilteredPlan, HnswView, SearchScratch};
 use crate::index::{flat, sparse};
 use crate::record::SparseVector;
@@ -295,7 +296,13 @@ impl Namespace {
             rows.extend_from_slice(self.values(Loc { part, slot })?);
             norms.push(sealed.segment.norms()[slot as usize]);
         }
-        let found = view.rescore(q, &rows, &norms, k, 0..candidates.len() as u32);
+        let found = view.rescore(
+            q,
+            Dense::flat(&rows, d),
+            &norms,
+            k,
+            0..candidates.len() as u32,
+        );
         Ok(found
             .into_iter()
             .map(|(score, i)| (score, candidates[i as usize]))

@@ -1,7 +1,8 @@
 //! The column store both the memtable and sealed segments keep their records in: ids, dense
-//! vectors (`dimension` floats per slot, contiguous), norms, sparse values and metadata, one
-//! entry per slot.
+//! vectors (`dimension` floats per slot, in pages: [`DenseRows`]), norms, sparse values and
+//! metadata, one entry per slot.
 
+use crate::index::dense::{Dense, DenseRows};
 use crate::metadata::Metadata;
 use crate::record::{Record, SparseVector};
 use crate::{distance, heap};
@@ -11,7 +12,7 @@ use crate::{distance, heap};
 pub struct Columns {
     pub(crate) dimension: usize,
     pub(crate) ids: Vec<String>,
-    pub(crate) vectors: Vec<f32>,
+    pub(crate) vectors: DenseRows,
     pub(crate) norms: Vec<f32>,
     pub(crate) sparse: Vec<Option<SparseVector>>,
     pub(crate) metadata: Vec<Option<Metadata>>,
@@ -25,6 +26,7 @@ impl Columns {
     pub fn new(dimension: usize) -> Self {
         Columns {
             dimension,
+            vectors: DenseRows::new(dimension),
             ..Columns::default()
         }
     }
@@ -46,13 +48,12 @@ impl Columns {
 
     /// The dense values in `slot` (empty for sparse indexes).
     pub fn values(&self, slot: u32) -> &[f32] {
-        let (d, s) = (self.dimension, slot as usize);
-        &self.vectors[s * d..(s + 1) * d]
+        self.vectors.row(slot as usize)
     }
 
     /// All dense values, `dimension` per slot.
-    pub fn all_vectors(&self) -> &[f32] {
-        &self.vectors
+    pub fn all_vectors(&self) -> Dense<'_> {
+        self.vectors.view()
     }
 
     /// All norms, one per slot.
@@ -116,7 +117,7 @@ impl Columns {
     /// Bytes held: the column buffers and what the records' entries hold.
     pub fn resident_bytes(&self) -> usize {
         heap::vec(&self.ids)
-            + heap::vec(&self.vectors)
+            + self.vectors.heap_bytes()
             + heap::vec(&self.norms)
             + heap::vec(&self.sparse)
             + heap::vec(&self.metadata)
@@ -125,7 +126,8 @@ impl Columns {
 
     /// Makes room for one more record, growing a full column by a quarter of its records
     /// (at least 16) instead of doubling it: a growing memtable then holds at most a quarter
-    /// more than it uses, and a reallocation copies into 1.25× the bytes, not 2×.
+    /// more than it uses, and a reallocation copies into 1.25× the bytes, not 2×. (The dense
+    /// values grow a page at a time.)
     pub fn reserve_one(&mut self) {
         let n = self.len();
         if self.ids.len() < self.ids.capacity() {
@@ -134,7 +136,6 @@ impl Columns {
         let more = (n / 4).max(16);
         self.ids.reserve_exact(more);
         self.norms.reserve_exact(more);
-        self.vectors.reserve_exact(more * self.dimension);
         self.sparse.reserve_exact(more);
         self.metadata.reserve_exact(more);
     }
@@ -144,7 +145,7 @@ impl Columns {
         debug_assert_eq!(r.values.len(), self.dimension);
         self.heap += Self::entry_heap(&r.id, &r.sparse_values, &r.metadata);
         self.norms.push(distance::norm(&r.values));
-        self.vectors.extend_from_slice(&r.values);
+        self.vectors.push(&r.values);
         self.ids.push(r.id);
         self.sparse.push(r.sparse_values);
         self.metadata.push(r.metadata);
@@ -152,12 +153,12 @@ impl Columns {
 
     /// Replaces everything but the id in `slot`.
     pub fn replace(&mut self, slot: u32, r: Record) {
-        let (d, s) = (self.dimension, slot as usize);
+        let s = slot as usize;
         let id = &self.ids[s];
         self.heap -= Self::entry_heap(id, &self.sparse[s], &self.metadata[s]);
         self.heap += Self::entry_heap(id, &r.sparse_values, &r.metadata);
         self.norms[s] = distance::norm(&r.values);
-        self.vectors[s * d..(s + 1) * d].copy_from_slice(&r.values);
+        self.vectors.row_mut(s).copy_from_slice(&r.values);
         self.sparse[s] = r.sparse_values;
         self.metadata[s] = r.metadata;
     }
@@ -166,12 +167,8 @@ impl Columns {
     pub fn swap_remove(&mut self, slot: u32) -> Option<&str> {
         let s = slot as usize;
         let last = self.ids.len() - 1;
-        let d = self.dimension;
         self.heap -= Self::entry_heap(&self.ids[s], &self.sparse[s], &self.metadata[s]);
-        if s != last {
-            self.vectors.copy_within(last * d..(last + 1) * d, s * d);
-        }
-        self.vectors.truncate(last * d);
+        self.vectors.swap_remove(s);
         self.ids.swap_remove(s);
         self.norms.swap_remove(s);
         self.sparse.swap_remove(s);

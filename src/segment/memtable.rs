@@ -109,15 +109,13 @@ impl Memtable {
         let n = old.by_id.len();
         let mut out = Columns::new(dim);
         out.ids.reserve_exact(n);
-        out.vectors.reserve_exact(n * dim);
         out.norms.reserve_exact(n);
         out.sparse.reserve_exact(n);
         out.metadata.reserve_exact(n);
         for &slot in old.by_id.values() {
             let s = slot as usize;
             out.ids.push(std::mem::take(&mut ids[s]));
-            out.vectors
-                .extend_from_slice(&vectors[s * dim..(s + 1) * dim]);
+            out.vectors.push(vectors.row(s));
             out.norms.push(norms[s]);
             out.sparse.push(sparse[s].take());
             out.metadata.push(metadata[s].take());
@@ -125,7 +123,6 @@ impl Memtable {
         out.heap = heap;
         drop((ids, vectors, norms, sparse, metadata, old.by_id));
         self.columns.ids.reserve_exact(reserve);
-        self.columns.vectors.reserve_exact(reserve * dim);
         self.columns.norms.reserve_exact(reserve);
         self.columns.sparse.reserve_exact(reserve);
         self.columns.metadata.reserve_exact(reserve);
@@ -210,9 +207,12 @@ mod tests {
         let heap = m.columns.heap;
         let sealed = m.seal_sorted(100);
         assert!(m.is_empty());
-        assert!(m.columns.vectors.capacity() >= 200 && m.columns.ids.capacity() >= 100);
+        assert!(m.columns.ids.capacity() >= 100);
         assert_eq!(sealed.ids, ["a", "b", "c"]);
-        assert_eq!(sealed.vectors, [1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
+        assert_eq!(
+            sealed.vectors,
+            crate::index::dense::DenseRows::from_flat(2, &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0])
+        );
         assert_eq!(sealed.heap, heap);
         for (i, r) in expected.iter().enumerate() {
             assert_eq!(sealed.record(i as u32), *r);

@@ -24,6 +24,7 @@ use super::stored::{self, StoredValue};
 use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
 use crate::heap;
+use crate::index::dense::DenseRows;
 use crate::index::hnsw::HnswView;
 use crate::metadata::Metadata;
 
@@ -357,7 +358,7 @@ pub fn decode_all(
     blobs: &[&[u8]],
     n: usize,
     dimension: usize,
-) -> Result<(Vec<f32>, Vec<Option<Metadata>>, RowLayout)> {
+) -> Result<(DenseRows, Vec<Option<Metadata>>, RowLayout)> {
     let Some((dir, groups)) = blobs.split_first() else {
         return Err(corrupt(what, "no row directory"));
     };
@@ -372,7 +373,7 @@ pub fn decode_all(
             ),
         ));
     }
-    let mut values = vec![0.0f32; n * dimension];
+    let mut values = DenseRows::zeroed(dimension, n);
     let mut metadata: Vec<Option<Metadata>> = vec![None; n];
     let order = layout.order();
     for (g, blob) in groups.iter().enumerate() {
@@ -380,7 +381,8 @@ pub fn decode_all(
         let start = layout.starts[g] as usize;
         for (i, md) in group.metadata.into_iter().enumerate() {
             let slot = order[start + i] as usize;
-            values[slot * dimension..(slot + 1) * dimension]
+            values
+                .row_mut(slot)
                 .copy_from_slice(&group.values[i * dimension..(i + 1) * dimension]);
             metadata[slot] = md;
         }

@@ -1148,8 +1148,8 @@ wasm_test! {
         nan_scale[20..24].copy_from_slice(&f32::NAN.to_le_bytes());
         let short = payload[..payload.len() - dim].to_vec();
         let vectors: Vec<f32> = (0..60 * dim).map(|i| i as f32).collect();
-        let euclid = larch::index::quant::Int8Index::new(Metric::Euclidean, dim, &vectors, &[]).unwrap();
-        let wide = larch::index::quant::Int8Index::new(metric, dim * 2, &[1.0; 120 * 4], &[]).unwrap();
+        let euclid = larch::index::quant::Int8Index::new(Metric::Euclidean, dim, larch::index::dense::Dense::flat(&vectors, dim), &[]).unwrap();
+        let wide = larch::index::quant::Int8Index::new(metric, dim * 2, larch::index::dense::Dense::flat(&[1.0; 120 * 4], dim * 2), &[]).unwrap();
         for p in [nan_scale, short, euclid.to_bytes(), wide.to_bytes()] {
             assert!(is_corrupt(&with(format::seal_blob(BlobKind::CodesChunk, &p)), &key));
         }
@@ -1695,7 +1695,9 @@ wasm_test! {
         ns.upsert((0..600).map(|i| record(i, rng.vector(16))).collect());
         assert_eq!((ns.segment_count(), ns.len()), (1, 600));
         let reserved = ns.memory_report().memtable;
-        assert!(reserved >= 600 * 16 * 4, "room for the next 600 records: {reserved}");
+        // The dense values grow a page at a time; the other columns are reserved.
+        let per_record = size_of::<String>() + 4;
+        assert!(reserved >= 600 * per_record, "room for the next 600 records: {reserved}");
         // Writes fill the reserved room.
         ns.upsert((600..700).map(|i| record(i, rng.vector(16))).collect());
         let ids: Vec<String> = (600..700).map(|i| record(i, vec![0.0; 16]).id).collect();
@@ -1704,7 +1706,7 @@ wasm_test! {
         ns.upsert((700..710).map(|i| record(i, rng.vector(16))).collect());
         build_all(&mut ns);
         let kept = ns.memory_report().memtable;
-        assert!(ns.graph_count() == 1 && kept < reserved / 10, "given back: {kept} of {reserved}");
+        assert!(ns.graph_count() == 1 && kept < reserved / 4, "given back: {kept} of {reserved}");
         let ids: Vec<String> = (700..710).map(|i| record(i, vec![0.0; 16]).id).collect();
         assert_eq!(ns.delete_ids(ids.iter().map(String::as_str)), 10);
         build_all(&mut ns);

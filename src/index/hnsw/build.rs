@@ -17,6 +17,7 @@ use super::search::{Cand, SearchScratch, greedy, search_layer};
 use super::{Hnsw, HnswConfig, MAX_LEVEL};
 use crate::distance::{self, Metric};
 use crate::error::{Error, Result};
+use crate::index::dense::Dense;
 use crate::index::flat::cosine_from_dot;
 use crate::index::quant::Int8Index;
 use crate::sort::SmallSort;
@@ -95,25 +96,26 @@ impl HnswBuilder {
 
     /// Inserts slots `len()..target`. `vectors` must hold at least `target` rows of `dim`
     /// floats (and `norms` their norms, for cosine); rows already inserted must not change.
-    pub fn insert_until(&mut self, target: usize, vectors: &[f32], norms: &[f32]) -> Result<()> {
+    pub fn insert_until(&mut self, target: usize, vectors: Dense<'_>, norms: &[f32]) -> Result<()> {
         let dim = self.graph.dim as usize;
         if target > u32::MAX as usize - 1 {
             return Err(Error::invalid(format!(
                 "HNSW holds at most 2^32-2 slots, asked for {target}"
             )));
         }
-        if vectors.len() < target * dim
+        if vectors.dim() != dim
+            || vectors.len() < target
             || (self.graph.metric == Metric::Cosine && norms.len() < target)
         {
             return Err(Error::invalid(format!(
-                "HNSW build up to slot {target} needs {target} vectors of {dim} (and norms for cosine), got {} floats and {} norms",
+                "HNSW build up to slot {target} needs {target} vectors of {dim} (and norms for cosine), got {} × {} and {} norms",
                 vectors.len(),
+                vectors.dim(),
                 norms.len()
             )));
         }
         let space = Space {
             metric: self.graph.metric,
-            dim,
             vectors,
             norms,
         };
@@ -163,13 +165,16 @@ impl HnswBuilder {
     /// `calibrate.rs`) for at most about `nodes` insertions' worth of work, at least one sample
     /// while any is left: each sample scans the `vectors` once and runs a few beams. Returns
     /// the insertions' worth used. `vectors` and `norms` are those of [`Self::insert_until`].
-    pub fn calibrate_step(&mut self, vectors: &[f32], norms: &[f32], nodes: usize) -> usize {
+    pub fn calibrate_step(&mut self, vectors: Dense<'_>, norms: &[f32], nodes: usize) -> usize {
         if nodes == 0 || self.is_calibrated() {
             return 0;
         }
         let dim = self.graph.dim as usize;
         let n = self.graph.len();
-        if vectors.len() < n * dim || (self.graph.metric == Metric::Cosine && norms.len() < n) {
+        if vectors.dim() != dim
+            || vectors.len() < n
+            || (self.graph.metric == Metric::Cosine && norms.len() < n)
+        {
             return 0;
         }
         // One insertion: a beam of `ef_construction` plus about as much again for the
@@ -380,8 +385,7 @@ pub(crate) trait Between {
 /// Keys between stored f32 vectors, by the graph's metric.
 pub(crate) struct Space<'a> {
     metric: Metric,
-    dim: usize,
-    vectors: &'a [f32],
+    vectors: Dense<'a>,
     norms: &'a [f32],
 }
 
@@ -389,8 +393,8 @@ impl Between for Space<'_> {
     #[inline]
     fn between(&self, a: u32, b: u32) -> f32 {
         let (a, b) = (a as usize, b as usize);
-        let va = &self.vectors[a * self.dim..(a + 1) * self.dim];
-        let vb = &self.vectors[b * self.dim..(b + 1) * self.dim];
+        let va = self.vectors.row(a);
+        let vb = self.vectors.row(b);
         match self.metric {
             Metric::Euclidean => distance::l2sq(va, vb),
             Metric::DotProduct => -distance::dot(va, vb),

@@ -15,6 +15,7 @@
 
 use super::HnswView;
 use super::search::{F32Query, SearchScratch, knn};
+use crate::index::dense::Dense;
 use crate::index::flat;
 
 /// What the build measured: the beam width that met [`SAMPLE_RECALL`] on the sample and the
@@ -101,7 +102,7 @@ impl Calibrator {
     pub fn step(
         &mut self,
         g: &HnswView<'_>,
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         budget: f64,
         scratch: &mut SearchScratch,
@@ -119,19 +120,19 @@ impl Calibrator {
     fn sample(
         &mut self,
         g: &HnswView<'_>,
-        vectors: &[f32],
+        vectors: Dense<'_>,
         norms: &[f32],
         scratch: &mut SearchScratch,
     ) -> f64 {
         let (n, dim) = (g.len(), g.dim());
         let q = (u64::from(self.next) * n as u64 / u64::from(self.samples.max(1))) as u32;
-        let Some(query) = vectors.get(q as usize * dim..(q as usize + 1) * dim) else {
+        let Some(query) = vectors.get(q as usize) else {
             self.priced_out.iter_mut().for_each(|p| *p += 1);
             return 0.0;
         };
         let not_self = |s: u32| s != q;
         let scan_cost = n as f32 * (SCAN_PER_DIM * dim as f32 + SCAN_PER_ROW);
-        let exact = flat::scan(g.metric, query, &vectors[..n * dim], norms, K, not_self);
+        let exact = flat::scan(g.metric, query, vectors.prefix(n), norms, K, not_self);
         let want = exact.len().max(1);
         let space = F32Query::new(g.metric, query, vectors, norms);
         let mut spent = f64::from(scan_cost);

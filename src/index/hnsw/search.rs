@@ -15,6 +15,7 @@ use super::HnswView;
 use super::calibrate::{SCAN_PER_DIM, SCAN_PER_ROW};
 use super::visited::Visited;
 use crate::distance::{self, Metric};
+use crate::index::dense::Dense;
 use crate::index::flat::cosine_from_dot;
 use crate::sort::SmallSort;
 
@@ -88,7 +89,7 @@ pub(crate) struct F32Query<'a> {
     metric: Metric,
     query: &'a [f32],
     qnorm: f32,
-    vectors: &'a [f32],
+    vectors: Dense<'a>,
     norms: &'a [f32],
 }
 
@@ -96,7 +97,7 @@ impl<'a> F32Query<'a> {
     pub(crate) fn new(
         metric: Metric,
         query: &'a [f32],
-        vectors: &'a [f32],
+        vectors: Dense<'a>,
         norms: &'a [f32],
     ) -> Self {
         let qnorm = if metric == Metric::Cosine {
@@ -116,9 +117,8 @@ impl<'a> F32Query<'a> {
     /// The key of `slot` (lower is better); +inf for a slot beyond the arrays.
     #[inline]
     pub(crate) fn key(&self, slot: u32) -> f32 {
-        let dim = self.query.len();
         let s = slot as usize;
-        let Some(v) = self.vectors.get(s * dim..(s + 1) * dim) else {
+        let Some(v) = self.vectors.get(s) else {
             return f32::INFINITY;
         };
         match self.metric {

@@ -33,9 +33,24 @@ fn recall(
     let mut hit = 0usize;
     for _ in 0..queries {
         let q = rng.vec(g.dim());
-        let want = flat::scan(g.metric(), &q, vectors, norms, k, |_| true);
+        let want = flat::scan(
+            g.metric(),
+            &q,
+            Dense::flat(vectors, q.len()),
+            norms,
+            k,
+            |_| true,
+        );
         let got = g
-            .search(&q, vectors, norms, k, ef, |_| true, &mut scratch)
+            .search(
+                &q,
+                Dense::flat(vectors, q.len()),
+                norms,
+                k,
+                ef,
+                |_| true,
+                &mut scratch,
+            )
             .unwrap();
         assert_eq!(got.len(), k.min(g.len()));
         hit += got
@@ -52,7 +67,14 @@ fn graph_recall_matches_exact_scan_on_random_data() {
     let (n, dim) = (2000, 32);
     let (vectors, norms) = dataset(1, n, dim);
     for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
-        let g = Hnsw::build(HnswConfig::default(), metric, dim, &vectors, &norms).unwrap();
+        let g = Hnsw::build(
+            HnswConfig::default(),
+            metric,
+            dim,
+            Dense::flat(&vectors, dim),
+            &norms,
+        )
+        .unwrap();
         assert_eq!(g.len(), n);
         let r = recall(&g.view(), &vectors, &norms, 10, 64, 100);
         // Random uniform data is the hard case; real embeddings do much better.
@@ -72,13 +94,35 @@ fn scores_are_the_exact_scans_scores() {
     let mut rng = TestRng::new(5);
     let mut scratch = SearchScratch::new();
     for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
-        let g = Hnsw::build(small_config(), metric, 16, &vectors, &norms).unwrap();
+        let g = Hnsw::build(
+            small_config(),
+            metric,
+            16,
+            Dense::flat(&vectors, 16),
+            &norms,
+        )
+        .unwrap();
         let q = rng.vec(16);
         // ef = n: the beam sees everything, so the answer is exact, scores bit for bit.
         let got = g
-            .search(&q, &vectors, &norms, 5, 300, |_| true, &mut scratch)
+            .search(
+                &q,
+                Dense::flat(&vectors, q.len()),
+                &norms,
+                5,
+                300,
+                |_| true,
+                &mut scratch,
+            )
             .unwrap();
-        let want = flat::scan(metric, &q, &vectors, &norms, 5, |_| true);
+        let want = flat::scan(
+            metric,
+            &q,
+            Dense::flat(&vectors, q.len()),
+            &norms,
+            5,
+            |_| true,
+        );
         let bits = |v: &[(f32, u32)]| v.iter().map(|&(s, i)| (s.to_bits(), i)).collect::<Vec<_>>();
         assert_eq!(bits(&got), bits(&want), "{metric:?}");
     }
@@ -88,12 +132,28 @@ fn scores_are_the_exact_scans_scores() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn build_is_deterministic_and_resumable() {
     let (vectors, norms) = dataset(3, 500, 8);
-    let a = Hnsw::build(small_config(), Metric::Euclidean, 8, &vectors, &norms).unwrap();
-    let b = Hnsw::build(small_config(), Metric::Euclidean, 8, &vectors, &norms).unwrap();
+    let a = Hnsw::build(
+        small_config(),
+        Metric::Euclidean,
+        8,
+        Dense::flat(&vectors, 8),
+        &norms,
+    )
+    .unwrap();
+    let b = Hnsw::build(
+        small_config(),
+        Metric::Euclidean,
+        8,
+        Dense::flat(&vectors, 8),
+        &norms,
+    )
+    .unwrap();
     assert_eq!(a.to_bytes(), b.to_bytes());
     let mut builder = HnswBuilder::new(small_config(), Metric::Euclidean, 8).unwrap();
     for target in [0, 1, 2, 77, 300, 500] {
-        builder.insert_until(target, &vectors, &norms).unwrap();
+        builder
+            .insert_until(target, Dense::flat(&vectors, 8), &norms)
+            .unwrap();
         assert_eq!(builder.len(), target);
     }
     assert_eq!(
@@ -105,7 +165,14 @@ fn build_is_deterministic_and_resumable() {
         seed: 8,
         ..small_config()
     };
-    let c = Hnsw::build(other, Metric::Euclidean, 8, &vectors, &norms).unwrap();
+    let c = Hnsw::build(
+        other,
+        Metric::Euclidean,
+        8,
+        Dense::flat(&vectors, 8),
+        &norms,
+    )
+    .unwrap();
     assert_ne!(c.to_bytes(), a.to_bytes(), "the seed matters");
 }
 
@@ -113,7 +180,14 @@ fn build_is_deterministic_and_resumable() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn byte_view_searches_exactly_like_the_owned_graph() {
     let (vectors, norms) = dataset(4, 1500, 24);
-    let g = Hnsw::build(small_config(), Metric::Cosine, 24, &vectors, &norms).unwrap();
+    let g = Hnsw::build(
+        small_config(),
+        Metric::Cosine,
+        24,
+        Dense::flat(&vectors, 24),
+        &norms,
+    )
+    .unwrap();
     let bytes = g.to_bytes();
     // Also at an odd address: the view must not need alignment.
     let mut shifted = vec![0u8; 1];
@@ -130,10 +204,26 @@ fn byte_view_searches_exactly_like_the_owned_graph() {
             let q = rng.vec(24);
             let accept = |s: u32| s % 3 != i % 3;
             let a = g
-                .search(&q, &vectors, &norms, 10, 40, accept, &mut s1)
+                .search(
+                    &q,
+                    Dense::flat(&vectors, q.len()),
+                    &norms,
+                    10,
+                    40,
+                    accept,
+                    &mut s1,
+                )
                 .unwrap();
             let b = view
-                .search(&q, &vectors, &norms, 10, 40, accept, &mut s2)
+                .search(
+                    &q,
+                    Dense::flat(&vectors, q.len()),
+                    &norms,
+                    10,
+                    40,
+                    accept,
+                    &mut s2,
+                )
                 .unwrap();
             assert_eq!(a, b);
         }
@@ -145,7 +235,14 @@ fn byte_view_searches_exactly_like_the_owned_graph() {
 fn filtered_search_never_returns_rejected_and_fills_k() {
     let (n, dim) = (2000, 16);
     let (vectors, norms) = dataset(5, n, dim);
-    let g = Hnsw::build(small_config(), Metric::Euclidean, dim, &vectors, &norms).unwrap();
+    let g = Hnsw::build(
+        small_config(),
+        Metric::Euclidean,
+        dim,
+        Dense::flat(&vectors, dim),
+        &norms,
+    )
+    .unwrap();
     let view = g.view();
     let mut rng = TestRng::new(8);
     let mut scratch = SearchScratch::new();
@@ -160,7 +257,16 @@ fn filtered_search_never_returns_rejected_and_fills_k() {
             // Also a lying estimate: the fallback must still fill k.
             for est in [frac, 1.0] {
                 let (got, _plan) = view
-                    .search_filtered(&q, &vectors, &norms, k, 32, accept, est, &mut scratch)
+                    .search_filtered(
+                        &q,
+                        Dense::flat(&vectors, q.len()),
+                        &norms,
+                        k,
+                        32,
+                        accept,
+                        est,
+                        &mut scratch,
+                    )
                     .unwrap();
                 assert!(
                     got.iter().all(|&(_, s)| accept(s)),
@@ -170,11 +276,27 @@ fn filtered_search_never_returns_rejected_and_fills_k() {
             }
             for two_hop in [false, true] {
                 let found = view
-                    .search_mode(&q, &vectors, &norms, k, 32, &accept, two_hop, &mut scratch)
+                    .search_mode(
+                        &q,
+                        Dense::flat(&vectors, q.len()),
+                        &norms,
+                        k,
+                        32,
+                        &accept,
+                        two_hop,
+                        &mut scratch,
+                    )
                     .unwrap();
                 assert!(found.iter().all(|&(_, s)| accept(s)), "two_hop {two_hop}");
                 if step <= 5 {
-                    let want = flat::scan(Metric::Euclidean, &q, &vectors, &norms, k, accept);
+                    let want = flat::scan(
+                        Metric::Euclidean,
+                        &q,
+                        Dense::flat(&vectors, q.len()),
+                        &norms,
+                        k,
+                        accept,
+                    );
                     let hits = found.iter().filter(|f| want.contains(f)).count();
                     assert!(
                         hits >= 6,
@@ -213,32 +335,71 @@ fn filtered_search_never_returns_rejected_and_fills_k() {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn empty_and_tiny_graphs_and_bad_inputs() {
-    let g = Hnsw::build(small_config(), Metric::Cosine, 4, &[], &[]).unwrap();
+    let g = Hnsw::build(small_config(), Metric::Cosine, 4, Dense::flat(&[], 4), &[]).unwrap();
     assert!(g.is_empty());
     let bytes = g.to_bytes();
     let view = HnswView::from_bytes(&bytes).unwrap();
     let mut s = SearchScratch::new();
     assert!(
-        view.search(&[1.0; 4], &[], &[], 10, 10, |_| true, &mut s)
-            .unwrap()
-            .is_empty()
+        view.search(
+            &[1.0; 4],
+            Dense::flat(&[], 4),
+            &[],
+            10,
+            10,
+            |_| true,
+            &mut s
+        )
+        .unwrap()
+        .is_empty()
     );
-    let one = Hnsw::build(small_config(), Metric::Euclidean, 2, &[1.0, 2.0], &[0.0]).unwrap();
+    let one = Hnsw::build(
+        small_config(),
+        Metric::Euclidean,
+        2,
+        Dense::flat(&[1.0, 2.0], 2),
+        &[0.0],
+    )
+    .unwrap();
     assert_eq!(
-        one.search(&[1.0, 2.0], &[1.0, 2.0], &[], 3, 1, |_| true, &mut s)
-            .unwrap(),
+        one.search(
+            &[1.0, 2.0],
+            Dense::flat(&[1.0, 2.0], 2),
+            &[],
+            3,
+            1,
+            |_| true,
+            &mut s
+        )
+        .unwrap(),
         vec![(0.0, 0)]
     );
     assert!(matches!(
-        one.search(&[1.0], &[1.0, 2.0], &[], 3, 1, |_| true, &mut s),
+        one.search(
+            &[1.0],
+            Dense::flat(&[1.0, 2.0], 2),
+            &[],
+            3,
+            1,
+            |_| true,
+            &mut s
+        ),
         Err(Error::DimensionMismatch {
             expected: 2,
             got: 1
         })
     ));
     assert!(
-        one.search(&[1.0, 2.0], &[1.0], &[], 3, 1, |_| true, &mut s)
-            .is_err()
+        one.search(
+            &[1.0, 2.0],
+            Dense::flat(&[1.0], 2),
+            &[],
+            3,
+            1,
+            |_| true,
+            &mut s
+        )
+        .is_err()
     );
     assert!(
         HnswBuilder::new(
@@ -254,7 +415,8 @@ fn empty_and_tiny_graphs_and_bad_inputs() {
     assert!(HnswBuilder::new(small_config(), Metric::Cosine, 0).is_err());
     let mut b = HnswBuilder::new(small_config(), Metric::Cosine, 2).unwrap();
     assert!(
-        b.insert_until(2, &[1.0, 2.0, 3.0, 4.0], &[1.0]).is_err(),
+        b.insert_until(2, Dense::flat(&[1.0, 2.0, 3.0, 4.0], 2), &[1.0])
+            .is_err(),
         "cosine needs norms"
     );
 }
@@ -263,7 +425,14 @@ fn empty_and_tiny_graphs_and_bad_inputs() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn corrupt_bytes_are_errors() {
     let (vectors, norms) = dataset(9, 200, 4);
-    let g = Hnsw::build(small_config(), Metric::Cosine, 4, &vectors, &norms).unwrap();
+    let g = Hnsw::build(
+        small_config(),
+        Metric::Cosine,
+        4,
+        Dense::flat(&vectors, 4),
+        &norms,
+    )
+    .unwrap();
     let bytes = g.to_bytes();
     for len in 0..bytes.len() {
         assert!(
@@ -305,7 +474,7 @@ mod props {
             },
             Metric::DotProduct,
             3,
-            &vectors,
+            Dense::flat(&vectors, 3),
             &norms,
         )
         .unwrap()
@@ -332,7 +501,7 @@ mod props {
                 if view.dim() <= 64 {
                     let q = vec![0.5; view.dim()];
                     let mut s = SearchScratch::new();
-                    if let Ok(found) = view.search(&q, &vectors, &norms, 5, 10, |_| true, &mut s) {
+                    if let Ok(found) = view.search(&q, Dense::flat(&vectors, q.len()), &norms, 5, 10, |_| true, &mut s) {
                         prop_assert!(found.iter().all(|&(_, slot)| (slot as usize) < view.len()));
                     }
                 }
@@ -350,7 +519,8 @@ fn calibrated(
     norms: &[f32],
 ) -> Hnsw {
     let mut b = HnswBuilder::new(config, metric, dim).unwrap();
-    b.insert_until(vectors.len() / dim, vectors, norms).unwrap();
+    let vectors = Dense::flat(vectors, dim);
+    b.insert_until(vectors.len(), vectors, norms).unwrap();
     let mut steps = 0;
     while !b.is_calibrated() {
         assert_eq!(b.calibrate_step(vectors, norms, 1), 1);
@@ -385,9 +555,25 @@ fn calibrated_beam_keeps_recall_on_hard_data_where_a_fixed_one_does_not() {
     let mut hit = 0;
     for _ in 0..100 {
         let q = rng.vec(dim);
-        let want = flat::scan(Metric::Cosine, &q, &vectors, &norms, 10, |_| true);
+        let want = flat::scan(
+            Metric::Cosine,
+            &q,
+            Dense::flat(&vectors, q.len()),
+            &norms,
+            10,
+            |_| true,
+        );
         let (got, _plan) = view
-            .search_filtered(&q, &vectors, &norms, 10, ef, |_| true, 1.0, &mut scratch)
+            .search_filtered(
+                &q,
+                Dense::flat(&vectors, q.len()),
+                &norms,
+                10,
+                ef,
+                |_| true,
+                1.0,
+                &mut scratch,
+            )
             .unwrap();
         hit += got.iter().filter(|f| want.contains(f)).count();
     }
@@ -417,10 +603,26 @@ fn calibration_is_stored_and_version_1_graphs_still_load() {
     let q = vec![0.25; 8];
     let mut s = SearchScratch::new();
     assert_eq!(
-        old.search(&q, &vectors, &norms, 10, 32, |_| true, &mut s)
-            .unwrap(),
-        view.search(&q, &vectors, &norms, 10, 32, |_| true, &mut s)
-            .unwrap()
+        old.search(
+            &q,
+            Dense::flat(&vectors, q.len()),
+            &norms,
+            10,
+            32,
+            |_| true,
+            &mut s
+        )
+        .unwrap(),
+        view.search(
+            &q,
+            Dense::flat(&vectors, q.len()),
+            &norms,
+            10,
+            32,
+            |_| true,
+            &mut s
+        )
+        .unwrap()
     );
     // Half a calibration is corrupt.
     let mut bad = bytes;

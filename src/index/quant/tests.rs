@@ -21,20 +21,27 @@ fn int8_search_with_rescoring_matches_the_exact_scan() {
     let mut rng = TestRng::new(22);
     let mut scratch = SearchScratch::new();
     for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
-        let q8 = Int8Index::new(metric, dim, &vectors, &norms).unwrap();
+        let q8 = Int8Index::new(metric, dim, Dense::flat(&vectors, dim), &norms).unwrap();
         assert_eq!((q8.len(), q8.dim(), q8.metric()), (n, dim, metric));
-        let on_f32 = Hnsw::build(config, metric, dim, &vectors, &norms).unwrap();
+        let on_f32 = Hnsw::build(config, metric, dim, Dense::flat(&vectors, dim), &norms).unwrap();
         let on_codes = Hnsw::build_on_codes(config, &q8).unwrap();
         for g in [&on_f32, &on_codes] {
             let mut hits = 0;
             for _ in 0..50 {
                 let q = rng.vec(dim);
-                let want = flat::scan(metric, &q, &vectors, &norms, 10, |_| true);
+                let want = flat::scan(
+                    metric,
+                    &q,
+                    Dense::flat(&vectors, q.len()),
+                    &norms,
+                    10,
+                    |_| true,
+                );
                 let got = q8
                     .search(
                         &g.view(),
                         &q,
-                        &vectors,
+                        Dense::flat(&vectors, q.len()),
                         &norms,
                         10,
                         64,
@@ -44,7 +51,14 @@ fn int8_search_with_rescoring_matches_the_exact_scan() {
                     .unwrap();
                 assert_eq!(got.len(), 10);
                 // Rescored: every returned score is the exact one, bit for bit.
-                let exact = flat::scan(metric, &q, &vectors, &norms, n, |_| true);
+                let exact = flat::scan(
+                    metric,
+                    &q,
+                    Dense::flat(&vectors, q.len()),
+                    &norms,
+                    n,
+                    |_| true,
+                );
                 for (score, slot) in &got {
                     let e = exact.iter().find(|e| e.1 == *slot).unwrap();
                     assert_eq!(score.to_bits(), e.0.to_bits(), "{metric:?} slot {slot}");
@@ -69,9 +83,20 @@ fn code_scan_returns_min_k_accepted_with_exact_scores_and_high_recall() {
     let (vectors, norms) = dataset(31, n, dim);
     let mut rng = TestRng::new(32);
     for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
-        let q8 = Int8Index::new(metric, dim, &vectors, &norms).unwrap();
-        let g = Hnsw::build(HnswConfig::default(), metric, dim, &vectors, &norms).unwrap();
-        let exact_all = |q: &[f32]| flat::scan(metric, q, &vectors, &norms, n, |_| true);
+        let q8 = Int8Index::new(metric, dim, Dense::flat(&vectors, dim), &norms).unwrap();
+        let g = Hnsw::build(
+            HnswConfig::default(),
+            metric,
+            dim,
+            Dense::flat(&vectors, dim),
+            &norms,
+        )
+        .unwrap();
+        let exact_all = |q: &[f32]| {
+            flat::scan(metric, q, Dense::flat(&vectors, q.len()), &norms, n, |_| {
+                true
+            })
+        };
         let (mut hits, mut wanted) = (0, 0);
         // Every 3rd slot, every 97th (15 accepted: fewer than the pool), and just 4.
         for (step, k) in [(3u32, 10usize), (97, 10), (400, 10), (1, 1)] {
@@ -80,7 +105,15 @@ fn code_scan_returns_min_k_accepted_with_exact_scores_and_high_recall() {
             for _ in 0..20 {
                 let q = rng.vec(dim);
                 let got = q8
-                    .scan(&g.view(), &q, &vectors, &norms, k, 64, accept)
+                    .scan(
+                        &g.view(),
+                        &q,
+                        Dense::flat(&vectors, q.len()),
+                        &norms,
+                        k,
+                        64,
+                        accept,
+                    )
                     .unwrap();
                 assert_eq!(got.len(), k.min(accepted), "{metric:?} step {step}");
                 assert!(
@@ -92,7 +125,14 @@ fn code_scan_returns_min_k_accepted_with_exact_scores_and_high_recall() {
                     let e = exact.iter().find(|e| e.1 == *slot).unwrap();
                     assert_eq!(score.to_bits(), e.0.to_bits(), "{metric:?} slot {slot}");
                 }
-                let want = flat::scan(metric, &q, &vectors, &norms, k, accept);
+                let want = flat::scan(
+                    metric,
+                    &q,
+                    Dense::flat(&vectors, q.len()),
+                    &norms,
+                    k,
+                    accept,
+                );
                 hits += got.iter().filter(|r| want.contains(r)).count();
                 wanted += want.len();
             }
@@ -107,7 +147,7 @@ fn code_scan_returns_min_k_accepted_with_exact_scores_and_high_recall() {
 fn codes_cover_the_range_and_are_small() {
     // Both dimensions span 2.0: one shared scale of 2/255.
     let vectors = [0.0, -1.0, 2.0, 1.0, 1.0, 0.0];
-    let q8 = Int8Index::new(Metric::Euclidean, 2, &vectors, &[]).unwrap();
+    let q8 = Int8Index::new(Metric::Euclidean, 2, Dense::flat(&vectors, 2), &[]).unwrap();
     assert_eq!(q8.code(0), &[0, 0]);
     assert_eq!(q8.code(1), &[255, 255]);
     assert!(
@@ -117,18 +157,24 @@ fn codes_cover_the_range_and_are_small() {
     );
     assert_eq!(q8.code(9), &[] as &[u8], "out of range");
     assert_eq!(q8.bytes_per_vector(), 2);
-    let cos = Int8Index::new(Metric::Cosine, 384, &vec![0.1; 384 * 3], &[1.96; 3]).unwrap();
+    let cos = Int8Index::new(
+        Metric::Cosine,
+        384,
+        Dense::flat(&vec![0.1; 384 * 3], 384),
+        &[1.96; 3],
+    )
+    .unwrap();
     assert_eq!(cos.bytes_per_vector(), 388, "codes plus one f32 offset");
     assert!(
-        Int8Index::new(Metric::Cosine, 2, &vectors, &[1.0]).is_err(),
+        Int8Index::new(Metric::Cosine, 2, Dense::flat(&vectors, 2), &[1.0]).is_err(),
         "missing norms"
     );
-    assert!(Int8Index::new(Metric::Cosine, 0, &[], &[]).is_err());
+    assert!(Int8Index::new(Metric::Cosine, 0, Dense::flat(&[], 0), &[]).is_err());
     // Non-finite input never panics and encodes to something in range.
     let odd = Int8Index::new(
         Metric::DotProduct,
         2,
-        &[f32::NAN, f32::INFINITY, 1.0, 2.0],
+        Dense::flat(&[f32::NAN, f32::INFINITY, 1.0, 2.0], 2),
         &[],
     )
     .unwrap();
@@ -140,18 +186,21 @@ fn sliced_quantization_gives_the_same_codes() {
     let (n, dim) = (301, 7);
     let (vectors, norms) = dataset(23, n, dim);
     for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
-        let whole = Int8Index::new(metric, dim, &vectors, &norms).unwrap();
+        let whole = Int8Index::new(metric, dim, Dense::flat(&vectors, dim), &norms).unwrap();
         for slice in [1, 2, 64, 300, 301, 302, 1000] {
             let mut b = Int8Builder::new(metric, dim, n).unwrap();
             assert_eq!(b.work(), 2 * n);
             let mut calls = 0;
             while !b.is_done() {
-                let did = b.step(&vectors, &norms, slice).unwrap();
+                let did = b.step(Dense::flat(&vectors, dim), &norms, slice).unwrap();
                 assert!(did <= slice && did > 0, "{did} of {slice}");
                 calls += 1;
             }
             assert_eq!(calls, (2 * n).div_ceil(slice));
-            assert_eq!(b.step(&vectors, &norms, slice).unwrap(), 0);
+            assert_eq!(
+                b.step(Dense::flat(&vectors, dim), &norms, slice).unwrap(),
+                0
+            );
             assert_eq!(
                 b.finish().unwrap(),
                 whole,
@@ -159,7 +208,7 @@ fn sliced_quantization_gives_the_same_codes() {
             );
         }
         let mut b = Int8Builder::new(metric, dim, n).unwrap();
-        b.step(&vectors, &norms, n).unwrap();
+        b.step(Dense::flat(&vectors, dim), &norms, n).unwrap();
         assert!(b.finish().is_err(), "half done");
     }
     let empty = Int8Builder::new(Metric::Cosine, 4, 0).unwrap();
@@ -173,7 +222,7 @@ fn codes_round_trip_through_bytes() {
     let (n, dim) = (50, 9);
     let (vectors, norms) = dataset(24, n, dim);
     for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
-        let q = Int8Index::new(metric, dim, &vectors, &norms).unwrap();
+        let q = Int8Index::new(metric, dim, Dense::flat(&vectors, dim), &norms).unwrap();
         let bytes = q.to_bytes();
         let offsets = if metric == Metric::Euclidean { 0 } else { n };
         assert_eq!(bytes.len(), format::HEADER + 4 * (dim + offsets) + n * dim);
@@ -183,11 +232,11 @@ fn codes_round_trip_through_bytes() {
     for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
         let odd = [f32::MAX, -f32::MAX, f32::NAN, 1e-44, -1e-44, f32::INFINITY];
         let norms = [f32::INFINITY, 1e-44, 0.0];
-        let q = Int8Index::new(metric, 2, &odd, &norms).unwrap();
+        let q = Int8Index::new(metric, 2, Dense::flat(&odd, 2), &norms).unwrap();
         let back = Int8Index::from_bytes(&q.to_bytes()).unwrap();
         assert_eq!(back.to_bytes(), q.to_bytes(), "{metric:?}");
     }
-    let empty = Int8Index::new(Metric::DotProduct, 3, &[], &[]).unwrap();
+    let empty = Int8Index::new(Metric::DotProduct, 3, Dense::flat(&[], 3), &[]).unwrap();
     assert_eq!(Int8Index::from_bytes(&empty.to_bytes()).unwrap(), empty);
 }
 
@@ -196,7 +245,7 @@ fn codes_round_trip_through_bytes() {
 fn damaged_code_bytes_are_corrupt_never_a_panic() {
     let (n, dim) = (20, 5);
     let (vectors, norms) = dataset(25, n, dim);
-    let good = Int8Index::new(Metric::Cosine, dim, &vectors, &norms)
+    let good = Int8Index::new(Metric::Cosine, dim, Dense::flat(&vectors, dim), &norms)
         .unwrap()
         .to_bytes();
     let corrupt = |b: &[u8]| matches!(Int8Index::from_bytes(b), Err(Error::Corrupt { .. }));
@@ -247,7 +296,7 @@ fn codes_in_pages_load_without_copying_and_any_split_decodes() {
     let (n, dim) = (600, 4096);
     let (vectors, norms) = dataset(26, n, dim);
     for metric in [Metric::Cosine, Metric::Euclidean] {
-        let q = Int8Index::new(metric, dim, &vectors, &norms).unwrap();
+        let q = Int8Index::new(metric, dim, Dense::flat(&vectors, dim), &norms).unwrap();
         assert_eq!(q.pages.len(), 3);
         // Small enough for one blob: one piece.
         assert_eq!(q.blobs(usize::MAX, <[u8]>::to_vec), vec![q.to_bytes()]);
