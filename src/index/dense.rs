@@ -159,17 +159,54 @@ impl DenseRows {
     pub fn swap_remove(&mut self, i: usize) {
         let last = self.len - 1;
         if i != last && self.dim > 0 {
-            let (d, per) = (self.dim, self.page_rows());
-            let (lp, lo) = (last >> self.shift, (last & (per - 1)) * d);
-            let (ip, io) = (i >> self.shift, (i & (per - 1)) * d);
-            if lp == ip {
-                self.pages[lp].copy_within(lo..lo + d, io);
-            } else {
-                let (head, tail) = self.pages.split_at_mut(lp);
-                head[ip][io..io + d].copy_from_slice(&tail[0][lo..lo + d]);
-            }
+            self.copy_row(last, i);
         }
         self.truncate(last);
+    }
+
+    /// Reorders the rows in place so that row `i` becomes what row `order[i]` was (`order` a
+    /// permutation of `0..len`), with one row of scratch: a sealing memtable sorts its rows
+    /// without a second copy of them.
+    pub fn permute(&mut self, order: &[u32]) {
+        debug_assert_eq!(order.len(), self.len);
+        if self.dim == 0 {
+            return;
+        }
+        let mut done = vec![false; order.len()];
+        let mut held = vec![0.0f32; self.dim];
+        for start in 0..order.len() {
+            if done[start] || order[start] as usize == start {
+                continue;
+            }
+            held.copy_from_slice(self.row(start));
+            let mut at = start;
+            loop {
+                done[at] = true;
+                let from = order[at] as usize;
+                if from == start {
+                    self.row_mut(at).copy_from_slice(&held);
+                    break;
+                }
+                self.copy_row(from, at);
+                at = from;
+            }
+        }
+    }
+
+    /// Copies row `from` over row `to`.
+    fn copy_row(&mut self, from: usize, to: usize) {
+        let (d, mask) = (self.dim, self.page_rows() - 1);
+        let (fp, fo) = (from >> self.shift, (from & mask) * d);
+        let (tp, to) = (to >> self.shift, (to & mask) * d);
+        if fp == tp {
+            self.pages[fp].copy_within(fo..fo + d, to);
+        } else if fp < tp {
+            let (head, tail) = self.pages.split_at_mut(tp);
+            tail[0][to..to + d].copy_from_slice(&head[fp][fo..fo + d]);
+        } else {
+            let (head, tail) = self.pages.split_at_mut(fp);
+            head[tp][to..to + d].copy_from_slice(&tail[0][fo..fo + d]);
+        }
     }
 
     /// Gives back the last page's spare room.
@@ -329,6 +366,29 @@ mod tests {
                     assert_eq!(view.row(i), d.view().row(i));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn permuting_in_place_reorders_rows_across_pages() {
+        for dim in [0, 2, 384] {
+            let n = 3 * (1usize << page_shift(dim.max(1))).min(700) + 11;
+            let mut d = DenseRows::new(dim);
+            for i in 0..n {
+                d.push(&vec![i as f32; dim]);
+            }
+            // A permutation with long cycles, fixed points and swaps.
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            let mut x = 12345u64;
+            for i in (1..n).rev() {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                order.swap(i, (x >> 33) as usize % (i + 1));
+            }
+            let want: Vec<Vec<f32>> = order.iter().map(|&o| vec![o as f32; dim]).collect();
+            d.permute(&order);
+            assert_eq!(rows_of(&d), want, "dim {dim}");
         }
     }
 

@@ -91,15 +91,15 @@ impl Memtable {
 
     /// Moves every record into columns in id order (a sealed segment's), leaving the
     /// memtable empty with room for `reserve` records. Rows are copied column to column, not
-    /// through one allocation per record, and the new room is reserved only once the old
-    /// columns are freed: a namespace that seals at a fixed size reuses the same blocks at
+    /// through one allocation per record (the dense values are reordered in their pages, not
+    /// copied), and the new room is reserved only once the old columns are freed: a namespace that seals at a fixed size reuses the same blocks at
     /// every seal instead of growing its heap with the pieces of ever larger ones.
     pub fn seal_sorted(&mut self, reserve: usize) -> Columns {
         let dim = self.columns.dimension;
         let old = std::mem::replace(self, Memtable::new(dim));
         let Columns {
             mut ids,
-            vectors,
+            mut vectors,
             norms,
             mut sparse,
             mut metadata,
@@ -107,21 +107,26 @@ impl Memtable {
             ..
         } = old.columns;
         let n = old.by_id.len();
+        let order: Vec<u32> = old.by_id.values().copied().collect();
+        drop(old.by_id);
         let mut out = Columns::new(dim);
         out.ids.reserve_exact(n);
         out.norms.reserve_exact(n);
         out.sparse.reserve_exact(n);
         out.metadata.reserve_exact(n);
-        for &slot in old.by_id.values() {
+        for &slot in &order {
             let s = slot as usize;
             out.ids.push(std::mem::take(&mut ids[s]));
-            out.vectors.push(vectors.row(s));
             out.norms.push(norms[s]);
             out.sparse.push(sparse[s].take());
             out.metadata.push(metadata[s].take());
         }
+        drop((ids, norms, sparse, metadata));
+        // The dense values, the bulk, are sorted where they are.
+        vectors.permute(&order);
+        vectors.shrink_to_fit();
+        out.vectors = vectors;
         out.heap = heap;
-        drop((ids, vectors, norms, sparse, metadata, old.by_id));
         self.columns.ids.reserve_exact(reserve);
         self.columns.norms.reserve_exact(reserve);
         self.columns.sparse.reserve_exact(reserve);
