@@ -395,8 +395,7 @@ pub(super) fn load_segment(
         )
     } else if blobs.named(C::Rows).is_some() {
         let chunks = fetch(C::Rows, true)?;
-        let refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
-        let (values, metadata, layout) = rows::decode_all(&rows_what, &refs, n, dimension)?;
+        let (values, metadata, layout) = rows::decode_all(&rows_what, chunks, n, dimension)?;
         (
             Segment::decode_with(&what, stored, values, Some(metadata))?,
             layout,

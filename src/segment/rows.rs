@@ -353,16 +353,20 @@ pub fn decode_group(
 
 /// Decodes every group into the columns of a resident segment: the values (`dimension` per
 /// slot, in slot order), the metadata, and the layout they were stored in.
+/// Each group's blob is dropped once decoded, so the load holds about one copy of the rows.
 pub fn decode_all(
     what: &str,
-    blobs: &[&[u8]],
+    blobs: Vec<Vec<u8>>,
     n: usize,
     dimension: usize,
 ) -> Result<(DenseRows, Vec<Option<Metadata>>, RowLayout)> {
-    let Some((dir, groups)) = blobs.split_first() else {
+    let mut blobs = blobs.into_iter();
+    let Some(dir) = blobs.next() else {
         return Err(corrupt(what, "no row directory"));
     };
-    let (layout, _) = decode_directory(what, dir, n)?;
+    let (layout, _) = decode_directory(what, &dir, n)?;
+    drop(dir);
+    let groups = blobs;
     if groups.len() != layout.groups() {
         return Err(corrupt(
             what,
@@ -373,19 +377,23 @@ pub fn decode_all(
             ),
         ));
     }
-    let mut values = DenseRows::zeroed(dimension, n);
+    // Rows are read in stored order (groups are consecutive positions), then put in slot
+    // order in place: the values are never held twice.
+    let mut values = DenseRows::new(dimension);
     let mut metadata: Vec<Option<Metadata>> = vec![None; n];
     let order = layout.order();
-    for (g, blob) in groups.iter().enumerate() {
-        let group = decode_group(what, blob, &layout, g as u32, dimension)?;
+    for (g, blob) in groups.enumerate() {
+        let group = decode_group(what, &blob, &layout, g as u32, dimension)?;
+        drop(blob);
         let start = layout.starts[g] as usize;
+        values.extend_flat(&group.values);
         for (i, md) in group.metadata.into_iter().enumerate() {
-            let slot = order[start + i] as usize;
-            values
-                .row_mut(slot)
-                .copy_from_slice(&group.values[i * dimension..(i + 1) * dimension]);
-            metadata[slot] = md;
+            metadata[order[start + i] as usize] = md;
         }
     }
+    if dimension == 0 {
+        values = DenseRows::zeroed(0, n);
+    }
+    values.permute(&layout.position);
     Ok((values, metadata, layout))
 }
