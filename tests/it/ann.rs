@@ -1714,3 +1714,25 @@ wasm_test! {
         assert_eq!(ns.memory_report().total(), ns.resident_bytes());
     }
 }
+
+wasm_test! {
+    fn index_steps_report_work_until_none_is_pending_including_a_consolidation_they_made_due() {
+        // What a host does: step while `index_step` says more. When it says no more,
+        // nothing may be pending, or the work is left to whichever process loads next.
+        let dim = 12;
+        let mut rng = Rng(71);
+        let mut ns = Namespace::with_config(dim, Metric::Cosine, NEVER_SEAL);
+        ns.set_ann_config(ann_merging(300));
+        for s in 0..4 {
+            ns.upsert((s * 400..(s + 1) * 400).map(|i| record(i, rng.vector(dim))).collect());
+            ns.seal();
+        }
+        let mut steps = 0;
+        while ns.index_step(100) {
+            steps += 1;
+            assert!(steps < 10_000, "index_step never ends");
+        }
+        assert!(!ns.indexing_pending(), "index_step said done with work pending");
+        assert_eq!((ns.segment_count(), ns.graph_count()), (1, 1), "consolidated");
+    }
+}
