@@ -342,6 +342,13 @@ impl Api {
         self.db.evict_idle(keep)
     }
 
+    /// Drops every namespace's state, manifests included ([`Db::forget_namespaces`]): for a
+    /// host's catalog engine whose namespaces other engines write. Call it after applying
+    /// the writes.
+    pub fn forget_namespaces(&mut self) -> bool {
+        self.db.forget_namespaces()
+    }
+
     /// Background work between requests: advances pending HNSW builds, int8 quantization and
     /// consolidation by at most `budget` inserted nodes (see [`Db::index_step`];
     /// [`crate::host::INDEX_STEP_BUDGET`] is the hosts' budget); the host then applies

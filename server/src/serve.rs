@@ -1,28 +1,45 @@
-//! `larch serve`: the listeners, the shared engine, background indexing and shutdown.
+//! `larch serve`: the listeners, the engines, background indexing and shutdown.
 //!
 //! One port answers REST (HTTP/1.1 and h2c) and gRPC (h2c) — requests whose path is a
 //! `VectorService` method go to tonic, every other request to the REST handler; `--grpc-port`
 //! adds a second listener with the same routes. Requests run on tokio; each one's engine work
-//! runs on a blocking thread under the engine's FIFO mutex (`tokio::sync::Mutex`, so requests
-//! and background turns take turns in arrival order), and its write batches are committed
-//! (fsynced) before the response is sent: an acknowledged write survives `kill -9`. A
-//! dedicated thread runs background index turns (graph builds, int8 codes, consolidation)
-//! while the engine says work is pending. SIGTERM or ctrl-c stops accepting connections,
-//! lets requests in flight finish (each commits before it answers), stops the indexer after
-//! its current turn (which commits too) and releases the directory's lock.
+//! runs on a blocking thread.
+//!
+//! Engines (see [`crate::engine`]): `Api::classify` names each request's scope, as in the
+//! Worker. The control plane and index-wide requests (stats, namespace listings) run on the
+//! catalog engine; the vectors API of one namespace runs on that (index, namespace)'s own
+//! engine, behind its own FIFO lock (`tokio::sync::Mutex`): reads and writes of different
+//! namespaces run in parallel on as many cores as there are, and one namespace's requests
+//! and background turns take turns in arrival order. A write that creates or drops a
+//! namespace is bounced by its namespace engine to the catalog engine, still under the
+//! namespace's lock. A control-plane change to an index (create, configure, delete) takes the
+//! index's gate exclusively — namespace requests hold it shared — and drops the index's
+//! namespace engines, which reload from the committed root.
+//!
+//! Lock order: gate (shared or exclusive), then a namespace's lock, then the catalog's. The
+//! indexer takes one namespace's lock at a time and nothing else.
+//!
+//! Every request's write batches are committed (fsynced) before the response is sent: an
+//! acknowledged write survives `kill -9`. A dedicated thread runs background index turns
+//! (graph builds, int8 codes, consolidation) for each namespace whose engine says work is
+//! pending, one namespace at a time, holding no other namespace's lock. SIGTERM or ctrl-c
+//! stops accepting connections, lets requests in flight finish (each commits before it
+//! answers), stops the indexer after its current turn (which commits too) and releases the
+//! directory's lock.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use larch::api::{Api, Request, Response, SideVectors};
+use larch::api::{Api, Request, Response, Scope, SideVectors};
 use sha2::{Digest, Sha256};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, RwLock, watch};
 
-use crate::engine::{Engine, EngineOptions};
+use crate::engine::{Engine, EngineOptions, Handled, Role, SharedStore};
 use crate::store::DirectoryStore;
 
 /// What `larch serve` was asked for.
@@ -61,10 +78,36 @@ pub struct Call {
     pub side_values: bool,
 }
 
+/// One (index, namespace): its engine, behind the namespace's FIFO lock.
+#[derive(Debug)]
+pub struct Slot {
+    /// `None` until first used, and after the engine was dropped (it reloads from the store).
+    pub engine: Mutex<Option<Engine>>,
+    /// Background work is pending (set after requests, cleared by the indexer).
+    pending: AtomicBool,
+    /// Logical time of the last request (for dropping the least recently used engines).
+    last_used: AtomicU64,
+}
+
+/// Gates: an index's gate is held shared by its namespace requests and exclusively by a
+/// control-plane change to it. Striped by name, so their number is bounded.
+const GATES: usize = 64;
+
+/// Namespace engines kept beyond this many are dropped, least recently used and idle first
+/// (they reload from the store on next use).
+const MAX_ENGINES: usize = 512;
+
 /// The state every connection shares.
 #[derive(Debug)]
 pub struct App {
-    engine: Mutex<Engine>,
+    /// The root and catalogs: the control plane, stats and listings, namespace creation and
+    /// deletion.
+    catalog: Mutex<Engine>,
+    slots: std::sync::Mutex<HashMap<(String, String), Arc<Slot>>>,
+    gates: Vec<RwLock<()>>,
+    store: Arc<SharedStore>,
+    options: EngineOptions,
+    tick: AtomicU64,
     /// SHA-256 of the API key; `None` accepts any key (like Pinecone Local).
     key_digest: Option<[u8; 32]>,
     indexer: std::sync::Mutex<Option<std::thread::Thread>>,
@@ -72,6 +115,22 @@ pub struct App {
 }
 
 impl App {
+    /// The app over an opened store (no listeners: [`serve`] adds them).
+    pub fn new(store: DirectoryStore, options: EngineOptions, api_key: Option<&str>) -> App {
+        let store = Arc::new(SharedStore::new(store));
+        App {
+            catalog: Mutex::new(Engine::new(store.clone(), options.clone(), Role::Catalog)),
+            slots: std::sync::Mutex::new(HashMap::new()),
+            gates: (0..GATES).map(|_| RwLock::new(())).collect(),
+            store,
+            options,
+            tick: AtomicU64::new(0),
+            key_digest: api_key.map(|k| Sha256::digest(k.as_bytes()).into()),
+            indexer: std::sync::Mutex::new(None),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
     /// `Api-Key` (or gRPC `api-key`) against the configured key, in constant time.
     pub fn authorized(&self, given: Option<&[u8]>) -> bool {
         let Some(expected) = &self.key_digest else {
@@ -87,25 +146,50 @@ impl App {
             == 0
     }
 
-    /// Runs a call on the engine (on a blocking thread, under the engine's mutex).
+    /// Runs a call on its engine (on a blocking thread).
     pub async fn run(self: &Arc<Self>, call: Call) -> Response {
         let app = self.clone();
         let path = call.path.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            let mut engine = app.engine.blocking_lock();
-            let r = run_call(&mut engine, &call);
-            if engine.indexing_pending() {
-                app.wake_indexer();
-            }
-            r
-        })
-        .await;
+        let r = tokio::task::spawn_blocking(move || app.run_blocking(&call)).await;
         r.unwrap_or_else(|_| Api::internal_error(&path))
     }
 
-    /// The engine host's status ([`Engine::status`]).
+    /// The engine host's status: background indexing over every engine, commits, the
+    /// store's generation, resident bytes, loaded namespace engines.
     pub async fn status(self: &Arc<Self>) -> serde_json::Value {
-        self.engine.lock().await.status()
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || app.status_blocking())
+            .await
+            .unwrap_or_default()
+    }
+
+    fn status_blocking(&self) -> serde_json::Value {
+        let (mut built, mut total, mut pending, mut resident) = (0, 0, false, 0);
+        {
+            let c = self.catalog.blocking_lock();
+            resident += c.resident_bytes();
+        }
+        let slots: Vec<Arc<Slot>> = self.slots_snapshot();
+        let mut engines = 0;
+        for slot in &slots {
+            let e = slot.engine.blocking_lock();
+            if let Some(e) = e.as_ref() {
+                engines += 1;
+                let (b, t) = e.indexing_progress();
+                built += b;
+                total += t;
+                pending |= e.indexing_pending();
+                resident += e.resident_bytes();
+            }
+        }
+        serde_json::json!({
+            "indexing": {"pending": pending, "built": built, "total": total},
+            "generation": self.store.generation(),
+            "commits": self.store.commits(),
+            "residentBytes": resident,
+            "namespaceEngines": engines,
+            "kernels": larch::distance::kernel_name(),
+        })
     }
 
     fn wake_indexer(&self) {
@@ -115,6 +199,211 @@ impl App {
             t.unpark();
         }
     }
+
+    fn gate(&self, index: &str) -> &RwLock<()> {
+        let h = Sha256::digest(index.as_bytes());
+        &self.gates[usize::from(h[0]) % GATES]
+    }
+
+    fn slots_snapshot(&self) -> Vec<Arc<Slot>> {
+        self.slots
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The slot of (index, namespace), made on first use; drops idle engines beyond
+    /// [`MAX_ENGINES`].
+    pub fn slot(&self, index: &str, namespace: &str) -> Arc<Slot> {
+        let mut map = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.tick.fetch_add(1, Ordering::Relaxed);
+        let key = (index.to_string(), namespace.to_string());
+        if let Some(s) = map.get(&key) {
+            s.last_used.store(now, Ordering::Relaxed);
+            return s.clone();
+        }
+        if map.len() >= MAX_ENGINES {
+            let mut idle: Vec<(u64, (String, String))> = map
+                .iter()
+                .filter(|(_, s)| Arc::strong_count(s) == 1 && !s.pending.load(Ordering::Acquire))
+                .map(|(k, s)| (s.last_used.load(Ordering::Relaxed), k.clone()))
+                .collect();
+            idle.sort();
+            for (_, k) in idle.into_iter().take(map.len() + 1 - MAX_ENGINES) {
+                map.remove(&k);
+            }
+        }
+        let s = Arc::new(Slot {
+            engine: Mutex::new(None),
+            pending: AtomicBool::new(false),
+            last_used: AtomicU64::new(now),
+        });
+        map.insert(key, s.clone());
+        s
+    }
+
+    /// Drops the namespace engines of `index` (under its exclusive gate).
+    fn drop_engines(&self, index: &str) {
+        let slots: Vec<Arc<Slot>> = {
+            let mut map = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            let keys: Vec<_> = map.keys().filter(|k| k.0 == index).cloned().collect();
+            keys.iter().filter_map(|k| map.remove(k)).collect()
+        };
+        for slot in slots {
+            // Waits for a background turn on it (the indexer holds nothing else).
+            *slot.engine.blocking_lock() = None;
+            slot.pending.store(false, Ordering::Release);
+        }
+    }
+
+    fn run_blocking(&self, call: &Call) -> Response {
+        let index = match (&call.index, call.only_index) {
+            (Some(i), _) => Some(i.clone()),
+            (None, true) => match self.only_index() {
+                Ok(i) => Some(i),
+                Err(r) => return r,
+            },
+            (None, false) => None,
+        };
+        let req = Request {
+            method: &call.method,
+            path: &call.path,
+            query: &call.query,
+            body: &call.body,
+            api_version: call.api_version.as_deref(),
+            index: index.as_deref(),
+            vectors: call.vectors.as_ref().map(|(f, l)| SideVectors::new(f, l)),
+            side_values: call.side_values,
+            ..Request::default()
+        };
+        let info = match Api::classify(&req) {
+            Ok(i) => i,
+            Err(r) => return r,
+        };
+        match info.scope {
+            Scope::Control => self.run_control(&req),
+            Scope::Index { .. } => self.on_catalog(&req),
+            Scope::Namespace {
+                index, namespace, ..
+            } => self.run_namespace(&index, &namespace, &req),
+        }
+    }
+
+    fn on_catalog(&self, req: &Request<'_>) -> Response {
+        match self.catalog.blocking_lock().handle(req) {
+            Handled::Done(r) => r,
+            Handled::Bounced => Api::internal_error(req.path),
+        }
+    }
+
+    /// The control plane: a change to an index holds its gate exclusively and drops its
+    /// namespace engines first (their root is about to be stale).
+    fn run_control(&self, req: &Request<'_>) -> Response {
+        if req.method == "GET" || req.method == "HEAD" {
+            return self.on_catalog(req);
+        }
+        match changed_index(req) {
+            Some(index) => {
+                let _gate = self.gate(&index).blocking_write();
+                self.drop_engines(&index);
+                self.on_catalog(req)
+            }
+            None => self.on_catalog(req),
+        }
+    }
+
+    /// A namespace's request on its engine; bounced to the catalog engine when it creates or
+    /// drops the namespace (still under the namespace's lock, so no other engine of it runs).
+    fn run_namespace(&self, index: &str, namespace: &str, req: &Request<'_>) -> Response {
+        let _gate = self.gate(index).blocking_read();
+        let slot = self.slot(index, namespace);
+        let mut guard = slot.engine.blocking_lock();
+        let engine = guard.get_or_insert_with(|| {
+            Engine::new(self.store.clone(), self.options.clone(), Role::Namespace)
+        });
+        match engine.handle(req) {
+            Handled::Done(r) => {
+                if engine.indexing_pending() {
+                    slot.pending.store(true, Ordering::Release);
+                    self.wake_indexer();
+                }
+                r
+            }
+            Handled::Bounced => {
+                // The engine is ahead of the store: drop it; the next request reloads it.
+                *guard = None;
+                self.on_catalog(req)
+            }
+        }
+    }
+
+    /// The server's only index, for transports that cannot name one (gRPC without
+    /// `x-larch-index`).
+    fn only_index(&self) -> Result<String, Response> {
+        let r = self.on_catalog(&Request {
+            method: "GET",
+            path: "/indexes",
+            ..Request::default()
+        });
+        let v = r.json_body();
+        let names: Vec<&str> = v["indexes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|i| i["name"].as_str()).collect())
+            .unwrap_or_default();
+        match names.as_slice() {
+            [one] => Ok(one.to_string()),
+            [] => Err(data_error(
+                404,
+                5,
+                "this server has no index: create one first (the control plane is REST only)"
+                    .into(),
+            )),
+            many => Err(data_error(
+                400,
+                9,
+                format!(
+                    "this server has {} indexes ({}): name one with the x-larch-index metadata entry",
+                    many.len(),
+                    many.join(", ")
+                ),
+            )),
+        }
+    }
+}
+
+/// The index a control-plane request may change: `/indexes/{name}…` (percent-decoded), or
+/// the `name` of a create request's body.
+fn changed_index(req: &Request<'_>) -> Option<String> {
+    let mut parts = req.path.trim_matches('/').split('/');
+    if parts.next() != Some("indexes") {
+        return None;
+    }
+    match parts.next() {
+        Some(raw) if !raw.is_empty() => Some(percent_decode(raw)),
+        _ => {
+serde_json::from_slice::<serde_json::Value>(req.body)
+            .ok()
+            .and_then(|v| v["name"].as_str().map(str::to_string))
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An error answer in the data plane's shape (`{"code": gRPC code, "message"}`).
@@ -127,84 +416,46 @@ fn data_error(status: u16, code: u32, message: String) -> Response {
     r
 }
 
-fn run_call(engine: &mut Engine, call: &Call) -> Response {
-    let index = match (&call.index, call.only_index) {
-        (Some(i), _) => Some(i.clone()),
-        (None, true) => match only_index(engine) {
-            Ok(i) => Some(i),
-            Err(r) => return r,
-        },
-        (None, false) => None,
-    };
-    let req = Request {
-        method: &call.method,
-        path: &call.path,
-        query: &call.query,
-        body: &call.body,
-        api_version: call.api_version.as_deref(),
-        index: index.as_deref(),
-        vectors: call.vectors.as_ref().map(|(f, l)| SideVectors::new(f, l)),
-        side_values: call.side_values,
-        ..Request::default()
-    };
-    engine.handle(&req)
-}
-
-/// The server's only index, for transports that cannot name one (gRPC without
-/// `x-larch-index`).
-fn only_index(engine: &mut Engine) -> Result<String, Response> {
-    let r = engine.handle(&Request {
-        method: "GET",
-        path: "/indexes",
-        ..Request::default()
-    });
-    let v = r.json_body();
-    let names: Vec<&str> = v["indexes"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|i| i["name"].as_str()).collect())
-        .unwrap_or_default();
-    match names.as_slice() {
-        [one] => Ok(one.to_string()),
-        [] => Err(data_error(
-            404,
-            5,
-            "this server has no index: create one first (the control plane is REST only)".into(),
-        )),
-        many => Err(data_error(
-            400,
-            9,
-            format!(
-                "this server has {} indexes ({}): name one with the x-larch-index metadata entry",
-                many.len(),
-                many.join(", ")
-            ),
-        )),
-    }
-}
-
-/// The background indexing thread: turns while work is pending, parked otherwise. Each turn's
-/// commit is written after the engine is released (requests go on meanwhile), and finishes
-/// before the next turn or a stop.
-fn indexer(app: Arc<App>, store: Arc<crate::engine::SharedStore>) {
+/// The background indexing thread: one turn per namespace with work pending, round robin,
+/// parked while none has. Each turn's commit is written after the namespace's engine is
+/// released (its requests go on meanwhile), and finishes before the next turn or a stop.
+fn indexer(app: Arc<App>) {
     while !app.stopping.load(Ordering::Acquire) {
-        store.wait_idle();
-        let (more, prepared) = {
-            let mut engine = app.engine.blocking_lock();
-            if engine.indexing_pending() {
-                engine.index_turn()
-            } else {
-                (false, None)
+        let pending: Vec<Arc<Slot>> = app
+            .slots_snapshot()
+            .into_iter()
+            .filter(|s| s.pending.load(Ordering::Acquire))
+            .collect();
+        let mut more = false;
+        for slot in pending {
+            if app.stopping.load(Ordering::Acquire) {
+                break;
             }
-        };
-        if let Some(p) = prepared {
-            let start = std::time::Instant::now();
-            match store.write_in_flight(p) {
-                Ok(_) if start.elapsed() > Duration::from_secs(1) => eprintln!(
-                    "larch: a background commit took {} ms (requests went on meanwhile)",
-                    start.elapsed().as_millis()
-                ),
-                Ok(_) => {}
-                Err(e) => eprintln!("larch: background commit failed (the engine reloads): {e}"),
+            app.store.wait_idle();
+            let (m, prepared, broken) = {
+                let mut guard = slot.engine.blocking_lock();
+                match guard.as_mut() {
+                    Some(e) => {
+                        let (m, p) = e.index_turn();
+                        (m, p, Some(e.broken()))
+                    }
+                    None => (false, None, None),
+                }
+            };
+            slot.pending.store(m, Ordering::Release);
+            more |= m;
+            if let (Some(p), Some(broken)) = (prepared, broken) {
+                let start = std::time::Instant::now();
+                match app.store.write_in_flight(p, &broken) {
+                    Ok(_) if start.elapsed() > Duration::from_secs(1) => eprintln!(
+                        "larch: a background commit took {} ms (requests went on meanwhile)",
+                        start.elapsed().as_millis()
+                    ),
+                    Ok(_) => {}
+                    Err(e) => {
+                        eprintln!("larch: background commit failed (the engine reloads): {e}")
+                    }
+                }
             }
         }
         if !more {
@@ -273,22 +524,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     if let Some(n) = config.ann_min_records {
         options.ann.min_records = n.max(1);
     }
-    let engine = Engine::new(store, options);
-    let shared_store = engine.store();
-    let app = Arc::new(App {
-        engine: Mutex::new(engine),
-        key_digest: config
-            .api_key
-            .as_ref()
-            .map(|k| Sha256::digest(k.as_bytes()).into()),
-        indexer: std::sync::Mutex::new(None),
-        stopping: AtomicBool::new(false),
-    });
+    let app = Arc::new(App::new(store, options, config.api_key.as_deref()));
     let indexer_thread: JoinHandle<()> = {
         let app = app.clone();
         std::thread::Builder::new()
             .name("larch-indexer".into())
-            .spawn(move || indexer(app, shared_store))
+            .spawn(move || indexer(app))
             .map_err(|e| e.to_string())?
     };
     if let Ok(mut t) = app.indexer.lock() {
@@ -342,11 +583,177 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     app.stopping.store(true, Ordering::Release);
     app.wake_indexer();
     let _ = tokio::task::spawn_blocking(move || indexer_thread.join()).await;
-    let engine = app.engine.lock().await;
     println!(
         "larch: stopped after {} commits (generation {})",
-        engine.commits(),
-        engine.generation()
+        app.store.commits(),
+        app.store.generation()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn app(name: &str) -> Arc<App> {
+        let dir = std::env::temp_dir().join(format!(
+            "larch-serve-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let store = DirectoryStore::open(&dir, Duration::ZERO).unwrap();
+        let options = EngineOptions::new("http://127.0.0.1:1/index/{name}".into());
+        Arc::new(App::new(store, options, None))
+    }
+
+    async fn call(app: &Arc<App>, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let r = app
+            .run(Call {
+                method: method.into(),
+                path: path.into(),
+                body: if body.is_null() {
+                    Vec::new()
+                } else {
+                    serde_json::to_vec(&body).unwrap()
+                },
+                api_version: Some("2025-10".into()),
+                ..Call::default()
+            })
+            .await;
+        (r.status, r.json_body())
+    }
+
+    async fn upsert(app: &Arc<App>, ns: &str, ids: &[&str]) {
+        let vectors: Vec<Value> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| json!({"id": id, "values": [1.0, i as f32 + 0.5]}))
+            .collect();
+        let (status, body) = call(
+            app,
+            "POST",
+            "/index/docs/vectors/upsert",
+            json!({"namespace": ns, "vectors": vectors}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["upsertedCount"], json!(ids.len()));
+    }
+
+    async fn query(app: &Arc<App>, ns: &str) -> Vec<String> {
+        let (status, body) = call(
+            app,
+            "POST",
+            "/index/docs/query",
+            json!({"namespace": ns, "vector": [1.0, 0.5], "topK": 10}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let mut ids: Vec<String> = body["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    async fn with_index(name: &str) -> Arc<App> {
+        let app = app(name);
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/indexes",
+            json!({"name": "docs", "dimension": 2, "metric": "euclidean",
+                   "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        app
+    }
+
+    /// A bound on a request that must not wait for the held namespace: reaching it fails the
+    /// test (instead of hanging it); it synchronizes nothing.
+    const BOUND: Duration = Duration::from_secs(60);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn other_namespaces_are_served_while_one_namespace_is_held() {
+        let app = with_index("held").await;
+        upsert(&app, "a", &["a1", "a2"]).await;
+        upsert(&app, "b", &["b1"]).await;
+        assert_eq!(query(&app, "a").await, ["a1", "a2"]);
+        // Hold namespace a's lock, as a long request or background turn on it would.
+        let slot = app.slot("docs", "a");
+        let held = slot.engine.lock().await;
+        assert!(held.is_some(), "a's engine serves a's requests");
+        let waiting = tokio::spawn({
+            let app = app.clone();
+            async move { query(&app, "a").await }
+        });
+        // Reads and writes of b, a namespace created meanwhile (a write bounced to the catalog
+        // engine), and index-wide stats all complete while a is held.
+        let others = async {
+            assert_eq!(query(&app, "b").await, ["b1"]);
+            upsert(&app, "b", &["b2"]).await;
+            assert_eq!(query(&app, "b").await, ["b1", "b2"]);
+            upsert(&app, "c", &["c1"]).await;
+            assert_eq!(query(&app, "c").await, ["c1"]);
+            let (status, stats) = call(&app, "POST", "/index/docs/describe_index_stats", json!({})).await;
+            assert_eq!(status, 200, "{stats}");
+            assert_eq!(stats["namespaces"]["a"]["vectorCount"], json!(2));
+            assert_eq!(stats["namespaces"]["b"]["vectorCount"], json!(2));
+            assert_eq!(stats["namespaces"]["c"]["vectorCount"], json!(1));
+        };
+        tokio::time::timeout(BOUND, others)
+            .await
+            .expect("a request outside the held namespace waited for it");
+        // a's own request cannot have run: it needs the lock this test holds.
+        assert!(!waiting.is_finished(), "a's request ran while a was held");
+        drop(held);
+        assert_eq!(waiting.await.unwrap(), ["a1", "a2"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn namespace_engines_follow_the_catalogs_changes() {
+        let app = with_index("changes").await;
+        upsert(&app, "a", &["a1"]).await;
+        upsert(&app, "a", &["a2"]).await;
+        assert_eq!(query(&app, "a").await, ["a1", "a2"]);
+        // Dropping the namespace goes through the catalog engine; a's engine does not keep
+        // serving the dropped records.
+        let (status, body) = call(&app, "DELETE", "/index/docs/namespaces/a", Value::Null).await;
+        assert!(status < 300, "{body}");
+        assert!(query(&app, "a").await.is_empty());
+        upsert(&app, "a", &["a3"]).await;
+        assert_eq!(query(&app, "a").await, ["a3"]);
+        // Deleting and re-creating the index drops its namespace engines.
+        let (status, body) = call(&app, "DELETE", "/indexes/docs", Value::Null).await;
+        assert!(status < 300, "{body}");
+        let (status, _) = call(
+            &app,
+            "POST",
+            "/index/docs/query",
+            json!({"namespace": "a", "vector": [1.0, 0.5], "topK": 10}),
+        )
+        .await;
+        assert_eq!(status, 404);
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/indexes",
+            json!({"name": "docs", "dimension": 2, "metric": "euclidean",
+                   "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        assert!(query(&app, "a").await.is_empty());
+        upsert(&app, "a", &["new"]).await;
+        let (_, stats) = call(&app, "POST", "/index/docs/describe_index_stats", json!({})).await;
+        assert_eq!(stats["totalVectorCount"], json!(1), "{stats}");
+    }
 }
