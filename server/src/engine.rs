@@ -52,7 +52,10 @@ impl EngineOptions {
     /// The defaults of a persistent pkg-js engine (int8 codes on), with `host_template`.
     pub fn new(host_template: String) -> Self {
         EngineOptions {
-            api: ApiOptions { host_template },
+            api: ApiOptions {
+                host_template,
+                ..ApiOptions::default()
+            },
             storage: StorageConfig::default(),
             ann: AnnConfig {
                 int8: true,
@@ -127,7 +130,11 @@ impl SharedStore {
 
     /// Writes a prepared commit (without any lock while its files are written) and ends it;
     /// a failure sets `broken` (the engine that made it is ahead of the store).
-    pub fn write_in_flight(&self, p: Arc<Prepared>, broken: &AtomicBool) -> Result<u64, StoreError> {
+    pub fn write_in_flight(
+        &self,
+        p: Arc<Prepared>,
+        broken: &AtomicBool,
+    ) -> Result<u64, StoreError> {
         let result = p.write();
         let r = self.lock().finish(&p, result);
         match &r {
@@ -208,6 +215,15 @@ impl Engine {
             role,
             broken: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Sets the host index `name` is described with (its own port), or removes it.
+    pub fn set_index_host(&mut self, name: &str, host: Option<String>) {
+        match &host {
+            Some(h) => self.options.api.hosts.insert(name.to_string(), h.clone()),
+            None => self.options.api.hosts.remove(name),
+        };
+        self.api.set_index_host(name, host);
     }
 
     /// The flag a failed background commit of this engine sets.

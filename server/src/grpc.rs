@@ -32,6 +32,8 @@ pub const DESCRIPTOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/db_data.
 #[derive(Debug, Clone)]
 pub struct Grpc {
     pub app: Arc<App>,
+    /// The index of the listener's port ([`crate::ports`]); `None` on the main port.
+    pub index: Option<String>,
 }
 
 // ---- protobuf Struct <-> JSON ----------------------------------------------------------------
@@ -256,7 +258,7 @@ impl Grpc {
             query,
             body,
             api_version: text("x-pinecone-api-version"),
-            index: text("x-larch-index"),
+            index: text("x-larch-index").or_else(|| self.index.clone()),
             only_index: true,
             vectors,
             side_values,

@@ -11,6 +11,7 @@
 
 mod engine;
 mod grpc;
+mod ports;
 mod rest;
 mod serve;
 mod store;
@@ -71,6 +72,13 @@ enum Command {
         /// requests (pkg-js's `rowCacheBytes`, 16 MiB there; a server has the memory).
         #[arg(long, default_value_t = 256)]
         row_cache_mib: usize,
+        /// Each index is also served (REST and gRPC) on a port of its own, named as its host
+        /// by describe_index, as Pinecone Local does: `FIRST-LAST` (the first free one; default:
+        /// the hundred ports after --port), `auto` (any free port; the default with --port 0)
+        /// or `off` (hosts are http://HOST:PORT/index/NAME). Kept across restarts in
+        /// DIR/larch-serve.json.
+        #[arg(long)]
+        index_ports: Option<ports::IndexPorts>,
     },
     /// Write the FileDescriptorSet of the served gRPC protocol to stdout (for tests that compare
     /// it with Pinecone's).
@@ -92,6 +100,7 @@ fn main() {
             seal_records,
             ann_min_records,
             row_cache_mib,
+            index_ports,
         } => {
             let config = serve::ServeConfig {
                 data,
@@ -104,6 +113,7 @@ fn main() {
                 seal_records,
                 ann_min_records,
                 row_cache_bytes: row_cache_mib << 20,
+                index_ports: index_ports.unwrap_or(ports::IndexPorts::default_for(port)),
             };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

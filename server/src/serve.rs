@@ -40,6 +40,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, RwLock, watch};
 
 use crate::engine::{Engine, EngineOptions, Handled, Role, SharedStore};
+use crate::ports::{IndexPorts, PortFile};
 use crate::store::DirectoryStore;
 
 /// What `larch serve` was asked for.
@@ -58,6 +59,8 @@ pub struct ServeConfig {
     pub ann_min_records: Option<usize>,
     /// Row-group cache per namespace (`StorageConfig::row_cache_bytes`).
     pub row_cache_bytes: usize,
+    /// Where each index's own port comes from ([`crate::ports`]).
+    pub index_ports: IndexPorts,
 }
 
 /// One request as the engine takes it, owned so it can move to a blocking thread.
@@ -112,13 +115,44 @@ pub struct App {
     key_digest: Option<[u8; 32]>,
     indexer: std::sync::Mutex<Option<std::thread::Thread>>,
     stopping: AtomicBool,
+    ports: std::sync::Mutex<Ports>,
+    /// This app, for the routers of index ports made while serving.
+    me: std::sync::OnceLock<std::sync::Weak<App>>,
+    /// Tells every listener to stop accepting (graceful shutdown).
+    stop: watch::Sender<bool>,
+}
+
+/// Index ports: the assignments (kept in the data directory) and the listeners serving them.
+#[derive(Debug)]
+struct Ports {
+    mode: IndexPorts,
+    /// The address index ports listen on.
+    bind: String,
+    /// `scheme://host` of index hosts.
+    origin: String,
+    file: PortFile,
+    serving: HashMap<String, (u16, tokio::task::JoinHandle<std::io::Result<()>>)>,
+}
+
+/// How index ports are set up ([`App::new`]).
+#[derive(Debug, Clone)]
+pub struct PortConfig {
+    pub mode: IndexPorts,
+    pub data: PathBuf,
+    pub bind: String,
+    pub origin: String,
 }
 
 impl App {
     /// The app over an opened store (no listeners: [`serve`] adds them).
-    pub fn new(store: DirectoryStore, options: EngineOptions, api_key: Option<&str>) -> App {
+    pub fn new(
+        store: DirectoryStore,
+        options: EngineOptions,
+        api_key: Option<&str>,
+        ports: PortConfig,
+    ) -> Arc<App> {
         let store = Arc::new(SharedStore::new(store));
-        App {
+        let app = Arc::new(App {
             catalog: Mutex::new(Engine::new(store.clone(), options.clone(), Role::Catalog)),
             slots: std::sync::Mutex::new(HashMap::new()),
             gates: (0..GATES).map(|_| RwLock::new(())).collect(),
@@ -128,7 +162,118 @@ impl App {
             key_digest: api_key.map(|k| Sha256::digest(k.as_bytes()).into()),
             indexer: std::sync::Mutex::new(None),
             stopping: AtomicBool::new(false),
+            ports: std::sync::Mutex::new(Ports {
+                mode: ports.mode,
+                bind: ports.bind,
+                origin: ports.origin,
+                file: PortFile::read(&ports.data),
+                serving: HashMap::new(),
+            }),
+            me: std::sync::OnceLock::new(),
+            stop: watch::channel(false).0,
+        });
+        let _ = app.me.set(Arc::downgrade(&app));
+        app
+    }
+
+    fn ports(&self) -> std::sync::MutexGuard<'_, Ports> {
+        self.ports.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The index's own port, bound and served (its port of the last run when free); `None`
+    /// with `--index-ports off` or when no port is free. True when newly bound.
+    fn ensure_port(&self, index: &str) -> Option<(String, bool)> {
+        let mut ports = self.ports();
+        if let Some((port, _)) = ports.serving.get(index) {
+            return Some((format!("{}:{port}", ports.origin), false));
         }
+        let wanted = ports.file.ports.get(index).copied();
+        let taken: Vec<u16> = ports.serving.values().map(|(p, _)| *p).collect();
+        let Some(listener) =
+            crate::ports::bind(&ports.bind, ports.mode, wanted, &|p| taken.contains(&p))
+        else {
+            if ports.mode != IndexPorts::Off {
+                eprintln!("larch: no free index port for {index:?}; its host is the main port's");
+            }
+            return None;
+        };
+        let port = listener.local_addr().ok()?.port();
+        if wanted.is_some_and(|w| w != port) {
+            eprintln!("larch: index {index:?} had port {wanted:?}, which is taken: now {port}");
+        }
+        let app = self.me.get()?.upgrade()?;
+        let listener = tokio::net::TcpListener::from_std(listener).ok()?;
+        let mut rx = self.stop.subscribe();
+        let router = crate::rest::router(app, Some(index.to_string()));
+        let task = tokio::runtime::Handle::current().spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .into_future(),
+        );
+        ports.serving.insert(index.to_string(), (port, task));
+        ports.file.ports.insert(index.to_string(), port);
+        Some((format!("{}:{port}", ports.origin), true))
+    }
+
+    /// Stops serving an index's port and forgets it.
+    fn release_port(&self, index: &str) {
+        let task = {
+            let mut ports = self.ports();
+            ports.file.ports.remove(index);
+            ports.serving.remove(index)
+        };
+        if let Some((_, task)) = task {
+            // Closed before the delete is answered: the port refuses new connections then.
+            task.abort();
+            let _ = tokio::runtime::Handle::current().block_on(task);
+        }
+    }
+
+    fn persist_ports(&self) {
+        let ports = self.ports();
+        if ports.mode == IndexPorts::Off && ports.file.ports.is_empty() {
+            return;
+        }
+        if let Err(e) = ports.file.write() {
+            eprintln!("larch: cannot write the index ports file: {e}");
+        }
+    }
+
+    /// At start: a port for every index (its last one when free), described as its host.
+    /// Returns (index, host) for each.
+    pub fn assign_ports(&self) -> Vec<(String, String)> {
+        let r = self.on_catalog(&Request {
+            method: "GET",
+            path: "/indexes",
+            ..Request::default()
+        });
+        let names: Vec<String> = r.json_body()["indexes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for name in &names {
+            if let Some((host, _)) = self.ensure_port(name) {
+                self.catalog
+                    .blocking_lock()
+                    .set_index_host(name, Some(host.clone()));
+                out.push((name.clone(), host));
+            }
+        }
+        self.ports().file.ports.retain(|k, _| names.contains(k));
+        self.persist_ports();
+        out
+    }
+
+    /// Index listeners, for a graceful shutdown.
+    fn take_index_listeners(&self) -> Vec<tokio::task::JoinHandle<std::io::Result<()>>> {
+        self.ports().serving.drain().map(|(_, (_, t))| t).collect()
     }
 
     /// `Api-Key` (or gRPC `api-key`) against the configured key, in constant time.
@@ -306,10 +451,41 @@ impl App {
             Some(index) => {
                 let _gate = self.gate(&index).blocking_write();
                 self.drop_engines(&index);
-                self.on_catalog(req)
+                self.change_index(&index, req)
             }
             None => self.on_catalog(req),
         }
+    }
+
+    /// A control-plane change to `index` (under its exclusive gate): a create gives the index
+    /// its port first (so the answer names it as the host), a delete frees it.
+    fn change_index(&self, index: &str, req: &Request<'_>) -> Response {
+        let path = req.path.trim_matches('/');
+        let create = req.method == "POST" && path == "indexes";
+        let delete = req.method == "DELETE" && path.split('/').count() == 2;
+        let port = if create {
+            self.ensure_port(index)
+        } else {
+            None
+        };
+        let mut catalog = self.catalog.blocking_lock();
+        if let Some((host, _)) = &port {
+            catalog.set_index_host(index, Some(host.clone()));
+        }
+        let r = match catalog.handle(req) {
+            Handled::Done(r) => r,
+            Handled::Bounced => Api::internal_error(req.path),
+        };
+        if create && r.status == 201 {
+            drop(catalog);
+            self.persist_ports();
+        } else if matches!(port, Some((_, true))) || (delete && r.status < 300) {
+            catalog.set_index_host(index, None);
+            drop(catalog);
+            self.release_port(index);
+            self.persist_ports();
+        }
+        r
     }
 
     /// A namespace's request on its engine; bounced to the catalog engine when it creates or
@@ -380,11 +556,9 @@ fn changed_index(req: &Request<'_>) -> Option<String> {
     }
     match parts.next() {
         Some(raw) if !raw.is_empty() => Some(percent_decode(raw)),
-        _ => {
-serde_json::from_slice::<serde_json::Value>(req.body)
+        _ => serde_json::from_slice::<serde_json::Value>(req.body)
             .ok()
-            .and_then(|v| v["name"].as_str().map(str::to_string))
-        }
+            .and_then(|v| v["name"].as_str().map(str::to_string)),
     }
 }
 
@@ -394,7 +568,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%'
-            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(v);
             i += 3;
@@ -524,7 +700,41 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     if let Some(n) = config.ann_min_records {
         options.ann.min_records = n.max(1);
     }
-    let app = Arc::new(App::new(store, options, config.api_key.as_deref()));
+    let bind = config.host.clone();
+    let index_origin = {
+        // The scheme and host of the origin, without its port or path.
+        let (scheme, rest) = origin
+            .split_once("://")
+            .unwrap_or(("http", origin.as_str()));
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let host = match authority.rsplit_once(':') {
+            Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => authority,
+        };
+        let host = if host == "0.0.0.0" || host == "[::]" {
+            "127.0.0.1"
+        } else {
+            host
+        };
+        format!("{scheme}://{host}")
+    };
+    let app = App::new(
+        store,
+        options,
+        config.api_key.as_deref(),
+        PortConfig {
+            mode: config.index_ports,
+            data: config.data.clone(),
+            bind,
+            origin: index_origin,
+        },
+    );
+    let assigned = {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || app.assign_ports())
+            .await
+            .map_err(|e| e.to_string())?
+    };
     let indexer_thread: JoinHandle<()> = {
         let app = app.clone();
         std::thread::Builder::new()
@@ -539,8 +749,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     // first use, like every host).
     app.wake_indexer();
 
-    let router = crate::rest::router(app.clone());
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let router = crate::rest::router(app.clone(), None);
+    let stop_rx = app.stop.subscribe();
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -559,19 +769,27 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
                 .into_future(),
         ));
     }
+    let hosts = match config.index_ports {
+        IndexPorts::Off => format!("index hosts {origin}/index/<name>"),
+        _ => format!("each index on its own port (also {origin}/index/<name>)"),
+    };
     println!(
-        "larch: serving {} (generation {generation}) on http://{addr} (REST and gRPC){}; index hosts {origin}/index/<name>; simd: {}",
+        "larch: serving {} (generation {generation}) on http://{addr} (REST and gRPC){}; {hosts}; simd: {}",
         config.data.display(),
         grpc_addr.map_or(String::new(), |a| format!(", gRPC also on http://{a}")),
         larch::distance::kernel_name(),
     );
+    for (name, host) in &assigned {
+        println!("larch: index {name} on {host}");
+    }
     if config.api_key.is_none() {
         println!("larch: no --api-key given: any API key is accepted");
     }
 
     signal().await;
     println!("larch: shutting down (finishing requests in flight)");
-    let _ = stop_tx.send(true);
+    let _ = app.stop.send(true);
+    servers.extend(app.take_index_listeners());
     for s in servers {
         match tokio::time::timeout(Duration::from_secs(10), s).await {
             Ok(Ok(Ok(()))) => {}
@@ -607,7 +825,13 @@ mod tests {
         ));
         let store = DirectoryStore::open(&dir, Duration::ZERO).unwrap();
         let options = EngineOptions::new("http://127.0.0.1:1/index/{name}".into());
-        Arc::new(App::new(store, options, None))
+        let ports = PortConfig {
+            mode: IndexPorts::Off,
+            data: dir,
+            bind: "127.0.0.1".into(),
+            origin: "http://127.0.0.1".into(),
+        };
+        App::new(store, options, None, ports)
     }
 
     async fn call(app: &Arc<App>, method: &str, path: &str, body: Value) -> (u16, Value) {
@@ -703,7 +927,8 @@ mod tests {
             assert_eq!(query(&app, "b").await, ["b1", "b2"]);
             upsert(&app, "c", &["c1"]).await;
             assert_eq!(query(&app, "c").await, ["c1"]);
-            let (status, stats) = call(&app, "POST", "/index/docs/describe_index_stats", json!({})).await;
+            let (status, stats) =
+                call(&app, "POST", "/index/docs/describe_index_stats", json!({})).await;
             assert_eq!(status, 200, "{stats}");
             assert_eq!(stats["namespaces"]["a"]["vectorCount"], json!(2));
             assert_eq!(stats["namespaces"]["b"]["vectorCount"], json!(2));

@@ -331,3 +331,20 @@ wasm_test! {
         assert_eq!(count(&mut namespace, &mut store), json!(3));
     }
 }
+
+wasm_test! {
+    fn an_index_host_set_by_the_host_replaces_the_template() {
+        let mut store = MemoryStore::new();
+        let mut api = Api::open(ApiOptions::default(), StorageConfig::default());
+        api.set_index_host("docs", Some("http://127.0.0.1:5081".into()));
+        create_persistent(&mut api, &mut store);
+        let describe = |api: &mut Api, store: &mut MemoryStore| {
+            api.serve(store, &req("GET", "/indexes/docs", "", b"")).json_body()["host"].clone()
+        };
+        assert_eq!(describe(&mut api, &mut store), json!("http://127.0.0.1:5081"));
+        let list = api.serve(&mut store, &req("GET", "/indexes", "", b"")).json_body();
+        assert_eq!(list["indexes"][0]["host"], json!("http://127.0.0.1:5081"));
+        api.set_index_host("docs", None);
+        assert_eq!(describe(&mut api, &mut store), json!("http://127.0.0.1:8787/index/docs"));
+    }
+}
