@@ -384,9 +384,11 @@ impl Db {
     /// those namespaces would otherwise go stale. Call it after applying the writes; returns
     /// false when some index kept its namespaces because writes were pending.
     pub fn forget_namespaces(&mut self) -> bool {
-        self.indexes
-            .values_mut()
-            .fold(true, |all, ix| ix.forget_namespaces() && all)
+        let mut all = true;
+        for ix in self.indexes.values_mut() {
+            all &= ix.forget_namespaces();
+        }
+        all
     }
 
     /// Everything written since the last call, as batches to apply in order, each in one
