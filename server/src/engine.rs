@@ -44,7 +44,8 @@ pub struct EngineOptions {
     pub api: ApiOptions,
     pub storage: StorageConfig,
     pub ann: AnnConfig,
-    /// Namespaces per index kept in memory after a request; the rest reload on next use.
+    /// Namespace engines (each holding one namespace) kept in memory; idle ones beyond this
+    /// are dropped, least recently used first, and reload on next use.
     pub max_loaded_namespaces: usize,
 }
 

@@ -6,8 +6,9 @@
 //! transports.
 //!
 //! Which index: gRPC clients dial the host of `describe_index` but send no path prefix (tonic
-//! keeps only scheme and authority), so an RPC names its index with the `x-larch-index`
-//! metadata entry, or reaches the only index when the server has exactly one.
+//! keeps only scheme and authority), so each index has a port of its own ([`crate::ports`])
+//! whose RPCs go to it; the `x-larch-index` metadata entry names an index on any port, and on
+//! the main port an RPC without it reaches the only index when the server has exactly one.
 
 use std::collections::HashMap;
 use std::sync::Arc;

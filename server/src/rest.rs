@@ -1,6 +1,7 @@
 //! Pinecone's REST API (control and data plane) over HTTP: authentication, body bounds and
 //! transport only — every route, validation and error body is `src/api/`'s, exactly as in the
-//! Worker (`worker/src/index.ts`). Index hosts are `{origin}/index/{name}`. One route is the
+//! Worker (`worker/src/index.ts`). Index hosts are each index's own port ([`crate::ports`]), or
+//! `{origin}/index/{name}` with `--index-ports off`. One route is the
 //! server's own: [`STATUS`].
 
 use std::sync::Arc;

@@ -96,10 +96,6 @@ pub struct Slot {
 /// control-plane change to it. Striped by name, so their number is bounded.
 const GATES: usize = 64;
 
-/// Namespace engines kept beyond this many are dropped, least recently used and idle first
-/// (they reload from the store on next use).
-const MAX_ENGINES: usize = 512;
-
 /// The state every connection shares.
 #[derive(Debug)]
 pub struct App {
@@ -323,7 +319,7 @@ impl App {
                 let (b, t) = e.indexing_progress();
                 built += b;
                 total += t;
-                pending |= e.indexing_pending();
+                pending |= e.indexing_pending() || slot.pending.load(Ordering::Acquire);
                 resident += e.resident_bytes();
             }
         }
@@ -357,8 +353,9 @@ impl App {
             .unwrap_or_default()
     }
 
-    /// The slot of (index, namespace), made on first use; drops idle engines beyond
-    /// [`MAX_ENGINES`].
+    /// The slot of (index, namespace), made on first use. Beyond
+    /// [`EngineOptions::max_loaded_namespaces`] slots, idle ones are dropped, least recently
+    /// used first (their engines reload from the store on next use).
     pub fn slot(&self, index: &str, namespace: &str) -> Arc<Slot> {
         let mut map = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.tick.fetch_add(1, Ordering::Relaxed);
@@ -367,14 +364,15 @@ impl App {
             s.last_used.store(now, Ordering::Relaxed);
             return s.clone();
         }
-        if map.len() >= MAX_ENGINES {
+        let max = self.options.max_loaded_namespaces.max(1);
+        if map.len() >= max {
             let mut idle: Vec<(u64, (String, String))> = map
                 .iter()
                 .filter(|(_, s)| Arc::strong_count(s) == 1 && !s.pending.load(Ordering::Acquire))
                 .map(|(k, s)| (s.last_used.load(Ordering::Relaxed), k.clone()))
                 .collect();
             idle.sort();
-            for (_, k) in idle.into_iter().take(map.len() + 1 - MAX_ENGINES) {
+            for (_, k) in idle.into_iter().take(map.len() + 1 - max) {
                 map.remove(&k);
             }
         }
@@ -815,6 +813,10 @@ mod tests {
     use serde_json::{Value, json};
 
     fn app(name: &str) -> Arc<App> {
+        app_with(name, 64)
+    }
+
+    fn app_with(name: &str, max_engines: usize) -> Arc<App> {
         let dir = std::env::temp_dir().join(format!(
             "larch-serve-{name}-{}-{}",
             std::process::id(),
@@ -824,7 +826,8 @@ mod tests {
                 .unwrap_or(0)
         ));
         let store = DirectoryStore::open(&dir, Duration::ZERO).unwrap();
-        let options = EngineOptions::new("http://127.0.0.1:1/index/{name}".into());
+        let mut options = EngineOptions::new("http://127.0.0.1:1/index/{name}".into());
+        options.max_loaded_namespaces = max_engines;
         let ports = PortConfig {
             mode: IndexPorts::Off,
             data: dir,
@@ -888,7 +891,10 @@ mod tests {
     }
 
     async fn with_index(name: &str) -> Arc<App> {
-        let app = app(name);
+        with_index_on(app(name)).await
+    }
+
+    async fn with_index_on(app: Arc<App>) -> Arc<App> {
         let (status, body) = call(
             &app,
             "POST",
@@ -980,5 +986,19 @@ mod tests {
         upsert(&app, "a", &["new"]).await;
         let (_, stats) = call(&app, "POST", "/index/docs/describe_index_stats", json!({})).await;
         assert_eq!(stats["totalVectorCount"], json!(1), "{stats}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_engines_beyond_the_limit_are_dropped_and_reload() {
+        let app = with_index_on(app_with("limit", 2)).await;
+        for ns in ["a", "b", "c", "d"] {
+            upsert(&app, ns, &[ns]).await;
+            upsert(&app, ns, &[ns, "x"]).await;
+        }
+        let engines = app.slots.lock().unwrap().len();
+        assert!(engines <= 2, "{engines} namespace engines kept");
+        for ns in ["a", "b", "c", "d"] {
+            assert_eq!(query(&app, ns).await, [ns, "x"]);
+        }
     }
 }
