@@ -3,7 +3,8 @@
 # server/bench/bench_serve.py over a dataset of ../shared/bench (default wordnet-minilm384, all
 # 116,033 vectors): upsert throughput over gRPC and REST, indexing wait, recall@10, query
 # p50/p99/QPS with 1, 8, 32 clients over REST and gRPC, memory, cold start; the multi-namespace
-# variant (8 namespaces of 5,000 loaded at once; clients on one namespace or spread over the 8);
+# variant (8 namespaces of 10,000 loaded at once; client processes on one namespace or spread
+# over the 8);
 # then native hnswlib on one thread over the same dataset (../shared/bench/native_anchor.py, the
 # workplace's peers: skipped where that reference or its venv is absent). The load average is
 # printed before and after (other processes share the cores).

@@ -116,11 +116,48 @@ def run_clients(clients: int, per: int, make, work) -> tuple[list[float], float]
     return lat, time.perf_counter() - t
 
 
+def _proc_client(transport, url, host, k, per, spread, layout, queries, barrier, out) -> None:
+    os.environ["PINECONE_GRPC_SCHEME"] = "http"
+    ix = (PineconeGRPC(api_key=KEY, host=url) if transport == "gRPC" else Pinecone(api_key=KEY, host=url)).Index(host=host)
+    ns = f"ns{k % spread}" if layout == "spread" else "ns0"
+    ix.query(vector=queries[k % len(queries)], top_k=10, namespace=ns)  # connect before timing
+    barrier.wait()
+    mine = []
+    for i in range(per):
+        t0 = time.perf_counter()
+        ix.query(vector=queries[(k * per + i) % len(queries)], top_k=10, namespace=ns)
+        mine.append(time.perf_counter() - t0)
+    out.put(mine)
+
+
+def run_procs(clients, per, transport, url, host, spread, layout, queries) -> tuple[list[float], float]:
+    """`clients` client processes (Python threads share one interpreter lock, which caps the
+    client near one core), started together after each made its connection."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(clients + 1)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_proc_client, args=(transport, url, host, k, per, spread, layout, queries, barrier, out)) for k in range(clients)]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    t = time.perf_counter()
+    lat: list[float] = []
+    for _ in procs:
+        lat.extend(out.get())
+    dt = time.perf_counter() - t
+    for p in procs:
+        p.join()
+    return lat, dt
+
+
 def multi_namespace(pc, url: str, base: list, queries: list, spread: int, per_ns: int) -> list[dict]:
     """Namespaces in parallel: a second index with `spread` namespaces of `per_ns` records each
-    (the first spread × per_ns base vectors, loaded by one client per namespace at once); then
-    queries with 1, 8, 32 clients over REST and gRPC, each client either on namespace k % spread
-    ("spread") or all on namespace 0 ("one"), same data, same namespace size."""
+    (the first spread × per_ns base vectors, loaded by one client thread per namespace at once);
+    then queries with 1, 8, 32 client processes over REST and gRPC, each client either on
+    namespace k % spread ("spread") or all on namespace 0 ("one"): same data, same namespace
+    size, so the difference is the namespace lock."""
     if QUICK or spread < 2:
         return []
     rows = []
@@ -141,16 +178,8 @@ def multi_namespace(pc, url: str, base: list, queries: list, spread: int, per_ns
     for transport in ("REST", "gRPC"):
         for clients in (1, 8, 32):
             for layout in ("one", "spread") if clients > 1 else ("one",):
-                per = 400 if clients == 1 else max(25, 800 // clients)
-
-                def make(k: int):
-                    return (PineconeGRPC(api_key=KEY, host=url) if transport == "gRPC" else Pinecone(api_key=KEY, host=url)).Index(host=host)
-
-                def query(ix, k: int, i: int, layout=layout, per=per) -> None:
-                    ns = f"ns{k % spread}" if layout == "spread" else "ns0"
-                    ix.query(vector=queries[(k * per + i) % len(queries)], top_k=10, namespace=ns)
-
-                lat, dt = run_clients(clients, per, make, query)
+                per = 400 if clients == 1 else max(25, 1600 // clients)
+                lat, dt = run_procs(clients, per, transport, url, host, spread, layout, queries)
                 rows.append(
                     emit(
                         what="query",
@@ -175,7 +204,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="base vectors to load (default all)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--spread", type=int, default=8, help="namespaces of the multi-namespace variant (0: skip it)")
-    ap.add_argument("--spread-records", type=int, default=5000, help="records per namespace there")
+    ap.add_argument("--spread-records", type=int, default=10000, help="records per namespace there")
     args = ap.parse_args()
     os.environ["PINECONE_GRPC_SCHEME"] = "http"
     base = read_vecs(os.path.join(args.dataset, "base.fvecs"), "f", args.limit)
