@@ -9,6 +9,7 @@
 // (ARCHITECTURE.md, invariant 4).
 #![allow(clippy::disallowed_methods)]
 
+mod bench;
 mod engine;
 mod grpc;
 mod ports;
@@ -84,6 +85,21 @@ enum Command {
     /// it with Pinecone's).
     #[command(hide = true)]
     ProtoDescriptor,
+    /// Measure the namespace locks in process (BENCHMARKS.md, "larch serve").
+    #[command(hide = true)]
+    BenchNamespaces {
+        #[arg(long, default_value_t = 8)]
+        namespaces: usize,
+        #[arg(long, default_value_t = 10000)]
+        records: usize,
+        #[arg(long, default_value_t = 384)]
+        dimension: usize,
+        /// Query threads, comma-separated.
+        #[arg(long, default_value = "1,2,8")]
+        threads: String,
+        #[arg(long, default_value_t = 4000)]
+        queries: usize,
+    },
 }
 
 fn main() {
@@ -126,6 +142,29 @@ fn main() {
                 }
             };
             if let Err(e) = runtime.block_on(serve::serve(config)) {
+                eprintln!("larch: {e}");
+                std::process::exit(1);
+            }
+        }
+        Command::BenchNamespaces {
+            namespaces,
+            records,
+            dimension,
+            threads,
+            queries,
+        } => {
+            let config = bench::BenchConfig {
+                namespaces: namespaces.max(1),
+                records: records.max(1),
+                dimension: dimension.max(1),
+                threads: threads
+                    .split(',')
+                    .filter_map(|t| t.trim().parse().ok())
+                    .filter(|&t| t > 0)
+                    .collect(),
+                queries,
+            };
+            if let Err(e) = bench::run(&config) {
                 eprintln!("larch: {e}");
                 std::process::exit(1);
             }

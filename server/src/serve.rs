@@ -333,6 +333,29 @@ impl App {
         })
     }
 
+    /// Starts the background indexing thread.
+    pub fn start_indexer(self: &Arc<Self>) -> Result<JoinHandle<()>, String> {
+        let app = self.clone();
+        let thread = std::thread::Builder::new()
+            .name("larch-indexer".into())
+            .spawn(move || indexer(app))
+            .map_err(|e| e.to_string())?;
+        if let Ok(mut t) = self.indexer.lock() {
+            *t = Some(thread.thread().clone());
+        }
+        // Background work left by the previous run (segments loaded without graphs are found
+        // on first use, like every host).
+        self.wake_indexer();
+        Ok(thread)
+    }
+
+    /// Stops the indexing thread after its current turn (which commits).
+    pub fn stop_indexer(&self, thread: JoinHandle<()>) {
+        self.stopping.store(true, Ordering::Release);
+        self.wake_indexer();
+        let _ = thread.join();
+    }
+
     fn wake_indexer(&self) {
         if let Ok(t) = self.indexer.lock()
             && let Some(t) = t.as_ref()
@@ -595,32 +618,49 @@ fn data_error(status: u16, code: u32, message: String) -> Response {
 /// released (its requests go on meanwhile), and finishes before the next turn or a stop.
 fn indexer(app: Arc<App>) {
     while !app.stopping.load(Ordering::Acquire) {
-        let pending: Vec<Arc<Slot>> = app
+        if !app.index_pass() {
+            std::thread::park_timeout(Duration::from_millis(500));
+        }
+    }
+}
+
+impl App {
+    /// One pass of the indexer: a turn for every namespace with work pending. Returns true
+    /// when some turn has more to do right away.
+    fn index_pass(&self) -> bool {
+        let pending: Vec<Arc<Slot>> = self
             .slots_snapshot()
             .into_iter()
             .filter(|s| s.pending.load(Ordering::Acquire))
             .collect();
         let mut more = false;
         for slot in pending {
-            if app.stopping.load(Ordering::Acquire) {
+            if self.stopping.load(Ordering::Acquire) {
                 break;
             }
-            app.store.wait_idle();
+            self.store.wait_idle();
             let (m, prepared, broken) = {
                 let mut guard = slot.engine.blocking_lock();
                 match guard.as_mut() {
                     Some(e) => {
                         let (m, p) = e.index_turn();
+                        // A turn's commit can start new work (a segment whose graph and codes
+                        // are stored writes its rows; a consolidation follows): keep the slot
+                        // while the engine has any, visited at least every park timeout.
+                        slot.pending
+                            .store(m || e.indexing_pending(), Ordering::Release);
                         (m, p, Some(e.broken()))
                     }
-                    None => (false, None, None),
+                    None => {
+                        slot.pending.store(false, Ordering::Release);
+                        (false, None, None)
+                    }
                 }
             };
-            slot.pending.store(m, Ordering::Release);
             more |= m;
             if let (Some(p), Some(broken)) = (prepared, broken) {
                 let start = std::time::Instant::now();
-                match app.store.write_in_flight(p, &broken) {
+                match self.store.write_in_flight(p, &broken) {
                     Ok(_) if start.elapsed() > Duration::from_secs(1) => eprintln!(
                         "larch: a background commit took {} ms (requests went on meanwhile)",
                         start.elapsed().as_millis()
@@ -632,9 +672,7 @@ fn indexer(app: Arc<App>) {
                 }
             }
         }
-        if !more {
-            std::thread::park_timeout(Duration::from_millis(500));
-        }
+        more
     }
 }
 
@@ -733,19 +771,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?
     };
-    let indexer_thread: JoinHandle<()> = {
-        let app = app.clone();
-        std::thread::Builder::new()
-            .name("larch-indexer".into())
-            .spawn(move || indexer(app))
-            .map_err(|e| e.to_string())?
-    };
-    if let Ok(mut t) = app.indexer.lock() {
-        *t = Some(indexer_thread.thread().clone());
-    }
-    // Background work left by the previous run (segments loaded without graphs are found on
-    // first use, like every host).
-    app.wake_indexer();
+    let indexer_thread = app.start_indexer()?;
 
     let router = crate::rest::router(app.clone(), None);
     let stop_rx = app.stop.subscribe();
@@ -796,9 +822,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
             Err(_) => eprintln!("larch: connections still open after 10 s; closing them"),
         }
     }
-    app.stopping.store(true, Ordering::Release);
-    app.wake_indexer();
-    let _ = tokio::task::spawn_blocking(move || indexer_thread.join()).await;
+    {
+        let app = app.clone();
+        let _ = tokio::task::spawn_blocking(move || app.stop_indexer(indexer_thread)).await;
+    }
     println!(
         "larch: stopped after {} commits (generation {})",
         app.store.commits(),
@@ -999,6 +1026,77 @@ mod tests {
         assert!(engines <= 2, "{engines} namespace engines kept");
         for ns in ["a", "b", "c", "d"] {
             assert_eq!(query(&app, ns).await, [ns, "x"]);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_indexer_finishes_every_namespaces_work() {
+        // Small segments with graphs, int8 codes and paged rows: each stage's commit starts the
+        // next (rows are written once graph and codes are stored), which the indexer must
+        // notice after the turn that reported nothing more.
+        let dir_app = {
+            let app = app("indexer");
+            let mut options = app.options.clone();
+            options.storage.seal_records = 100;
+            options.ann.min_records = 50;
+            let dir = std::env::temp_dir().join(format!(
+                "larch-serve-indexer2-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            let store = DirectoryStore::open(&dir, Duration::ZERO).unwrap();
+            let ports = PortConfig {
+                mode: IndexPorts::Off,
+                data: dir,
+                bind: "127.0.0.1".into(),
+                origin: "http://127.0.0.1".into(),
+            };
+            App::new(store, options, None, ports)
+        };
+        let app = with_index_on(dir_app).await;
+        for ns in ["a", "b"] {
+            for b in 0..3 {
+                let ids: Vec<String> = (0..100).map(|i| format!("{ns}{b}-{i}")).collect();
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                upsert(&app, ns, &ids).await;
+            }
+        }
+        let passes = {
+            let app = app.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut passes = 0;
+                while passes < 10_000 {
+                    passes += 1;
+                    let more = app.index_pass();
+                    let pending = app.status_blocking()["indexing"]["pending"] == json!(true);
+                    if !more && !pending {
+                        break;
+                    }
+                }
+                passes
+            })
+            .await
+            .unwrap()
+        };
+        let status = app.status().await;
+        assert_eq!(
+            status["indexing"]["pending"],
+            json!(false),
+            "after {passes} passes: {status}"
+        );
+        let (built, total) = (&status["indexing"]["built"], &status["indexing"]["total"]);
+        assert_eq!(built, total, "{status}");
+        // Every namespace still answers with all its records.
+        for ns in ["a", "b"] {
+            let (code, stats) =
+                call(&app, "POST", "/index/docs/describe_index_stats", json!({})).await;
+            assert_eq!(code, 200);
+            assert_eq!(
+                stats["namespaces"][ns]["vectorCount"],
+                json!(300),
+                "{stats}"
+            );
         }
     }
 }
