@@ -1,6 +1,6 @@
 //! `larch bench-namespaces` (hidden): the namespace locks measured in process, without HTTP or
 //! a client's CPU. One index with N namespaces of R random records (dimension D, cosine); they
-//! are loaded by one thread per namespace at once, indexed (graphs, int8 codes, paged rows),
+//! are loaded by one thread per namespace at once (REST bodies of 200), indexed (graphs, int8 codes, paged rows),
 //! then queried (top-10) by T threads, either all in one namespace or spread over all N — the
 //! same namespace size either way, so the difference is the lock: one namespace's requests run
 //! one at a time, different namespaces' in parallel. BENCHMARKS.md ("larch serve") has the
@@ -49,6 +49,9 @@ fn call(rt: &tokio::runtime::Handle, app: &Arc<App>, path: &str, body: serde_jso
         api_version: Some("2025-10".into()),
         ..Call::default()
     }));
+    if r.status >= 300 {
+        eprintln!("{path}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    }
     r.status
 }
 
@@ -95,15 +98,15 @@ pub fn run(config: &BenchConfig) -> Result<(), String> {
     if status != 201 {
         return Err(format!("create index: {status}"));
     }
-    // Load: one thread per namespace, batches of 500.
+    // Load: one thread per namespace, batches of 200 (a 2 MB JSON body).
     let t = Instant::now();
     std::thread::scope(|s| {
         for k in 0..n {
             let (app, handle) = (app.clone(), handle.clone());
             s.spawn(move || {
                 let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (k as u64 + 1));
-                for b in (0..r).step_by(500) {
-                    let vectors: Vec<_> = (b..(b + 500).min(r))
+                for b in (0..r).step_by(200) {
+                    let vectors: Vec<_> = (b..(b + 200).min(r))
                         .map(|i| json!({"id": format!("{i}"), "values": rng.vector(d)}))
                         .collect();
                     let body = json!({"namespace": format!("ns{k}"), "vectors": vectors});
