@@ -131,12 +131,26 @@ pub struct ApiOptions {
     /// Pinecone returns a bare hostname; when serving plain HTTP, include `http://` so the SDKs
     /// keep it (they turn a bare host into `https://`).
     pub host_template: String,
+    /// Hosts of particular indexes, in place of the template's (`larch serve` serves each
+    /// index on a port of its own, as Pinecone Local does).
+    pub hosts: std::collections::BTreeMap<String, String>,
+}
+
+impl ApiOptions {
+    /// The data-plane host of index `name`.
+    pub fn host_of(&self, name: &str) -> String {
+        match self.hosts.get(name) {
+            Some(h) => h.clone(),
+            None => self.host_template.replace("{name}", name),
+        }
+    }
 }
 
 impl Default for ApiOptions {
     fn default() -> Self {
         ApiOptions {
             host_template: "http://127.0.0.1:8787/index/{name}".into(),
+            hosts: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -340,6 +354,22 @@ impl Api {
     /// from the host on next use. Call it after applying the writes.
     pub fn evict_idle(&mut self, keep: usize) -> usize {
         self.db.evict_idle(keep)
+    }
+
+    /// Sets (or, with `None`, removes) the host index `name` is described with, in place of
+    /// [`ApiOptions::host_template`]'s.
+    pub fn set_index_host(&mut self, name: &str, host: Option<String>) {
+        match host {
+            Some(h) => self.options.hosts.insert(name.to_string(), h),
+            None => self.options.hosts.remove(name),
+        };
+    }
+
+    /// Drops every namespace's state, manifests included ([`Db::forget_namespaces`]): for a
+    /// host's catalog engine whose namespaces other engines write. Call it after applying
+    /// the writes.
+    pub fn forget_namespaces(&mut self) -> bool {
+        self.db.forget_namespaces()
     }
 
     /// Background work between requests: advances pending HNSW builds, int8 quantization and

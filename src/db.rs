@@ -378,6 +378,19 @@ impl Db {
             .sum()
     }
 
+    /// Drops the state of every namespace of every index from memory, manifests included:
+    /// the next use of a namespace reads its manifest (and records) from the host again. For
+    /// hosts that keep each namespace in an engine of its own beside this one, whose copies of
+    /// those namespaces would otherwise go stale. Call it after applying the writes; returns
+    /// false when some index kept its namespaces because writes were pending.
+    pub fn forget_namespaces(&mut self) -> bool {
+        let mut all = true;
+        for ix in self.indexes.values_mut() {
+            all &= ix.forget_namespaces();
+        }
+        all
+    }
+
     /// Everything written since the last call, as batches to apply in order, each in one
     /// atomic step. Empty for an in-memory database.
     pub fn take_writes(&mut self) -> Vec<WriteBatch> {

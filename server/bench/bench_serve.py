@@ -8,7 +8,10 @@ fresh directory and measures: upsert throughput (gRPC, batches of 1000; REST, ba
 the wait for background indexing, recall@10 against the ground truth, query latency p50/p99
 and QPS with 1, 8 and 32 concurrent clients over REST and over gRPC, the server's memory
 (VmRSS, VmHWM), and cold start (process start to the first answered query, over the same
-directory). Prints one JSON object per measurement and a Markdown table at the end.
+directory), and the multi-namespace variant (`--spread N`: N namespaces loaded at once, and
+queries with clients all on one namespace or spread over the N, which run in parallel). Prints
+one JSON object per measurement and a Markdown table at the end. Clients dial each index's own
+port, as describe_index names it.
 
 Clients are Python threads (one SDK index handle each) on the same 2-core machine as the
 server, so at 8 and 32 clients the figures include the client's own CPU use.
@@ -80,11 +83,128 @@ def emit(**kw) -> dict:
     return kw
 
 
+def wait_indexed(url: str) -> float:
+    import httpx
+
+    t = time.perf_counter()
+    while httpx.get(f"{url}/larch/status", headers={"Api-Key": KEY}, timeout=600).json()["indexing"]["pending"]:
+        time.sleep(0.5)
+    return time.perf_counter() - t
+
+
+def run_clients(clients: int, per: int, make, work) -> tuple[list[float], float]:
+    """`clients` threads, each making its handle with make(k) and timing per calls of work."""
+    lat: list[float] = []
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        ix = make(k)
+        mine = []
+        for i in range(per):
+            t0 = time.perf_counter()
+            work(ix, k, i)
+            mine.append(time.perf_counter() - t0)
+        with lock:
+            lat.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return lat, time.perf_counter() - t
+
+
+def _proc_client(transport, url, host, k, per, spread, layout, queries, barrier, out) -> None:
+    os.environ["PINECONE_GRPC_SCHEME"] = "http"
+    ix = (PineconeGRPC(api_key=KEY, host=url) if transport == "gRPC" else Pinecone(api_key=KEY, host=url)).Index(host=host)
+    ns = f"ns{k % spread}" if layout == "spread" else "ns0"
+    ix.query(vector=queries[k % len(queries)], top_k=10, namespace=ns)  # connect before timing
+    barrier.wait()
+    mine = []
+    for i in range(per):
+        t0 = time.perf_counter()
+        ix.query(vector=queries[(k * per + i) % len(queries)], top_k=10, namespace=ns)
+        mine.append(time.perf_counter() - t0)
+    out.put(mine)
+
+
+def run_procs(clients, per, transport, url, host, spread, layout, queries) -> tuple[list[float], float]:
+    """`clients` client processes (Python threads share one interpreter lock, which caps the
+    client near one core), started together after each made its connection."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(clients + 1)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_proc_client, args=(transport, url, host, k, per, spread, layout, queries, barrier, out)) for k in range(clients)]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    t = time.perf_counter()
+    lat: list[float] = []
+    for _ in procs:
+        lat.extend(out.get())
+    dt = time.perf_counter() - t
+    for p in procs:
+        p.join()
+    return lat, dt
+
+
+def multi_namespace(pc, url: str, base: list, queries: list, spread: int, per_ns: int) -> list[dict]:
+    """Namespaces in parallel: a second index with `spread` namespaces of `per_ns` records each
+    (the first spread × per_ns base vectors, loaded by one client thread per namespace at once);
+    then queries with 1, 8, 32 client processes over REST and gRPC, each client either on
+    namespace k % spread ("spread") or all on namespace 0 ("one"): same data, same namespace
+    size, so the difference is the namespace lock."""
+    if QUICK or spread < 2:
+        return []
+    rows = []
+    name = "bench-multi"
+    pc.create_index(name=name, dimension=len(base[0]), metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1"))
+    host = pc.describe_index(name).host
+    per_ns = min(per_ns, len(base) // spread)
+
+    def load(ix, k: int, i: int) -> None:
+        lo = k * per_ns + i * 500
+        ix.upsert(vectors=[(str(j), base[j]) for j in range(lo, min(lo + 500, (k + 1) * per_ns))], namespace=f"ns{k}", show_progress=False)
+
+    batches = -(-per_ns // 500)
+    _, dt = run_clients(spread, batches, lambda k: PineconeGRPC(api_key=KEY, host=url).Index(host=host), load)
+    n = spread * per_ns
+    rows.append(emit(what="upsert", transport="gRPC", batch=500, clients=spread, namespaces=spread, records=n, seconds=round(dt, 2), per_s=round(n / dt)))
+    rows.append(emit(what="indexing wait", index=name, seconds=round(wait_indexed(url), 1)))
+    for transport in ("REST", "gRPC"):
+        for clients in (1, 8, 32):
+            for layout in ("one", "spread") if clients > 1 else ("one",):
+                per = 400 if clients == 1 else max(25, 1600 // clients)
+                lat, dt = run_procs(clients, per, transport, url, host, spread, layout, queries)
+                rows.append(
+                    emit(
+                        what="query",
+                        index=name,
+                        namespaces=spread if layout == "spread" else 1,
+                        records_per_namespace=per_ns,
+                        transport=transport,
+                        clients=clients,
+                        queries=len(lat),
+                        p50_ms=round(1000 * pct(lat, 0.5), 2),
+                        p99_ms=round(1000 * pct(lat, 0.99), 2),
+                        qps=round(len(lat) / dt),
+                    )
+                )
+    pc.delete_index(name)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
     ap.add_argument("--limit", type=int, default=None, help="base vectors to load (default all)")
     ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--spread", type=int, default=8, help="namespaces of the multi-namespace variant (0: skip it)")
+    ap.add_argument("--spread-records", type=int, default=10000, help="records per namespace there")
     args = ap.parse_args()
     os.environ["PINECONE_GRPC_SCHEME"] = "http"
     base = read_vecs(os.path.join(args.dataset, "base.fvecs"), "f", args.limit)
@@ -104,7 +224,8 @@ def main() -> None:
         try:
             pc = Pinecone(api_key=KEY, host=url)
             pc.create_index(name=NAME, dimension=len(base[0]), metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1"))
-            host = f"{url}/index/{NAME}"
+            # The index's own port, as describe_index names it (what the SDKs dial).
+            host = pc.describe_index(NAME).host
             grpc_ix = PineconeGRPC(api_key=KEY, host=url).Index(host=host)
             rest_ix = pc.Index(host=host)
             # Upsert: gRPC, batches of 1000, one client.
@@ -180,6 +301,7 @@ def main() -> None:
                             qps=round(len(lat) / dt),
                         )
                     )
+            rows.extend(multi_namespace(pc, url, base, queries, args.spread, args.spread_records))
             rows.append(emit(what="memory after queries", **memory(proc.pid)))
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -188,7 +310,7 @@ def main() -> None:
         proc, url, t0 = start(data)
         try:
             listening = time.perf_counter() - t0
-            ix = PineconeGRPC(api_key=KEY, host=url).Index(host=f"{url}/index/{NAME}")
+            ix = PineconeGRPC(api_key=KEY, host=url).Index(name=NAME)
             r = ix.query(vector=queries[0], top_k=10, namespace=NS)
             first = time.perf_counter() - t0
             assert r.matches, "the reloaded namespace answers"
@@ -209,11 +331,11 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
     print()
-    print("| transport | clients | p50 ms | p99 ms | QPS |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| index | namespaces | transport | clients | p50 ms | p99 ms | QPS |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         if r["what"] == "query":
-            print(f"| {r['transport']} | {r['clients']} | {r['p50_ms']} | {r['p99_ms']} | {r['qps']} |")
+            print(f"| {r.get('index', NAME)} | {r.get('namespaces', 1)} | {r['transport']} | {r['clients']} | {r['p50_ms']} | {r['p99_ms']} | {r['qps']} |")
 
 
 if __name__ == "__main__":

@@ -1,30 +1,39 @@
-//! The engine host: the Larch engine (`larch::api::Api`) over a [`DirectoryStore`], driven by
-//! the engine's host protocol (`larch::host`): a request that names blobs it does not hold
-//! (`NotLoaded`) is given them and retried, its write batches are committed to the store in
-//! one atomic step before the response leaves, and background index steps run between
-//! requests. This is `pkg-js/js/host.ts`'s `Host` for a native process.
+//! The engine hosts: Larch engines (`larch::api::Api`) over one [`DirectoryStore`], each
+//! driven by the engine's host protocol (`larch::host`): a request that names blobs it does
+//! not hold (`NotLoaded`) is given them and retried, its write batches are committed to the
+//! store in one atomic step before the response leaves, and background index steps run
+//! between requests. This is `pkg-js/js/host.ts`'s `Host` for a native process.
 //!
-//! The engine is one `Db` whose every operation, reads included, takes `&mut` (reads load
-//! namespaces and page rows in on demand), so requests run one at a time behind a mutex (see
-//! [`crate::serve`]); HTTP parsing, JSON and protobuf conversion, authentication and I/O of
-//! other connections run in parallel around it.
+//! The server splits the database the way the Worker does (ARCHITECTURE.md, `worker/`): one
+//! [`Role::Catalog`] engine for the control plane, index-wide requests (stats, namespace
+//! listings) and every change to the root or an index's catalog (creating and dropping
+//! indexes and namespaces), and one [`Role::Namespace`] engine per (index, namespace) for the
+//! vectors API. All share the store's keys, which is pkg-js's single-database layout
+//! unchanged: a write to an existing namespace touches only its `n/{ix}/{ns}/` keys, so the
+//! namespace engines never write each other's blobs. A namespace engine whose request would
+//! write anything else (the root: the write creates or drops its namespace) commits nothing
+//! and answers [`Handled::Bounced`]; the caller drops it and runs the request on the catalog
+//! engine, which owns the root. The catalog engine forgets its copies of namespaces after
+//! every request ([`Api::forget_namespaces`]), so stats and listings read the manifests the
+//! namespace engines committed.
 //!
-//! Commits: a request's batches are committed under the engine's lock, before it answers. A
-//! background turn's batches (new graphs, codes, paged rows, merged segments: tens of MB after
-//! a merge, seconds of fsync on a busy disk) change no record, so they are written *outside*
-//! the lock ([`SharedStore::write_in_flight`]): requests go on meanwhile, reading the commit's
-//! blobs from memory ([`DirectoryStore::get`]), and a request that writes waits for it first,
-//! so commits stay in order. Should a background commit fail, the engine is rebuilt from the
-//! store before anything else commits.
+//! Commits: every commit is prepared under the store's lock (one at a time: the directory has
+//! one journal) and written outside it ([`SharedStore::apply`]), so reads of other engines
+//! never wait for a commit's fsyncs: a read of a key the commit in flight writes is answered
+//! from its bytes ([`DirectoryStore::locate`]). A background turn's batches (new graphs,
+//! codes, paged rows, merged segments: tens of MB after a merge, seconds of fsync on a busy
+//! disk) change no record, so they are written after the namespace's engine is released
+//! ([`SharedStore::write_in_flight`]): its requests go on meanwhile, and one that writes waits
+//! for it first, so commits stay in order. Should a background commit fail, that engine is
+//! rebuilt from the store before anything else it does commits.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use larch::api::{Api, ApiOptions, Request, Response};
 use larch::host::INDEX_STEP_BUDGET;
 use larch::namespace::{AnnConfig, StorageConfig};
-
 use larch::storage::WriteBatch;
 
 use crate::store::{DirectoryStore, Prepared, StoreError};
@@ -35,7 +44,8 @@ pub struct EngineOptions {
     pub api: ApiOptions,
     pub storage: StorageConfig,
     pub ann: AnnConfig,
-    /// Namespaces per index kept in memory after a request; the rest reload on next use.
+    /// Namespace engines (each holding one namespace) kept in memory; idle ones beyond this
+    /// are dropped, least recently used first, and reload on next use.
     pub max_loaded_namespaces: usize,
 }
 
@@ -43,7 +53,10 @@ impl EngineOptions {
     /// The defaults of a persistent pkg-js engine (int8 codes on), with `host_template`.
     pub fn new(host_template: String) -> Self {
         EngineOptions {
-            api: ApiOptions { host_template },
+            api: ApiOptions {
+                host_template,
+                ..ApiOptions::default()
+            },
             storage: StorageConfig::default(),
             ann: AnnConfig {
                 int8: true,
@@ -54,22 +67,22 @@ impl EngineOptions {
     }
 }
 
-/// The store, shared by the engine and the writer of background commits.
+/// The store, shared by every engine and the writer of background commits.
 #[derive(Debug)]
 pub struct SharedStore {
     store: Mutex<DirectoryStore>,
     /// Signalled when a commit in flight finishes.
     idle: Condvar,
-    /// A background commit failed: the engine is ahead of the store.
-    broken: AtomicBool,
+    /// Commits made by this process.
+    commits: AtomicU64,
 }
 
 impl SharedStore {
-    fn new(store: DirectoryStore) -> Self {
+    pub fn new(store: DirectoryStore) -> Self {
         SharedStore {
             store: Mutex::new(store),
             idle: Condvar::new(),
-            broken: AtomicBool::new(false),
+            commits: AtomicU64::new(0),
         }
     }
 
@@ -91,28 +104,45 @@ impl SharedStore {
         drop(self.lock_idle());
     }
 
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.lock().get(key)
+    /// A committed blob (or one of the commit in flight); the file is read outside the lock.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let located = self.lock().locate(key);
+        located.read(key)
     }
 
-    /// Commits after the commit in flight, unless that one failed.
-    fn apply(&self, batches: &[WriteBatch]) -> Result<u64, StoreError> {
-        let mut s = self.lock_idle();
-        if self.broken.load(Ordering::Acquire) {
-            return Err(StoreError::Io {
-                what: "an earlier background commit failed".into(),
-                source: std::io::Error::other("the engine reloads from the store"),
-            });
-        }
-        s.apply(batches)
+    /// Commits after the commit in flight, unless the engine's `broken` says that one (its
+    /// own background commit) failed. The files are written outside the store's lock.
+    fn apply(&self, batches: &[WriteBatch], broken: &AtomicBool) -> Result<u64, StoreError> {
+        let prepared = {
+            let mut s = self.lock_idle();
+            if broken.load(Ordering::Acquire) {
+                return Err(StoreError::Io {
+                    what: "an earlier background commit failed".into(),
+                    source: std::io::Error::other("the engine reloads from the store"),
+                });
+            }
+            match s.prepare(batches) {
+                Some(p) => p,
+                None => return Ok(s.generation()),
+            }
+        };
+        self.write_in_flight(prepared, broken)
     }
 
-    /// Writes a prepared background commit (without any lock while its files are written).
-    pub fn write_in_flight(&self, p: Arc<Prepared>) -> Result<u64, StoreError> {
+    /// Writes a prepared commit (without any lock while its files are written) and ends it;
+    /// a failure sets `broken` (the engine that made it is ahead of the store).
+    pub fn write_in_flight(
+        &self,
+        p: Arc<Prepared>,
+        broken: &AtomicBool,
+    ) -> Result<u64, StoreError> {
         let result = p.write();
         let r = self.lock().finish(&p, result);
-        if r.is_err() {
-            self.broken.store(true, Ordering::Release);
+        match &r {
+            Ok(_) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => broken.store(true, Ordering::Release),
         }
         self.idle.notify_all();
         r
@@ -122,54 +152,103 @@ impl SharedStore {
     pub fn generation(&self) -> u64 {
         self.lock().generation()
     }
+
+    /// Commits made by this process.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
 }
 
-/// The engine and its store.
+/// Which part of the database an engine serves (module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The root and every index's catalog; forgets namespaces after each request.
+    Catalog,
+    /// One namespace: commits only batches inside `n/` (namespace keys).
+    Namespace,
+}
+
+/// What a request on an engine came to.
+#[derive(Debug)]
+pub enum Handled {
+    /// The response (its writes committed).
+    Done(Response),
+    /// A namespace engine's request would write outside its namespace (the root or a
+    /// catalog): nothing was committed, the engine is ahead of the store and must be dropped,
+    /// and the request belongs to the catalog engine.
+    Bounced,
+}
+
+/// True when every key the batches touch is a namespace's (`n/…`).
+fn namespace_only(batches: &[WriteBatch]) -> bool {
+    batches.iter().all(|b| {
+        b.puts.iter().all(|(k, _)| k.starts_with("n/"))
+            && b.deletes.iter().all(|k| k.starts_with("n/"))
+            && b.delete_prefixes.iter().all(|k| k.starts_with("n/"))
+    })
+}
+
+/// One engine and its store.
 #[derive(Debug)]
 pub struct Engine {
     api: Api,
     store: Arc<SharedStore>,
     options: EngineOptions,
-    /// Commits since start (for logs and tests).
-    commits: u64,
+    role: Role,
+    /// Set when this engine's background commit failed: it is ahead of the store.
+    broken: Arc<AtomicBool>,
 }
 
-/// One background turn runs engine steps for at most this long (requests wait behind it).
+/// One background turn runs engine steps for at most this long (requests of the same
+/// namespace wait behind it).
 pub const TURN: Duration = Duration::from_millis(10);
 
 /// A background turn longer than this is logged.
 const SLOW_TURN: Duration = Duration::from_millis(250);
 
 impl Engine {
-    /// The engine over `store`; it loads lazily from the store.
-    pub fn new(store: DirectoryStore, options: EngineOptions) -> Self {
-        let api = fresh_api(&options);
+    /// An engine over `store`; it loads lazily from the store.
+    pub fn new(store: Arc<SharedStore>, options: EngineOptions, role: Role) -> Self {
         Engine {
-            api,
-            store: Arc::new(SharedStore::new(store)),
+            api: fresh_api(&options),
+            store,
             options,
-            commits: 0,
+            role,
+            broken: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// The store, for the writer of background commits.
-    pub fn store(&self) -> Arc<SharedStore> {
-        self.store.clone()
+    /// Sets the host index `name` is described with (its own port), or removes it.
+    pub fn set_index_host(&mut self, name: &str, host: Option<String>) {
+        match &host {
+            Some(h) => self.options.api.hosts.insert(name.to_string(), h.clone()),
+            None => self.options.api.hosts.remove(name),
+        };
+        self.api.set_index_host(name, host);
+    }
+
+    /// The flag a failed background commit of this engine sets.
+    pub fn broken(&self) -> Arc<AtomicBool> {
+        self.broken.clone()
     }
 
     /// Rebuilds the engine from the store after a failed background commit.
     fn repair(&mut self) {
-        if self.store.broken.load(Ordering::Acquire) {
+        if self.broken.load(Ordering::Acquire) {
             self.store.wait_idle();
-            self.api = fresh_api(&self.options);
-            self.store.broken.store(false, Ordering::Release);
+            self.reset();
         }
     }
 
+    fn reset(&mut self) {
+        self.api = fresh_api(&self.options);
+        self.broken.store(false, Ordering::Release);
+    }
+
     /// Runs one request through the host loop and commits its writes before returning the
-    /// response. A store failure drops the engine (it reloads from what is committed) and
-    /// answers with an internal error: nothing uncommitted is acknowledged.
-    pub fn handle(&mut self, req: &Request<'_>) -> Response {
+    /// response. A store failure drops the engine's state (it reloads from what is committed)
+    /// and answers with an internal error: nothing uncommitted is acknowledged.
+    pub fn handle(&mut self, req: &Request<'_>) -> Handled {
         self.repair();
         let response = loop {
             match self.api.try_handle(req) {
@@ -178,16 +257,30 @@ impl Engine {
                     for key in keys {
                         match self.store.get(&key) {
                             Ok(bytes) => self.api.provide(key, bytes),
-                            Err(e) => return self.fail(req.path, &e),
+                            Err(e) => return Handled::Done(self.fail(req.path, &e)),
                         }
                     }
                 }
             }
         };
-        match self.commit() {
-            Ok(()) => response,
-            Err(e) => self.fail(req.path, &e),
+        let batches = self.api.take_writes();
+        if self.role == Role::Namespace && !namespace_only(&batches) {
+            return Handled::Bounced;
         }
+        if !batches.is_empty()
+            && let Err(e) = self.store.apply(&batches, &self.broken)
+        {
+            return Handled::Done(self.fail(req.path, &e));
+        }
+        match self.role {
+            Role::Catalog => {
+                self.api.forget_namespaces();
+            }
+            Role::Namespace => {
+                self.api.evict_idle(self.options.max_loaded_namespaces);
+            }
+        }
+        Handled::Done(response)
     }
 
     /// True when background index work is pending.
@@ -220,17 +313,22 @@ impl Engine {
         }
         let took = start.elapsed();
         if took > SLOW_TURN {
-            // Requests wait behind a turn: say when one is long (one step is the unit).
+            // Requests of this namespace wait behind a turn: say when one is long.
             eprintln!(
-                "larch: a background turn held the engine {} ms ({steps} steps)",
+                "larch: a background turn held a namespace {} ms ({steps} steps)",
                 took.as_millis()
             );
         }
         let batches = self.api.take_writes();
+        if self.role == Role::Namespace && !namespace_only(&batches) {
+            eprintln!("larch: a background turn wrote outside its namespace; the engine reloads");
+            self.store.wait_idle();
+            self.reset();
+            return (false, None);
+        }
         let prepared = if batches.is_empty() {
             None
         } else {
-            self.commits += 1;
             self.store.lock_idle().prepare(&batches)
         };
         self.api.evict_idle(self.options.max_loaded_namespaces);
@@ -240,39 +338,14 @@ impl Engine {
         (more || (!after.is_empty() && after != needs), prepared)
     }
 
-    /// The host's status: background indexing (graph nodes built of all being built, and
-    /// whether work is pending), commits, the store's generation, the engine's resident bytes.
-    pub fn status(&self) -> serde_json::Value {
-        let (built, total) = self.api.indexing_progress();
-        serde_json::json!({
-            "indexing": {"pending": self.api.indexing_pending(), "built": built, "total": total},
-            "generation": self.store.generation(),
-            "commits": self.commits,
-            "residentBytes": self.api.db().resident_bytes(),
-            "kernels": larch::distance::kernel_name(),
-        })
+    /// Graph nodes built and being built by background work.
+    pub fn indexing_progress(&self) -> (usize, usize) {
+        self.api.indexing_progress()
     }
 
-    /// The store's generation (commits of this and earlier processes).
-    pub fn generation(&self) -> u64 {
-        self.store.generation()
-    }
-
-    /// Commits made by this process.
-    pub fn commits(&self) -> u64 {
-        self.commits
-    }
-
-    /// Applies the engine's pending write batches (the one commit path of requests).
-    fn commit(&mut self) -> Result<(), StoreError> {
-        let batches = self.api.take_writes();
-        if batches.is_empty() {
-            return Ok(());
-        }
-        self.store.apply(&batches)?;
-        self.commits += 1;
-        self.api.evict_idle(self.options.max_loaded_namespaces);
-        Ok(())
+    /// The engine's resident bytes.
+    pub fn resident_bytes(&self) -> usize {
+        self.api.db().resident_bytes()
     }
 
     /// A store failure: the engine may be ahead of the store, so rebuild it from what is
@@ -280,8 +353,7 @@ impl Engine {
     fn fail(&mut self, path: &str, e: &StoreError) -> Response {
         eprintln!("larch: storage error: {e}");
         self.store.wait_idle();
-        self.api = fresh_api(&self.options);
-        self.store.broken.store(false, Ordering::Release);
+        self.reset();
         Api::internal_error(path)
     }
 }

@@ -6,8 +6,9 @@
 //! transports.
 //!
 //! Which index: gRPC clients dial the host of `describe_index` but send no path prefix (tonic
-//! keeps only scheme and authority), so an RPC names its index with the `x-larch-index`
-//! metadata entry, or reaches the only index when the server has exactly one.
+//! keeps only scheme and authority), so each index has a port of its own ([`crate::ports`])
+//! whose RPCs go to it; the `x-larch-index` metadata entry names an index on any port, and on
+//! the main port an RPC without it reaches the only index when the server has exactly one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub const DESCRIPTOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/db_data.
 #[derive(Debug, Clone)]
 pub struct Grpc {
     pub app: Arc<App>,
+    /// The index of the listener's port ([`crate::ports`]); `None` on the main port.
+    pub index: Option<String>,
 }
 
 // ---- protobuf Struct <-> JSON ----------------------------------------------------------------
@@ -256,7 +259,7 @@ impl Grpc {
             query,
             body,
             api_version: text("x-pinecone-api-version"),
-            index: text("x-larch-index"),
+            index: text("x-larch-index").or_else(|| self.index.clone()),
             only_index: true,
             vectors,
             side_values,

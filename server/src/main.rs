@@ -9,8 +9,10 @@
 // (ARCHITECTURE.md, invariant 4).
 #![allow(clippy::disallowed_methods)]
 
+mod bench;
 mod engine;
 mod grpc;
+mod ports;
 mod rest;
 mod serve;
 mod store;
@@ -71,11 +73,33 @@ enum Command {
         /// requests (pkg-js's `rowCacheBytes`, 16 MiB there; a server has the memory).
         #[arg(long, default_value_t = 256)]
         row_cache_mib: usize,
+        /// Each index is also served (REST and gRPC) on a port of its own, named as its host
+        /// by describe_index, as Pinecone Local does: `FIRST-LAST` (the first free one; default:
+        /// the hundred ports after --port), `auto` (any free port; the default with --port 0)
+        /// or `off` (hosts are http://HOST:PORT/index/NAME). Kept across restarts in
+        /// DIR/larch-serve.json.
+        #[arg(long)]
+        index_ports: Option<ports::IndexPorts>,
     },
     /// Write the FileDescriptorSet of the served gRPC protocol to stdout (for tests that compare
     /// it with Pinecone's).
     #[command(hide = true)]
     ProtoDescriptor,
+    /// Measure the namespace locks in process (BENCHMARKS.md, "larch serve").
+    #[command(hide = true)]
+    BenchNamespaces {
+        #[arg(long, default_value_t = 8)]
+        namespaces: usize,
+        #[arg(long, default_value_t = 10000)]
+        records: usize,
+        #[arg(long, default_value_t = 384)]
+        dimension: usize,
+        /// Query threads, comma-separated.
+        #[arg(long, default_value = "1,2,8")]
+        threads: String,
+        #[arg(long, default_value_t = 4000)]
+        queries: usize,
+    },
 }
 
 fn main() {
@@ -92,6 +116,7 @@ fn main() {
             seal_records,
             ann_min_records,
             row_cache_mib,
+            index_ports,
         } => {
             let config = serve::ServeConfig {
                 data,
@@ -104,6 +129,7 @@ fn main() {
                 seal_records,
                 ann_min_records,
                 row_cache_bytes: row_cache_mib << 20,
+                index_ports: index_ports.unwrap_or(ports::IndexPorts::default_for(port)),
             };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -116,6 +142,29 @@ fn main() {
                 }
             };
             if let Err(e) = runtime.block_on(serve::serve(config)) {
+                eprintln!("larch: {e}");
+                std::process::exit(1);
+            }
+        }
+        Command::BenchNamespaces {
+            namespaces,
+            records,
+            dimension,
+            threads,
+            queries,
+        } => {
+            let config = bench::BenchConfig {
+                namespaces: namespaces.max(1),
+                records: records.max(1),
+                dimension: dimension.max(1),
+                threads: threads
+                    .split(',')
+                    .filter_map(|t| t.trim().parse().ok())
+                    .filter(|&t| t > 0)
+                    .collect(),
+                queries,
+            };
+            if let Err(e) = bench::run(&config) {
                 eprintln!("larch: {e}");
                 std::process::exit(1);
             }

@@ -1,6 +1,7 @@
 //! Pinecone's REST API (control and data plane) over HTTP: authentication, body bounds and
 //! transport only — every route, validation and error body is `src/api/`'s, exactly as in the
-//! Worker (`worker/src/index.ts`). Index hosts are `{origin}/index/{name}`. One route is the
+//! Worker (`worker/src/index.ts`). Index hosts are each index's own port ([`crate::ports`]), or
+//! `{origin}/index/{name}` with `--index-ports off`. One route is the
 //! server's own: [`STATUS`].
 
 use std::sync::Arc;
@@ -18,14 +19,19 @@ use crate::serve::{App, Call};
 pub const STATUS: &str = "/larch/status";
 
 /// The routes of one listener: gRPC's `VectorService` methods, and REST for everything else.
-pub fn router(app: Arc<App>) -> axum::Router {
-    let grpc = VectorServiceServer::new(Grpc { app: app.clone() })
-        .max_decoding_message_size(8 * 1024 * 1024)
-        .max_encoding_message_size(64 * 1024 * 1024);
+/// `index` is the index of an index port ([`crate::ports`]): its data plane without the
+/// `/index/{name}` prefix, over REST and gRPC.
+pub fn router(app: Arc<App>, index: Option<String>) -> axum::Router {
+    let grpc = VectorServiceServer::new(Grpc {
+        app: app.clone(),
+        index: index.clone(),
+    })
+    .max_decoding_message_size(8 * 1024 * 1024)
+    .max_encoding_message_size(64 * 1024 * 1024);
     tonic::service::Routes::new(grpc)
         .prepare()
         .into_axum_router()
-        .fallback(move |req: axum::extract::Request| handle(app.clone(), req))
+        .fallback(move |req: axum::extract::Request| handle(app.clone(), index.clone(), req))
 }
 
 fn to_http(r: ApiResponse) -> axum::response::Response {
@@ -44,7 +50,11 @@ fn to_http(r: ApiResponse) -> axum::response::Response {
     out
 }
 
-async fn handle(app: Arc<App>, req: axum::extract::Request) -> axum::response::Response {
+async fn handle(
+    app: Arc<App>,
+    index: Option<String>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or("").to_string();
@@ -87,6 +97,7 @@ async fn handle(app: Arc<App>, req: axum::extract::Request) -> axum::response::R
         query,
         body,
         api_version,
+        index,
         ..Call::default()
     };
     to_http(app.run(call).await)

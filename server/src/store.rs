@@ -406,6 +406,29 @@ impl Prepared {
     }
 }
 
+/// Where a blob's bytes are ([`DirectoryStore::locate`]).
+#[derive(Debug)]
+pub enum Located {
+    /// In memory (a commit in flight), or absent.
+    Bytes(Option<Vec<u8>>),
+    /// In this committed file.
+    File(PathBuf),
+}
+
+impl Located {
+    /// The bytes (reads the file, if any, without any lock on the store).
+    pub fn read(self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Located::Bytes(b) => Ok(b),
+            Located::File(path) => match fs::read(path) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(io_err(format!("cannot read {key}"))(e)),
+            },
+        }
+    }
+}
+
 /// The store over one directory, holding its lock.
 #[derive(Debug)]
 pub struct DirectoryStore {
@@ -443,25 +466,31 @@ impl DirectoryStore {
     }
 
     /// The bytes of a committed blob.
+    #[cfg(test)]
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.locate(key).read(key)
+    }
+
+    /// Where a committed blob's bytes are: in the commit in flight, in a file, or nowhere.
+    /// Reading the file needs no lock on the store ([`Located::read`]): a file is replaced
+    /// only by a rename, so a reader sees the old bytes or the new ones, and a commit that
+    /// replaces a key the reader's engine holds cannot start while that engine is busy.
+    pub fn locate(&self, key: &str) -> Located {
         // A commit in flight is the newest state of its keys (its files may be half renamed).
         if let Some(p) = &self.in_flight
             && let Some(&i) = p.index.get(key)
         {
-            return Ok(p.ops[i].put.clone());
+            return Located::Bytes(p.ops[i].put.clone());
         }
         if !self.keys.contains(key) {
-            return Ok(None);
+            return Located::Bytes(None);
         }
-        match fs::read(self.blobs.join(file_name(key))) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err(format!("cannot read {key}"))(e)),
-        }
+        Located::File(self.blobs.join(file_name(key)))
     }
 
     /// Commits the batches, in order, atomically; returns the new generation (the old one when
     /// they change nothing).
+    #[cfg(test)]
     pub fn apply(&mut self, batches: &[WriteBatch]) -> Result<u64, StoreError> {
         let ops = self.reduce(batches);
         if ops.is_empty() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `larch serve` end-to-end tests. Builds the server (debug), starts it over a fresh directory
 # (REST and gRPC on one port), then runs against it:
-#   worker/test/test_python_sdk.py  the Worker's own REST suite (official Python SDK), unchanged:
-#                                   the server answers the same REST as the Worker
+#   worker/test/test_python_sdk.py  the Worker's own REST suite (official Python SDK): the server
+#                                   answers the same REST as the Worker, index hosts aside
+#                                   (LARCH_INDEX_HOSTS=ports: each index on a port of its own)
 #   server/test/test_grpc.py        the official Python SDK's gRPC client (PineconeGRPC): every
 #                                   RPC, filters, bad input with Pinecone's status codes
 # and then, each starting its own servers:
@@ -75,7 +76,7 @@ if [ -f ../shared/reference/proto/db_data_2025-10.proto ] || [ -n "${LARCH_PINEC
   export LARCH_REQUIRE_PINECONE_PROTO=1
 fi
 cargo test -p larch-server -- the_proto_matches || total_failed=$((total_failed + 1))
-suite server-rest-python-sdk pytest "$py" -m pytest -q -p no:cacheprovider worker/test/test_python_sdk.py
+LARCH_INDEX_HOSTS=ports suite server-rest-python-sdk pytest "$py" -m pytest -q -p no:cacheprovider worker/test/test_python_sdk.py
 suite server-grpc-python-sdk pytest "$py" -m pytest -q -p no:cacheprovider server/test/test_grpc.py
 stop_server
 suite server-durability pytest "$py" -m pytest -q -p no:cacheprovider server/test/test_durability.py

@@ -170,7 +170,8 @@ def test_concurrent_clients_in_their_own_namespaces(data, monkeypatch):
     monkeypatch.setenv("PINECONE_GRPC_SCHEME", "http")
     s = Server(data)
     create_index(s)
-    grpc_index = PineconeGRPC(api_key=KEY, host=s.url).Index(host=f"{s.url}/index/crash")
+    # The index's own port (its host in describe_index), as the SDK finds it by name.
+    grpc_index = PineconeGRPC(api_key=KEY, host=s.url).Index(name="crash")
     errors: list[str] = []
     clients = 8
 
@@ -200,6 +201,18 @@ def test_concurrent_clients_in_their_own_namespaces(data, monkeypatch):
                 assert all(m.startswith(f"{ns}#") for m in matches), f"{ns} saw {matches}"
             r = http.post("/index/crash/describe_index_stats", json={})
             assert r.json()["namespaces"][ns]["vectorCount"] == len(mine)
+            # Every record reads back with the values this client wrote, and nothing else is
+            # in its namespace.
+            ids = sorted(mine)
+            got: dict[str, list[float]] = {}
+            for i in range(0, len(ids), 100):
+                r = http.get("/index/crash/vectors/fetch", params=[("namespace", ns)] + [("ids", x) for x in ids[i : i + 100]])
+                assert r.status_code == 200, r.text
+                got |= {k: v["values"] for k, v in r.json()["vectors"].items()}
+            assert sorted(got) == ids, f"{ns}: {len(got)} of {len(ids)} fetched"
+            for k, v in got.items():
+                assert max(abs(a - b) for a, b in zip(v, mine[k])) < 1e-6, (ns, k)
+            assert listed(s, ns) == len(ids)
         except Exception as e:  # noqa: BLE001 - reported below with the client's name
             errors.append(f"client {k}: {e!r}")
         finally:
@@ -214,3 +227,29 @@ def test_concurrent_clients_in_their_own_namespaces(data, monkeypatch):
     stats = s.post("/index/crash/describe_index_stats", {}).json()
     assert stats["totalVectorCount"] == clients * 300
     assert s.stop() == 0
+
+
+def test_index_ports_are_kept_across_restarts(data, monkeypatch):
+    monkeypatch.setenv("PINECONE_GRPC_SCHEME", "http")
+    s = Server(data)
+    create_index(s, "first")
+    create_index(s, "second")
+    hosts = {i["name"]: i["host"] for i in s.http.get("/indexes").json()["indexes"]}
+    assert len(set(hosts.values())) == 2 and all("/index/" not in h for h in hosts.values()), hosts
+    pc = PineconeGRPC(api_key=KEY, host=s.url)
+    pc.Index(name="first").upsert(vectors=[("f", [0.5] * DIM)], namespace="n")
+    assert s.stop() == 0
+    s = Server(data)
+    try:
+        again = {i["name"]: i["host"] for i in s.http.get("/indexes").json()["indexes"]}
+        assert again == hosts
+        pc = PineconeGRPC(api_key=KEY, host=s.url)
+        pc.Index(name="second").upsert(vectors=[("s", [0.5] * DIM)], namespace="n")
+        assert set(pc.Index(name="first").fetch(ids=["f", "s"], namespace="n").vectors) == {"f"}
+        assert set(pc.Index(name="second").fetch(ids=["f", "s"], namespace="n").vectors) == {"s"}
+        # Deleting an index frees its port.
+        assert s.http.delete("/indexes/second").status_code == 202
+        with pytest.raises(Exception):
+            httpx.get(f"{hosts['second']}/describe_index_stats", headers=HEADERS, timeout=5)
+    finally:
+        s.stop()

@@ -224,12 +224,29 @@ def test_grpc_status_codes_on_the_wire(idx):
     assert set(idx.fetch(ids=["raw1", "raw2", "raw4"], namespace="raw").vectors) == {"raw1", "raw4"}
 
 
-def test_two_indexes_need_a_name_over_grpc(pc, idx):
-    pc.create_index(name="grpc-other", dimension=DIM, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1"))
+def test_two_indexes_each_on_its_own_port(pc, idx):
+    # Pinecone's clients dial the host describe_index names and send no index name: each index
+    # has a port of its own (as in Pinecone Local), so writes land in the index they were for.
+    pc.create_index(name="grpc-other", dimension=4, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1"))
     try:
-        # FAILED_PRECONDITION, which the SDK raises as its base error.
+        hosts = {i.name: i.host for i in pc.list_indexes()}
+        assert hosts["grpc-other"] == pc.describe_index("grpc-other").host
+        assert hosts["grpc-other"] != hosts[NAME], hosts
+        assert "/index/" not in hosts[NAME], hosts
+        other = pc.Index(name="grpc-other")
+        other.upsert(vectors=[("o1", [0.1, 0.2, 0.3, 0.4]), ("o2", [0.4, 0.3, 0.2, 0.1])], namespace="films")
+        idx.upsert(vectors=[("two1", vec(7))], namespace="two")
+        assert set(other.fetch(ids=["o1", "o2", "two1"], namespace="films").vectors) == {"o1", "o2"}
+        assert other.query(vector=[0.1, 0.2, 0.3, 0.4], top_k=1, namespace="films").matches[0].id == "o1"
+        stats = other.describe_index_stats()
+        assert stats.dimension == 4 and stats.total_vector_count == 2, stats
+        assert set(stats.namespaces) == {"films"}, stats
+        assert idx.fetch(ids=["o1"], namespace="films").vectors == {}
+        assert idx.describe_index_stats().namespaces["two"].vector_count == 1
+        # The main port, told no index, does not guess between two (FAILED_PRECONDITION, which
+        # the SDK raises as its base error).
         with pytest.raises(PineconeError, match="x-larch-index"):
-            idx.describe_index_stats()
+            PineconeGRPC(api_key=KEY, host=URL).Index(host=URL).describe_index_stats()
     finally:
         pc.delete_index("grpc-other")
     assert idx.describe_index_stats().namespaces["films"].vector_count == 37

@@ -85,7 +85,7 @@ pub(crate) fn handle(db: &mut Db, ctx: Ctx<'_>, op: Op, body: &[u8]) -> Result<R
 /// The IndexModel: classic fields (dimension, metric, spec, host, status, vector_type) and the
 /// 2026-07 fields (schema, deployment).
 pub(crate) fn index_model(ctx: Ctx<'_>, c: &IndexConfig) -> Json {
-    let host = ctx.options.host_template.replace("{name}", &c.name);
+    let host = ctx.options.host_of(&c.name);
     let mut m = Map::new();
     m.insert("name".into(), json!(c.name));
     if let VectorType::Dense { dimension } = c.vector_type {

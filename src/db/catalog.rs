@@ -648,6 +648,22 @@ impl Catalog {
         n
     }
 
+    /// Drops every committed namespace's state from memory, manifests included, so the next
+    /// use reads each from the host again; the catalog's own entries stay. For hosts whose
+    /// other engines write these namespaces (`larch serve` keeps a catalog engine beside one
+    /// engine per namespace). Returns false, dropping nothing, while writes are pending.
+    pub fn forget_all(&mut self) -> bool {
+        if !self.persistent || !self.pending.is_empty() {
+            return false;
+        }
+        if let Some(entries) = self.entries.as_mut() {
+            for e in entries.values_mut() {
+                e.state = NsState::Unloaded;
+            }
+        }
+        true
+    }
+
     /// LSNs of dropped namespaces are all below this.
     pub fn lsn_floor(&self) -> u64 {
         self.reference.lsn_floor

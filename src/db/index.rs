@@ -206,6 +206,11 @@ impl Index {
         self.catalog.evict_lru(keep)
     }
 
+    /// Drops every namespace's state, manifests included ([`Db::forget_namespaces`]).
+    pub fn forget_namespaces(&mut self) -> bool {
+        self.catalog.forget_all()
+    }
+
     /// Number of namespaces whose records are in memory.
     pub fn loaded_namespaces(&self) -> usize {
         self.catalog.loaded_count()

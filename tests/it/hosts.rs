@@ -295,3 +295,56 @@ wasm_test! {
         assert_eq!(list["namespaces"][1], json!({"name": "b", "record_count": 1}));
     }
 }
+
+wasm_test! {
+    fn a_catalog_engine_that_forgets_its_namespaces_sees_other_engines_writes() {
+        // `larch serve`'s split over one store: a catalog engine creates the namespace, a
+        // namespace engine (its own `Api` over the same keys) writes it; the catalog engine's
+        // stats are stale until it forgets its copy, then read the committed manifest.
+        let mut store = MemoryStore::new();
+        let opts = ApiOptions::default();
+        let storage = StorageConfig::default();
+        let mut catalog = Api::open(opts.clone(), storage);
+        create_persistent(&mut catalog, &mut store);
+        let upsert = |id: &str| {
+            serde_json::to_vec(&json!({"namespace": "a", "vectors": [{"id": id, "values": [1.0, 0.5]}]})).unwrap()
+        };
+        let body = upsert("x");
+        let r = catalog.serve(&mut store, &req("POST", "/index/docs/vectors/upsert", "", &body));
+        assert_eq!(r.status, 200, "{}", text(&r));
+        let count = |api: &mut Api, store: &mut MemoryStore| {
+            api.serve(store, &req("POST", "/index/docs/describe_index_stats", "", b"{}")).json_body()
+                ["namespaces"]["a"]["vectorCount"]
+                .clone()
+        };
+        assert_eq!(count(&mut catalog, &mut store), json!(1));
+        let mut namespace = Api::open(opts, storage);
+        for id in ["y", "z"] {
+            let body = upsert(id);
+            let r = namespace.serve(&mut store, &req("POST", "/index/docs/vectors/upsert", "", &body));
+            assert_eq!(r.status, 200, "{}", text(&r));
+        }
+        // The namespace engine's writes stay inside the namespace's own keys.
+        assert_eq!(count(&mut catalog, &mut store), json!(1), "the catalog engine's copy is stale");
+        assert!(catalog.forget_namespaces());
+        assert_eq!(count(&mut catalog, &mut store), json!(3));
+        assert_eq!(count(&mut namespace, &mut store), json!(3));
+    }
+}
+
+wasm_test! {
+    fn an_index_host_set_by_the_host_replaces_the_template() {
+        let mut store = MemoryStore::new();
+        let mut api = Api::open(ApiOptions::default(), StorageConfig::default());
+        api.set_index_host("docs", Some("http://127.0.0.1:5081".into()));
+        create_persistent(&mut api, &mut store);
+        let describe = |api: &mut Api, store: &mut MemoryStore| {
+            api.serve(store, &req("GET", "/indexes/docs", "", b"")).json_body()["host"].clone()
+        };
+        assert_eq!(describe(&mut api, &mut store), json!("http://127.0.0.1:5081"));
+        let list = api.serve(&mut store, &req("GET", "/indexes", "", b"")).json_body();
+        assert_eq!(list["indexes"][0]["host"], json!("http://127.0.0.1:5081"));
+        api.set_index_host("docs", None);
+        assert_eq!(describe(&mut api, &mut store), json!("http://127.0.0.1:8787/index/docs"));
+    }
+}
