@@ -1723,10 +1723,20 @@ wasm_test! {
         let mut rng = Rng(71);
         let mut ns = Namespace::with_config(dim, Metric::Cosine, NEVER_SEAL);
         ns.set_ann_config(ann_merging(300));
-        for s in 0..4 {
-            ns.upsert((s * 400..(s + 1) * 400).map(|i| record(i, rng.vector(dim))).collect());
+        let mut next = 0;
+        let mut seal = |ns: &mut Namespace, n: usize| {
+            ns.upsert((next..next + n).map(|i| record(i, rng.vector(dim))).collect());
             ns.seal();
+            next += n;
+        };
+        seal(&mut ns, 400);
+        seal(&mut ns, 400);
+        while !ns.consolidating() {
+            assert!(ns.index_step(100), "a consolidation starts");
         }
+        // Segments sealed while it runs make the next consolidation due when it swaps in.
+        seal(&mut ns, 600);
+        seal(&mut ns, 600);
         let mut steps = 0;
         while ns.index_step(100) {
             steps += 1;
