@@ -142,6 +142,13 @@ pub struct JsNeeds {
     pub needs: Vec<String>,
 }
 
+/// The answer of `Engine.handle` when this build leaves out what the request needs:
+/// `{module: feature}` — run the request on an engine of the full build (`Engine.full()`).
+#[derive(Debug, Serialize)]
+pub struct JsModuleNeed {
+    pub module: &'static str,
+}
+
 /// The answer of `Engine.handle` when texts must be embedded first:
 /// `{embed: {model, inputType: "passage" | "query", texts: [text, ...]}}`.
 #[derive(Debug, Serialize)]

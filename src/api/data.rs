@@ -81,7 +81,10 @@ pub(crate) fn handle(
         Op::List => list(index, query),
         Op::Stats => stats(index, ctx, body),
         Op::Namespaces(op) => namespaces::handle(index, ctx, op, query, body),
+        #[cfg(feature = "integrated")]
         Op::Records(op) => super::records::handle(index, ctx.embeddings, op, body),
+        #[cfg(not(feature = "integrated"))]
+        Op::Records(_) => Err(super::embed::module_required("The records API")),
     }
 }
 

@@ -8,7 +8,9 @@ use super::{AnnConfig, Namespace, StorageConfig};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
-use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, ManifestV1, ManifestV2, ManifestV3};
+use crate::manifest::{LogEntry, LogOp, LogRef, Manifest};
+#[cfg(feature = "legacy-formats")]
+use crate::manifest::{ManifestV1, ManifestV2, ManifestV3};
 use crate::storage::{WriteBatch, keys};
 
 /// Persistence state of a namespace.
@@ -139,14 +141,22 @@ impl Namespace {
     pub fn decode_manifest(what: &str, bytes: &[u8]) -> Result<Manifest> {
         let (version, _) = format::open_blob_versioned(what, BlobKind::Manifest, bytes)?;
         match version {
+            #[cfg(not(feature = "legacy-formats"))]
+            1..=3 => Err(Error::ModuleRequired {
+                feature: "legacy-formats",
+                what: "Reading a namespace of format version 1, 2 or 3",
+            }),
+            #[cfg(feature = "legacy-formats")]
             1 => {
                 let m: ManifestV1 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
                 Ok(m.upgrade())
             }
+            #[cfg(feature = "legacy-formats")]
             2 => {
                 let m: ManifestV2 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
                 Ok(m.upgrade())
             }
+            #[cfg(feature = "legacy-formats")]
             3 => {
                 let m: ManifestV3 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
                 Ok(m.upgrade())
