@@ -134,7 +134,12 @@ stage setup bash scripts/setup.sh "${setup_args[@]}"
 stage fmt cargo fmt --all --check -- --color=never
 stage clippy-native cargo clippy --workspace --all-targets -- -D warnings
 # The server (server/, a native host: tokio, sockets, files) is not built for wasm32.
-stage clippy-wasm32 cargo clippy --workspace --exclude larch-server --lib --tests --target wasm32-unknown-unknown -- -D warnings
+# Also the npm package's search module: larch-js without the engine's default features.
+clippy_wasm32() {
+  cargo clippy --workspace --exclude larch-server --lib --tests --target wasm32-unknown-unknown -- -D warnings &&
+    cargo clippy -p larch-js --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+}
+stage clippy-wasm32 clippy_wasm32
 # JS/TS lint and format (Biome, installed by setup.sh into .tools/; biome.json at the root lists
 # the files). `.tools/biome/node_modules/.bin/biome check --write` applies its formatting and
 # safe fixes.
