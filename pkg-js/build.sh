@@ -60,7 +60,7 @@ for name in larch_js larch_search; do
   # esnext.disposable: drop it from the .d.ts so a project on lib ES2022 type-checks the package
   # without skipLibCheck (test/types.test.mjs). The method itself stays in the JS.
   sed -i '/\[Symbol\.dispose\]()/d' "js/wasm/$name.d.ts"
-  node_modules/.bin/wasm-opt -Oz --converge --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+  node_modules/.bin/wasm-opt --low-memory-unused -Oz --converge --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     --strip-debug --strip-producers "js/wasm/${name}_bg.wasm" -o "js/wasm/${name}_bg.opt.wasm"
   mv "js/wasm/${name}_bg.opt.wasm" "js/wasm/${name}_bg.wasm"

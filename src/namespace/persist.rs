@@ -11,6 +11,7 @@ use crate::format::{self, BlobKind};
 use crate::manifest::{LogEntry, LogOp, LogRef, Manifest};
 #[cfg(feature = "legacy-formats")]
 use crate::manifest::{ManifestV1, ManifestV2, ManifestV3};
+use crate::sort::CollectTree;
 use crate::storage::{WriteBatch, keys};
 
 /// Persistence state of a namespace.
@@ -112,7 +113,7 @@ impl Namespace {
         // A batch never deletes what it writes: codes that an earlier commit dropped (int8
         // off) are written again under the same keys when int8 comes back on, while the
         // previous manifest may still list them as garbage.
-        let written: BTreeSet<String> = batch.puts.iter().map(|(k, _)| k.clone()).collect();
+        let written: BTreeSet<String> = batch.puts.iter().map(|(k, _)| k.clone()).collect_set();
         garbage.retain(|k| !written.contains(k));
         let manifest = Manifest {
             lsn: self.lsn,
