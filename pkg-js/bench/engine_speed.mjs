@@ -38,7 +38,12 @@ const rand = () => {
 };
 const vec = () => Array.from({ length: dim }, () => Math.round(rand() * 1000) / 1000);
 
-call("POST", "/indexes", { name: "b", dimension: dim, metric: "cosine", spec: { serverless: { cloud: "aws", region: "us-east-1" } } });
+call("POST", "/indexes", {
+  name: "b",
+  dimension: dim,
+  metric: "cosine",
+  spec: { serverless: { cloud: "aws", region: "us-east-1" } },
+});
 let t = performance.now();
 for (let i = 0; i < n; i += 200) {
   const vectors = [];
@@ -54,7 +59,8 @@ t = performance.now();
 for (const vector of qs) call("POST", "/index/b/query", { vector, topK: 10 });
 const queryMs = performance.now() - t;
 t = performance.now();
-for (const vector of qs.slice(0, queries / 4)) call("POST", "/index/b/query", { vector, topK: 10, filter: { g: { $eq: 3 } } });
+for (const vector of qs.slice(0, queries / 4))
+  call("POST", "/index/b/query", { vector, topK: 10, filter: { g: { $eq: 3 } } });
 const filteredMs = performance.now() - t;
 const r = (x) => Math.round(x);
 console.log(
