@@ -154,7 +154,7 @@ stage pkg-js-build bash pkg-js/build.sh
 stage pkg-js-wasm-node cargo test -p larch-js --target wasm32-unknown-unknown --release --test engine
 stage pkg-js-wasm-chromium cargo test -p larch-js --target wasm32-unknown-unknown --release --test idb_store
 stage pkg-js-wasm-pack pkg_js_wasm_pack
-stage pkg-js-facade node_tests pkg-js/test/facade.test.mjs pkg-js/test/directory.test.mjs pkg-js/test/types.test.mjs pkg-js/test/embed.test.mjs
+stage pkg-js-facade node_tests pkg-js/test/facade.test.mjs pkg-js/test/directory.test.mjs pkg-js/test/types.test.mjs pkg-js/test/embed.test.mjs pkg-js/test/modules.test.mjs
 stage pkg-js-browser node_tests pkg-js/test/browser.test.mjs pkg-js/test/worker.test.mjs
 stage pkg-js-smoke node_tests pkg-js/test/smoke.test.mjs
 # worker/ (the Cloudflare Worker): types, the deployable bundle (size against Cloudflare's limits),
