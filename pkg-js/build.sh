@@ -71,7 +71,7 @@ rm -rf dist
 node_modules/.bin/tsc -p tsconfig.json
 mkdir -p dist/wasm
 cp js/wasm/larch_js.js js/wasm/larch_js.d.ts js/wasm/larch_js_bg.wasm js/wasm/larch_js_bg.wasm.d.ts dist/wasm/
-cp js/wasm/larch_search.js js/wasm/larch_search.d.ts js/wasm/larch_search_bg.wasm dist/wasm/
+cp js/wasm/larch_search.js js/wasm/larch_search.d.ts js/wasm/larch_search_bg.wasm js/wasm/larch_search_bg.wasm.d.ts dist/wasm/
 mkdir -p dist/embed
 cp js/embed/larch_embed.js js/embed/larch_embed.d.ts js/embed/larch_embed_bg.wasm dist/embed/
 for f in dist/*.js dist/wasm/*.js dist/embed/*.js; do
