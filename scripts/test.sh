@@ -134,7 +134,12 @@ stage setup bash scripts/setup.sh "${setup_args[@]}"
 stage fmt cargo fmt --all --check -- --color=never
 stage clippy-native cargo clippy --workspace --all-targets -- -D warnings
 # The server (server/, a native host: tokio, sockets, files) is not built for wasm32.
-stage clippy-wasm32 cargo clippy --workspace --exclude larch-server --lib --tests --target wasm32-unknown-unknown -- -D warnings
+# Also the npm package's search module: larch-js without the engine's default features.
+clippy_wasm32() {
+  cargo clippy --workspace --exclude larch-server --lib --tests --target wasm32-unknown-unknown -- -D warnings &&
+    cargo clippy -p larch-js --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+}
+stage clippy-wasm32 clippy_wasm32
 # JS/TS lint and format (Biome, installed by setup.sh into .tools/; biome.json at the root lists
 # the files). `.tools/biome/node_modules/.bin/biome check --write` applies its formatting and
 # safe fixes.
@@ -149,7 +154,7 @@ stage pkg-js-build bash pkg-js/build.sh
 stage pkg-js-wasm-node cargo test -p larch-js --target wasm32-unknown-unknown --release --test engine
 stage pkg-js-wasm-chromium cargo test -p larch-js --target wasm32-unknown-unknown --release --test idb_store
 stage pkg-js-wasm-pack pkg_js_wasm_pack
-stage pkg-js-facade node_tests pkg-js/test/facade.test.mjs pkg-js/test/directory.test.mjs pkg-js/test/types.test.mjs pkg-js/test/embed.test.mjs
+stage pkg-js-facade node_tests pkg-js/test/facade.test.mjs pkg-js/test/directory.test.mjs pkg-js/test/types.test.mjs pkg-js/test/embed.test.mjs pkg-js/test/modules.test.mjs
 stage pkg-js-browser node_tests pkg-js/test/browser.test.mjs pkg-js/test/worker.test.mjs
 stage pkg-js-smoke node_tests pkg-js/test/smoke.test.mjs
 # worker/ (the Cloudflare Worker): types, the deployable bundle (size against Cloudflare's limits),

@@ -18,9 +18,12 @@
 mod classify;
 mod control;
 mod data;
+// Without `integrated` only the types and the route parsing of these two are used.
+#[cfg_attr(not(feature = "integrated"), allow(dead_code))]
 mod embed;
 mod error;
 mod namespaces;
+#[cfg_attr(not(feature = "integrated"), allow(dead_code))]
 mod records;
 mod side;
 mod wire;
@@ -182,6 +185,10 @@ pub enum Step {
         input_type: InputType,
         texts: Vec<String>,
     },
+    /// This build leaves out the code the request needs (the cargo feature named, off in the
+    /// npm package's search module): run it, and what follows, on an engine of the full build
+    /// over the same store. Nothing changed. Never returned by a full build.
+    Module(&'static str),
 }
 
 /// Request context passed to route handlers.
@@ -191,6 +198,7 @@ pub(crate) struct Ctx<'a> {
     pub options: &'a ApiOptions,
     pub namespaces: Option<&'a KnownNamespaces>,
     /// Embeddings the host provided for this request.
+    #[cfg_attr(not(feature = "integrated"), allow(dead_code))]
     pub embeddings: &'a embed::Provided,
 }
 
@@ -264,6 +272,13 @@ impl Api {
                 };
                 Ok(error::respond(error::plane_of(req.path), &e))
             }
+            Step::Module(feature) => {
+                let e = Error::ModuleRequired {
+                    feature,
+                    what: "This request",
+                };
+                Ok(error::respond(error::plane_of(req.path), &e))
+            }
         }
     }
 
@@ -302,6 +317,10 @@ impl Api {
                     input_type,
                     texts,
                 }
+            }
+            Err((_, Error::ModuleRequired { feature, .. })) => {
+                self.end_request();
+                Step::Module(feature)
             }
             other => {
                 self.end_request();
@@ -420,7 +439,10 @@ impl Api {
         };
         let result = match route {
             Route::Control(c) => control::handle(&mut self.db, ctx, c, req.body),
+            #[cfg(feature = "integrated")]
             Route::Inference(op) => embed::handle(&self.embeddings, ctx, op, req.body),
+            #[cfg(not(feature = "integrated"))]
+            Route::Inference(_) => Err(embed::module_required("Inference")),
             Route::Data { index, op } => self
                 .db
                 .index_mut(&index)

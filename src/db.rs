@@ -18,6 +18,7 @@ use crate::format::{self, BlobKind};
 use crate::manifest::{Root, StoredConfig, StoredIndex};
 use crate::namespace::{AnnConfig, StorageConfig};
 use crate::record;
+use crate::sort::CollectTree;
 use crate::storage::{ROOT_KEY, WriteBatch, keys};
 
 pub use index::{
@@ -538,7 +539,7 @@ fn config_from_stored(s: &StoredConfig) -> Result<IndexConfig> {
             .iter()
             .filter(|(k, _)| k != EMBED_TAG)
             .cloned()
-            .collect(),
+            .collect_map(),
         cloud: s.cloud.clone(),
         region: s.region.clone(),
         read_capacity: match &s.dedicated {

@@ -157,6 +157,15 @@ pub enum Error {
         texts: Vec<String>,
     },
 
+    /// The request needs code this build of the engine leaves out (a cargo feature that is
+    /// off: the npm package's search module leaves out `integrated` and `legacy-formats`). Hosts
+    /// that carry the full build load it and retry (`api::Step::Module`); others answer 501.
+    #[error("{what} needs the engine's full module (feature `{feature}`)")]
+    ModuleRequired {
+        feature: &'static str,
+        what: &'static str,
+    },
+
     /// A bug: an invariant the engine relies on does not hold.
     #[error("Internal error: {message}")]
     Internal { message: String },
@@ -232,7 +241,7 @@ impl Error {
             Error::DeletionProtected { .. } => ErrorCode::Forbidden,
             Error::LimitExceeded { .. } => ErrorCode::QuotaExceeded,
             Error::Unauthenticated => ErrorCode::Unauthenticated,
-            Error::Unimplemented { .. } => ErrorCode::Unimplemented,
+            Error::Unimplemented { .. } | Error::ModuleRequired { .. } => ErrorCode::Unimplemented,
             Error::Corrupt { .. } => ErrorCode::DataLoss,
             Error::NotLoaded { .. } | Error::NeedsEmbeddings { .. } => ErrorCode::Unavailable,
             Error::Internal { .. } | Error::HostFailure => ErrorCode::Internal,

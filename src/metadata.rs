@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::sort::CollectTree;
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::error::{Error, Result};
@@ -124,7 +126,7 @@ impl Metadata {
 
 impl FromIterator<(String, Value)> for Metadata {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
-        Metadata(iter.into_iter().collect())
+        Metadata(iter.into_iter().collect_map())
     }
 }
 

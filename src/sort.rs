@@ -71,6 +71,36 @@ fn heapsort<T>(v: &mut [T], cmp: &mut dyn FnMut(&T, &T) -> Ordering) {
     }
 }
 
+/// `collect()` into a `BTreeMap` or `BTreeSet` by inserting one item at a time. std's
+/// `FromIterator` for them sorts the items (a stable sort) and bulk-builds the tree: ~3 KB of
+/// wasm per element type, where inserting reuses the map's own `insert`. Equal keys end as
+/// with `collect()`: the last value wins.
+pub(crate) trait CollectTree: Iterator + Sized {
+    fn collect_map<K: Ord, V>(self) -> std::collections::BTreeMap<K, V>
+    where
+        Self: Iterator<Item = (K, V)>,
+    {
+        let mut m = std::collections::BTreeMap::new();
+        for (k, v) in self {
+            m.insert(k, v);
+        }
+        m
+    }
+
+    fn collect_set<T: Ord>(self) -> std::collections::BTreeSet<T>
+    where
+        Self: Iterator<Item = T>,
+    {
+        let mut s = std::collections::BTreeSet::new();
+        for x in self {
+            s.insert(x);
+        }
+        s
+    }
+}
+
+impl<I: Iterator> CollectTree for I {}
+
 #[cfg(test)]
 mod tests {
     use super::SmallSort;

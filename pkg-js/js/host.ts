@@ -24,7 +24,8 @@
 // the host is. Its timer is `unref()`ed in Node, so it never keeps the process alive; a build cut
 // short is simply restarted when the segment is next loaded (it is searched exactly meanwhile).
 
-import { Engine } from "./wasm/larch_js.js";
+import { type EngineModule, type EngineModules, type ModuleNeed, ModuleNeeded, modules } from "./modules.js";
+import type { Engine } from "./wasm/larch_js.js";
 
 /** One write batch of the engine: apply puts in order, then deletes, then prefix deletes. */
 export type WriteBatch = {
@@ -148,7 +149,8 @@ export async function runRequest(
             v.sideValues ?? false,
           )
         : engine.handle(req.method, req.path, req.query, req.body, req.apiVersion ?? undefined, req.namespaces)
-    ) as EngineResponse | { needs: string[] } | EmbedNeed;
+    ) as EngineResponse | { needs: string[] } | EmbedNeed | ModuleNeed;
+    if ("module" in r) throw new ModuleNeeded(r.module);
     if ("embed" in r) {
       const { model, inputType, texts } = r.embed;
       if (!embed) throw new Error(`the engine needs texts embedded with ${model} but this host runs no model`);
@@ -181,6 +183,8 @@ export type HostOptions = {
   onIndexingProgress?: (progress: IndexingProgress) => void;
   /** Runs embedding models for integrated indexes, `/embed` (see `TextEmbedder`). */
   embedder?: TextEmbedder;
+  /** The engine's wasm modules (modules.ts); by default the entry point's. */
+  modules?: EngineModules;
 };
 
 /**
@@ -222,6 +226,8 @@ export class Host {
   private lastReport = "";
   /** Requests finished since the last indexing turn began. */
   private sinceTurn = 0;
+  /** The full module, once a request needed it (or at once for an engine without a store). */
+  private full: EngineModule | null = null;
 
   constructor(private readonly options: HostOptions) {}
 
@@ -242,7 +248,25 @@ export class Host {
   /** The bounds of one upsert request to `path`: records and body bytes (after the wasm loads). */
   async upsertLimits(path: string): Promise<{ records: number; bytes: number }> {
     if (this.options.ready) await this.options.ready();
+    const { Engine } = await this.engineModule();
     return { records: Engine.maxUpsertRecords(), bytes: Engine.maxBodyBytes("POST", path) };
+  }
+
+  /**
+   * The module new engines are made of (after `ready`): the entry point's first one, or the
+   * full one once a request needed it. An engine without a store starts on the full one, as
+   * the state it holds could not be handed over.
+   */
+  private async engineModule(): Promise<EngineModule> {
+    if (this.full) return this.full;
+    const mods = this.options.modules ?? modules();
+    if (mods.full && !this.options.engine.persistent) this.full = await mods.full();
+    return this.full ?? mods.first();
+  }
+
+  /** True when this host runs the full module (a test and diagnostics probe). */
+  get fullModule(): boolean {
+    return this.full !== null || !(this.options.modules ?? modules()).full;
   }
 
   /** Runs `section` after everything queued before it, under the host's lock. */
@@ -419,15 +443,26 @@ export class Host {
           this.loadedAt = generation;
         }
       }
-      if (!this.engine) this.engine = new Engine(this.options.engine);
-      const engine = this.engine;
+      let mod = await this.engineModule();
+      if (!this.engine) this.engine = new mod.Engine(this.options.engine);
+      let engine = this.engine;
       const get = store ? (keys: string[]) => store.get(keys) : null;
-      const r = await runRequest(
-        engine,
-        { method, path, query, body, apiVersion: API_VERSION, vectors },
-        get,
-        this.options.embedder ?? null,
-      );
+      const req: EngineRequest = { method, path, query, body, apiVersion: API_VERSION, vectors };
+      let r: EngineResponse;
+      try {
+        r = await runRequest(engine, req, get, this.options.embedder ?? null);
+      } catch (e) {
+        const full = (this.options.modules ?? modules()).full;
+        if (!(e instanceof ModuleNeeded) || !full || this.full) throw e;
+        // The search module leaves out what this request needs, and changed nothing: run it,
+        // and everything after it, on the full module. Every earlier request is committed, so
+        // the new engine reloads the same state from the store (pending background builds
+        // restart there).
+        mod = this.full = await full();
+        engine.free();
+        engine = this.engine = new mod.Engine(this.options.engine);
+        r = await runRequest(engine, req, get, this.options.embedder ?? null);
+      }
       await this.commit(engine, store);
       // Segments sealed or loaded without a graph: build them in the background. A timer
       // alone is not enough: requests that keep arriving through promise continuations (no

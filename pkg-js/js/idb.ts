@@ -4,7 +4,7 @@
 
 import type { BlobStore, HostOptions, LockFn, WriteBatch } from "./host.js";
 import { requestPersistence } from "./persist.js";
-import { IdbStore } from "./wasm/larch_js.js";
+import { IdbStore } from "./wasm/larch_search.js";
 
 class IdbBlobStore implements BlobStore {
   constructor(private readonly idb: IdbStore) {}

@@ -1,13 +1,15 @@
 // A BlobStore in memory, backed by the engine's own MemoryStore (and its snapshot format).
 
 import type { BlobStore, WriteBatch } from "./host.js";
-import { MemoryStore } from "./wasm/larch_js.js";
+import { modules } from "./modules.js";
+import type { MemoryStore } from "./wasm/larch_js.js";
 
 export class MemoryBlobStore implements BlobStore {
   /** @internal */
   readonly inner: MemoryStore;
 
   constructor(snapshot?: Uint8Array) {
+    const { MemoryStore } = modules().first();
     this.inner = snapshot ? MemoryStore.fromBytes(snapshot) : new MemoryStore();
   }
 

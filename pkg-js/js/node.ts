@@ -7,8 +7,9 @@ import { readFileSync } from "node:fs";
 import { DirectoryStore } from "./directory_store.js";
 import type { LockFn } from "./host.js";
 import { LarchCore, type LarchOptions, type Runtime, type StorageOption, setRuntime } from "./larch.js";
+import { setModules } from "./modules.js";
 import { nodeEmbedder } from "./node_embedder.js";
-import { Engine, initSync } from "./wasm/larch_js.js";
+import { Engine, initSync, MemoryStore } from "./wasm/larch_js.js";
 
 initSync({ module: readFileSync(new URL("./wasm/larch_js_bg.wasm", import.meta.url)) });
 
@@ -16,6 +17,8 @@ initSync({ module: readFileSync(new URL("./wasm/larch_js_bg.wasm", import.meta.u
 export function init(_input?: unknown): Promise<void> {
   return Promise.resolve();
 }
+
+setModules({ first: () => ({ Engine, MemoryStore }) });
 
 const RUNTIME: Runtime = {
   embedder: (options: LarchOptions) => nodeEmbedder(options.model),

@@ -3,7 +3,8 @@
 //   const pc = new Larch();                 // in memory, or { storage: yourBlobStore }
 
 import { LarchCore, type LarchOptions, type Runtime, type StorageOption, setRuntime } from "./larch.js";
-import { Engine, initSync } from "./wasm/larch_js.js";
+import { setModules } from "./modules.js";
+import { Engine, initSync, MemoryStore } from "./wasm/larch_js.js";
 import wasm from "./wasm/larch_js_bg.wasm";
 
 const instance = initSync({ module: wasm }) as unknown as { memory?: WebAssembly.Memory };
@@ -15,6 +16,8 @@ export const wasmMemoryBytes = (): number => instance.memory?.buffer.byteLength 
 export function init(_input?: unknown): Promise<void> {
   return Promise.resolve();
 }
+
+setModules({ first: () => ({ Engine, MemoryStore }) });
 
 const RUNTIME: Runtime = {
   storage(option: StorageOption | undefined) {

@@ -110,11 +110,17 @@ pub struct JsResponse {
 
 impl From<Response> for JsResponse {
     fn from(r: Response) -> Self {
+        // Inserted one by one: `collect()` into a BTreeMap costs a sort and a bulk build in
+        // the wasm (larch's `sort::CollectTree`).
+        let mut headers = BTreeMap::new();
+        for (k, v) in r.headers {
+            headers.insert(k, v);
+        }
         JsResponse {
             status: r.status,
             content_type: r.content_type,
             body: ByteBuf::from(r.body),
-            headers: r.headers.into_iter().collect(),
+            headers,
         }
     }
 }
@@ -140,6 +146,13 @@ pub fn response_js(mut r: Response) -> Result<JsValue, JsValue> {
 #[derive(Debug, Serialize)]
 pub struct JsNeeds {
     pub needs: Vec<String>,
+}
+
+/// The answer of `Engine.handle` when this build leaves out what the request needs:
+/// `{module: feature}` — run the request on an engine of the full build (`Engine.full()`).
+#[derive(Debug, Serialize)]
+pub struct JsModuleNeed {
+    pub module: &'static str,
 }
 
 /// The answer of `Engine.handle` when texts must be embedded first:

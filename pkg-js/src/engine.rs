@@ -10,8 +10,8 @@ use larch::host::INDEX_STEP_BUDGET;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{
-    EngineOptions, JsEmbedNeed, JsEmbedTexts, JsNeeds, JsResponse, JsWriteBatch, known_namespaces,
-    response_js, route_js, to_js,
+    EngineOptions, JsEmbedNeed, JsEmbedTexts, JsModuleNeed, JsNeeds, JsResponse, JsWriteBatch,
+    known_namespaces, response_js, route_js, to_js,
 };
 use crate::error::invalid_argument;
 
@@ -58,6 +58,12 @@ impl Engine {
     #[wasm_bindgen(js_name = simd)]
     pub fn simd() -> bool {
         cfg!(all(target_arch = "wasm32", target_feature = "simd128"))
+    }
+
+    /// True for the full build (every engine feature); false for the search module, which
+    /// answers `{module: feature}` to requests that need the full one.
+    pub fn full() -> bool {
+        cfg!(all(feature = "integrated", feature = "legacy-formats"))
     }
 
     /// Handles one request. Returns `{status, contentType, body: Uint8Array, headers}`, or
@@ -154,6 +160,7 @@ impl Engine {
                     texts,
                 },
             }),
+            Step::Module(feature) => to_js(&JsModuleNeed { module: feature }),
         }
     }
 

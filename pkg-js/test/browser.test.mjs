@@ -2,6 +2,7 @@
 // the same database at once (Web Locks + generation counter + BroadcastChannel).
 
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { scaleInBrowser } from "../bench/scale_browser.mjs";
@@ -215,6 +216,126 @@ test("Float32Array values round-trip through IndexedDB, as bytes and as JSON ali
 // Scale: a namespace built in IndexedDB, reloaded, answers with its f32 rows paged out. 20k x 384
 // (not 100k: building 100k x 384 through the API with background indexing takes about 5 min in
 // this headless Chromium, see BENCHMARKS.md "Scale"), int8 on (the package default).
+/** The wasm modules a page fetched (file names). */
+function wasmFetches(page) {
+  const seen = [];
+  page.on("request", (r) => {
+    const name = new URL(r.url()).pathname.split("/").pop();
+    if (/^larch_(js|search)(_bg\.wasm|\.js)$/.test(name)) seen.push(name);
+  });
+  return seen;
+}
+
+test("plain search runs on the search module; the full module is fetched only when a request needs it", async () => {
+  const context = await browser.newContext();
+  const log = [];
+  const page = await context.newPage();
+  watch(page, log);
+  const fetched = wasmFetches(page);
+  await page.goto(`${server.url}/test/pages/tab.html`);
+  await page.waitForFunction(() => window.ready === true);
+  const plain = await page.evaluate(async () => {
+    const { Larch, fullModuleLoaded } = window.larch;
+    const pc = new Larch({ storage: { indexedDB: "modules-test" }, sealRecords: 8 });
+    await pc.createIndex({ name: "vecs", dimension: 2, spec: { serverless: { cloud: "aws", region: "us-east-1" } } });
+    const ix = pc.index("vecs").namespace("n");
+    const records = [];
+    for (let i = 0; i < 20; i++) records.push({ id: `v${i}`, values: [1, i], metadata: { even: i % 2 === 0 } });
+    await ix.upsert({ records });
+    await ix.update({ id: "v3", metadata: { even: true } });
+    await ix.deleteOne({ id: "v4" });
+    await pc.flushIndexing();
+    const q = await ix.query({ vector: [1, 19], topK: 2, filter: { even: true } });
+    const stats = await pc.index("vecs").describeIndexStats();
+    window.pc = pc;
+    return { ids: q.matches.map((m) => m.id), count: stats.totalRecordCount, full: fullModuleLoaded() };
+  });
+  assert.deepEqual(plain, { ids: ["v18", "v16"], count: 19, full: false }, log.join("\n"));
+  assert.deepEqual(
+    [...new Set(fetched)].sort(),
+    ["larch_search.js", "larch_search_bg.wasm"],
+    "plain search fetched only the search module",
+  );
+
+  // Integrated embedding needs the full module: the first such request loads it, runs on it,
+  // and the records written before are all there (the engine reloaded them from IndexedDB).
+  const integrated = await page.evaluate(async () => {
+    const { Larch, fullModuleLoaded } = window.larch;
+    // A stand-in model: one-hot by the text's first letter (a..z over 384 dimensions).
+    const embedder = async (_model, _inputType, texts) => {
+      const values = new Float32Array(texts.length * 384);
+      for (const [i, t] of texts.entries()) values[i * 384 + (t.charCodeAt(0) % 384)] = 1;
+      const tokens = new Uint32Array(texts.map((t) => t.split(" ").length));
+      return { values, tokens, untruncated: tokens };
+    };
+    window.pc.close();
+    const pc = new Larch({ storage: { indexedDB: "modules-test" }, embedder });
+    const before = fullModuleLoaded();
+    await pc.createIndexForModel({
+      name: "docs",
+      cloud: "aws",
+      region: "us-east-1",
+      embed: { model: "all-minilm-l6-v2", fieldMap: { text: "chunk_text" } },
+    });
+    const ns = pc.index("docs").namespace("t");
+    await ns.upsertRecords([
+      { _id: "apple", chunk_text: "apples are red" },
+      { _id: "banana", chunk_text: "bananas are yellow" },
+    ]);
+    const hits = await ns.searchRecords({ query: { topK: 1, inputs: { text: "best fruit" } } });
+    const q = await pc
+      .index("vecs")
+      .namespace("n")
+      .query({ vector: [1, 19], topK: 1 });
+    const stats = await pc.index("vecs").describeIndexStats();
+    pc.close();
+    return {
+      before,
+      after: fullModuleLoaded(),
+      hit: hits.result.hits[0]._id,
+      q: q.matches[0].id,
+      count: stats.totalRecordCount,
+    };
+  });
+  assert.deepEqual(integrated, { before: false, after: true, hit: "banana", q: "v19", count: 19 }, log.join("\n"));
+  assert.ok(fetched.includes("larch_js_bg.wasm"), `fetched ${fetched}`);
+  await context.close();
+});
+
+test("a store written in format version 3 is read through the full module", async () => {
+  const bytes = await readFile(new URL("../../tests/fixtures/v3/workload.store", import.meta.url));
+  // What it holds, read in Node (the full module).
+  const read = async (larch, bytes) => {
+    const pc = new larch.Larch({ storage: new larch.MemoryBlobStore(new Uint8Array(bytes)) });
+    const names = (await pc.listIndexes()).indexes.map((i) => i.name);
+    const before = larch.fullModuleLoaded?.() ?? true;
+    const stats = (await pc.index("ix").describeIndexStats()).namespaces;
+    const ids = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "late"];
+    const records = {};
+    for (const ns of ["a", "empty"]) {
+      const f = await pc.index("ix").namespace(ns).fetch({ ids });
+      records[ns] = Object.fromEntries(Object.entries(f.records).map(([id, r]) => [id, [r.values, r.metadata]]));
+    }
+    pc.close();
+    return { names, before, after: larch.fullModuleLoaded?.() ?? true, stats, records };
+  };
+  const expected = await read(await import("../dist/node.js"), bytes);
+  assert.equal(Object.keys(expected.records.a).length, 6);
+  const context = await browser.newContext();
+  const log = [];
+  const page = await context.newPage();
+  watch(page, log);
+  const fetched = wasmFetches(page);
+  await page.goto(`${server.url}/test/pages/tab.html`);
+  await page.waitForFunction(() => window.ready === true);
+  // The same function, in the page, over the search module.
+  const r = await page.evaluate(`(${read})(window.larch, ${JSON.stringify([...bytes])})`);
+  assert.equal(r.before, false, "listing indexes reads no manifest: the search module serves it");
+  assert.deepEqual(r, { ...expected, before: false }, log.join("\n"));
+  assert.ok(fetched.includes("larch_js_bg.wasm"), `fetched ${fetched}`);
+  await context.close();
+});
+
 test("a reloaded 20k x 384 namespace answers as before with its rows paged out of memory", async () => {
   const [n, dim] = [20000, 384];
   const log = [];

@@ -56,6 +56,11 @@ pub(crate) fn handle(db: &mut Db, ctx: Ctx<'_>, op: Op, body: &[u8]) -> Result<R
             Ok(Response::json(201, &index_model(ctx, config)))
         }
         Op::CreateForModel => {
+            if !cfg!(feature = "integrated") {
+                return Err(super::embed::module_required(
+                    "Creating an index for a model",
+                ));
+            }
             let body: Json = super::parse_body(body)?;
             let config = parse_create_for_model(&body)?;
             let config = db.create_index(config)?;
@@ -70,6 +75,9 @@ pub(crate) fn handle(db: &mut Db, ctx: Ctx<'_>, op: Op, body: &[u8]) -> Result<R
             let body: Json = super::parse_body(body)?;
             let mut change = parse_configure(&body)?;
             if let Some(e) = body.get("embed").filter(|e| !e.is_null()) {
+                if !cfg!(feature = "integrated") {
+                    return Err(super::embed::module_required("Configuring embedding"));
+                }
                 change.embed = Some(configure_embed(&current, e)?);
             }
             let config = db.configure_index(&name, change)?;

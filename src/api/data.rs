@@ -81,7 +81,10 @@ pub(crate) fn handle(
         Op::List => list(index, query),
         Op::Stats => stats(index, ctx, body),
         Op::Namespaces(op) => namespaces::handle(index, ctx, op, query, body),
+        #[cfg(feature = "integrated")]
         Op::Records(op) => super::records::handle(index, ctx.embeddings, op, body),
+        #[cfg(not(feature = "integrated"))]
+        Op::Records(_) => Err(super::embed::module_required("The records API")),
     }
 }
 
@@ -287,16 +290,15 @@ fn fetch(index: &mut Index, http: &Request<'_>) -> Result<Response> {
     let records = index.fetch(&ns, &ids)?;
     let read_units = records.len().div_ceil(10).max(1);
     let mut side = http.side_values.then(Box::<SideValues>::default);
-    let vectors: Map<String, Json> = records
-        .iter()
-        .map(|r| {
-            let j = record_json(r, side.is_none());
-            if let Some(side) = &mut side {
-                side.push(&r.id, &r.values);
-            }
-            (r.id.clone(), j)
-        })
-        .collect();
+    // Inserted one by one, not collected: `collect()` into serde_json's map (a BTreeMap) adds
+    // a sort and a bulk build to the wasm (`sort::CollectTree`).
+    let mut vectors = Map::new();
+    for r in &records {
+        vectors.insert(r.id.clone(), record_json(r, side.is_none()));
+        if let Some(side) = &mut side {
+            side.push(&r.id, &r.values);
+        }
+    }
     let mut r = read_response(
         index,
         &ns,
@@ -343,11 +345,10 @@ fn fetch_by_metadata(index: &mut Index, body: &[u8]) -> Result<Response> {
     };
     let ns = req.namespace.unwrap_or_default();
     let page = index.fetch_where(&ns, &filter, after.as_deref(), limit)?;
-    let vectors: Map<String, Json> = page
-        .items
-        .iter()
-        .map(|r| (r.id.clone(), record_json(r, true)))
-        .collect();
+    let mut vectors = Map::new();
+    for r in &page.items {
+        vectors.insert(r.id.clone(), record_json(r, true));
+    }
     let read_units = page.items.len().div_ceil(10).max(1);
     let mut out = json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": read_units}});
     if let Some(p) = wire::pagination(page.next_after.as_deref()) {

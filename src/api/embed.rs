@@ -43,6 +43,15 @@ impl InputType {
     }
 }
 
+/// The error of a request for integrated embedding in a build without it (the npm package's
+/// search module): the host runs it on the full build.
+pub(crate) fn module_required(what: &'static str) -> Error {
+    Error::ModuleRequired {
+        feature: "integrated",
+        what,
+    }
+}
+
 /// A model Larch runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelInfo {

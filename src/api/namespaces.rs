@@ -11,6 +11,7 @@ use super::wire::{self, QueryParams};
 use super::{Ctx, Response};
 use crate::db::{DEFAULT_NAMESPACE, Index, IndexStats, Page, name_page, page_start};
 use crate::error::{Error, Result};
+use crate::sort::SmallSort;
 
 /// A namespaces operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,16 +198,19 @@ impl KnownNamespaces {
     pub fn with_sizes(items: impl IntoIterator<Item = (String, usize, u64)>) -> Result<Self> {
         let mut items = items
             .into_iter()
-            .map(|(name, count, size)| {
+            .enumerate()
+            .map(|(i, (name, count, size))| {
                 Ok((
                     crate::db::canonical_namespace(&name)?.to_string(),
                     count,
                     size,
+                    i,
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        // Stable, so a name's entries stay in input order; the last one's count is kept.
-        items.sort_by(|a, b| a.0.cmp(&b.0));
+        // A name's entries stay in input order (the position breaks ties); the last one's
+        // count is kept.
+        items.small_sort_by(|a, b| a.0.cmp(&b.0).then(a.3.cmp(&b.3)));
         items.dedup_by(|later, kept| {
             let same = later.0 == kept.0;
             if same {
@@ -215,6 +219,7 @@ impl KnownNamespaces {
             }
             same
         });
+        let items = items.into_iter().map(|(n, c, s, _)| (n, c, s)).collect();
         Ok(KnownNamespaces { items })
     }
 

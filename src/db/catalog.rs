@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
 use crate::manifest::{CatalogBase, CatalogDelta, CatalogRef, Manifest};
 use crate::namespace::{AnnConfig, Namespace, StorageConfig};
-use crate::sort::SmallSort;
+use crate::sort::{CollectTree, SmallSort};
 use crate::storage::{Provided, WriteBatch, keys};
 
 /// Deltas kept before the base snapshot is rewritten (at least; see `delta_budget`).
@@ -276,7 +276,7 @@ impl Catalog {
                     },
                 )
             })
-            .collect();
+            .collect_map();
         for blob in delta_blobs {
             match format::decode_chunked::<CatalogDelta>(&what, BlobKind::Catalog, &[blob])? {
                 CatalogDelta::Added(name, id) => {
@@ -340,7 +340,7 @@ impl Catalog {
         let prefix = self.prefix(entry.id);
         let wanted = Namespace::required_keys(&prefix, m, ann);
         let blobs = self.provided.take_all(&wanted)?;
-        let blobs: BTreeMap<String, Vec<u8>> = wanted.into_iter().zip(blobs).collect();
+        let blobs: BTreeMap<String, Vec<u8>> = wanted.into_iter().zip(blobs).collect_map();
         let Some(entry) = self.entries.as_mut().and_then(|e| e.get_mut(name)) else {
             return Ok(false);
         };

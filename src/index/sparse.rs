@@ -41,7 +41,8 @@ impl SparseVector {
             )));
         }
         let mut pairs: Vec<(u32, f32)> = indices.into_iter().zip(values).collect();
-        pairs.sort_by_key(|p| p.0);
+        // Equal indices are an error below, so the order among them does not matter.
+        pairs.small_sort_by_key(|p| p.0);
         if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(Error::invalid(format!(
                 "Sparse vector indices must be unique, index {} appears more than once",

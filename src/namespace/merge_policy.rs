@@ -16,6 +16,7 @@
 //! Every merge copies the live records of its inputs with the same [`super::merger::Merger`].
 
 use super::{AnnConfig, StorageConfig};
+use crate::sort::SmallSort;
 
 #[cfg(doc)]
 use super::Namespace;
@@ -99,8 +100,10 @@ impl MergePolicy {
             })
             .collect();
         if out.is_empty() && segments.len() > self.max_segments {
-            let mut by_size: Vec<&SegmentStats> = segments.iter().collect();
-            by_size.sort_by_key(|s| s.live);
+            // Ties keep the segments' order (the position breaks them).
+            let mut by_size: Vec<(usize, &SegmentStats)> = segments.iter().enumerate().collect();
+            by_size.small_sort_by_key(|&(i, s)| (s.live, i));
+            let by_size: Vec<&SegmentStats> = by_size.into_iter().map(|(_, s)| s).collect();
             let want = (segments.len() - self.max_segments + 1).max(2);
             // The merged segment's rows stay within `merge_bytes` (the memory a merge holds
             // until its output is indexed and paged out): the segment count yields to it.

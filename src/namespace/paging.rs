@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::metadata::Metadata;
 use crate::record::Record;
 use crate::segment::rows;
+use crate::sort::CollectTree;
 use crate::storage::keys;
 
 #[cfg(doc)]
@@ -64,7 +65,7 @@ impl Namespace {
 
     pub(super) fn note_groups_touched(&self, sealed: &Sealed, slots: &[u32]) {
         let Some(p) = &sealed.paged else { return };
-        let groups: BTreeSet<u32> = slots.iter().map(|&s| p.layout.locate(s).0).collect();
+        let groups: BTreeSet<u32> = slots.iter().map(|&s| p.layout.locate(s).0).collect_set();
         let s = &self.row_stats;
         s.searches.fetch_add(1, Ordering::Relaxed);
         s.groups.fetch_add(groups.len() as u64, Ordering::Relaxed);

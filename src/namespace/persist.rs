@@ -8,7 +8,10 @@ use super::{AnnConfig, Namespace, StorageConfig};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::format::{self, BlobKind};
-use crate::manifest::{LogEntry, LogOp, LogRef, Manifest, ManifestV1, ManifestV2, ManifestV3};
+use crate::manifest::{LogEntry, LogOp, LogRef, Manifest};
+#[cfg(feature = "legacy-formats")]
+use crate::manifest::{ManifestV1, ManifestV2, ManifestV3};
+use crate::sort::CollectTree;
 use crate::storage::{WriteBatch, keys};
 
 /// Persistence state of a namespace.
@@ -110,7 +113,7 @@ impl Namespace {
         // A batch never deletes what it writes: codes that an earlier commit dropped (int8
         // off) are written again under the same keys when int8 comes back on, while the
         // previous manifest may still list them as garbage.
-        let written: BTreeSet<String> = batch.puts.iter().map(|(k, _)| k.clone()).collect();
+        let written: BTreeSet<String> = batch.puts.iter().map(|(k, _)| k.clone()).collect_set();
         garbage.retain(|k| !written.contains(k));
         let manifest = Manifest {
             lsn: self.lsn,
@@ -139,14 +142,22 @@ impl Namespace {
     pub fn decode_manifest(what: &str, bytes: &[u8]) -> Result<Manifest> {
         let (version, _) = format::open_blob_versioned(what, BlobKind::Manifest, bytes)?;
         match version {
+            #[cfg(not(feature = "legacy-formats"))]
+            1..=3 => Err(Error::ModuleRequired {
+                feature: "legacy-formats",
+                what: "Reading a namespace of format version 1, 2 or 3",
+            }),
+            #[cfg(feature = "legacy-formats")]
             1 => {
                 let m: ManifestV1 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
                 Ok(m.upgrade())
             }
+            #[cfg(feature = "legacy-formats")]
             2 => {
                 let m: ManifestV2 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
                 Ok(m.upgrade())
             }
+            #[cfg(feature = "legacy-formats")]
             3 => {
                 let m: ManifestV3 = format::decode_chunked(what, BlobKind::Manifest, &[bytes])?;
                 Ok(m.upgrade())

@@ -163,7 +163,9 @@ impl Namespace {
         }
         // Each part returned at most k; the best k overall are among them. Ties go to the
         // lower id so results do not depend on where records happen to live.
-        merged.sort_by(|a, b| {
+        // A total order (ids are unique among live records), so the heapsort's answer is the
+        // stable sort's.
+        merged.small_sort_by(|a, b| {
             let o = if higher_is_better {
                 b.score.total_cmp(&a.score)
             } else {

@@ -68,6 +68,7 @@ fn serve(
                 let vectors = texts.iter().map(|t| test_embed(t)).collect();
                 api.provide_embeddings(&model, input_type, texts, vectors);
             }
+            Step::Module(feature) => panic!("the full build asked for the {feature} module"),
         }
     }
     panic!("the host loop did not end");

@@ -51,6 +51,7 @@ fn send(api: &mut Api, model: &MiniLm, method: &str, path: &str, body: &[u8]) ->
                     .collect();
                 api.provide_embeddings(&name, input_type, texts, embedded);
             }
+            Step::Module(feature) => panic!("the full build asked for the {feature} module"),
         }
     }
 }
