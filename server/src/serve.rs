@@ -1000,15 +1000,7 @@ mod tests {
         )
         .await;
         assert_eq!(status, 404);
-        let (status, body) = call(
-            &app,
-            "POST",
-            "/indexes",
-            json!({"name": "docs", "dimension": 2, "metric": "euclidean",
-                   "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}}),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
+        let app = with_index_on(app).await;
         assert!(query(&app, "a").await.is_empty());
         upsert(&app, "a", &["new"]).await;
         let (_, stats) = call(&app, "POST", "/index/docs/describe_index_stats", json!({})).await;

@@ -72,6 +72,12 @@ impl DenseRows {
         1 << self.shift
     }
 
+    /// The page holding row `i`, and where the row starts in it.
+    #[inline]
+    fn locate(&self, i: usize) -> (usize, usize) {
+        (i >> self.shift, (i & (self.page_rows() - 1)) * self.dim)
+    }
+
     /// Floats per row.
     pub fn dim(&self) -> usize {
         self.dim
@@ -96,8 +102,8 @@ impl DenseRows {
     /// Row `i`, to overwrite.
     pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
         debug_assert!(i < self.len);
-        let at = (i & (self.page_rows() - 1)) * self.dim;
-        &mut self.pages[i >> self.shift][at..at + self.dim]
+        let (p, at) = self.locate(i);
+        &mut self.pages[p][at..at + self.dim]
     }
 
     /// Appends one row of `dim` floats.
@@ -168,10 +174,10 @@ impl DenseRows {
     /// permutation of `0..len`), with one row of scratch: a sealing memtable sorts its rows
     /// without a second copy of them.
     pub fn permute(&mut self, order: &[u32]) {
-        debug_assert_eq!(order.len(), self.len);
         if self.dim == 0 {
             return;
         }
+        debug_assert_eq!(order.len(), self.len);
         let mut done = vec![false; order.len()];
         let mut held = vec![0.0f32; self.dim];
         for start in 0..order.len() {
@@ -195,9 +201,8 @@ impl DenseRows {
 
     /// Copies row `from` over row `to`.
     fn copy_row(&mut self, from: usize, to: usize) {
-        let (d, mask) = (self.dim, self.page_rows() - 1);
-        let (fp, fo) = (from >> self.shift, (from & mask) * d);
-        let (tp, to) = (to >> self.shift, (to & mask) * d);
+        let d = self.dim;
+        let ((fp, fo), (tp, to)) = (self.locate(from), self.locate(to));
         if fp == tp {
             self.pages[fp].copy_within(fo..fo + d, to);
         } else if fp < tp {

@@ -136,11 +136,9 @@ impl Namespace {
         // Row groups a background merge copied are dropped like a request's.
         self.trim_rows();
         let waiting = !self.index_needs().is_empty();
-        // A consolidation that became due in this step (its inputs' builds just finished) is
-        // work too: a host that stopped here would leave it to the next process.
-        let more = self.building()
-            || (self.consolidation.is_some() && !waiting)
-            || (self.consolidation.is_none() && !waiting && self.indexing_pending());
+        // Whatever is still pending is work, a consolidation made due in this step included: a
+        // host that stopped here would leave it to the next process.
+        let more = self.building() || (!waiting && self.indexing_pending());
         // The room a full seal reserved for the next memtable is given back once a
         // namespace's writes have stopped and its index work is done.
         if !more && !waiting {

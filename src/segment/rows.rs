@@ -391,9 +391,6 @@ pub fn decode_all(
             metadata[order[start + i] as usize] = md;
         }
     }
-    if dimension == 0 {
-        values = DenseRows::zeroed(0, n);
-    }
     values.permute(&layout.position);
     Ok((values, metadata, layout))
 }
