@@ -13,8 +13,9 @@
 #   6. size report: gzipped (and brotli) wasm + JS a browser loads (the search module's; the full
 #      module is reported apart)
 #   The embedding model's module (pkg-js/embed, crate larch-embed, profile wasm-embed) is built
-#   beside it into js/embed/ → dist/embed/: a separate wasm loaded only by indexes with a model,
-#   so it is reported on its own, outside the search payload.
+#   beside it into js/embed/ → dist/embed/ (in the background, in its own target directory
+#   target/embed-wasm): a separate wasm loaded only by indexes with a model, so it is reported on
+#   its own, outside the search payload.
 #
 #   pkg-js/build.sh [--skip-cargo]    (--skip-cargo: reuse the last cargo build)
 set -euo pipefail
@@ -34,38 +35,60 @@ done
 
 target_dir=$(cd .. && cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 out_dir="$target_dir/wasm32-unknown-unknown/wasm-release"
+# The embedding module builds in its own target directory, in the background, beside the two
+# engine modules: cargo holds one lock per target directory, and its long single-threaded LTO
+# pass would otherwise leave the second core idle (CI time, scripts/test.sh).
+embed_target="$target_dir/embed-wasm"
+embed_raw="$embed_target/wasm32-unknown-unknown/wasm-embed/larch_embed.wasm"
+opt_flags=(--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers)
+
+build_embed() {
+  if [ "$skip_cargo" -eq 0 ]; then
+    (cd .. && CARGO_TARGET_DIR="$embed_target" cargo build --profile wasm-embed \
+      --target wasm32-unknown-unknown -p larch-embed --lib)
+  fi
+  rm -rf js/embed && mkdir -p js/embed
+  wasm-bindgen --target web --out-dir js/embed --out-name larch_embed "$embed_raw"
+  node_modules/.bin/wasm-opt -O3 "${opt_flags[@]}" js/embed/larch_embed_bg.wasm -o js/embed/larch_embed_bg.opt.wasm
+  mv js/embed/larch_embed_bg.opt.wasm js/embed/larch_embed_bg.wasm
+}
+embed_log=$(mktemp)
+build_embed >"$embed_log" 2>&1 &
+embed_pid=$!
+
 if [ "$skip_cargo" -eq 0 ]; then
   # Both builds write larch_js.wasm: keep each under its own name.
   (cd .. && cargo build --profile wasm-release --target wasm32-unknown-unknown -p larch-js)
   cp "$out_dir/larch_js.wasm" "$out_dir/larch_js.full.wasm"
   (cd .. && cargo build --profile wasm-release --target wasm32-unknown-unknown -p larch-js --no-default-features)
   cp "$out_dir/larch_js.wasm" "$out_dir/larch_search.wasm"
-  (cd .. && cargo build --profile wasm-embed --target wasm32-unknown-unknown -p larch-embed --lib)
 fi
-raw="$out_dir/larch_js.full.wasm"
-search_raw="$out_dir/larch_search.wasm"
-embed_raw="$target_dir/wasm32-unknown-unknown/wasm-embed/larch_embed.wasm"
 
-rm -rf js/embed && mkdir -p js/embed
-wasm-bindgen --target web --out-dir js/embed --out-name larch_embed "$embed_raw"
-node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  --strip-debug --strip-producers js/embed/larch_embed_bg.wasm -o js/embed/larch_embed_bg.opt.wasm
-mv js/embed/larch_embed_bg.opt.wasm js/embed/larch_embed_bg.wasm
-
-rm -rf js/wasm && mkdir -p js/wasm
-for name in larch_js larch_search; do
-  if [ "$name" = larch_js ]; then input="$raw"; else input="$search_raw"; fi
+# module NAME INPUT: wasm-bindgen, then wasm-opt -Oz (the two modules run side by side).
+module() {
+  local name=$1 input=$2
   wasm-bindgen --target web --out-dir js/wasm --out-name "$name" "$input"
   # wasm-bindgen declares `[Symbol.dispose]()` on every class, which only compiles with lib
   # esnext.disposable: drop it from the .d.ts so a project on lib ES2022 type-checks the package
   # without skipLibCheck (test/types.test.mjs). The method itself stays in the JS.
   sed -i '/\[Symbol\.dispose\]()/d' "js/wasm/$name.d.ts"
-  node_modules/.bin/wasm-opt --low-memory-unused -Oz --converge --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    --strip-debug --strip-producers "js/wasm/${name}_bg.wasm" -o "js/wasm/${name}_bg.opt.wasm"
+  node_modules/.bin/wasm-opt --low-memory-unused -Oz --converge "${opt_flags[@]}" \
+    "js/wasm/${name}_bg.wasm" -o "js/wasm/${name}_bg.opt.wasm"
   mv "js/wasm/${name}_bg.opt.wasm" "js/wasm/${name}_bg.wasm"
-done
+}
+rm -rf js/wasm && mkdir -p js/wasm
+module larch_js "$out_dir/larch_js.full.wasm" &
+full_pid=$!
+module larch_search "$out_dir/larch_search.wasm"
+wait "$full_pid" || { echo "build.sh: the full module failed" >&2; exit 1; }
+if ! wait "$embed_pid"; then
+  cat "$embed_log" >&2
+  echo "build.sh: the embedding module failed" >&2
+  exit 1
+fi
+cat "$embed_log"
+rm -f "$embed_log"
 
 rm -rf dist
 node_modules/.bin/tsc -p tsconfig.json
