@@ -21,8 +21,8 @@ export class SqlBlobs {
   /**
    * The blobs of `keys` (`undefined` where none is stored), in as few queries as Durable Object
    * SQLite allows: one `IN (...)` per `MAX_BOUND_PARAMETERS` keys. A query's row groups or a
-   * cold load's segments are one batch; a query per key cost ~0.3 ms each in `wrangler dev`
-   * (BENCHMARKS.md, issue 11 "Response bodies").
+   * cold load's segments are one batch. In `wrangler dev` this saved little (a fetch of 100
+   * ids 35.0 → 33.0 ms; BENCHMARKS.md, issue 11 "Session 7").
    */
   get(keys: string[]): Array<Uint8Array | undefined> {
     const found = new Map<string, Uint8Array>();
