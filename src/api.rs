@@ -15,6 +15,7 @@
 //!
 //! Requests that need text embedded go through [`Api::step`] ([`Step::Embed`], see `embed.rs`).
 
+mod body;
 mod classify;
 mod control;
 mod data;
@@ -94,10 +95,15 @@ pub struct Response {
 
 impl Response {
     fn json(status: u16, value: &serde_json::Value) -> Self {
+        Self::json_bytes(status, serde_json::to_vec(value).unwrap_or_default())
+    }
+
+    /// A JSON body already written (`body.rs`).
+    fn json_bytes(status: u16, body: Vec<u8>) -> Self {
         Response {
             status,
             content_type: "application/json",
-            body: serde_json::to_vec(value).unwrap_or_default(),
+            body,
             headers: Vec::new(),
             vectors: None,
         }

@@ -187,6 +187,7 @@ impl Db {
             sum.searches += t.searches;
             sum.groups += t.groups;
             sum.candidates += t.candidates;
+            sum.graph_searches += t.graph_searches;
         }
         sum
     }

@@ -111,6 +111,8 @@ pub struct Namespace {
     config: StorageConfig,
     ann: AnnConfig,
     scratch: ScratchCell,
+    /// A dense query's search waiting for its rows (`query.rs`).
+    pending: query::PendingSearch,
     memtable: Memtable,
     segments: Vec<Sealed>,
     /// A merge of sealed segments in progress (in memory only; see [`AnnConfig::merge_bytes`]).
@@ -138,6 +140,7 @@ impl Namespace {
             config,
             ann: AnnConfig::default(),
             scratch: ScratchCell::default(),
+            pending: query::PendingSearch::default(),
             memtable: Memtable::new(dimension),
             segments: Vec::new(),
             consolidation: None,

@@ -6,15 +6,17 @@
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
+use super::body::Body;
 use super::limits::{FETCH_BY_METADATA_DEFAULT, FETCH_BY_METADATA_MAX, LIST_DEFAULT, LIST_MAX};
 use super::side::{SideValues, Values};
-use super::wire::{self, QueryParams, SparseJson, metadata_from, record_json, sparse_json};
+use super::wire::{self, QueryParams, SparseJson, metadata_from};
 use super::{Ctx, Request, Response, namespaces};
 use crate::db::{DEFAULT_NAMESPACE, DeleteSelector, Index, Query, QuerySource};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::namespace::QueryVector;
 use crate::record::Record;
+use crate::sort::SmallSort;
 
 /// A data-plane operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,9 +108,10 @@ fn write_response(index: &Index, namespace: &str, body: Json) -> Response {
     r
 }
 
-fn read_response(index: &Index, namespace: &str, body: Json) -> Response {
+/// A read's response: its body written by `body.rs`, and the namespace's freshness headers.
+fn read_response(index: &Index, namespace: &str, body: Body) -> Response {
     let lsn = index.namespace_lsn(namespace).to_string();
-    let mut r = Response::json(200, &body);
+    let mut r = Response::json_bytes(200, body.into_bytes());
     r.headers = vec![
         ("x-pinecone-max-indexed-lsn", lsn.clone()),
         ("x-pinecone-lsn-committed", lsn.clone()),
@@ -246,39 +249,38 @@ fn query_op(index: &mut Index, http: &Request<'_>) -> Result<Response> {
     let ns = req.namespace.unwrap_or_default();
     let matches = index.query(&ns, &query)?;
     let mut side = http.side_values.then(Box::<SideValues>::default);
-    let matches: Vec<Json> = matches
-        .into_iter()
-        .map(|m| {
-            let mut o = Map::new();
-            o.insert("id".into(), json!(m.id));
-            o.insert("score".into(), wire::f32_json(m.score));
-            match (&mut side, &m.values) {
-                (Some(side), Some(values)) => side.push(&m.id, values),
-                _ => {
-                    let values = wire::f32s_json(m.values.as_deref().unwrap_or_default());
-                    o.insert("values".into(), values);
-                }
+    // Keys in sorted order, as serde_json's map would hold them (`body.rs`).
+    let dim = matches
+        .iter()
+        .map(|m| m.values.as_ref().map_or(0, Vec::len))
+        .sum::<usize>();
+    let mut b = Body::with_capacity(64 * matches.len() + 12 * dim + 128);
+    b.raw("{\"matches\":[");
+    let mut first = true;
+    for m in &matches {
+        b.sep(&mut first).raw("{").key("id").str(&m.id);
+        if let Some(md) = &m.metadata {
+            b.raw(",").key("metadata").metadata(md);
+        }
+        b.raw(",").key("score").f32(m.score);
+        if let Some(sv) = &m.sparse_values {
+            b.raw(",").key("sparseValues").sparse(sv);
+        }
+        match (&mut side, &m.values) {
+            (Some(side), Some(values)) => side.push(&m.id, values),
+            _ => {
+                let values = m.values.as_deref().unwrap_or_default();
+                b.raw(",").key("values").f32s(values);
             }
-            if let Some(sv) = &m.sparse_values {
-                o.insert("sparseValues".into(), sparse_json(sv));
-            }
-            if let Some(md) = &m.metadata {
-                o.insert("metadata".into(), md.to_json());
-            }
-            Json::Object(o)
-        })
-        .collect();
+        }
+        b.raw("}");
+    }
     let read_units = query_read_units(index.namespace_bytes(&ns));
-    let mut r = read_response(
-        index,
-        &ns,
-        json!({
-            "results": [],
-            "matches": matches,
-            "namespace": ns,
-            "usage": {"readUnits": read_units},
-        }),
-    );
+    b.raw("],").key("namespace").str(&ns);
+    b.raw(",\"results\":[],\"usage\":{\"readUnits\":")
+        .uint(read_units)
+        .raw("}}");
+    let mut r = read_response(index, &ns, b);
     r.vectors = side;
     Ok(r)
 }
@@ -290,22 +292,47 @@ fn fetch(index: &mut Index, http: &Request<'_>) -> Result<Response> {
     let records = index.fetch(&ns, &ids)?;
     let read_units = records.len().div_ceil(10).max(1);
     let mut side = http.side_values.then(Box::<SideValues>::default);
-    // Inserted one by one, not collected: `collect()` into serde_json's map (a BTreeMap) adds
-    // a sort and a bulk build to the wasm (`sort::CollectTree`).
-    let mut vectors = Map::new();
     for r in &records {
-        vectors.insert(r.id.clone(), record_json(r, side.is_none()));
         if let Some(side) = &mut side {
             side.push(&r.id, &r.values);
         }
     }
-    let mut r = read_response(
-        index,
-        &ns,
-        json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": read_units}}),
-    );
+    let mut b = records_body(&records, side.is_none());
+    b.key("namespace").str(&ns);
+    b.raw(",\"usage\":{\"readUnits\":").uint(read_units as u64);
+    b.raw("},\"vectors\":");
+    vectors_map(&mut b, &records, side.is_none());
+    b.raw("}");
+    let mut r = read_response(index, &ns, b);
     r.vectors = side;
     Ok(r)
+}
+
+/// An empty body sized for `records`, opened with `{`.
+fn records_body(records: &[Record], with_values: bool) -> Body {
+    let values: usize = records.iter().map(|r| r.values.len()).sum();
+    let mut b =
+        Body::with_capacity(128 + 96 * records.len() + if with_values { 12 * values } else { 0 });
+    b.raw("{");
+    b
+}
+
+/// `{id: record, …}` in id order, one entry per id (the last one of equal ids), as a
+/// serde_json map of the records would serialize.
+fn vectors_map(b: &mut Body, records: &[Record], with_values: bool) {
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    // Stable by position, so the last of equal ids is the one kept, as a map's insert keeps it.
+    order.small_sort_by(|&x, &y| records[x].id.cmp(&records[y].id).then(x.cmp(&y)));
+    b.raw("{");
+    let mut first = true;
+    for (k, &i) in order.iter().enumerate() {
+        let r = &records[i];
+        if order.get(k + 1).is_some_and(|&j| records[j].id == r.id) {
+            continue;
+        }
+        b.sep(&mut first).key(&r.id).record(r, with_values);
+    }
+    b.raw("}");
 }
 
 #[derive(Deserialize)]
@@ -345,16 +372,15 @@ fn fetch_by_metadata(index: &mut Index, body: &[u8]) -> Result<Response> {
     };
     let ns = req.namespace.unwrap_or_default();
     let page = index.fetch_where(&ns, &filter, after.as_deref(), limit)?;
-    let mut vectors = Map::new();
-    for r in &page.items {
-        vectors.insert(r.id.clone(), record_json(r, true));
-    }
     let read_units = page.items.len().div_ceil(10).max(1);
-    let mut out = json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": read_units}});
-    if let Some(p) = wire::pagination(page.next_after.as_deref()) {
-        out["pagination"] = p;
-    }
-    Ok(read_response(index, &ns, out))
+    let mut b = records_body(&page.items, true);
+    b.key("namespace").str(&ns);
+    pagination(&mut b, page.next_after.as_deref());
+    b.raw(",\"usage\":{\"readUnits\":").uint(read_units as u64);
+    b.raw("},\"vectors\":");
+    vectors_map(&mut b, &page.items, true);
+    b.raw("}");
+    Ok(read_response(index, &ns, b))
 }
 
 #[derive(Deserialize)]
@@ -461,12 +487,25 @@ fn list(index: &mut Index, query: &str) -> Result<Response> {
     let limit = params.int(&["limit"], LIST_DEFAULT, LIST_MAX)?;
     let after = params.token()?;
     let page = index.list(&ns, prefix, after.as_deref(), limit)?;
-    let vectors: Vec<Json> = page.items.iter().map(|id| json!({ "id": id })).collect();
-    let mut out = json!({"vectors": vectors, "namespace": ns, "usage": {"readUnits": 1}});
-    if let Some(p) = wire::pagination(page.next_after.as_deref()) {
-        out["pagination"] = p;
+    let mut b = Body::with_capacity(128 + page.items.iter().map(|id| id.len() + 10).sum::<usize>());
+    b.raw("{").key("namespace").str(&ns);
+    pagination(&mut b, page.next_after.as_deref());
+    b.raw(",\"usage\":{\"readUnits\":1},\"vectors\":[");
+    let mut first = true;
+    for id in &page.items {
+        b.sep(&mut first).raw("{").key("id").str(id).raw("}");
     }
-    Ok(read_response(index, &ns, out))
+    b.raw("]}");
+    Ok(read_response(index, &ns, b))
+}
+
+/// `,"pagination":{"next":token}` when there is a next page (`wire::pagination`).
+fn pagination(b: &mut Body, next_after: Option<&str>) {
+    if let Some(after) = next_after {
+        b.raw(",\"pagination\":{\"next\":")
+            .str(&wire::encode_token(after))
+            .raw("}");
+    }
 }
 
 #[derive(Deserialize)]

@@ -2,11 +2,11 @@
 //! forms of records and sparse vectors.
 
 use serde::Deserialize;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 use crate::error::{Error, Result};
 use crate::metadata::Metadata;
-use crate::record::{Record, SparseVector};
+use crate::record::SparseVector;
 
 /// Decodes `%XX` escapes (and `+` as space when `plus_is_space`), strictly: a `%` not followed
 /// by two hex digits, or escapes that do not form UTF-8, are an error naming `what` and the raw
@@ -201,28 +201,6 @@ pub(crate) fn f32_json(x: f32) -> Json {
 /// A float slice as a JSON array of shortest-form numbers.
 pub(crate) fn f32s_json(xs: &[f32]) -> Json {
     Json::Array(xs.iter().map(|&x| f32_json(x)).collect())
-}
-
-/// The JSON form of sparse values.
-pub(crate) fn sparse_json(sv: &SparseVector) -> Json {
-    json!({"indices": sv.indices, "values": f32s_json(&sv.values)})
-}
-
-/// A record as fetch returns it: `id`, `values` (unless `with_values` is false: they travel
-/// beside the body), and `sparseValues`/`metadata` when present.
-pub(crate) fn record_json(r: &Record, with_values: bool) -> Json {
-    let mut m = Map::new();
-    m.insert("id".into(), json!(r.id));
-    if with_values {
-        m.insert("values".into(), f32s_json(&r.values));
-    }
-    if let Some(sv) = &r.sparse_values {
-        m.insert("sparseValues".into(), sparse_json(sv));
-    }
-    if let Some(md) = &r.metadata {
-        m.insert("metadata".into(), md.to_json());
-    }
-    Json::Object(m)
 }
 
 #[cfg(test)]

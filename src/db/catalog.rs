@@ -159,6 +159,7 @@ impl Catalog {
                 sum.searches += t.searches;
                 sum.groups += t.groups;
                 sum.candidates += t.candidates;
+                sum.graph_searches += t.graph_searches;
             }
         }
         sum

@@ -33,6 +33,18 @@ pub fn l2sq_u8(a: &[u8], b: &[u8]) -> u32 {
     r
 }
 
+/// `Σ a[i] * b[i]` of floats against codes, over the shorter length (the pooled ranking of
+/// `Int8Index::approx_distances`). Float sums depend on their order: each kernel agrees with
+/// its scalar twin to rounding, not bit for bit.
+#[inline]
+pub fn dot_f32_u8(a: &[f32], b: &[u8]) -> f32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let r = simd128::dot_f32_u8(a, b);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let r = portable::dot_f32_u8(a, b);
+    r
+}
+
 /// Safe Rust shaped for auto-vectorisation: 16 independent `u32` lanes.
 #[cfg_attr(
     all(target_arch = "wasm32", target_feature = "simd128", not(test)),
@@ -54,6 +66,24 @@ mod portable {
         let mut sum: u32 = acc.iter().sum();
         for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
             sum += u32::from(*x) * u32::from(*y);
+        }
+        sum
+    }
+
+    pub fn dot_f32_u8(a: &[f32], b: &[u8]) -> f32 {
+        const W: usize = 8;
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut acc = [0f32; W];
+        let (mut ca, mut cb) = (a.chunks_exact(W), b.chunks_exact(W));
+        for (x, y) in (&mut ca).zip(&mut cb) {
+            for i in 0..W {
+                acc[i] += x[i] * f32::from(y[i]);
+            }
+        }
+        let mut sum: f32 = acc.iter().sum();
+        for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+            sum += x * f32::from(*y);
         }
         sum
     }
@@ -109,6 +139,40 @@ mod tests {
                 assert_eq!(d(&a, &b), scalar::dot_u8(&a, &b), "{name} dot n={n}");
                 assert_eq!(l(&a, &b), scalar::l2sq_u8(&a, &b), "{name} l2 n={n}");
             }
+        }
+        // Floats against codes: equal to rounding (the sums' order differs).
+        type FloatKernel = fn(&[f32], &[u8]) -> f32;
+        #[allow(unused_mut)]
+        let mut fks: Vec<(&str, FloatKernel)> =
+            vec![("dispatch", dot_f32_u8), ("portable", portable::dot_f32_u8)];
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        fks.push(("simd128", simd128::dot_f32_u8));
+        for n in (0..=70).chain([127, 128, 129, 383, 384, 385, 1536, 20_000]) {
+            let a: Vec<f32> = (0..n)
+                .map(|_| rng.below(2001) as f32 / 1000.0 - 1.0)
+                .collect();
+            let b: Vec<u8> = (0..n).map(|_| rng.below(256) as u8).collect();
+            let want = scalar::dot_f32_u8(&a, &b);
+            let magnitude: f32 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x * f32::from(*y)).abs())
+                .sum();
+            for (name, k) in &fks {
+                let got = k(&a, &b);
+                assert!(
+                    (got - want).abs() <= 1e-5 * magnitude + 1e-6,
+                    "{name} n={n}: {got} vs {want}"
+                );
+            }
+        }
+        for (name, k) in &fks {
+            assert_eq!(
+                k(&[0.5, 2.0, 1.0], &[4, 255]),
+                512.0,
+                "{name}: the shorter length"
+            );
+            assert_eq!(k(&[], &[]), 0.0, "{name}");
         }
         // Extremes: every product at its maximum, every difference at its maximum.
         let (hi, lo) = (vec![255u8; 20_000], vec![0u8; 20_000]);

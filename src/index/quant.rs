@@ -305,23 +305,44 @@ impl Int8Index {
         Ok(top.into_sorted().into_iter().map(|(_, s)| s).collect())
     }
 
-    /// An approximate distance of slot `s` from `query` (lower is better) that compares across
-    /// indexes: the query in f32 against the slot's decoded code, `lo + scale · code` —
+    /// Approximate distances of `slots` from `query` (lower is better) that compare across
+    /// indexes: the query in f32 against each slot's decoded code, `lo + scale · code` —
     /// squared distance for euclidean, minus the dot product otherwise (for cosine, `query`
     /// must be a unit vector: codes are of unit vectors).
-    pub fn approx_distance(&self, query: &[f32], s: u32) -> f32 {
-        let c = self.code(s);
-        if c.len() != query.len() {
-            return f32::INFINITY;
+    ///
+    /// Expanded so that each slot costs one float-by-code dot product (`int8::dot_f32_u8`),
+    /// with the query's own terms computed once: `-(q·lo + scale Σ q·c)`, and for euclidean
+    /// `Σ d² - 2 scale Σ d·c + scale² Σ c²` with `d = q - lo`.
+    pub fn approx_distances(&self, query: &[f32], slots: &[u32]) -> Vec<f32> {
+        if query.len() != self.dim {
+            return vec![f32::INFINITY; slots.len()];
         }
-        let decoded = query
-            .iter()
-            .zip(&self.lo)
-            .zip(c)
-            .map(|((&q, &l), &c)| (q, l + self.scale * f32::from(c)));
+        let s = self.scale;
         match self.metric {
-            Metric::Euclidean => decoded.map(|(q, x)| (q - x) * (q - x)).sum(),
-            Metric::Cosine | Metric::DotProduct => -decoded.map(|(q, x)| q * x).sum::<f32>(),
+            Metric::Euclidean => {
+                let d: Vec<f32> = query.iter().zip(&self.lo).map(|(q, l)| q - l).collect();
+                let d_sq = distance::dot(&d, &d);
+                slots
+                    .iter()
+                    .map(|&slot| match self.code(slot) {
+                        [] => f32::INFINITY,
+                        c => {
+                            let c_sq = int8::dot_u8(c, c) as f32;
+                            d_sq - 2.0 * s * int8::dot_f32_u8(&d, c) + s * s * c_sq
+                        }
+                    })
+                    .collect()
+            }
+            Metric::Cosine | Metric::DotProduct => {
+                let q_lo = distance::dot(query, &self.lo);
+                slots
+                    .iter()
+                    .map(|&slot| match self.code(slot) {
+                        [] => f32::INFINITY,
+                        c => -(q_lo + s * int8::dot_f32_u8(query, c)),
+                    })
+                    .collect()
+            }
         }
     }
 

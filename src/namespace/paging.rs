@@ -33,6 +33,7 @@ pub struct RowStats {
     searches: AtomicU64,
     groups: AtomicU64,
     candidates: AtomicU64,
+    graph_searches: AtomicU64,
 }
 
 impl Clone for RowStats {
@@ -50,6 +51,9 @@ pub struct RowsTouched {
     pub groups: u64,
     /// Candidates rescored, summed.
     pub candidates: u64,
+    /// Segments' graphs walked by dense queries, each round of a query counted (a query's second
+    /// round after its rows are provided only rescores).
+    pub graph_searches: u64,
 }
 
 impl Namespace {
@@ -60,7 +64,14 @@ impl Namespace {
             searches: s.searches.load(Ordering::Relaxed),
             groups: s.groups.load(Ordering::Relaxed),
             candidates: s.candidates.load(Ordering::Relaxed),
+            graph_searches: s.graph_searches.load(Ordering::Relaxed),
         }
+    }
+
+    pub(super) fn note_graph_search(&self) {
+        self.row_stats
+            .graph_searches
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub(super) fn note_groups_touched(&self, sealed: &Sealed, slots: &[u32]) {
@@ -201,9 +212,11 @@ impl Namespace {
         Ok(())
     }
 
-    /// Ends a request: the row groups it read become evictable, and the least recently used
-    /// are dropped until the cache holds at most [`StorageConfig::row_cache_bytes`].
+    /// Ends a request: a query's search kept for its next round is forgotten, the row groups
+    /// it read become evictable, and the least recently used are dropped until the cache
+    /// holds at most [`StorageConfig::row_cache_bytes`].
     pub fn end_request(&mut self) {
+        self.pending.clear();
         self.rows_tick += 1;
         self.trim_rows();
     }

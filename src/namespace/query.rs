@@ -27,6 +27,67 @@ pub(super) struct Pool {
     unit: Option<Vec<f32>>,
 }
 
+/// A dense query's search between the `NotLoaded` rounds of one request: the results of the
+/// parts answered without rows and the pooled candidates to rescore, so the round after the
+/// host provides their row groups rescores them instead of searching every segment again
+/// (which cost as much as the first round: BENCHMARKS.md, issue 11 "Warm queries"). Valid
+/// only for the same query against the same state ([`Stamp`]); cleared at the end of each
+/// request ([`Namespace::end_request`]). A clone starts empty.
+#[derive(Debug, Default)]
+pub(super) struct PendingSearch(std::sync::Mutex<Option<Pending>>);
+
+impl Clone for PendingSearch {
+    fn clone(&self) -> Self {
+        PendingSearch::default()
+    }
+}
+
+impl PendingSearch {
+    /// Forgets any pending search.
+    pub(super) fn clear(&mut self) {
+        if let Ok(p) = self.0.get_mut() {
+            *p = None;
+        }
+    }
+
+    /// The pending search of exactly this query against this state, taken out.
+    fn take(&self, key: &PendingKey) -> Option<Pending> {
+        let mut cell = self.0.try_lock().ok()?;
+        cell.take_if(|p| p.key == *key)
+    }
+
+    fn put(&self, pending: Pending) {
+        if let Ok(mut cell) = self.0.try_lock() {
+            *cell = Some(pending);
+        }
+    }
+}
+
+/// What a dense query's pooled search depends on: the query, and the namespace's state. Every
+/// write bumps the LSN; a merge or a compaction swaps segments in and out, which changes the
+/// segment count or the next segment id. Builds that finish between two rounds (a graph, int8
+/// codes, paging out) change how a segment is searched, not which records it holds: the
+/// pending answer is the one the first round's state gave.
+#[derive(Debug, Clone, PartialEq)]
+struct PendingKey {
+    values: Vec<f32>,
+    k: usize,
+    filter: Option<Filter>,
+    lsn: u64,
+    next_segment: u64,
+    segments: usize,
+    memtable: usize,
+}
+
+#[derive(Debug)]
+pub(super) struct Pending {
+    key: PendingKey,
+    /// Results of the parts searched without rows (the memtable, resident segments).
+    merged: Vec<Scored>,
+    /// The pool's best candidates (`Namespace::select_pool`), to rescore from their rows.
+    selected: Vec<(f32, Part, u32)>,
+}
+
 impl Pool {
     /// The query as the codes compare it: a unit vector for cosine.
     fn unit<'a>(&'a mut self, metric: Metric, q: &'a [f32]) -> &'a [f32] {
@@ -58,6 +119,37 @@ impl Namespace {
     ) -> Result<Vec<Scored>> {
         let filter = filter.filter(|f| !f.is_match_all());
         let higher_is_better = self.metric.higher_is_better() || query.sparse_values.is_some();
+        // A dense query whose rescoring asked for rows in the last round: rescore only.
+        let key = match (&query.values, &query.sparse_values) {
+            (Some(values), None) => Some(PendingKey {
+                values: values.clone(),
+                k,
+                filter: filter.cloned(),
+                lsn: self.lsn,
+                next_segment: self.next_segment,
+                segments: self.segments.len(),
+                memtable: self.memtable.len(),
+            }),
+            _ => None,
+        };
+        if let Some((key, pending)) = key
+            .as_ref()
+            .and_then(|key| Some((key, self.pending.take(key)?)))
+        {
+            return match self.rescore_selected(&pending.selected, &key.values, k) {
+                Ok(found) => {
+                    let mut merged = pending.merged;
+                    merged.extend(found);
+                    Ok(self.best(merged, k, higher_is_better))
+                }
+                Err(e) => {
+                    if matches!(e, Error::NotLoaded { .. }) {
+                        self.pending.put(pending);
+                    }
+                    Err(e)
+                }
+            };
+        }
         let mut merged: Vec<Scored> = Vec::new();
         // Row groups the paged segments' candidates need, over every segment: one round of
         // `NotLoaded` names them all (a segment missing rows does not stop the others).
@@ -150,9 +242,20 @@ impl Namespace {
             }));
         }
         if let Some(q) = &query.values {
-            match self.rescore_pool(pool, q, k) {
+            let selected = self.select_pool(pool, k);
+            match self.rescore_selected(&selected, q, k) {
                 Ok(found) => merged.extend(found),
-                Err(Error::NotLoaded { keys }) => missing.extend(keys),
+                Err(Error::NotLoaded { keys }) => {
+                    // Only the rescoring waits for rows: keep the search for the next round.
+                    if let Some(key) = key.filter(|_| missing.is_empty()) {
+                        self.pending.put(Pending {
+                            key,
+                            merged: merged.clone(),
+                            selected,
+                        });
+                    }
+                    missing.extend(keys);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -161,6 +264,11 @@ impl Namespace {
             missing.dedup();
             return Err(Error::NotLoaded { keys: missing });
         }
+        Ok(self.best(merged, k, higher_is_better))
+    }
+
+    /// The best `k` of the parts' results, best first.
+    fn best(&self, mut merged: Vec<Scored>, k: usize, higher_is_better: bool) -> Vec<Scored> {
         // Each part returned at most k; the best k overall are among them. Ties go to the
         // lower id so results do not depend on where records happen to live.
         // A total order (ids are unique among live records), so the heapsort's answer is the
@@ -174,7 +282,7 @@ impl Namespace {
             o.then_with(|| self.id(a.loc).cmp(self.id(b.loc)))
         });
         merged.truncate(k);
-        Ok(merged)
+        merged
     }
 
     /// Searches a segment's graph. `accept` (live and matching) is applied during the
@@ -199,6 +307,7 @@ impl Namespace {
         if k == 0 {
             return Ok(Vec::new());
         }
+        self.note_graph_search();
         let (vectors, norms) = (sealed.segment.all_vectors(), sealed.segment.norms());
         // At least `ef_search`, raised to what the graph's calibration needs for this `k`.
         let auto = self.ann.auto_ef;
@@ -225,10 +334,11 @@ impl Namespace {
             };
             // Pooled: ranked against the other segments' candidates by their codes first.
             let unit = pool.unit(self.metric, q);
-            let found: Vec<(f32, Part, u32)> = candidates
+            let approx = q8.approx_distances(unit, &candidates);
+            let found = approx
                 .into_iter()
-                .map(|s| (q8.approx_distance(unit, s), part, s))
-                .collect();
+                .zip(candidates)
+                .map(|(d, s)| (d, part, s));
             pool.size = pool.size.max(ef);
             pool.items.extend(found);
             return Ok(Vec::new());
@@ -244,18 +354,33 @@ impl Namespace {
     /// `max(ef, k)` of all of them by approximate distance, scored exactly from their rows (one
     /// `NotLoaded` round names every row group they need), so a namespace of many segments
     /// reads about as many rows per query as one of a single segment.
-    fn rescore_pool(&self, mut pool: Pool, q: &[f32], k: usize) -> Result<Vec<Scored>> {
-        if pool.items.is_empty() || k == 0 {
-            return Ok(Vec::new());
+    ///
+    /// This picks them, in part and slot order (`rescore_selected` scores them).
+    fn select_pool(&self, mut pool: Pool, k: usize) -> Vec<(f32, Part, u32)> {
+        if k == 0 {
+            return Vec::new();
         }
         pool.items
             .small_sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
         pool.items.truncate(pool.size.max(k));
-        self.require(pool.items.iter().map(|&(_, part, slot)| Loc { part, slot }))?;
         pool.items
             .small_sort_by_key(|&(_, part, slot)| (part, slot));
+        pool.items
+    }
+
+    /// Scores the candidates `select_pool` picked from their rows, `k` best per segment.
+    fn rescore_selected(
+        &self,
+        selected: &[(f32, Part, u32)],
+        q: &[f32],
+        k: usize,
+    ) -> Result<Vec<Scored>> {
+        if selected.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.require(selected.iter().map(|&(_, part, slot)| Loc { part, slot }))?;
         let mut out = Vec::new();
-        for chunk in pool.items.chunk_by(|a, b| a.1 == b.1) {
+        for chunk in selected.chunk_by(|a, b| a.1 == b.1) {
             let part = chunk[0].1;
             let Part::Segment(i) = part else { continue };
             let sealed = &self.segments[i as usize];

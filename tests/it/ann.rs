@@ -1684,6 +1684,85 @@ wasm_test! {
 }
 
 wasm_test! {
+    fn the_round_after_a_paged_query_gets_its_rows_rescores_without_searching_again() {
+        let (dim, metric, prefix) = (12, Metric::Cosine, "n/00000000/0000000c/");
+        let mut store = MemoryStore::new();
+        let mut ns = persistent(metric, dim, prefix, 4, 600, ann_int8(500), 93);
+        commit(&mut ns, &mut store);
+        build_all(&mut ns);
+        commit(&mut ns, &mut store);
+        let mut rng = Rng(94);
+        let provide = |ns: &mut Namespace, keys: Vec<String>| {
+            for k in keys {
+                let bytes = store.get(&k).map(<[u8]>::to_vec);
+                ns.provide_rows(&k, bytes).unwrap();
+            }
+        };
+        let searches = |ns: &Namespace| ns.rows_touched().graph_searches;
+        let ids = |ns: &Namespace, found: &[larch::namespace::Scored]| -> Vec<(String, u32)> {
+            found.iter().map(|s| (ns.id(s.loc).to_string(), s.score.to_bits())).collect()
+        };
+        let filter = Filter::parse(&json!({"odd": true})).unwrap();
+        for f in [None, Some(&filter)] {
+            let mut back = reload(&store, prefix, metric, dim, ann_int8(500)).unwrap();
+            let q = dense(rng.vector(dim));
+            let Err(larch::Error::NotLoaded { keys }) = back.query(&q, 10, f) else {
+                panic!("a freshly loaded paged namespace has no rows in memory")
+            };
+            assert_eq!(searches(&back), 4, "one search per segment");
+            provide(&mut back, keys);
+            let got = back.query(&q, 10, f).unwrap();
+            assert_eq!(searches(&back), 4, "the second round only rescores");
+            let got = ids(&back, &got);
+            back.end_request();
+            assert_eq!(got, scored_paged(&mut ns, &store, &q, 10, f));
+            // Its rows are cached now: the same query again is a new search, in one round.
+            let again = back.query(&q, 10, f).unwrap();
+            assert_eq!((searches(&back), ids(&back, &again)), (8, got));
+        }
+
+        // A pending search is for one query against one state.
+        let mut back = reload(&store, prefix, metric, dim, ann_int8(500)).unwrap();
+        let (q, other) = (dense(rng.vector(dim)), dense(rng.vector(dim)));
+        let Err(larch::Error::NotLoaded { .. }) = back.query(&q, 10, None) else { panic!() };
+        let Err(larch::Error::NotLoaded { keys }) = back.query(&other, 10, None) else { panic!() };
+        assert_eq!(searches(&back), 8);
+        provide(&mut back, keys);
+        let got = back.query(&other, 10, None).unwrap();
+        assert_eq!(ids(&back, &got), scored_paged(&mut ns, &store, &other, 10, None));
+        assert_eq!(searches(&back), 8, "the pending search of the last query is used");
+        // (Its rows may all be in memory by now: a search either way.)
+        let _ = back.query(&q, 5, None);
+        assert_eq!(searches(&back), 12, "another k is another query");
+        // A write between the rounds: the next round searches again and sees it.
+        let mut back = reload(&store, prefix, metric, dim, ann_int8(500)).unwrap();
+        let q = dense(rng.vector(dim));
+        let Err(larch::Error::NotLoaded { keys }) = back.query(&q, 10, None) else { panic!() };
+        provide(&mut back, keys);
+        let before = searches(&back);
+        back.upsert(vec![record(90_000, q.values.clone().unwrap())]);
+        let got = loop {
+            match back.query(&q, 10, None) {
+                Ok(found) => break found,
+                Err(larch::Error::NotLoaded { keys }) => provide(&mut back, keys),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert!(searches(&back) > before, "searched again after the write");
+        assert_eq!(back.id(got[0].loc), "r90000", "the new record is the best match");
+        // The end of a request forgets a pending search.
+        let mut back = reload(&store, prefix, metric, dim, ann_int8(500)).unwrap();
+        let q = dense(rng.vector(dim));
+        let Err(larch::Error::NotLoaded { keys }) = back.query(&q, 10, None) else { panic!() };
+        back.end_request();
+        provide(&mut back, keys);
+        let before = searches(&back);
+        back.query(&q, 10, None).unwrap();
+        assert_eq!(searches(&back), before + 4, "searched again after the request ended");
+    }
+}
+
+wasm_test! {
     fn a_full_seal_reserves_the_next_memtable_until_index_work_is_done() {
         let config = StorageConfig {
             seal_records: 600,

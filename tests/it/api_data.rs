@@ -434,6 +434,70 @@ wasm_test! {
     }
 }
 
+/// What serializing the body's `Value` form gives (serde_json's map sorts keys): the read
+/// routes write their bodies straight into bytes and must produce exactly this.
+fn assert_canonical(r: &Response) {
+    assert_eq!(r.status, 200, "{}", text(r));
+    let value: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(text(r), serde_json::to_string(&value).unwrap());
+}
+
+wasm_test! {
+    fn read_bodies_are_what_their_value_form_serializes_to() {
+        let mut api = api();
+        create_dense(&mut api, IX, 3, "dotproduct");
+        let floats = [0.0, -0.0, 1.0, 0.1, 1e-7, 3.0e-6, 2.5e13, 1e16, -3.4e38, 1.0e-40];
+        let vectors: Vec<Value> = (0..12)
+            .map(|i| {
+                let v = |k: usize| floats[(i + k) % floats.len()];
+                let mut r = json!({"id": format!("r\"{}\\{i:02}", i % 3), "values": [v(0), v(1), f64::from(i as u8) + v(2)]});
+                if i % 2 == 0 {
+                    r["metadata"] = json!({"z": "last", "a": [format!("t{i}")], "n": i, "f": v(3), "b": true});
+                }
+                if i % 3 == 0 {
+                    r["sparseValues"] = json!({"indices": [i, 100 + i], "values": [v(4), v(5)]});
+                }
+                r
+            })
+            .collect();
+        upsert(&mut api, json!({"namespace": "ns", "vectors": vectors}));
+        let ids: String = (0..12).rev().chain([3, 3, 99])
+            .map(|i| format!("ids={}&", larch_percent(&format!("r\"{}\\{i:02}", i % 3))))
+            .collect();
+        assert_canonical(&data(&mut api, IX, "GET", &format!("/vectors/fetch?{ids}namespace=ns"), None));
+        for (values, metadata) in [(true, true), (false, true), (true, false), (false, false)] {
+            let r = post(&mut api, "/query", json!({"namespace": "ns", "vector": [1.0, 0.5, -0.25], "topK": 12,
+                "includeValues": values, "includeMetadata": metadata}));
+            assert_canonical(&r);
+            assert_eq!(r.json_body()["matches"].as_array().unwrap().len(), 12);
+        }
+        let r = post(&mut api, "/query", json!({"namespace": "ns", "vector": [1.0, 0.5, -0.25], "topK": 3,
+            "sparseVector": {"indices": [0, 103], "values": [1.0, 0.5]}, "includeValues": true}));
+        assert_canonical(&r);
+        let r = post(&mut api, "/vectors/fetch_by_metadata", json!({"namespace": "ns", "filter": {"b": true}, "limit": 4}));
+        assert_canonical(&r);
+        assert!(r.json_body()["pagination"]["next"].is_string(), "{}", text(&r));
+        let r = data(&mut api, IX, "GET", "/vectors/list?namespace=ns&limit=5", None);
+        assert_canonical(&r);
+        assert_eq!(r.json_body()["vectors"].as_array().unwrap().len(), 5);
+        assert_canonical(&data(&mut api, IX, "GET", "/vectors/list?namespace=ns", None));
+        assert_canonical(&data(&mut api, IX, "GET", "/vectors/fetch?ids=nobody&namespace=elsewhere", None));
+    }
+}
+
+/// Percent-encodes everything but ASCII letters and digits.
+fn larch_percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 // ---- fetch_by_metadata ----------------------------------------------------------------------
 
 wasm_test! {

@@ -9,6 +9,15 @@ pub fn dot_u8(a: &[u8], b: &[u8]) -> u32 {
     sum
 }
 
+/// `Σ a[i] * b[i]` of floats against codes, over the shorter length.
+pub fn dot_f32_u8(a: &[f32], b: &[u8]) -> f32 {
+    let mut sum = 0f32;
+    for (x, y) in a.iter().zip(b) {
+        sum += x * f32::from(*y);
+    }
+    sum
+}
+
 /// `Σ (a[i] - b[i])²` over the shorter length.
 pub fn l2sq_u8(a: &[u8], b: &[u8]) -> u32 {
     let mut sum = 0u32;

@@ -341,3 +341,52 @@ fn codes_in_pages_load_without_copying_and_any_split_decodes() {
         }
     }
 }
+
+/// The expanded form against the query compared with each decoded code, term by term.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn approx_distances_equal_the_decoded_form() {
+    let (n, dim) = (300, 45);
+    let (vectors, norms) = dataset(31, n, dim);
+    let mut rng = TestRng::new(32);
+    for metric in [Metric::Cosine, Metric::Euclidean, Metric::DotProduct] {
+        let q8 = Int8Index::new(metric, dim, Dense::flat(&vectors, dim), &norms).unwrap();
+        let slots: Vec<u32> = (0..n as u32).step_by(7).collect();
+        for _ in 0..10 {
+            let mut q = rng.vec(dim);
+            if metric == Metric::Cosine {
+                let inv = 1.0 / distance::norm(&q);
+                q.iter_mut().for_each(|x| *x *= inv);
+            }
+            let got = q8.approx_distances(&q, &slots);
+            for (&slot, got) in slots.iter().zip(got) {
+                let decoded: Vec<f32> = q8
+                    .code(slot)
+                    .iter()
+                    .zip(&q8.lo)
+                    .map(|(&c, &l)| l + q8.scale * f32::from(c))
+                    .collect();
+                let (want, size) = match metric {
+                    Metric::Euclidean => {
+                        let d: f32 = q.iter().zip(&decoded).map(|(a, b)| (a - b) * (a - b)).sum();
+                        (d, d.max(1.0))
+                    }
+                    _ => {
+                        let d: f32 = q.iter().zip(&decoded).map(|(a, b)| a * b).sum();
+                        let size: f32 = q.iter().zip(&decoded).map(|(a, b)| (a * b).abs()).sum();
+                        (-d, size.max(1.0))
+                    }
+                };
+                assert!(
+                    (got - want).abs() <= 1e-4 * size,
+                    "{metric:?} slot {slot}: {got} vs {want}"
+                );
+            }
+        }
+        assert_eq!(
+            q8.approx_distances(&q8.lo[..3], &slots[..2]),
+            [f32::INFINITY; 2],
+            "a query of another dimension"
+        );
+    }
+}
