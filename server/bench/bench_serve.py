@@ -56,7 +56,9 @@ class Vecs:
     def __len__(self) -> int:
         return self._n
 
-    def __getitem__(self, i: int) -> list:
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
         if not 0 <= i < self._n:
             raise IndexError(i)
         return list(struct.unpack_from(self._fmt, self._m, i * self._row + 4))
@@ -226,8 +228,9 @@ def main() -> None:
     args = ap.parse_args()
     os.environ["PINECONE_GRPC_SCHEME"] = "http"
     base = read_vecs(os.path.join(args.dataset, "base.fvecs"), "f", args.limit)
-    queries = read_vecs(os.path.join(args.dataset, "query.fvecs"), "f", args.queries)
-    gt = read_vecs(os.path.join(args.dataset, "gt_cos.ivecs"), "i", args.queries)
+    # Queries and ground truth are small: plain lists (client processes get them as arguments).
+    queries = list(read_vecs(os.path.join(args.dataset, "query.fvecs"), "f", args.queries))
+    gt = list(read_vecs(os.path.join(args.dataset, "gt_cos.ivecs"), "i", args.queries))
     meta: list[dict] = [{} for _ in range(len(base))]
     meta_path = os.path.join(args.dataset, "base_meta.jsonl")
     if os.path.exists(meta_path):  # synthetic datasets have none
