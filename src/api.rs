@@ -25,6 +25,7 @@ mod error;
 mod namespaces;
 #[cfg_attr(not(feature = "integrated"), allow(dead_code))]
 mod records;
+mod shard;
 mod side;
 mod wire;
 
@@ -37,6 +38,7 @@ pub use classify::{RouteInfo, Scope};
 pub use embed::{Embedded, InputType, MODELS, ModelInfo};
 pub use error::{Plane, error_body, error_status};
 pub use namespaces::KnownNamespaces;
+pub use shard::{ShardAnswer, ShardRequest, ShardStep, shard_of};
 pub use side::{SideValues, SideVectors};
 pub use wire::{decode_token, encode_token};
 

@@ -283,7 +283,7 @@ fn parse_read_capacity(v: &Json) -> Result<ReadCapacity> {
 }
 
 /// Parses either create body into a configuration (validated later by the engine).
-fn parse_create(body: &Json) -> Result<IndexConfig> {
+pub(crate) fn parse_create(body: &Json) -> Result<IndexConfig> {
     let m = obj(body, "body")?;
     let name = opt_str(m, "name")?.ok_or_else(|| malformed("missing field `name`"))?;
     let mut config = IndexConfig::dense(name, 1, Metric::Cosine);
