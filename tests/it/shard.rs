@@ -387,3 +387,118 @@ fn four_shards_answer_as_one_sparse() {
         run(seed + 200, create("dotproduct", false), case);
     }
 }
+
+fn configure(api: &mut Api, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap();
+    api.handle(&Request {
+        method: "PATCH",
+        path: "/indexes/ix",
+        body: &bytes,
+        api_version: Some(VERSION),
+        ..Request::default()
+    })
+}
+
+fn capacity(shards: u32, replicas: u32) -> Value {
+    json!({"spec": {"serverless": {"read_capacity": {"mode": "Dedicated", "dedicated": {
+        "node_type": "b1", "scaling": "Manual", "manual": {"shards": shards, "replicas": replicas}}}}}})
+}
+
+#[test]
+fn replicas_zero_pauses_every_data_plane_request_until_resumed() {
+    let mut api = index_with(&create("cosine", true));
+    let mut call = |api: &mut Api, method: &str, path: &str, body: Value| {
+        send(&mut |r| api.handle(r), method, path, &body)
+    };
+    let upsert = json!({"vectors": [{"id": "a", "values": [1.0, 0.0, 0.0, 0.0]}]});
+    assert_eq!(
+        call(&mut api, "POST", "/vectors/upsert", upsert).status,
+        200
+    );
+    let r = configure(&mut api, &capacity(4, 0));
+    assert_eq!(r.status, 202, "{}", text(&r));
+    let status = &r.json_body()["spec"]["serverless"]["read_capacity"]["status"];
+    assert_eq!(status["current_replicas"], 0);
+    assert_eq!(status["current_shards"], 4);
+    let paused = [
+        (
+            "POST",
+            "/query",
+            json!({"topK": 1, "vector": [1.0, 0.0, 0.0, 0.0]}),
+        ),
+        ("GET", "/vectors/fetch?ids=a", Value::Null),
+        (
+            "POST",
+            "/vectors/upsert",
+            json!({"vectors": [{"id": "b", "values": [0.0, 1.0, 0.0, 0.0]}]}),
+        ),
+        ("POST", "/vectors/delete", json!({"ids": ["a"]})),
+        ("GET", "/vectors/list", Value::Null),
+        ("POST", "/describe_index_stats", json!({})),
+    ];
+    for (method, path, body) in paused {
+        let r = call(&mut api, method, path, body);
+        assert_eq!(r.status, 400, "{path}: {}", text(&r));
+        let b = r.json_body();
+        assert_eq!(b["code"], 9, "{path}");
+        assert!(
+            b["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Index 'ix' is paused"),
+            "{b}"
+        );
+    }
+    assert_eq!(configure(&mut api, &capacity(4, 2)).status, 202);
+    let r = call(&mut api, "GET", "/vectors/fetch?ids=a&ids=b", Value::Null);
+    let body = r.json_body();
+    let ids: Vec<&str> = body["vectors"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(ids, ["a"], "nothing written while paused, nothing deleted");
+}
+
+#[test]
+fn a_shard_host_refuses_to_change_the_shard_count() {
+    let mut plain = index_with(&create("cosine", true));
+    assert_eq!(configure(&mut plain, &capacity(5, 1)).status, 202);
+    let mut host = Api::new(ApiOptions {
+        shard_host: true,
+        ..ApiOptions::default()
+    });
+    let body = serde_json::to_vec(&create("cosine", true)).unwrap();
+    let r = host.handle(&Request {
+        method: "POST",
+        path: "/indexes",
+        body: &body,
+        api_version: Some(VERSION),
+        ..Request::default()
+    });
+    assert_eq!(r.status, 201);
+    let r = configure(&mut host, &capacity(5, 1));
+    assert_eq!(r.status, 501, "{}", text(&r));
+    assert_eq!(
+        r.json_body()["error"]["message"],
+        "Changing the shard count of index 'ix' (from 4 to 5) is not supported by Larch"
+    );
+    let r = configure(&mut host, &capacity(4, 0));
+    assert_eq!(r.status, 202, "replicas may change");
+    // A shard host enforces the pause itself: its engines answer.
+    let r = send(
+        &mut |r| host.handle(r),
+        "GET",
+        "/vectors/list",
+        &Value::Null,
+    );
+    assert_eq!(
+        r.status,
+        200,
+        "a shard host does not enforce the pause itself: {}",
+        text(&r)
+    );
+    let r = Api::index_paused("/index/ix/query", "ix");
+    assert_eq!((r.status, r.json_body()["code"].clone()), (400, json!(9)));
+}
