@@ -26,6 +26,7 @@ mod error;
 mod namespaces;
 #[cfg_attr(not(feature = "integrated"), allow(dead_code))]
 mod records;
+mod shard;
 mod side;
 mod wire;
 
@@ -38,6 +39,7 @@ pub use classify::{RouteInfo, Scope};
 pub use embed::{Embedded, InputType, MODELS, ModelInfo};
 pub use error::{Plane, error_body, error_status};
 pub use namespaces::KnownNamespaces;
+pub use shard::{ShardAnswer, ShardRequest, ShardStep, shard_of};
 pub use side::{SideValues, SideVectors};
 pub use wire::{decode_token, encode_token};
 
@@ -143,6 +145,11 @@ pub struct ApiOptions {
     /// Hosts of particular indexes, in place of the template's (`larch serve` serves each
     /// index on a port of its own, as Pinecone Local does).
     pub hosts: std::collections::BTreeMap<String, String>,
+    /// The host spreads namespaces over engines of its own (the Worker's shard objects): it
+    /// routes by read capacity and enforces a pause itself (its namespace engines hold the
+    /// configuration the index was created with), and a change of an index's shard count is
+    /// refused, as such a host cannot move records between shards yet.
+    pub shard_host: bool,
 }
 
 impl ApiOptions {
@@ -160,6 +167,7 @@ impl Default for ApiOptions {
         ApiOptions {
             host_template: "http://127.0.0.1:8787/index/{name}".into(),
             hosts: std::collections::BTreeMap::new(),
+            shard_host: false,
         }
     }
 }
@@ -449,10 +457,12 @@ impl Api {
             Route::Inference(op) => embed::handle(&self.embeddings, ctx, op, req.body),
             #[cfg(not(feature = "integrated"))]
             Route::Inference(_) => Err(embed::module_required("Inference")),
-            Route::Data { index, op } => self
-                .db
-                .index_mut(&index)
-                .and_then(|ix| data::handle(ix, ctx, op, req)),
+            Route::Data { index, op } => self.db.index_mut(&index).and_then(|ix| {
+                if !self.options.shard_host && ix.config().read_capacity.paused() {
+                    return Err(Error::IndexPaused { name: index });
+                }
+                data::handle(ix, ctx, op, req)
+            }),
         };
         result.map_err(|e| (plane, e))
     }

@@ -67,8 +67,9 @@ impl DeletionProtection {
     }
 }
 
-/// Read capacity of a serverless index (Pinecone's dedicated read nodes). Larch records and
-/// reports the setting; a later issue gives it behaviour.
+/// Read capacity of a serverless index (Pinecone's dedicated read nodes). `replicas: 0`
+/// pauses the index (every data-plane request is refused); the Worker spreads each namespace
+/// of a `Dedicated` index over `shards` objects (`api::shard_step`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ReadCapacity {
     #[default]
@@ -78,6 +79,21 @@ pub enum ReadCapacity {
         replicas: u32,
         shards: u32,
     },
+}
+
+impl ReadCapacity {
+    /// The shards a namespace of the index spreads over: 1 on demand.
+    pub fn shards(&self) -> u32 {
+        match self {
+            ReadCapacity::OnDemand => 1,
+            ReadCapacity::Dedicated { shards, .. } => (*shards).max(1),
+        }
+    }
+
+    /// True when the index is paused (`Dedicated` with 0 replicas).
+    pub fn paused(&self) -> bool {
+        matches!(self, ReadCapacity::Dedicated { replicas: 0, .. })
+    }
 }
 
 /// Everything that describes an index.

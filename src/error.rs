@@ -106,6 +106,14 @@ pub enum Error {
     #[error("Invalid API key.")]
     Unauthenticated,
 
+    /// The index's read capacity has 0 replicas: Pinecone's pause, which refuses every read
+    /// and write of the data plane until replicas are configured again.
+    #[error(
+        "Index '{name}' is paused: its read capacity has 0 replicas. Configure at least one \
+         replica (configure_index with read_capacity) to resume reads and writes."
+    )]
+    IndexPaused { name: String },
+
     /// The route or feature is not implemented by Larch.
     #[error("{what} is not supported by Larch")]
     Unimplemented { what: String },
@@ -187,6 +195,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     Unauthenticated,
     Unimplemented,
+    /// The request is valid but the resource's state refuses it (a paused index).
+    FailedPrecondition,
     DataLoss,
     Unavailable,
     Internal,
@@ -204,6 +214,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::Unauthenticated => "UNAUTHENTICATED",
             ErrorCode::Unimplemented => "UNIMPLEMENTED",
+            ErrorCode::FailedPrecondition => "FAILED_PRECONDITION",
             ErrorCode::DataLoss => "DATA_LOSS",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
@@ -239,6 +250,7 @@ impl Error {
                 ErrorCode::AlreadyExists
             }
             Error::DeletionProtected { .. } => ErrorCode::Forbidden,
+            Error::IndexPaused { .. } => ErrorCode::FailedPrecondition,
             Error::LimitExceeded { .. } => ErrorCode::QuotaExceeded,
             Error::Unauthenticated => ErrorCode::Unauthenticated,
             Error::Unimplemented { .. } | Error::ModuleRequired { .. } => ErrorCode::Unimplemented,

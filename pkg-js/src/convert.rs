@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use larch::api::{ApiOptions, KnownNamespaces, Plane, Response, RouteInfo, Scope};
+use larch::api::{
+    ApiOptions, KnownNamespaces, Plane, Response, RouteInfo, Scope, ShardAnswer, ShardStep,
+};
 use larch::namespace::{AnnConfig, StorageConfig};
 use larch::storage::WriteBatch;
 use serde::{Deserialize, Serialize};
@@ -46,6 +48,9 @@ pub struct EngineOptions {
     /// Refuse upserts that would take a namespace beyond this many resident bytes
     /// (`Db::set_namespace_budget`), with Pinecone's quota error.
     pub max_namespace_bytes: Option<usize>,
+    /// The host spreads namespaces over engines of its own and enforces read capacity
+    /// itself (`ApiOptions::shard_host`: the Worker).
+    pub shard_host: bool,
 }
 
 impl EngineOptions {
@@ -63,6 +68,7 @@ impl EngineOptions {
         if let Some(t) = &self.host_template {
             o.host_template = t.clone();
         }
+        o.shard_host = self.shard_host;
         o
     }
 
@@ -288,4 +294,70 @@ pub fn route_js(r: Result<RouteInfo, Response>) -> Result<JsValue, JsValue> {
     }
     set("write", write.into())?;
     Ok(out.into())
+}
+
+/// A shard's answer as `Engine.shardStep` reads it: `{status, body: Uint8Array}` (an
+/// `EngineResponse` will do; its other fields are ignored).
+#[derive(Debug, Deserialize)]
+pub struct JsShardAnswer {
+    pub status: u16,
+    pub body: ByteBuf,
+}
+
+/// Reads `Engine.shardStep`'s `rounds`: `[[{status, body}, ...], ...]`, oldest first.
+pub fn shard_rounds(value: JsValue) -> Result<Vec<Vec<ShardAnswer>>, JsValue> {
+    let rounds: Vec<Vec<JsShardAnswer>> = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| invalid_argument(&format!("invalid shard answers: {e}")))?;
+    Ok(rounds
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|a| ShardAnswer {
+                    status: a.status,
+                    body: a.body.into_vec(),
+                })
+                .collect()
+        })
+        .collect())
+}
+
+#[derive(Debug, Serialize)]
+struct JsShardRequest {
+    shard: u32,
+    method: String,
+    path: String,
+    query: String,
+    body: ByteBuf,
+}
+
+/// `Engine.shardStep`'s answer: `{send: [{shard, method, path, query, body}]}`, `{pass: i}`
+/// (answer with the last round's i-th answer as it is) or `{response}`.
+pub fn shard_step_js(step: ShardStep) -> Result<JsValue, JsValue> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    enum Out {
+        #[serde(rename = "send")]
+        Send(Vec<JsShardRequest>),
+        #[serde(rename = "pass")]
+        Pass(u32),
+        #[serde(rename = "response")]
+        Response(JsResponse),
+    }
+    let out = match step {
+        ShardStep::Send(parts) => Out::Send(
+            parts
+                .into_iter()
+                .map(|p| JsShardRequest {
+                    shard: p.shard,
+                    method: p.method,
+                    path: p.path,
+                    query: p.query,
+                    body: ByteBuf::from(p.body),
+                })
+                .collect(),
+        ),
+        ShardStep::Pass(i) => Out::Pass(i as u32),
+        ShardStep::Respond(r) => Out::Response(JsResponse::from(r)),
+    };
+    to_js(&out)
 }

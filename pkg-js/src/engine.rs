@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::convert::{
     EngineOptions, JsEmbedNeed, JsEmbedTexts, JsModuleNeed, JsNeeds, JsResponse, JsWriteBatch,
-    known_namespaces, response_js, route_js, to_js,
+    known_namespaces, response_js, route_js, shard_rounds, shard_step_js, to_js,
 };
 use crate::error::invalid_argument;
 
@@ -295,6 +295,46 @@ impl Engine {
         route_js(Api::classify(&req))
     }
 
+    /// The next step of a namespace request to a namespace of `shards` shard engines
+    /// (`Api::shard_step`): `create` is the body of the request that created the index,
+    /// `rounds` the answers of the steps sent so far (`[[{status, body}]]`, oldest first).
+    /// Answers `{send: [{shard, method, path, query, body}]}` (send them in parallel, then call
+    /// again with their answers appended), `{pass: i}` (answer with the last round's i-th
+    /// answer, headers included) or `{response}`.
+    #[wasm_bindgen(js_name = shardStep)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn shard_step(
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        #[wasm_bindgen(js_name = apiVersion)] api_version: Option<String>,
+        create: &[u8],
+        shards: u32,
+        rounds: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let req = Request {
+            method,
+            path,
+            query,
+            body,
+            api_version: api_version.as_deref(),
+            ..Request::default()
+        };
+        shard_step_js(Api::shard_step(
+            &req,
+            create,
+            shards,
+            &shard_rounds(rounds)?,
+        ))
+    }
+
+    /// The shard (`0..shards`) of a record id (`larch::api::shard_of`).
+    #[wasm_bindgen(js_name = shardOf)]
+    pub fn shard_of(id: &str, shards: u32) -> u32 {
+        larch::api::shard_of(id, shards)
+    }
+
     /// The largest body a request may carry; hosts refuse larger ones (with `bodyTooLarge`)
     /// before reading them.
     #[wasm_bindgen(js_name = maxBodyBytes)]
@@ -314,6 +354,13 @@ impl Engine {
     #[wasm_bindgen(js_name = bodyTooLarge)]
     pub fn body_too_large(method: &str, path: &str, size: usize) -> Result<JsValue, JsValue> {
         to_js(&JsResponse::from(Api::body_too_large(method, path, size)))
+    }
+
+    /// The answer to a data-plane request to a paused index (`replicas: 0`), for hosts that
+    /// enforce read capacity themselves (`shardHost`).
+    #[wasm_bindgen(js_name = indexPaused)]
+    pub fn index_paused(path: &str, index: &str) -> Result<JsValue, JsValue> {
+        to_js(&JsResponse::from(Api::index_paused(path, index)))
     }
 
     /// Pinecone's answer to a failed authentication, in the plane's shape.

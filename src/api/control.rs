@@ -80,6 +80,18 @@ pub(crate) fn handle(db: &mut Db, ctx: Ctx<'_>, op: Op, body: &[u8]) -> Result<R
                 }
                 change.embed = Some(configure_embed(&current, e)?);
             }
+            if ctx.options.shard_host
+                && let Some(rc) = &change.read_capacity
+                && rc.shards() != current.read_capacity.shards()
+            {
+                return Err(Error::Unimplemented {
+                    what: format!(
+                        "Changing the shard count of index '{name}' (from {} to {})",
+                        current.read_capacity.shards(),
+                        rc.shards()
+                    ),
+                });
+            }
             let config = db.configure_index(&name, change)?;
             Ok(Response::json(202, &index_model(ctx, config)))
         }
@@ -132,6 +144,8 @@ pub(crate) fn index_model(ctx: Ctx<'_>, c: &IndexConfig) -> Json {
         VectorType::Sparse => json!({"_sparse_values": {"type": "sparse_vector"}}),
     };
     m.insert("schema".into(), json!({ "fields": field }));
+    // 2026-07: read capacity beside the deployment (the spec's copy above is the older shape).
+    m.insert("read_capacity".into(), read_capacity_json(&c.read_capacity));
     m.insert(
         "deployment".into(),
         json!({"deployment_type": "managed", "cloud": c.cloud, "region": c.region}),
@@ -283,7 +297,7 @@ fn parse_read_capacity(v: &Json) -> Result<ReadCapacity> {
 }
 
 /// Parses either create body into a configuration (validated later by the engine).
-fn parse_create(body: &Json) -> Result<IndexConfig> {
+pub(crate) fn parse_create(body: &Json) -> Result<IndexConfig> {
     let m = obj(body, "body")?;
     let name = opt_str(m, "name")?.ok_or_else(|| malformed("missing field `name`"))?;
     let mut config = IndexConfig::dense(name, 1, Metric::Cosine);

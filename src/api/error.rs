@@ -33,6 +33,12 @@ pub fn error_status(plane: Plane, err: &Error) -> u16 {
         ErrorCode::NotFound => 404,
         ErrorCode::AlreadyExists => 409,
         ErrorCode::Unimplemented => 501,
+        // gRPC's FAILED_PRECONDITION is HTTP 400 (reference §2); Pinecone's control plane
+        // answers it with 412.
+        ErrorCode::FailedPrecondition => match plane {
+            Plane::Control => 412,
+            Plane::Data => 400,
+        },
         ErrorCode::DataLoss | ErrorCode::Internal => 500,
         ErrorCode::Unavailable => 503,
     }
@@ -47,6 +53,7 @@ fn grpc_code(err: &Error) -> u32 {
         ErrorCode::Forbidden => 7,
         ErrorCode::QuotaExceeded => 8,
         ErrorCode::Unimplemented => 12,
+        ErrorCode::FailedPrecondition => 9,
         ErrorCode::Internal => 13,
         ErrorCode::DataLoss => 15,
         ErrorCode::Unavailable => 14,
@@ -98,6 +105,17 @@ impl super::Api {
     /// The response a host sends when authentication fails, shaped for the request's plane.
     pub fn unauthenticated(path: &str) -> Response {
         respond(plane_of(path), &Error::Unauthenticated)
+    }
+
+    /// The response a host that enforces read capacity itself ([`super::ApiOptions::shard_host`])
+    /// sends for a data-plane request to a paused index (`replicas: 0`).
+    pub fn index_paused(path: &str, index: &str) -> Response {
+        respond(
+            plane_of(path),
+            &Error::IndexPaused {
+                name: index.to_string(),
+            },
+        )
     }
 
     /// The response a host sends when it refuses a body of `size` bytes (from

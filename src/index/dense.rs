@@ -102,6 +102,10 @@ impl DenseRows {
     /// Row `i`, to overwrite.
     pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
         debug_assert!(i < self.len);
+        if self.dim == 0 {
+            // Sparse indexes store no dense rows (and so no pages).
+            return &mut [];
+        }
         let (p, at) = self.locate(i);
         &mut self.pages[p][at..at + self.dim]
     }

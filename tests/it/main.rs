@@ -23,5 +23,7 @@ mod hosts;
 mod namespaces;
 #[cfg(not(target_arch = "wasm32"))]
 mod paged;
+#[cfg(not(target_arch = "wasm32"))]
+mod shard;
 mod side;
 mod storage;

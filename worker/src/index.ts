@@ -7,13 +7,17 @@
 //                                                                      namespace object
 //   scope "namespace" (vectors API, describe/create/delete one namespace)
 //                                                                    → that namespace's object,
-//                                                                      one hop when warm
+//                                                                      one hop when warm; for an
+//                                                                      index of N shards, the
+//                                                                      shard objects the engine's
+//                                                                      `Engine.shardStep` names,
+//                                                                      in parallel
 
 import { Engine, type EngineResponse } from "larchdb";
 import type { EngineRequest } from "./engine";
 import type { Env } from "./env";
 import { catalogStub, namespaceStub } from "./names";
-import type { Target } from "./namespace";
+import type { Stale, Target } from "./namespace";
 
 export { Catalog } from "./catalog";
 export { Namespace } from "./namespace";
@@ -119,16 +123,73 @@ async function route(req: EngineRequest, origin: string, env: Env): Promise<Engi
       const resolved = await catalog.resolve(r.index);
       if (!resolved.target) return resolved.response;
       target = resolved.target;
-      targets.set(r.index, target);
+      // A paused index is resolved again at every request: its resume may come from any isolate.
+      if (!target.paused) targets.set(r.index, target);
     }
-    const answer = await namespaceStub(env, r.index, target.incarnation, r.namespace).handle(
-      target,
-      r.namespace,
-      r.write,
-      req,
-    );
+    if (target.paused) return Engine.indexPaused(req.path, r.index) as EngineResponse;
+    const answer =
+      target.shards > 1
+        ? await sharded(env, target, r.namespace, r.write, req)
+        : await namespaceStub(env, r.index, target.incarnation, r.namespace).handle(
+            target,
+            r.namespace,
+            0,
+            r.write,
+            req,
+          );
     if (!("stale" in answer)) return answer;
     targets.delete(r.index); // the index was deleted (and perhaps created again): resolve anew
   }
   throw new Error(`index ${r.index} changed twice while one request was routed`);
+}
+
+type ShardStep =
+  | { send: Array<{ shard: number; method: string; path: string; query: string; body: Uint8Array }> }
+  | { pass: number }
+  | { response: EngineResponse };
+
+/**
+ * A namespace request to an index of several shards: the engine's `shardStep` names the
+ * requests for which shard objects (sent in parallel) and merges their answers; one round, or
+ * two for a query by id (its vector first, from its shard).
+ */
+async function sharded(
+  env: Env,
+  target: Target,
+  ns: string,
+  write: boolean,
+  req: EngineRequest,
+): Promise<EngineResponse | Stale> {
+  const create = encoder.encode(target.create);
+  const rounds: Array<Array<{ status: number; body: Uint8Array }>> = [];
+  let last: EngineResponse[] = [];
+  for (let round = 0; round < 4; round++) {
+    const step = Engine.shardStep(
+      req.method,
+      req.path,
+      req.query,
+      req.body,
+      req.apiVersion ?? undefined,
+      create,
+      target.shards,
+      rounds,
+    ) as ShardStep;
+    if ("response" in step) return step.response;
+    if ("pass" in step) return last[step.pass];
+    const answers = await Promise.all(
+      step.send.map((p) =>
+        namespaceStub(env, target.index, target.incarnation, ns, p.shard).handle(
+          target,
+          ns,
+          p.shard,
+          write && p.method.toUpperCase() !== "GET",
+          { method: p.method, path: p.path, query: p.query, body: p.body, apiVersion: req.apiVersion },
+        ),
+      ),
+    );
+    if (answers.some((a) => "stale" in a)) return { stale: true };
+    last = answers as EngineResponse[];
+    rounds.push(last.map((a) => ({ status: a.status, body: a.body })));
+  }
+  throw new Error("a sharded request took more than three rounds");
 }

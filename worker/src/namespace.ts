@@ -14,7 +14,7 @@ import { DurableObject } from "cloudflare:workers";
 import { wasmMemoryBytes } from "larchdb";
 import { EngineHost, type EngineRequest, type EngineResponse, internal, jsonOf, SqlBlobs } from "./engine";
 import type { Env } from "./env";
-import { catalogStub } from "./names";
+import { catalogStub, objectName, parseObjectName } from "./names";
 
 /** Which index incarnation an object serves (from the catalog's `resolve`, cached per isolate). */
 export type Target = {
@@ -23,6 +23,15 @@ export type Target = {
   /** The create-index request (body and API version) that made the index. */
   create: string;
   apiVersion: string;
+  /** Shard objects per namespace (`read_capacity.dedicated.manual.shards`; 1 on demand). */
+  shards: number;
+  /** `replicas: 0`: every data-plane request is refused (never cached by the Worker). */
+  paused: boolean;
+  /**
+   * The index's capacity epoch when resolved: the catalog raises it at every pause or resume
+   * and tells every namespace object, which then answers `stale` to older targets.
+   */
+  epoch: number;
 };
 
 /** The answer of an object whose index incarnation no longer exists: resolve again. */
@@ -68,6 +77,8 @@ export function namespaceBudget(env: Env): number {
 export function engineOptions(env: Env): Record<string, unknown> {
   return {
     maxNamespaceBytes: namespaceBudget(env),
+    // The Worker routes by read capacity and enforces a pause itself (engine.ts, index.ts).
+    shardHost: true,
     rowCacheBytes: ROW_CACHE_BYTES,
     mergeBytes: MERGE_BYTES,
   };
@@ -126,7 +137,7 @@ export class Namespace extends DurableObject<Env> {
     resident.delete(this);
   }
 
-  /** `index\nincarnation\nnamespace` once this object's database holds its index, else null. */
+  /** This object's name (`names.ts` `objectName`) once its database holds its index, else null. */
   private served(): string | null {
     if (this.target === undefined) {
       const rows = this.ctx.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'target'").toArray();
@@ -136,8 +147,8 @@ export class Namespace extends DurableObject<Env> {
   }
 
   /** Creates the index in this object's database on first use. */
-  private async ensureIndex(t: Target, ns: string): Promise<void> {
-    const id = `${t.index}\n${t.incarnation}\n${ns}`;
+  private async ensureIndex(t: Target, ns: string, shard: number): Promise<void> {
+    const id = objectName(t.index, t.incarnation, ns, shard);
     const served = this.served();
     if (served !== null) {
       if (served !== id)
@@ -173,7 +184,7 @@ export class Namespace extends DurableObject<Env> {
   private async describe(size: boolean): Promise<{ count: number | null; sizeBytes: number }> {
     const served = this.served();
     if (served === null) return { count: null, sizeBytes: 0 };
-    const [index, , ns] = served.split("\n");
+    const { index, ns } = parseObjectName(served);
     const path = `/index/${encodeURIComponent(index)}/namespaces/${encodeURIComponent(ns)}`;
     const r = await this.host.handle({ ...internal("GET", path), apiVersion: size ? "2026-07" : "2025-10" });
     if (r.status !== 200) return { count: null, sizeBytes: 0 };
@@ -195,28 +206,56 @@ export class Namespace extends DurableObject<Env> {
     return { count, sizeBytes, busy };
   }
 
-  /** One data-plane request of namespace `ns` (canonical) of the target index. */
-  async handle(t: Target, ns: string, write: boolean, req: EngineRequest): Promise<EngineResponse | Stale> {
+  /** The capacity epoch this object was told of (`meta.epoch`; 0: none). */
+  private epoch(): number {
+    const rows = this.ctx.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'epoch'").toArray();
+    return rows.length ? Number(rows[0].v) : 0;
+  }
+
+  /** The catalog's news of a pause or resume: targets resolved before `epoch` are stale. */
+  async setEpoch(epoch: number): Promise<void> {
+    if (this.served() === null || epoch <= this.epoch()) return; // no storage: fresh objects ask
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('epoch', ?)", String(epoch));
+  }
+
+  /** One data-plane request of shard `shard` of namespace `ns` (canonical) of the target index. */
+  async handle(
+    t: Target,
+    ns: string,
+    shard: number,
+    write: boolean,
+    req: EngineRequest,
+  ): Promise<EngineResponse | Stale> {
     if (write) this.writing++;
     try {
-      return await this.serve(t, ns, write, req);
+      return await this.serve(t, ns, shard, write, req);
     } finally {
       if (write) this.writing--;
     }
   }
 
-  private async serve(t: Target, ns: string, write: boolean, req: EngineRequest): Promise<EngineResponse | Stale> {
+  private async serve(
+    t: Target,
+    ns: string,
+    shard: number,
+    write: boolean,
+    req: EngineRequest,
+  ): Promise<EngineResponse | Stale> {
     const catalog = catalogStub(this.env);
     const fresh = this.served() === null;
     // A fresh object checks that its index incarnation is alive (a stale isolate cache can
-    // name a deleted index's); a warm one was checked when it woke, and a deleted index's
-    // objects are dropped before the delete is acknowledged.
-    if (fresh && !(await catalog.alive(t.index, t.incarnation))) return { stale: true };
+    // name a deleted index's) and the target's capacity epoch current; a warm one was
+    // checked when it woke, a deleted index's objects are dropped before the delete is
+    // acknowledged, and a pause or resume reaches every registered object before it is.
+    if (fresh) {
+      const epoch = await catalog.epochOf(t.index, t.incarnation);
+      if (epoch === null || epoch > t.epoch) return { stale: true };
+    } else if (t.epoch < this.epoch()) return { stale: true };
     if (write && !this.registered) {
       if (!(await catalog.register(t.index, t.incarnation, ns))) return { stale: true };
       this.registered = true;
     }
-    await this.ensureIndex(t, ns);
+    await this.ensureIndex(t, ns, shard);
     const touchedBefore = this.host.rowsTouched();
     const { response, writes } = await this.host.run(req);
     this.host.commit(writes);

@@ -3,6 +3,7 @@
 # object so the limit test is quick), then runs, against it:
 #   routes.test.mjs       raw HTTP: auth, routing, budget, catalog, concurrency   (node --test)
 #   test_python_sdk.py    official Python SDK `pinecone` 10.x, multitenant scenario (pytest)
+#   test_python_sdk_shards.py  the same SDK on an index of 3 shards vs an on-demand twin; pause
 #   ts-sdk.test.mjs       official TS SDK @pinecone-database/pinecone 8.2          (node --test)
 # then restarts wrangler over the same state (default budget from here on) and runs
 # persist.test.mjs and scale.test.mjs (32k × 384 in one namespace object: paged rows), restarts
@@ -48,6 +49,7 @@ suite() {
 larch_dev_start "$port" "$work/state" "$work/dev.log" "${dev_args[@]}" || exit 1
 suite worker-routes node node --test --test-reporter=tap test/routes.test.mjs
 suite worker-python-sdk pytest .venv/bin/python -m pytest -q -p no:cacheprovider test/test_python_sdk.py
+suite worker-python-sdk-shards pytest .venv/bin/python -m pytest -q -p no:cacheprovider test/test_python_sdk_shards.py
 suite worker-ts-sdk node node --test --test-reporter=tap test/ts-sdk.test.mjs
 larch_dev_stop
 # From here on the Worker's default namespace budget (scale.test.mjs needs it).
