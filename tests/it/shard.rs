@@ -407,7 +407,7 @@ fn capacity(shards: u32, replicas: u32) -> Value {
 #[test]
 fn replicas_zero_pauses_every_data_plane_request_until_resumed() {
     let mut api = index_with(&create("cosine", true));
-    let mut call = |api: &mut Api, method: &str, path: &str, body: Value| {
+    let call = |api: &mut Api, method: &str, path: &str, body: Value| {
         send(&mut |r| api.handle(r), method, path, &body)
     };
     let upsert = json!({"vectors": [{"id": "a", "values": [1.0, 0.0, 0.0, 0.0]}]});
